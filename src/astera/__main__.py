@@ -1,0 +1,6 @@
+"""Allow ``python -m astera``."""
+
+from astera.cli import app
+
+if __name__ == "__main__":
+    app(prog_name="astera")
