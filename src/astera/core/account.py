@@ -1,0 +1,101 @@
+"""Account data and the health factor (spec §5), the same in every pool.
+
+Collateral value rounds down per asset and debt value rounds up per asset, both in USD
+with 8 decimals. The health factor is ``collateral · avg liquidation threshold / debt``
+in wad, and ``2**256 - 1`` without debt.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from .errors import overflow
+from .wadray import UINT256_MAX, WAD, div_up, percent_mul, ray_mul, wad_div
+
+if TYPE_CHECKING:
+    from .pool import Pool
+    from .reserve import Reserve
+
+#: Below this health factor a position can be liquidated (wad).
+HEALTH_FACTOR_LIQUIDATION_THRESHOLD = WAD
+#: Health factor of an account without debt.
+MAX_HEALTH_FACTOR = UINT256_MAX
+
+
+class AccountData(NamedTuple):
+    """``getUserAccountData``: values in USD with 8 decimals, ratios in bps, HF in wad."""
+
+    total_collateral_base: int
+    total_debt_base: int
+    available_borrows_base: int
+    current_liquidation_threshold: int
+    ltv: int
+    health_factor: int
+
+
+def account_data(pool: Pool, user: str) -> AccountData:
+    """Sum a user's collateral and debt at oracle prices (§5.1)."""
+    cfg = pool.user_config.get(user, 0)
+    if cfg == 0:
+        return AccountData(0, 0, 0, 0, 0, MAX_HEALTH_FACTOR)
+    now = pool.proto.now
+    total_coll = total_debt = sum_ltv = sum_lt = 0
+    for r in pool.reserves:
+        bits = (cfg >> (2 * r.id)) & 3
+        if not bits:
+            continue
+        price = pool.price(r)
+        if bits & 2 and r.liquidation_threshold != 0:
+            s = r.a_scaled.get(user, 0)
+            if s:
+                value = price * ray_mul(s, r.normalized_income(now)) // r.unit
+                total_coll += value
+                sum_ltv += value * r.ltv
+                sum_lt += value * r.liquidation_threshold
+        if bits & 1:
+            s = r.d_scaled.get(user, 0)
+            if s:
+                total_debt += div_up(price * ray_mul(s, r.normalized_debt(now)), r.unit)
+    if total_coll:
+        avg_ltv = sum_ltv // total_coll
+        avg_lt = sum_lt // total_coll
+    else:
+        avg_ltv = avg_lt = 0
+    hf = wad_div(percent_mul(total_coll, avg_lt), total_debt) if total_debt else MAX_HEALTH_FACTOR
+    borrowable = percent_mul(total_coll, avg_ltv)
+    available = borrowable - total_debt if borrowable > total_debt else 0
+    return AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf)
+
+
+def health_factor(pool: Pool, user: str) -> int:
+    return account_data(pool, user).health_factor
+
+
+def balance_decrease_allowed(pool: Pool, r: Reserve, user: str, amount: int) -> bool:
+    """Would the user's HF stay >= 1 after removing ``amount`` of ``r`` as collateral? (§5.3)
+
+    The decrease rounds up; when it exceeds the collateral the contracts underflow, which
+    is a revert (``panic:0x11``) rather than a refusal code.
+    """
+    cfg = pool.user_config.get(user, 0)
+    if not cfg & 0x5555555555555555555555555555555555555555555555555555555555555555:
+        return True
+    if not (cfg >> (2 * r.id + 1)) & 1 or r.liquidation_threshold == 0:
+        return True
+    data = account_data(pool, user)
+    if data.total_debt_base == 0:
+        return True
+    dec = div_up(pool.price(r) * amount, r.unit)
+    coll_after = data.total_collateral_base - dec
+    if coll_after < 0:
+        raise overflow()
+    if coll_after == 0:
+        return False
+    lt_after = (
+        data.total_collateral_base * data.current_liquidation_threshold - dec * r.liquidation_threshold
+    )
+    if lt_after < 0:
+        raise overflow()
+    lt_after //= coll_after
+    hf_after = wad_div(percent_mul(coll_after, lt_after), data.total_debt_base)
+    return hf_after >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD

@@ -1,0 +1,457 @@
+"""The lending logic shared by the Core-Pool and every Mini-Pool (spec §4, §5, §7.4).
+
+Each entry point reads top to bottom as the contracts do it: validate on the pre-action
+state (with view-accrued balances), ``update_state``, mint or burn scaled tokens, update
+the rates with the pending cash movement, move the cash, update the user's bits. The
+order matters to the wei (the PI controller is stateful, rates are computed before the
+cash moves), so it is kept exactly.
+
+What differs between the two kinds of pool is a small set of hooks overridden by
+:class:`astera.core.minipool.MiniPool`: where cash is read (:meth:`Pool.cash`), how the
+reserve asset moves in and out (:meth:`Pool.pay_in`, :meth:`Pool.pay_out`), prices, the
+rate post-processing, and what runs after a rate update.
+
+Methods prefixed ``_`` run inside the caller's transaction and assume validated input;
+:class:`astera.core.protocol.Protocol` wraps them atomically for the public API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import errors as E
+from .account import HEALTH_FACTOR_LIQUIDATION_THRESHOLD, account_data, balance_decrease_allowed
+from .errors import ProtocolError, overflow
+from .events import Event
+from .liquidation import collateral_to_seize
+from .reserve import Reserve
+from .wadray import (
+    PERCENTAGE_FACTOR,
+    UINT128_MAX,
+    UINT256_MAX,
+    percent_div_up,
+    percent_mul,
+    ray_div,
+    ray_mul,
+)
+
+if TYPE_CHECKING:
+    from .protocol import Protocol
+
+#: Share of a position's debt one liquidation may repay (bps).
+CLOSE_FACTOR = 5000
+#: Highest reserve id a user bitmap can hold.
+MAX_RESERVES = 128
+
+#: Flash-loan receiver: called with (assets, amounts, premiums, initiator); must return True
+#: after paying ``amount + premium`` back into its own wallet.
+FlashReceiver = Callable[[Sequence[str], Sequence[int], Sequence[int], str], bool]
+
+
+class Pool:
+    """One pool: its reserves, its users' bitmaps, and the lending actions."""
+
+    __slots__ = ("proto", "name", "address", "reserves", "by_key", "user_config", "paused", "flash_premium")
+
+    def __init__(self, proto: Protocol, name: str, address: str) -> None:
+        self.proto = proto
+        self.name = name
+        self.address = address
+        self.reserves: list[Reserve] = []
+        self.by_key: dict[Any, Reserve] = {}
+        self.user_config: dict[str, int] = {}
+        self.paused = False
+        self.flash_premium = 9
+
+    # ---- hooks (Core behaviour; the Mini-Pool overrides) ----------------------------------
+
+    def price(self, r: Reserve) -> int:
+        """Oracle price of one whole unit of the reserve's asset (USD, 8 decimals)."""
+        return self.proto.oracle.price(r.asset, self.proto.now)
+
+    def cash(self, r: Reserve) -> int:
+        """Liquidity the rate strategy sees. Core: the aToken's tracked managed assets."""
+        return r.cash
+
+    def pay_in(self, r: Reserve, payer: str, amount: int) -> None:
+        """Move ``amount`` of the reserve asset from ``payer`` into the reserve."""
+        self.proto.wallet_debit(r.asset, payer, amount)
+        r.cash += amount
+
+    def pay_out(self, r: Reserve, to: str, amount: int, unwrap: bool = False) -> None:
+        """Move ``amount`` of the reserve asset out of the reserve to ``to``."""
+        r.cash -= amount
+        self.proto.wallet_credit(r.asset, to, amount)
+
+    def rate_adjust(self, r: Reserve, liquidity: int, borrow: int, utilization: int) -> tuple[int, int]:
+        return liquidity, borrow
+
+    def total_reserve_factor(self, r: Reserve) -> int:
+        return r.reserve_factor
+
+    def after_rates(self, r: Reserve) -> None:
+        """Called once a reserve's new rates are stored."""
+
+    # ---- user configuration bitmap (§2.4) -------------------------------------------------
+
+    def is_collateral(self, user: str, r: Reserve) -> bool:
+        return bool((self.user_config.get(user, 0) >> (2 * r.id + 1)) & 1)
+
+    def is_borrowing(self, user: str, r: Reserve) -> bool:
+        return bool((self.user_config.get(user, 0) >> (2 * r.id)) & 1)
+
+    def _set_bit(self, user: str, bit: int, on: bool) -> None:
+        cfg = self.user_config.get(user, 0)
+        new = cfg | (1 << bit) if on else cfg & ~(1 << bit)
+        if new != cfg:
+            self.proto.journal.set(self.user_config, user, new)
+
+    def set_collateral_bit(self, user: str, r: Reserve, on: bool) -> None:
+        self._set_bit(user, 2 * r.id + 1, on)
+
+    def set_borrowing_bit(self, user: str, r: Reserve, on: bool) -> None:
+        self._set_bit(user, 2 * r.id, on)
+
+    # ---- reserve machinery -----------------------------------------------------------------
+
+    def reserve(self, key: Any) -> Reserve:
+        r = self.by_key.get(key)
+        if r is None:
+            raise E.InputError("input:unknown_reserve", f"{self.name}: {key!r}")
+        return r
+
+    def update_state(self, r: Reserve) -> None:
+        r.update_state(self.proto.now, self.proto.journal)
+
+    def update_rates(self, r: Reserve, added: int, taken: int) -> None:
+        """Recompute and store the reserve's rates for the pending cash movement (§3.3)."""
+        strategy = r.strategy
+        if strategy.stateful:
+            self.proto.journal.save(strategy)
+        total_debt = ray_mul(r.d_scaled_total, r.variable_borrow_index)
+        liquidity, borrow, u = strategy.calculate(
+            self.cash(r), added, taken, total_debt, self.total_reserve_factor(r), self.proto.now
+        )
+        liquidity, borrow = self.rate_adjust(r, liquidity, borrow, u)
+        if liquidity > UINT128_MAX:
+            raise ProtocolError(E.LIQUIDITY_RATE_OVERFLOW)
+        if borrow > UINT128_MAX:
+            raise ProtocolError(E.BORROW_RATE_OVERFLOW)
+        r.current_liquidity_rate = liquidity
+        r.current_variable_borrow_rate = borrow
+        self.after_rates(r)
+
+    # ---- token primitives -------------------------------------------------------------------
+
+    def mint_a(self, r: Reserve, holder: str, amount: int, index: int) -> bool:
+        """Mint aTokens worth ``amount``; returns whether the holder had none before."""
+        scaled = ray_div(amount, index)
+        if scaled == 0:
+            raise ProtocolError(E.INVALID_MINT_AMOUNT)
+        prev = r.a_scaled.get(holder, 0)
+        self.proto.journal.set(r.a_scaled, holder, prev + scaled)
+        r.a_scaled_total += scaled
+        return prev == 0
+
+    def burn_a(self, r: Reserve, holder: str, amount: int, index: int) -> None:
+        scaled = ray_div(amount, index)
+        if scaled == 0:
+            raise ProtocolError(E.INVALID_BURN_AMOUNT)
+        prev = r.a_scaled.get(holder, 0)
+        if scaled > prev:
+            raise overflow()
+        self.proto.journal.set(r.a_scaled, holder, prev - scaled)
+        r.a_scaled_total -= scaled
+
+    def mint_debt(self, r: Reserve, user: str, on_behalf_of: str, amount: int) -> bool:
+        """Mint variable debt; a delegated borrow spends the delegator's allowance."""
+        if user != on_behalf_of:
+            allowance = r.borrow_allowance.get((on_behalf_of, user), 0)
+            if allowance < amount:
+                raise ProtocolError(E.BORROW_ALLOWANCE_NOT_ENOUGH)
+            self.proto.journal.set(r.borrow_allowance, (on_behalf_of, user), allowance - amount)
+        scaled = ray_div(amount, r.variable_borrow_index)
+        if scaled == 0:
+            raise ProtocolError(E.INVALID_MINT_AMOUNT)
+        prev = r.d_scaled.get(on_behalf_of, 0)
+        self.proto.journal.set(r.d_scaled, on_behalf_of, prev + scaled)
+        r.d_scaled_total += scaled
+        return prev == 0
+
+    def burn_debt(self, r: Reserve, user: str, amount: int) -> None:
+        scaled = ray_div(amount, r.variable_borrow_index)
+        if scaled == 0:
+            raise ProtocolError(E.INVALID_BURN_AMOUNT)
+        prev = r.d_scaled.get(user, 0)
+        if scaled > prev:
+            raise overflow()
+        self.proto.journal.set(r.d_scaled, user, prev - scaled)
+        r.d_scaled_total -= scaled
+
+    def move_a_scaled(self, r: Reserve, sender: str, to: str, scaled: int) -> None:
+        a = r.a_scaled
+        prev = a.get(sender, 0)
+        if scaled > prev:
+            raise overflow()
+        j = self.proto.journal
+        j.set(a, sender, prev - scaled)
+        j.set(a, to, a.get(to, 0) + scaled)
+
+    def check_not_paused(self) -> None:
+        if self.paused:
+            raise ProtocolError(E.POOL_PAUSED)
+
+    # ---- deposit (§4.1) -----------------------------------------------------------------------
+
+    def validate_deposit(self, r: Reserve, amount: int) -> None:
+        if r.deposit_cap and r.a_total_supply(self.proto.now) + amount >= r.deposit_cap * r.unit:
+            raise ProtocolError(E.DEPOSIT_CAP_REACHED)
+        if amount == 0:
+            raise ProtocolError(E.INVALID_AMOUNT)
+        if not r.active:
+            raise ProtocolError(E.NO_ACTIVE_RESERVE)
+        if r.frozen:
+            raise ProtocolError(E.RESERVE_FROZEN)
+
+    def _deposit(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> list[Event]:
+        self.validate_deposit(r, amount)
+        self.update_state(r)
+        self.update_rates(r, amount, 0)
+        self.pay_in(r, user, amount)
+        if self.mint_a(r, on_behalf_of, amount, r.liquidity_index):
+            self.set_collateral_bit(on_behalf_of, r, True)
+        return [Event("Deposit", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)]
+
+    # ---- withdraw (§4.2) ------------------------------------------------------------------------
+
+    def _withdraw(self, user: str, r: Reserve, amount: int, to: str, unwrap: bool = False) -> list[Event]:
+        balance = r.a_balance(user, self.proto.now)
+        if amount == UINT256_MAX:
+            amount = balance
+        if amount == 0:
+            raise ProtocolError(E.INVALID_AMOUNT)
+        if amount > balance:
+            raise ProtocolError(E.NOT_ENOUGH_USER_BALANCE)
+        if not r.active:
+            raise ProtocolError(E.NO_ACTIVE_RESERVE)
+        if not balance_decrease_allowed(self, r, user, amount):
+            raise ProtocolError(E.TRANSFER_NOT_ALLOWED)
+        self.update_state(r)
+        self.update_rates(r, 0, amount)
+        if amount == balance:
+            self.set_collateral_bit(user, r, False)
+        self.burn_a(r, user, amount, r.liquidity_index)
+        self.pay_out(r, to, amount, unwrap)
+        return [Event("Withdraw", self.name, reserve=r.asset, user=user, to=to, amount=amount)]
+
+    # ---- borrow (§4.3) ---------------------------------------------------------------------------
+
+    def validate_borrow(self, r: Reserve, user: str, amount: int) -> None:
+        if not r.active:
+            raise ProtocolError(E.NO_ACTIVE_RESERVE)
+        if r.frozen:
+            raise ProtocolError(E.RESERVE_FROZEN)
+        if amount == 0:
+            raise ProtocolError(E.INVALID_AMOUNT)
+        if not r.borrowing_enabled:
+            raise ProtocolError(E.BORROWING_NOT_ENABLED)
+        self.check_min_debt_on_borrow(r, amount)
+        amount_base = self.price(r) * amount // r.unit
+        data = account_data(self, user)
+        if data.total_collateral_base == 0:
+            raise ProtocolError(E.COLLATERAL_BALANCE_IS_0)
+        if data.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+            raise ProtocolError(E.HF_BELOW_THRESHOLD)
+        needed = percent_div_up(data.total_debt_base + amount_base, data.ltv)
+        if needed >= data.total_collateral_base:
+            raise ProtocolError(E.COLLATERAL_CANNOT_COVER)
+
+    def check_min_debt_on_borrow(self, r: Reserve, amount: int) -> None:
+        """Mini-Pools refuse borrows that leave a reserve's total debt under the minimum."""
+
+    def _borrow(
+        self, user: str, r: Reserve, amount: int, on_behalf_of: str, unwrap: bool = False
+    ) -> list[Event]:
+        if not r.active:
+            raise ProtocolError(E.NO_ACTIVE_RESERVE)
+        self.validate_borrow(r, on_behalf_of, amount)
+        self.update_state(r)
+        if self.mint_debt(r, user, on_behalf_of, amount):
+            self.set_borrowing_bit(on_behalf_of, r, True)
+        self.update_rates(r, 0, amount)
+        self.pay_out(r, user, amount, unwrap)
+        return [Event("Borrow", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)]
+
+    # ---- repay (§4.4) -------------------------------------------------------------------------------
+
+    def validate_repay(self, r: Reserve, user: str, amount: int, on_behalf_of: str, debt: int) -> None:
+        if not r.active:
+            raise ProtocolError(E.NO_ACTIVE_RESERVE)
+        if amount == 0:
+            raise ProtocolError(E.INVALID_AMOUNT)
+        if debt == 0:
+            raise ProtocolError(E.NO_DEBT)
+        if amount == UINT256_MAX and user != on_behalf_of:
+            raise ProtocolError(E.NO_EXPLICIT_AMOUNT_ON_BEHALF)
+
+    def _repay(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> list[Event]:
+        debt = r.debt_balance(on_behalf_of, self.proto.now)
+        self.validate_repay(r, user, amount, on_behalf_of, debt)
+        pay = amount if amount < debt else debt
+        self.update_state(r)
+        self.burn_debt(r, on_behalf_of, pay)
+        self.update_rates(r, pay, 0)
+        if debt == pay:
+            self.set_borrowing_bit(on_behalf_of, r, False)
+        self.pay_in(r, user, pay)
+        return [Event("Repay", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=pay)]
+
+    # ---- collateral toggle (§4.6) -------------------------------------------------------------------
+
+    def _set_collateral(self, user: str, r: Reserve, enabled: bool) -> list[Event]:
+        balance = r.a_balance(user, self.proto.now)
+        if balance == 0:
+            raise ProtocolError(E.UNDERLYING_BALANCE_ZERO)
+        if not enabled and not balance_decrease_allowed(self, r, user, balance):
+            raise ProtocolError(E.DEPOSIT_IN_USE)
+        self.set_collateral_bit(user, r, enabled)
+        name = "ReserveUsedAsCollateralEnabled" if enabled else "ReserveUsedAsCollateralDisabled"
+        return [Event(name, self.name, reserve=r.asset, user=user)]
+
+    # ---- aToken transfer (§4.7) ------------------------------------------------------------------------
+
+    def _transfer(self, sender: str, r: Reserve, to: str, amount: int, validate: bool = True) -> list[Event]:
+        """Move aTokens worth ``amount``; the sender's HF must stay >= 1 after the move."""
+        index = r.normalized_income(self.proto.now)
+        from_before = ray_mul(r.a_scaled.get(sender, 0), index)
+        to_before = ray_mul(r.a_scaled.get(to, 0), index)
+        self.move_a_scaled(r, sender, to, ray_div(amount, index))
+        self.finalize_transfer(r, sender, to, amount, from_before, to_before, validate)
+        return [Event("Transfer", self.name, reserve=r.asset, sender=sender, to=to, amount=amount)]
+
+    def finalize_transfer(
+        self, r: Reserve, sender: str, to: str, amount: int, from_before: int, to_before: int, validate: bool
+    ) -> None:
+        if validate and account_data(self, sender).health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+            raise ProtocolError(E.TRANSFER_NOT_ALLOWED)
+        if sender != to:
+            if from_before < amount:
+                raise overflow()
+            if from_before == amount:
+                self.set_collateral_bit(sender, r, False)
+            if to_before == 0 and amount != 0:
+                self.set_collateral_bit(to, r, True)
+
+    # ---- liquidation (§4.8, §5.4) ----------------------------------------------------------------------
+
+    def validate_liquidation_target(self, target: str) -> None:
+        """The Core refuses to liquidate a Mini-Pool (``11``)."""
+
+    def _liquidate(
+        self,
+        liquidator: str,
+        coll: Reserve,
+        debt_r: Reserve,
+        target: str,
+        debt_to_cover: int,
+        receive_a_token: bool,
+        unwrap: bool = False,
+    ) -> list[Event]:
+        self.validate_liquidation_target(target)
+        now = self.proto.now
+        data = account_data(self, target)
+        user_debt = debt_r.debt_balance(target, now)
+        if not coll.active or not debt_r.active:
+            raise ProtocolError(E.NO_ACTIVE_RESERVE)
+        if data.health_factor >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+            raise ProtocolError(E.HF_NOT_BELOW_THRESHOLD)
+        if coll.liquidation_threshold == 0 or not self.is_collateral(target, coll):
+            raise ProtocolError(E.COLLATERAL_CANNOT_BE_LIQUIDATED)
+        if user_debt == 0:
+            raise ProtocolError(E.CURRENCY_NOT_BORROWED)
+        max_liquidatable = percent_mul(user_debt, CLOSE_FACTOR)
+        actual = debt_to_cover if debt_to_cover < max_liquidatable else max_liquidatable
+        user_coll = coll.a_balance(target, now)
+        seize, debt_needed = collateral_to_seize(
+            self.price(coll), self.price(debt_r), coll.decimals, debt_r.decimals,
+            coll.liquidation_bonus, actual, user_coll,
+        )
+        if debt_needed < actual:
+            actual = debt_needed
+        if not receive_a_token and self.cash(coll) < seize:
+            raise ProtocolError(E.NOT_ENOUGH_LIQUIDITY_TO_LIQUIDATE)
+        self.update_state(debt_r)
+        self.burn_debt(debt_r, target, actual if actual < user_debt else user_debt)
+        self.update_rates(debt_r, actual, 0)
+        if receive_a_token:
+            index = coll.normalized_income(now)
+            liquidator_before = ray_mul(coll.a_scaled.get(liquidator, 0), index)
+            self.move_a_scaled(coll, target, liquidator, ray_div(seize, index))
+            if liquidator_before == 0:
+                self.set_collateral_bit(liquidator, coll, True)
+        else:
+            self.update_state(coll)
+            self.update_rates(coll, 0, seize)
+            self.burn_a(coll, target, seize, coll.liquidity_index)
+            self.pay_out(coll, liquidator, seize, unwrap)
+        if seize == user_coll:
+            self.set_collateral_bit(target, coll, False)
+        self.pay_in(debt_r, liquidator, actual)
+        return [
+            Event(
+                "LiquidationCall", self.name, collateral=coll.asset, debt=debt_r.asset, user=target,
+                debt_to_cover=actual, liquidated_collateral=seize, liquidator=liquidator,
+                receive_a_token=receive_a_token,
+            )
+        ]
+
+    # ---- flash loan (§4.9) -----------------------------------------------------------------------------
+
+    def validate_flash_reserve(self, r: Reserve) -> None:
+        if r.frozen:
+            raise ProtocolError(E.RESERVE_FROZEN)
+        if not r.active:
+            raise ProtocolError(E.RESERVE_INACTIVE)
+        if not r.flash_loan_enabled:
+            raise ProtocolError(E.FLASHLOAN_DISABLED)
+
+    def _flash_loan(
+        self,
+        initiator: str,
+        receiver: str,
+        callback: FlashReceiver,
+        reserves: Sequence[Reserve],
+        amounts: Sequence[int],
+        modes: Sequence[int],
+        on_behalf_of: str,
+    ) -> list[Event]:
+        """Lend without collateral for the span of ``callback``; mode 1 turns the unpaid loan into debt."""
+        if len(reserves) != len(amounts) or len(reserves) != len(modes):
+            raise ProtocolError(E.INCONSISTENT_FLASHLOAN_PARAMS)
+        for r, mode in zip(reserves, modes, strict=True):
+            self.validate_flash_reserve(r)
+            if mode > 1 or mode < 0:
+                raise ProtocolError(E.INVALID_RATE_MODE)
+        premiums = [0 if mode == 1 else amount * self.flash_premium // PERCENTAGE_FACTOR
+                    for amount, mode in zip(amounts, modes, strict=True)]
+        for r, amount in zip(reserves, amounts, strict=True):
+            self.pay_out(r, receiver, amount)
+        if callback([r.asset for r in reserves], list(amounts), premiums, initiator) is not True:
+            raise ProtocolError(E.FLASH_EXECUTOR_RETURN)
+        events: list[Event] = []
+        for r, amount, premium, mode in zip(reserves, amounts, premiums, modes, strict=True):
+            if mode == 0:
+                self.update_state(r)
+                r.cumulate_to_liquidity_index(r.a_total_supply(self.proto.now), premium)
+                self.update_rates(r, amount + premium, 0)
+                self.pay_in(r, receiver, amount + premium)
+            else:
+                self.validate_borrow(r, on_behalf_of, amount)
+                self.update_state(r)
+                if self.mint_debt(r, initiator, on_behalf_of, amount):
+                    self.set_borrowing_bit(on_behalf_of, r, True)
+                self.update_rates(r, 0, 0)  # the funds already left in the loan
+            events.append(Event("FlashLoan", self.name, reserve=r.asset, receiver=receiver,
+                                initiator=initiator, amount=amount, premium=premium, mode=mode))
+        return events

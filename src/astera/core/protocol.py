@@ -1,0 +1,547 @@
+"""The whole protocol as one deterministic state machine: the entry point of the library.
+
+:class:`Protocol` owns the clock (an input: ``advance``/``set_time``), the oracle, the
+token wallets, the Core-Pool and the Mini-Pools. Every public method checks its input
+(types, ranges, known names, roles), runs atomically (a refusal rolls back everything,
+including steps taken inside the Core on behalf of a Mini-Pool), and returns the events
+the operation emitted.
+
+Example::
+
+    from astera.core import Protocol, DefaultRateStrategy, RAY
+    p = Protocol(start_timestamp=1_700_000_000)
+    p.add_asset("USDC", decimals=6, price=100_000_000)
+    ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from . import errors as E
+from .account import AccountData, account_data
+from .core_pool import CORE_TREASURY, CorePool
+from .errors import InputError, ProtocolError
+from .events import Event
+from .journal import Journal
+from .minipool import A_TOKEN_ID_BASE, DEBT_TOKEN_ID_BASE, MINI_POOL_TREASURY, UNIQUE_ID_OFFSET, MiniPool
+from .oracle import Oracle
+from .pool import MAX_RESERVES, FlashReceiver, Pool
+from .rates import RateStrategy
+from .reserve import Reserve
+from .wadray import PERCENTAGE_FACTOR, UINT256_MAX, percent_mul
+
+T = TypeVar("T")
+
+#: Pool selector: ``"core"`` or a Mini-Pool id.
+PoolRef = str | int
+
+MAX_DEPOSIT_CAP = (1 << 72) - 1
+MAX_RESERVE_FACTOR = 4000
+MAX_BPS_FIELD = 65535
+
+
+def _int(value: object, what: str, low: int = 0, high: int = UINT256_MAX) -> int:
+    if type(value) is not int:
+        raise InputError("input:type", f"{what} must be an int, got {type(value).__name__}")
+    if value < low or value > high:
+        raise InputError("input:amount", f"{what} out of range [{low}, {high}]: {value}")
+    return value
+
+
+def _bool(value: object, what: str) -> bool:
+    if type(value) is not bool:
+        raise InputError("input:type", f"{what} must be a bool")
+    return value
+
+
+class Protocol:
+    """Astera Lend: a Core-Pool and its Mini-Pools, driven by explicit time and prices."""
+
+    __slots__ = (
+        "now",
+        "oracle",
+        "journal",
+        "wallets",
+        "decimals",
+        "core",
+        "mini_pools",
+        "users",
+        "admin",
+        "emergency_admin",
+        "_depth",
+    )
+
+    def __init__(
+        self, start_timestamp: int, admin: str = "admin", emergency_admin: str = "emergency_admin"
+    ) -> None:
+        self.now = _int(start_timestamp, "start_timestamp", 0, (1 << 40) - 1)
+        self.oracle = Oracle()
+        self.journal = Journal()
+        self.wallets: dict[str, dict[str, int]] = {}
+        self.decimals: dict[str, int] = {}
+        self.core = CorePool(self)
+        self.mini_pools: list[MiniPool] = []
+        self.users: dict[str, None] = {}
+        self.admin = admin
+        self.emergency_admin = emergency_admin
+        self._depth = 0
+
+    # ---- atomicity -----------------------------------------------------------------------------
+
+    def atomic(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` so that a refusal anywhere inside leaves the state untouched."""
+        journal = self.journal
+        mark = journal.mark()
+        self._depth += 1
+        try:
+            result = fn(*args)
+        except BaseException:
+            journal.rollback(mark)
+            raise
+        finally:
+            self._depth -= 1
+        if self._depth == 0:
+            journal.commit()
+        return result
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several operations into one all-or-nothing unit (``with p.transaction(): ...``)."""
+        journal = self.journal
+        mark = journal.mark()
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            journal.rollback(mark)
+            raise
+        finally:
+            self._depth -= 1
+        if self._depth == 0:
+            journal.commit()
+
+    # ---- tokens ---------------------------------------------------------------------------------
+
+    def wallet(self, asset: str, holder: str) -> int:
+        return self.wallets[asset].get(holder, 0)
+
+    def wallet_debit(self, asset: str, holder: str, amount: int) -> None:
+        w = self.wallets[asset]
+        bal = w.get(holder, 0)
+        if bal < amount:
+            raise ProtocolError(E.INSUFFICIENT_BALANCE, f"{holder} holds {bal} {asset}, needs {amount}")
+        self.journal.set(w, holder, bal - amount)
+
+    def wallet_credit(self, asset: str, holder: str, amount: int) -> None:
+        w = self.wallets[asset]
+        self.journal.set(w, holder, w.get(holder, 0) + amount)
+
+    def wallet_transfer(self, asset: str, sender: str, to: str, amount: int) -> None:
+        self.wallet_debit(asset, sender, amount)
+        self.wallet_credit(asset, to, amount)
+
+    # ---- names ----------------------------------------------------------------------------------
+
+    def register_user(self, name: str) -> None:
+        """Make an account known. Internal names (treasuries, pools) are reserved."""
+        if not isinstance(name, str) or not name or ":" in name or name in (CORE_TREASURY, MINI_POOL_TREASURY):
+            raise InputError("input:type", f"invalid user name {name!r}")
+        self.users.setdefault(name, None)
+
+    def _user(self, name: object) -> str:
+        if name not in self.users:
+            raise InputError("input:unknown_user", repr(name))
+        return name  # type: ignore[return-value]
+
+    def _asset(self, asset: object) -> str:
+        if asset not in self.wallets:
+            raise InputError("input:unknown_asset", repr(asset))
+        return asset  # type: ignore[return-value]
+
+    def pool(self, ref: PoolRef) -> Pool:
+        if ref == "core":
+            return self.core
+        if type(ref) is int and 0 <= ref < len(self.mini_pools):
+            return self.mini_pools[ref]
+        raise InputError("input:unknown_pool", repr(ref))
+
+    def mini_pool(self, mp_id: int) -> MiniPool:
+        pool = self.pool(mp_id)
+        assert isinstance(pool, MiniPool)
+        return pool
+
+    def _reserve(self, pool: Pool, asset: object, reserve_type: bool = True) -> Reserve:
+        key = (asset, reserve_type) if pool is self.core else asset
+        return pool.reserve(key)
+
+    # ---- clock and oracle -----------------------------------------------------------------------
+
+    def advance(self, seconds: int) -> None:
+        """Move the block timestamp forward."""
+        self.now += _int(seconds, "seconds", 0, (1 << 40) - 1)
+
+    def set_time(self, timestamp: int) -> None:
+        if _int(timestamp, "timestamp", 0, (1 << 40) - 1) < self.now:
+            raise InputError("input:time", f"{timestamp} < {self.now}")
+        self.now = timestamp
+
+    def set_price(self, asset: str, price: int) -> None:
+        """The oracle role's price update (USD, 8 decimals)."""
+        self.oracle.set_price(self._asset(asset), _int(price, "price", 1, (1 << 255) - 1), self.now)
+
+    def price(self, asset: str) -> int:
+        return self.oracle.price(self._asset(asset), self.now)
+
+    # ---- deployment and admin (§4.11, §7.1) ---------------------------------------------------------
+
+    def add_asset(self, symbol: str, decimals: int, price: int, timeout: int = 0) -> None:
+        """List a token: its decimals and first oracle price."""
+        if not isinstance(symbol, str) or not symbol or symbol in self.wallets:
+            raise InputError("input:duplicate", repr(symbol))
+        _int(decimals, "decimals", 0, 255)
+        self.wallets[symbol] = {}
+        self.decimals[symbol] = decimals
+        self.oracle.timeouts[symbol] = _int(timeout, "timeout")
+        self.oracle.set_price(symbol, _int(price, "price", 1, (1 << 255) - 1), self.now)
+
+    def _require(self, caller: str, role_holder: str, code: str) -> None:
+        if caller != role_holder:
+            raise ProtocolError(code, f"{caller!r} lacks the role")
+
+    def _pool_admin(self, pool: Pool) -> str:
+        return pool.admin if isinstance(pool, MiniPool) else self.admin
+
+    def init_core_reserve(
+        self, caller: str, asset: str, strategy: RateStrategy, reserve_type: bool = True
+    ) -> Reserve:
+        """Add a Core reserve keyed by (asset, reserve type); starts with borrowing off, LTV 0."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        self._asset(asset)
+        _bool(reserve_type, "reserve_type")
+        key = (asset, reserve_type)
+        if key in self.core.by_key:
+            raise ProtocolError(E.RESERVE_ALREADY_ADDED)
+        if len(self.core.reserves) >= MAX_RESERVES:
+            raise ProtocolError(E.NO_MORE_RESERVES)
+        r = Reserve(key, asset, len(self.core.reserves), self.decimals[asset], strategy.fresh(self.now),
+                    CORE_TREASURY, None, reserve_type)
+        self.core.reserves.append(r)
+        self.core.by_key[key] = r
+        return r
+
+    def create_mini_pool(self, caller: str, pool_admin: str) -> MiniPool:
+        """Deploy a Mini-Pool with its own admin (the main admin only)."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        mp = MiniPool(self, len(self.mini_pools), pool_admin)
+        self.mini_pools.append(mp)
+        self.core.mini_pools[mp.address] = mp
+        return mp
+
+    def init_mini_reserve(
+        self, caller: str, mp_id: int, name: str, strategy: RateStrategy, tranche_of: str | None = None
+    ) -> Reserve:
+        """List a unique asset (``name`` is its symbol) or a tranche of a Core (asset, true) reserve."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        mp = self.mini_pool(mp_id)
+        if name in mp.by_key:
+            raise ProtocolError(E.RESERVE_ALREADY_ADDED)
+        if len(mp.reserves) >= MAX_RESERVES:
+            raise ProtocolError(E.NO_MORE_RESERVES)
+        if tranche_of is None:
+            decimals = self.decimals[self._asset(name)]
+            core_r = None
+            a_id = A_TOKEN_ID_BASE + UNIQUE_ID_OFFSET + mp.unique_count
+            d_id = DEBT_TOKEN_ID_BASE + UNIQUE_ID_OFFSET + mp.unique_count
+            mp.unique_count += 1
+        else:
+            if strategy.model == "fixed":
+                raise ProtocolError(E.TRANCHE_FIXED_RATE)
+            core_r = self.core.reserve((self._asset(tranche_of), True))
+            if any(r.tranche_of is core_r for r in mp.reserves):
+                raise ProtocolError(E.RESERVE_ALREADY_ADDED)
+            decimals = core_r.decimals
+            a_id, d_id = A_TOKEN_ID_BASE + core_r.id, DEBT_TOKEN_ID_BASE + core_r.id
+        r = Reserve(name, name, len(mp.reserves), decimals, strategy.fresh(self.now),
+                    MINI_POOL_TREASURY, mp.owner_treasury, True, 0)
+        r.tranche_of = core_r
+        r.a_token_id, r.debt_token_id = a_id, d_id
+        mp.reserves.append(r)
+        mp.by_key[name] = r
+        return r
+
+    def configure_reserve_as_collateral(
+        self, caller: str, pool: PoolRef, asset: str, ltv: int, liquidation_threshold: int,
+        liquidation_bonus: int, reserve_type: bool = True,
+    ) -> None:
+        """Set LTV, liquidation threshold and bonus, with the configurator's rules."""
+        p = self.pool(pool)
+        self._require(caller, self._pool_admin(p), E.CALLER_NOT_POOL_ADMIN)
+        r = self._reserve(p, asset, reserve_type)
+        ltv = _int(ltv, "ltv", 0, MAX_BPS_FIELD)
+        lt = _int(liquidation_threshold, "liquidation_threshold", 0, MAX_BPS_FIELD)
+        bonus = _int(liquidation_bonus, "liquidation_bonus", 0, MAX_BPS_FIELD)
+        if ltv > lt:
+            raise ProtocolError(E.INVALID_CONFIGURATION)
+        if lt != 0:
+            if bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
+                raise ProtocolError(E.INVALID_CONFIGURATION)
+        else:
+            if bonus != 0:
+                raise ProtocolError(E.INVALID_CONFIGURATION)
+            if r.a_scaled_total or r.d_scaled_total:
+                raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
+        r.ltv, r.liquidation_threshold, r.liquidation_bonus = ltv, lt, bonus
+
+    def set_reserve_flags(
+        self, caller: str, pool: PoolRef, asset: str, *, borrowing_enabled: bool | None = None,
+        active: bool | None = None, frozen: bool | None = None, flash_loan_enabled: bool | None = None,
+        reserve_type: bool = True,
+    ) -> None:
+        """Enable/disable borrowing and flash loans, (de)activate, (un)freeze a reserve."""
+        p = self.pool(pool)
+        self._require(caller, self._pool_admin(p), E.CALLER_NOT_POOL_ADMIN)
+        r = self._reserve(p, asset, reserve_type)
+        if active is False and (r.a_scaled_total or r.d_scaled_total):
+            raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
+        for name, value in (("borrowing_enabled", borrowing_enabled), ("active", active),
+                            ("frozen", frozen), ("flash_loan_enabled", flash_loan_enabled)):
+            if value is not None:
+                setattr(r, name, _bool(value, name))
+
+    def _sync_then(self, p: Pool, r: Reserve, change: Callable[[], None]) -> None:
+        """Accrue with the old parameters, change them, re-rate with the new ones."""
+        p.update_state(r)
+        change()
+        p.update_rates(r, 0, 0)
+
+    def set_reserve_factor(
+        self, caller: str, pool: PoolRef, asset: str, reserve_factor: int, *, owner: bool = False,
+        reserve_type: bool = True,
+    ) -> None:
+        """Astera reserve factor (main admin), or a Mini-Pool owner's factor (its pool admin)."""
+        p = self.pool(pool)
+        if owner and not isinstance(p, MiniPool):
+            raise InputError("input:unsupported", "owner reserve factor is Mini-Pool only")
+        self._require(caller, p.admin if owner else self.admin, E.CALLER_NOT_POOL_ADMIN)  # type: ignore[attr-defined]
+        r = self._reserve(p, asset, reserve_type)
+        rf = _int(reserve_factor, "reserve_factor", 0, MAX_BPS_FIELD)
+        if rf > MAX_RESERVE_FACTOR:
+            raise ProtocolError(E.INVALID_RESERVE_FACTOR)
+        attr = "owner_reserve_factor" if owner else "reserve_factor"
+        self.atomic(self._sync_then, p, r, lambda: setattr(r, attr, rf))
+
+    def set_rate_strategy(
+        self, caller: str, pool: PoolRef, asset: str, strategy: RateStrategy, reserve_type: bool = True
+    ) -> None:
+        p = self.pool(pool)
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        r = self._reserve(p, asset, reserve_type)
+        if r.tranche_of is not None and strategy.model == "fixed":
+            raise ProtocolError(E.TRANCHE_FIXED_RATE)
+        self.atomic(self._sync_then, p, r, lambda: setattr(r, "strategy", strategy.fresh(self.now)))
+
+    def set_deposit_cap(
+        self, caller: str, pool: PoolRef, asset: str, cap: int, reserve_type: bool = True
+    ) -> None:
+        """Deposit cap in whole tokens (0 = none)."""
+        p = self.pool(pool)
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        r = self._reserve(p, asset, reserve_type)
+        if _int(cap, "cap") > MAX_DEPOSIT_CAP:
+            raise ProtocolError(E.INVALID_DEPOSIT_CAP)
+        r.deposit_cap = cap
+
+    def set_flash_premium(self, caller: str, pool: PoolRef, premium: int) -> None:
+        p = self.pool(pool)
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        if _int(premium, "premium") > PERCENTAGE_FACTOR:
+            raise ProtocolError(E.FLASHLOAN_PREMIUM_INVALID)
+        p.flash_premium = premium
+
+    def set_pause(self, caller: str, pool: PoolRef, paused: bool) -> None:
+        """Pause or unpause a pool (emergency admin)."""
+        p = self.pool(pool)
+        self._require(caller, self.emergency_admin, E.CALLER_NOT_EMERGENCY_ADMIN)
+        if _bool(paused, "paused") == p.paused:
+            raise ProtocolError("0")
+        p.paused = paused
+
+    def set_min_debt_threshold(self, caller: str, mp_id: int, threshold: int) -> None:
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        self.mini_pool(mp_id).min_debt_threshold = _int(threshold, "threshold")
+
+    def set_flow_limit(self, caller: str, asset: str, mp_id: int, limit: int) -> list[Event]:
+        """The Core-Pool's credit line to a Mini-Pool for ``asset`` (must be >= current flow)."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        self.core.reserve((self._asset(asset), True))
+        mp = self.mini_pool(mp_id)
+        return self.atomic(self.core._set_flow_limit, asset, mp, _int(limit, "limit"))
+
+    # ---- faucet ------------------------------------------------------------------------------------
+
+    def mint(self, user: str, asset: str, amount: int) -> None:
+        """Credit tokens to a wallet (test networks, scenarios)."""
+        self.atomic(self.wallet_credit, self._asset(asset), self._user(user), _int(amount, "amount"))
+
+    # ---- user actions --------------------------------------------------------------------------------
+
+    def _open(self, pool: PoolRef, user: object, asset: object, reserve_type: bool) -> tuple[Pool, Reserve]:
+        p = self.pool(pool)
+        self._user(user)
+        r = self._reserve(p, asset, reserve_type)
+        p.check_not_paused()
+        return p, r
+
+    def deposit(
+        self, user: str, asset: str, amount: int, on_behalf_of: str | None = None,
+        pool: PoolRef = "core", reserve_type: bool = True,
+    ) -> list[Event]:
+        """Supply ``amount``; the aTokens go to ``on_behalf_of`` (default: the user)."""
+        p, r = self._open(pool, user, asset, reserve_type)
+        obo = self._user(on_behalf_of) if on_behalf_of is not None else user
+        return self.atomic(p._deposit, user, r, _int(amount, "amount"), obo)
+
+    def withdraw(
+        self, user: str, asset: str, amount: int, to: str | None = None, pool: PoolRef = "core",
+        unwrap: bool = False, reserve_type: bool = True,
+    ) -> list[Event]:
+        """Redeem aTokens (``2**256-1`` = all). ``unwrap`` pays a tranche out in the Core underlying."""
+        p, r = self._open(pool, user, asset, reserve_type)
+        dest = self._user(to) if to is not None else user
+        return self.atomic(p._withdraw, user, r, _int(amount, "amount"), dest, _bool(unwrap, "unwrap"))
+
+    def borrow(
+        self, user: str, asset: str, amount: int, on_behalf_of: str | None = None,
+        pool: PoolRef = "core", unwrap: bool = False, reserve_type: bool = True,
+    ) -> list[Event]:
+        """Variable-rate borrow, against ``on_behalf_of``'s collateral if they delegated credit."""
+        p, r = self._open(pool, user, asset, reserve_type)
+        obo = self._user(on_behalf_of) if on_behalf_of is not None else user
+        return self.atomic(p._borrow, user, r, _int(amount, "amount"), obo, _bool(unwrap, "unwrap"))
+
+    def repay(
+        self, user: str, asset: str, amount: int, on_behalf_of: str | None = None,
+        pool: PoolRef = "core", reserve_type: bool = True,
+    ) -> list[Event]:
+        """Pay back debt of ``on_behalf_of`` (``2**256-1`` = all of one's own Core debt)."""
+        p, r = self._open(pool, user, asset, reserve_type)
+        obo = self._user(on_behalf_of) if on_behalf_of is not None else user
+        return self.atomic(p._repay, user, r, _int(amount, "amount"), obo)
+
+    def repay_with_a_tokens(self, user: str, asset: str, amount: int, reserve_type: bool = True) -> list[Event]:
+        """Core only: repay one's own debt by burning aTokens of the same reserve."""
+        p, r = self._open("core", user, asset, reserve_type)
+        return self.atomic(self.core._repay_with_a_tokens, user, r, _int(amount, "amount"))
+
+    def set_collateral(
+        self, user: str, asset: str, enabled: bool, pool: PoolRef = "core", reserve_type: bool = True
+    ) -> list[Event]:
+        p, r = self._open(pool, user, asset, reserve_type)
+        return self.atomic(p._set_collateral, user, r, _bool(enabled, "enabled"))
+
+    def transfer(
+        self, user: str, to: str, asset: str, amount: int, pool: PoolRef = "core", reserve_type: bool = True
+    ) -> list[Event]:
+        """Transfer aTokens worth ``amount`` (underlying units; shares for a tranche)."""
+        p, r = self._open(pool, user, asset, reserve_type)
+        return self.atomic(p._transfer, user, r, self._user(to), _int(amount, "amount"))
+
+    def approve_delegation(
+        self, user: str, delegatee: str, asset: str, amount: int, pool: PoolRef = "core",
+        reserve_type: bool = True,
+    ) -> None:
+        """Let ``delegatee`` borrow up to ``amount`` against ``user``'s collateral."""
+        p = self.pool(pool)
+        r = self._reserve(p, asset, reserve_type)
+        r.borrow_allowance[(self._user(user), self._user(delegatee))] = _int(amount, "amount")
+
+    def liquidate(
+        self, liquidator: str, target: str, collateral_asset: str, debt_asset: str, debt_to_cover: int,
+        receive_a_token: bool = False, pool: PoolRef = "core", unwrap: bool = False,
+        collateral_type: bool = True, debt_type: bool = True,
+    ) -> list[Event]:
+        """Repay up to 50% of an unhealthy position's debt and seize collateral plus its bonus."""
+        p, coll = self._open(pool, liquidator, collateral_asset, collateral_type)
+        debt_r = self._reserve(p, debt_asset, debt_type)
+        return self.atomic(
+            p._liquidate, liquidator, coll, debt_r, self._user(target), _int(debt_to_cover, "debt_to_cover"),
+            _bool(receive_a_token, "receive_a_token"), _bool(unwrap, "unwrap"),
+        )
+
+    def flash_loan(
+        self, user: str, receiver: str, callback: FlashReceiver, assets: Sequence[str], amounts: Sequence[int],
+        modes: Sequence[int], on_behalf_of: str | None = None, pool: PoolRef = "core",
+    ) -> list[Event]:
+        """Lend ``amounts`` to ``receiver`` for the span of ``callback`` (§4.9)."""
+        p = self.pool(pool)
+        self._user(user)
+        self._user(receiver)
+        p.check_not_paused()
+        reserves = [self._reserve(p, a) for a in assets]
+        amounts = [_int(a, "amount") for a in amounts]
+        modes = [_int(m, "mode") for m in modes]
+        obo = self._user(on_behalf_of) if on_behalf_of is not None else user
+        return self.atomic(p._flash_loan, user, receiver, callback, reserves, amounts, modes, obo)
+
+    # ---- views ----------------------------------------------------------------------------------------
+
+    def account(self, user: str, pool: PoolRef = "core") -> AccountData:
+        """``getUserAccountData`` of a user in one pool."""
+        return account_data(self.pool(pool), user)
+
+    def health_factor(self, user: str, pool: PoolRef = "core") -> int:
+        return self.account(user, pool).health_factor
+
+    def canonical_state(self) -> dict[str, Any]:
+        """Everything that defines the state, as plain JSON-ready data in a fixed order."""
+
+        def reserve_state(p: Pool, r: Reserve) -> dict[str, Any]:
+            d: dict[str, Any] = {s: getattr(r, s) for s in Reserve.__slots__ if s not in ("strategy", "tranche_of", "key")}
+            d["key"] = list(r.key) if isinstance(r.key, tuple) else r.key
+            d["tranche_of"] = r.tranche_of.asset if r.tranche_of is not None else None
+            d["a_scaled"] = sorted(r.a_scaled.items())
+            d["d_scaled"] = sorted(r.d_scaled.items())
+            d["borrow_allowance"] = sorted([list(k), v] for k, v in r.borrow_allowance.items())
+            d["strategy"] = {**r.strategy.params(), "state": r.strategy.snapshot()}
+            return d
+
+        def pool_state(p: Pool) -> dict[str, Any]:
+            return {
+                "name": p.name,
+                "paused": p.paused,
+                "flash_premium": p.flash_premium,
+                "user_config": sorted(p.user_config.items()),
+                "reserves": [reserve_state(p, r) for r in p.reserves],
+            }
+
+        return {
+            "now": self.now,
+            "oracle": {
+                "answers": sorted(self.oracle.answers.items()),
+                "updated_at": sorted(self.oracle.updated_at.items()),
+                "timeouts": sorted(self.oracle.timeouts.items()),
+                "fallback": sorted(self.oracle.fallback.items()),
+            },
+            "wallets": {a: sorted(w.items()) for a, w in sorted(self.wallets.items())},
+            "users": sorted(self.users),
+            "roles": [self.admin, self.emergency_admin],
+            "core": {
+                **pool_state(self.core),
+                "flow_borrowers": sorted((a, sorted(m)) for a, m in self.core.flow_borrowers.items()),
+                "flow_limits": sorted([list(k), v] for k, v in self.core.flow_limits.items()),
+            },
+            "mini_pools": [
+                {**pool_state(mp), "admin": mp.admin, "min_debt_threshold": mp.min_debt_threshold}
+                for mp in self.mini_pools
+            ],
+        }
+
+    def state_hash(self) -> str:
+        """SHA-256 of the canonical state: equal states hash equal on every machine."""
+        blob = json.dumps(self.canonical_state(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()

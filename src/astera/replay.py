@@ -1,0 +1,367 @@
+"""Scenario replay: ``astera-scenario/1`` in, ``astera-trace/1`` out (vectors/FORMAT.md).
+
+A scenario describes a fresh deployment and a list of actions; the replayer builds the
+deployment on :class:`astera.core.Protocol`, runs each action atomically (implicit
+funding included, FORMAT §3.1) and records the outcome and the complete state after it.
+The trace of a correct implementation equals the reference trace field for field.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from .core import (
+    UINT256_MAX,
+    DefaultRateStrategy,
+    FixedRateStrategy,
+    PIRateStrategy,
+    Protocol,
+    ProtocolError,
+    RateStrategy,
+)
+from .core.account import account_data
+from .core.minipool import MiniPool
+from .core.pool import Pool
+from .core.reserve import Reserve
+from .core.wadray import ray_mul
+
+SCENARIO_FORMAT = "astera-scenario/1"
+TRACE_FORMAT = "astera-trace/1"
+ADMIN = "admin"
+USER_KEYS = ("user", "target", "onBehalfOf", "to")
+
+
+class ScenarioError(ValueError):
+    """The scenario document itself is malformed."""
+
+
+def load_json(path: Path) -> Any:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:  # type: ignore[operator]
+        return json.load(f)
+
+
+# ---- deployment -------------------------------------------------------------------------------
+
+
+def make_strategy(spec: dict[str, Any], now: int) -> RateStrategy:
+    model = spec.get("model")
+    if model == "default":
+        return DefaultRateStrategy(
+            int(spec["optimal_utilization"]), int(spec["base_rate"]), int(spec["slope1"]), int(spec["slope2"])
+        )
+    if model == "pi":
+        return PIRateStrategy(
+            int(spec["optimal_utilization"]), int(spec["kp"]), int(spec["ki"]),
+            int(spec["min_controller_error"]), int(spec["max_i_time_amp"]), now,
+        )
+    if model == "fixed":
+        return FixedRateStrategy(int(spec["borrow_rate"]))
+    raise ScenarioError(f"unknown rate model {model!r}")
+
+
+def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -> None:
+    """Configure a fresh reserve through the admin surface, as the deployment scripts do.
+
+    Only the reserve-factor setters sync the reserve (accrue, then re-rate), which is why
+    a reserve with a non-zero factor starts with its last update at deployment time.
+    """
+    p.configure_reserve_as_collateral(
+        ADMIN if ref == "core" else p.mini_pool(ref).admin, ref, name,
+        params["ltv"], params["liquidation_threshold"], params["liquidation_bonus"],
+    )
+    admin = ADMIN if ref == "core" else p.mini_pool(ref).admin
+    p.set_reserve_flags(admin, ref, name, borrowing_enabled=params.get("borrowing_enabled", True),
+                        flash_loan_enabled=params.get("flash_loan_enabled", True))
+    p.set_deposit_cap(ADMIN, ref, name, params.get("deposit_cap", 0))
+    if params.get("reserve_factor", 0):
+        p.set_reserve_factor(ADMIN, ref, name, params["reserve_factor"])
+    if params.get("owner_reserve_factor", 0):
+        p.set_reserve_factor(admin, ref, name, params["owner_reserve_factor"], owner=True)
+
+
+def build(scenario: dict[str, Any]) -> tuple[Protocol, list[str]]:
+    """The deployment a scenario describes, and its ordered user list."""
+    if scenario.get("format") != SCENARIO_FORMAT:
+        raise ScenarioError(f"not a {SCENARIO_FORMAT} document")
+    start = scenario["start_timestamp"]
+    p = Protocol(start, admin=ADMIN)
+    for sym, a in scenario["assets"].items():
+        p.add_asset(sym, a["decimals"], int(a["price"]))
+    specs = scenario.get("rate_strategies", {})
+
+    def strategy(name: str) -> RateStrategy:
+        if name not in specs:
+            raise ScenarioError(f"unknown rate strategy {name!r}")
+        return make_strategy(specs[name], start)
+
+    for sym, params in scenario["core_pool"]["reserves"].items():
+        p.init_core_reserve(ADMIN, sym, strategy(params["rate_strategy"]))
+        _configure(p, "core", sym, params)
+    for i, mp_spec in enumerate(scenario.get("mini_pools", [])):
+        if mp_spec.get("id", i) != i:
+            raise ScenarioError("mini pool ids must be 0, 1, ... in order")
+        mp = p.create_mini_pool(ADMIN, f"pool_admin:{i}")
+        mp.min_debt_threshold = mp_spec.get("min_debt_threshold", 100)
+        for name, params in mp_spec["reserves"].items():
+            p.init_mini_reserve(ADMIN, i, name, strategy(params["rate_strategy"]), params.get("tranche_of"))
+            _configure(p, i, name, params)
+        for sym, limit in mp_spec.get("flow_limits", {}).items():
+            p.core.flow_limits[(sym, i)] = int(limit)
+    users = list(scenario.get("users", []))
+    for action in scenario["actions"]:
+        for k in USER_KEYS:
+            if k in action and action[k] not in users:
+                users.append(action[k])
+    for u in users:
+        p.register_user(u)
+    return p, users
+
+
+# ---- actions ---------------------------------------------------------------------------------
+
+
+def _pool_ref(a: dict[str, Any]) -> str | int:
+    pool = a.get("pool")
+    if pool == "core":
+        return "core"
+    if pool == "mini":
+        return int(a.get("mini_pool", 0))
+    raise ScenarioError(f"bad pool {pool!r}")
+
+
+def _reserve(p: Protocol, ref: str | int, asset: str) -> tuple[Pool, Reserve]:
+    pool = p.pool(ref)
+    return pool, pool.reserve((asset, True) if ref == "core" else asset)
+
+
+def _amount(value: str) -> int:
+    return UINT256_MAX if value == "max" else int(value)
+
+
+def _fund(p: Protocol, pool: Pool, r: Reserve, payer: str, need: int) -> None:
+    """Implicit funding (FORMAT §3.1): top the payer up so the payment itself can succeed."""
+    cr = r.tranche_of
+    if cr is None:
+        have = p.wallet(r.asset, payer)
+        if have < need:
+            p.wallet_credit(r.asset, payer, need - have)
+        return
+    shares = cr.a_scaled.get(payer, 0)
+    if shares >= need:
+        return
+    assets = ray_mul(need - shares, cr.normalized_income(p.now)) + 2
+    have = p.wallet(cr.asset, payer)
+    if have < assets:
+        p.wallet_credit(cr.asset, payer, assets - have)
+    p.core._deposit(payer, cr, assets, payer)
+
+
+def _percent(spec: str, debt: int) -> int:
+    bps = int((Decimal(spec[:-1]) * 100).to_integral_value(ROUND_HALF_EVEN))
+    return debt * bps // 10000
+
+
+def run_action(p: Protocol, a: dict[str, Any]) -> None:
+    """Execute one scenario action inside the caller's transaction; raises ProtocolError."""
+    op = a["op"]
+    fund = a.get("fund", True)
+    if op == "warp":
+        p.advance(a["seconds"])
+    elif op == "set_price":
+        p.set_price(a["asset"], int(a["price"]))
+    elif op == "snapshot":
+        pass
+    elif op == "mint":
+        p.mint(a["user"], a["asset"], int(a["amount"]))
+    elif op == "set_flow_limit":
+        p.set_flow_limit(ADMIN, a["asset"], int(a.get("mini_pool", 0)), int(a["limit"]))
+    elif op in ("deposit", "withdraw", "borrow", "repay", "liquidate", "set_collateral", "transfer"):
+        ref = _pool_ref(a)
+        pool, r = _reserve(p, ref, a["collateral_asset"] if op == "liquidate" else a["asset"])
+        user = a["user"]
+        if op == "deposit":
+            amount = int(a["amount"])
+            if fund:
+                _fund(p, pool, r, user, amount)
+            p.deposit(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
+        elif op == "withdraw":
+            p.withdraw(user, a["asset"], _amount(a["amount"]), a.get("to"), pool=ref, unwrap=a.get("unwrap", False))
+        elif op == "borrow":
+            p.borrow(user, a["asset"], int(a["amount"]), a.get("onBehalfOf"), pool=ref, unwrap=a.get("unwrap", False))
+        elif op == "repay":
+            borrower = a.get("onBehalfOf", user)
+            debt = r.debt_balance(borrower, p.now)
+            raw = a["amount"]
+            amount = debt if raw == "debt" else _amount(raw)
+            if fund:
+                _fund(p, pool, r, user, debt if raw in ("debt", "max") else amount)
+            p.repay(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
+        elif op == "set_collateral":
+            p.set_collateral(user, a["asset"], bool(a["enabled"]), pool=ref)
+        elif op == "transfer":
+            raw = a["amount"]
+            amount = r.a_balance(user, p.now) if raw == "max" else int(raw)
+            p.transfer(user, a["to"], a["asset"], amount, pool=ref)
+        else:
+            _, debt_r = _reserve(p, ref, a["debt_asset"])
+            target = a["target"]
+            debt = debt_r.debt_balance(target, p.now)
+            raw = a["debt_to_cover"]
+            if raw == "max":
+                cover = UINT256_MAX
+            elif raw == "debt":
+                cover = debt
+            elif raw.endswith("%"):
+                cover = _percent(raw, debt)
+            else:
+                cover = int(raw)
+            if fund:
+                _fund(p, pool, debt_r, user, min(cover, debt))
+            p.liquidate(user, target, a["collateral_asset"], a["debt_asset"], cover,
+                        receive_a_token=a.get("receive_atoken", False), pool=ref, unwrap=a.get("unwrap", False))
+    else:
+        raise ScenarioError(f"unknown op {op!r}")
+
+
+# ---- state export (FORMAT §4) -------------------------------------------------------------------
+
+
+def _reserve_state(p: Protocol, pool: Pool, r: Reserve) -> dict[str, Any]:
+    now = p.now
+    d: dict[str, Any] = {}
+    if isinstance(pool, MiniPool):
+        d["a_token_id"] = r.a_token_id
+        d["debt_token_id"] = r.debt_token_id
+    d.update(
+        liquidity_index=r.liquidity_index,
+        variable_borrow_index=r.variable_borrow_index,
+        current_liquidity_rate=r.current_liquidity_rate,
+        current_variable_borrow_rate=r.current_variable_borrow_rate,
+        last_update_timestamp=r.last_update_timestamp,
+        normalized_income=r.normalized_income(now),
+        normalized_variable_debt=r.normalized_debt(now),
+        a_token_total_supply=r.a_total_supply(now),
+        a_token_scaled_total_supply=r.a_scaled_total,
+        debt_total_supply=r.debt_total_supply(now),
+        debt_scaled_total_supply=r.d_scaled_total,
+        available_liquidity=pool.cash(r),
+    )
+    if isinstance(pool, MiniPool):
+        d["astera_treasury_a_token_balance"] = r.a_balance(r.treasury, now)
+        d["owner_treasury_a_token_balance"] = r.a_balance(pool.owner_treasury, now)
+    else:
+        d["treasury_a_token_balance"] = r.a_balance(r.treasury, now)
+    d["price"] = pool.price(r)
+    cfg = r.config()
+    if not isinstance(pool, MiniPool):
+        del cfg["owner_reserve_factor"]
+    d["config"] = cfg
+    return d
+
+
+def _position(p: Protocol, pool: Pool, r: Reserve, user: str) -> dict[str, Any]:
+    return {
+        "a_token_balance": r.a_balance(user, p.now),
+        "a_token_scaled": r.a_scaled.get(user, 0),
+        "debt_balance": r.debt_balance(user, p.now),
+        "debt_scaled": r.d_scaled.get(user, 0),
+        "collateral_enabled": pool.is_collateral(user, r),
+    }
+
+
+def _account(pool: Pool, user: str) -> dict[str, int]:
+    return account_data(pool, user)._asdict()
+
+
+def export_state(p: Protocol, users: list[str]) -> dict[str, Any]:
+    core = p.core
+    mini: dict[str, Any] = {}
+    for mp in p.mini_pools:
+        flow: dict[str, Any] = {}
+        assets = [r.tranche_of.asset for r in mp.reserves if r.tranche_of is not None]
+        assets += [a for (a, i), _ in core.flow_limits.items() if i == mp.id and a not in assets]
+        for asset in assets:
+            cr = core.reserve((asset, True))
+            flow[asset] = {
+                "current_flow": core.current_flow(asset, mp),
+                "flow_limit": core.flow_limit(asset, mp),
+                "is_flow_borrowing": mp.id in core.flow_borrowers.get(asset, {}),
+                "core_a_token_balance": cr.a_balance(mp.address, p.now),
+                "core_a_token_scaled": cr.a_scaled.get(mp.address, 0),
+                "core_debt_balance": cr.debt_balance(mp.address, p.now),
+                "core_debt_scaled": cr.d_scaled.get(mp.address, 0),
+            }
+        mini[str(mp.id)] = {"reserves": {r.asset: _reserve_state(p, mp, r) for r in mp.reserves}, "flow": flow}
+    user_states = {}
+    for u in users:
+        user_states[u] = {
+            "wallet": {a: p.wallet(a, u) for a in p.wallets},
+            "core": {r.asset: _position(p, core, r, u) for r in core.reserves},
+            "core_account": _account(core, u),
+            "mini_pools": {
+                str(mp.id): {
+                    "reserves": {r.asset: _position(p, mp, r, u) for r in mp.reserves},
+                    "account": _account(mp, u),
+                }
+                for mp in p.mini_pools
+            },
+        }
+    return {
+        "core": {r.asset: _reserve_state(p, core, r) for r in core.reserves},
+        "mini_pools": mini,
+        "users": user_states,
+    }
+
+
+# ---- replay --------------------------------------------------------------------------------------
+
+
+def replay(scenario: dict[str, Any], with_states: bool = True) -> dict[str, Any]:
+    """Replay a scenario; the trace document (states omitted when ``with_states`` is false)."""
+    p, users = build(scenario)
+    trace: dict[str, Any] = {
+        "format": TRACE_FORMAT,
+        "name": scenario.get("name", ""),
+        "start_timestamp": scenario["start_timestamp"],
+        "initial": export_state(p, users) if with_states else None,
+        "steps": [],
+    }
+    for i, action in enumerate(scenario["actions"]):
+        ok, error = True, None
+        try:
+            with p.transaction():
+                run_action(p, action)
+        except ProtocolError as e:
+            ok, error = False, e.as_dict()
+        step = {"step": i, "action": action, "ok": ok, "error": error, "timestamp": p.now}
+        if with_states:
+            step["state"] = export_state(p, users)
+        trace["steps"].append(step)
+    trace["state_hash"] = p.state_hash()
+    return trace
+
+
+def main_replay(scenario: Path, trace: Path | None) -> None:
+    """CLI body of ``astera replay``."""
+    doc = load_json(scenario)
+    t0 = time.perf_counter()
+    result = replay(doc, with_states=trace is not None)
+    seconds = time.perf_counter() - t0
+    if trace is not None:
+        state_hash = result.pop("state_hash")
+        opener = gzip.open if trace.suffix == ".gz" else open
+        with opener(trace, "wt") as f:  # type: ignore[operator]
+            json.dump(result, f)
+        print(f"wrote {trace} ({len(result['steps'])} steps, final state {state_hash[:16]})")
+        return
+    failed = sum(1 for s in result["steps"] if not s["ok"])
+    print(
+        f"{result['name']}: {len(result['steps'])} actions, {failed} failed, "
+        f"state {result['state_hash']}, {seconds:.3f}s"
+    )
