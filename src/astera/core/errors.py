@@ -105,6 +105,7 @@ ERROR_NAMES: Final[dict[str, str]] = {
     "panic:0x32": "ARRAY_OUT_OF_BOUNDS",
     "error:ERC20InsufficientBalance": "ERC20InsufficientBalance",
     "error:ERC20InsufficientAllowance": "ERC20InsufficientAllowance",
+    "error:InsufficientBalance": "InsufficientBalance",
     "revert": "EMPTY_REVERT",
     # Input errors of this library (never produced by the contracts, which cannot see them).
     "input:type": "INVALID_TYPE",

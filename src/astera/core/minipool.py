@@ -45,6 +45,8 @@ class MiniPool(Pool):
     """One Mini-Pool, with its admin, owner treasury and minimum-debt threshold."""
 
     __slots__ = ("id", "erc6909", "owner_treasury", "min_debt_threshold", "admin", "unique_count")
+    #: The ERC-6909 token (Solady) reverts with a custom error on an over-balance move.
+    OVER_BALANCE = "error:InsufficientBalance"
 
     def __init__(self, proto: Protocol, mp_id: int, admin: str) -> None:
         super().__init__(proto, f"mini:{mp_id}", f"minipool:{mp_id}")

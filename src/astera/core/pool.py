@@ -189,11 +189,14 @@ class Pool:
         self.proto.journal.set(r.d_scaled, user, prev - scaled)
         r.d_scaled_total -= scaled
 
+    #: What the aToken raises when a holder moves more than it holds.
+    OVER_BALANCE = "panic:0x11"
+
     def move_a_scaled(self, r: Reserve, sender: str, to: str, scaled: int) -> None:
         a = r.a_scaled
         prev = a.get(sender, 0)
         if scaled > prev:
-            raise overflow()
+            raise ProtocolError(self.OVER_BALANCE)
         j = self.proto.journal
         j.set(a, sender, prev - scaled)
         j.set(a, to, a.get(to, 0) + scaled)
@@ -395,7 +398,7 @@ class Pool:
             self.update_rates(coll, 0, seize)
             self.burn_a(coll, target, seize, coll.liquidity_index)
             self.pay_out(coll, liquidator, seize, unwrap)
-        if seize == user_coll:
+        if coll.a_scaled.get(target, 0) == 0:
             self.set_collateral_bit(target, coll, False)
         self.pay_in(debt_r, liquidator, actual)
         return [

@@ -197,6 +197,16 @@ class Protocol:
     def price(self, asset: str) -> int:
         return self.oracle.price(self._asset(asset), self.now)
 
+    def set_price_timeout(self, caller: str, asset: str, timeout: int) -> None:
+        """Seconds after which the asset's feed is stale (0 = never); stale falls back."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        self.oracle.timeouts[self._asset(asset)] = _int(timeout, "timeout")
+
+    def set_fallback_price(self, caller: str, asset: str, price: int) -> None:
+        """The fallback oracle's answer, used when the feed is stale or invalid."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        self.oracle.fallback[self._asset(asset)] = _int(price, "price", 1, (1 << 255) - 1)
+
     # ---- deployment and admin (§4.11, §7.1) ---------------------------------------------------------
 
     def add_asset(self, symbol: str, decimals: int, price: int, timeout: int = 0) -> None:
@@ -451,6 +461,16 @@ class Protocol:
         p, r = self._open(pool, user, asset, reserve_type)
         return self.atomic(p._transfer, user, r, self._user(to), _int(amount, "amount"))
 
+    def transfer_shares(self, user: str, to: str, asset: str, shares: int, reserve_type: bool = True) -> list[Event]:
+        """Transfer Core aTokens through the non-rebasing wrapper, in shares (scaled units, §10.2)."""
+        p, r = self._open("core", user, asset, reserve_type)
+        self.atomic(self.core.transfer_shares, r, user, self._user(to), _int(shares, "shares"))
+        return [Event("Transfer", "core", reserve=asset, sender=user, to=to, shares=shares)]
+
+    def wrapper_balance(self, user: str, asset: str, reserve_type: bool = True) -> int:
+        """``ATokenNonRebasing.balanceOf``: the user's Core aToken shares."""
+        return self.core.reserve((asset, reserve_type)).a_scaled.get(user, 0)
+
     def approve_delegation(
         self, user: str, delegatee: str, asset: str, amount: int, pool: PoolRef = "core",
         reserve_type: bool = True,
@@ -496,6 +516,14 @@ class Protocol:
 
     def health_factor(self, user: str, pool: PoolRef = "core") -> int:
         return self.account(user, pool).health_factor
+
+    def supplied(self, user: str, asset: str, pool: PoolRef = "core", reserve_type: bool = True) -> int:
+        """The user's aToken balance (interest included) in base units of the reserve asset."""
+        return self._reserve(self.pool(pool), asset, reserve_type).a_balance(user, self.now)
+
+    def debt(self, user: str, asset: str, pool: PoolRef = "core", reserve_type: bool = True) -> int:
+        """The user's variable debt (interest included) in base units of the reserve asset."""
+        return self._reserve(self.pool(pool), asset, reserve_type).debt_balance(user, self.now)
 
     def canonical_state(self) -> dict[str, Any]:
         """Everything that defines the state, as plain JSON-ready data in a fixed order."""

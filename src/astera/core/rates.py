@@ -9,6 +9,7 @@ reserve gets its own instance and it must be called exactly once per rate update
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from .errors import NOT_ENOUGH_LIQUIDITY, U0_GREATER_THAN_RAY, ProtocolError, overflow
@@ -227,11 +228,14 @@ class PIRateStrategy(RateStrategy):
         }
 
 
+@lru_cache(maxsize=1024)
 def min_liquidity_rate(core_liquidity_rate: int, core_borrow_rate: int) -> int:
     """The supply rate a Mini-Pool must pay while it owes the Core (spec §8.6).
 
     Over a 5-day window, Core debt compounds at the Core borrow rate while the Mini-Pool's
     re-deposit grows linearly at the Core supply rate; the floor covers the difference.
+    Pure in its two inputs, and the Core rates change far less often than Mini-Pools ask,
+    so results are memoised.
     """
     common = core_liquidity_rate * FLOOR_DELTA // SECONDS_PER_YEAR + RAY
     growth = compounded_interest(core_borrow_rate, FLOOR_DELTA)
