@@ -26,7 +26,10 @@ def deployment(users: int) -> Protocol:
     volatile = DefaultRateStrategy(45 * RAY // 100, 0, 7 * RAY // 100, 3 * RAY)
     for sym, dec, price in (("USDC", 6, 10**8), ("WETH", 18, 3000 * 10**8), ("EXO", 18, 10 * 10**8)):
         p.add_asset(sym, dec, price)
-    for sym, strat, (ltv, lt, bonus) in (("USDC", stable, (8000, 8500, 10500)), ("WETH", volatile, (8000, 8250, 10500))):
+    for sym, strat, (ltv, lt, bonus) in (
+        ("USDC", stable, (8000, 8500, 10500)),
+        ("WETH", volatile, (8000, 8250, 10500)),
+    ):
         p.init_core_reserve("admin", sym, strat)
         p.configure_reserve_as_collateral("admin", "core", sym, ltv, lt, bonus)
         p.set_reserve_flags("admin", "core", sym, borrowing_enabled=True)
@@ -89,8 +92,15 @@ def run(users: int) -> list[tuple[str, float]]:
     results.append(("core mix, 12 s block per op", timed(users, mix_with_blocks)))
     results.append(("mini deposit (EXO)", timed(users, lambda i: p.deposit(names[i], "EXO", 10**21, pool=0))))
     # Every aUSDC borrow here exceeds the tranche's liquidity, so each one flow-borrows from the Core.
-    results.append(("mini flow borrow (aUSDC)", timed(users, lambda i: p.borrow(names[i], "aUSDC", 100 * 10**6, pool=0))))
-    results.append(("mini repay (aUSDC, repays Core)", timed(users, lambda i: p.repay(names[i], "aUSDC", 50 * 10**6, pool=0))))
+    results.append(
+        ("mini flow borrow (aUSDC)", timed(users, lambda i: p.borrow(names[i], "aUSDC", 100 * 10**6, pool=0)))
+    )
+    results.append(
+        (
+            "mini repay (aUSDC, repays Core)",
+            timed(users, lambda i: p.repay(names[i], "aUSDC", 50 * 10**6, pool=0)),
+        )
+    )
     return results
 
 

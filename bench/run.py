@@ -12,7 +12,7 @@ def main() -> int:
     status = 0
     for script in sorted(here.glob("*_bench.py")):
         print(f"== {script.name}", flush=True)
-        status |= subprocess.call([sys.executable, str(script), *sys.argv[1:]])
+        status |= subprocess.call([sys.executable, str(script)])
     return status
 
 

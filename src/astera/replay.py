@@ -57,8 +57,12 @@ def make_strategy(spec: dict[str, Any], now: int) -> RateStrategy:
         )
     if model == "pi":
         return PIRateStrategy(
-            int(spec["optimal_utilization"]), int(spec["kp"]), int(spec["ki"]),
-            int(spec["min_controller_error"]), int(spec["max_i_time_amp"]), now,
+            int(spec["optimal_utilization"]),
+            int(spec["kp"]),
+            int(spec["ki"]),
+            int(spec["min_controller_error"]),
+            int(spec["max_i_time_amp"]),
+            now,
         )
     if model == "fixed":
         return FixedRateStrategy(int(spec["borrow_rate"]))
@@ -72,12 +76,21 @@ def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -
     a reserve with a non-zero factor starts with its last update at deployment time.
     """
     p.configure_reserve_as_collateral(
-        ADMIN if ref == "core" else p.mini_pool(ref).admin, ref, name,
-        params["ltv"], params["liquidation_threshold"], params["liquidation_bonus"],
+        ADMIN if ref == "core" else p.mini_pool(ref).admin,
+        ref,
+        name,
+        params["ltv"],
+        params["liquidation_threshold"],
+        params["liquidation_bonus"],
     )
     admin = ADMIN if ref == "core" else p.mini_pool(ref).admin
-    p.set_reserve_flags(admin, ref, name, borrowing_enabled=params.get("borrowing_enabled", True),
-                        flash_loan_enabled=params.get("flash_loan_enabled", True))
+    p.set_reserve_flags(
+        admin,
+        ref,
+        name,
+        borrowing_enabled=params.get("borrowing_enabled", True),
+        flash_loan_enabled=params.get("flash_loan_enabled", True),
+    )
     p.set_deposit_cap(ADMIN, ref, name, params.get("deposit_cap", 0))
     if params.get("reserve_factor", 0):
         p.set_reserve_factor(ADMIN, ref, name, params["reserve_factor"])
@@ -191,9 +204,18 @@ def run_action(p: Protocol, a: dict[str, Any]) -> None:
                 _fund(p, pool, r, user, amount)
             p.deposit(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
         elif op == "withdraw":
-            p.withdraw(user, a["asset"], _amount(a["amount"]), a.get("to"), pool=ref, unwrap=a.get("unwrap", False))
+            p.withdraw(
+                user, a["asset"], _amount(a["amount"]), a.get("to"), pool=ref, unwrap=a.get("unwrap", False)
+            )
         elif op == "borrow":
-            p.borrow(user, a["asset"], int(a["amount"]), a.get("onBehalfOf"), pool=ref, unwrap=a.get("unwrap", False))
+            p.borrow(
+                user,
+                a["asset"],
+                int(a["amount"]),
+                a.get("onBehalfOf"),
+                pool=ref,
+                unwrap=a.get("unwrap", False),
+            )
         elif op == "repay":
             borrower = a.get("onBehalfOf", user)
             debt = r.debt_balance(borrower, p.now)
@@ -223,8 +245,16 @@ def run_action(p: Protocol, a: dict[str, Any]) -> None:
                 cover = int(raw)
             if fund:
                 _fund(p, pool, debt_r, user, min(cover, debt))
-            p.liquidate(user, target, a["collateral_asset"], a["debt_asset"], cover,
-                        receive_a_token=a.get("receive_atoken", False), pool=ref, unwrap=a.get("unwrap", False))
+            p.liquidate(
+                user,
+                target,
+                a["collateral_asset"],
+                a["debt_asset"],
+                cover,
+                receive_a_token=a.get("receive_atoken", False),
+                pool=ref,
+                unwrap=a.get("unwrap", False),
+            )
     else:
         raise ScenarioError(f"unknown op {op!r}")
 
@@ -297,7 +327,10 @@ def export_state(p: Protocol, users: list[str]) -> dict[str, Any]:
                 "core_debt_balance": cr.debt_balance(mp.address, p.now),
                 "core_debt_scaled": cr.d_scaled.get(mp.address, 0),
             }
-        mini[str(mp.id)] = {"reserves": {r.asset: _reserve_state(p, mp, r) for r in mp.reserves}, "flow": flow}
+        mini[str(mp.id)] = {
+            "reserves": {r.asset: _reserve_state(p, mp, r) for r in mp.reserves},
+            "flow": flow,
+        }
     user_states = {}
     for u in users:
         user_states[u] = {

@@ -91,9 +91,7 @@ def balance_decrease_allowed(pool: Pool, r: Reserve, user: str, amount: int) -> 
         raise overflow()
     if coll_after == 0:
         return False
-    lt_after = (
-        data.total_collateral_base * data.current_liquidation_threshold - dec * r.liquidation_threshold
-    )
+    lt_after = data.total_collateral_base * data.current_liquidation_threshold - dec * r.liquidation_threshold
     if lt_after < 0:
         raise overflow()
     lt_after //= coll_after

@@ -135,8 +135,17 @@ class CorePool(Pool):
             borrowers = self.flow_borrowers.get(r.asset)
             if borrowers is not None:
                 self.proto.journal.delete(borrowers, mp.id)
-        return [Event("Repay", self.name, reserve=r.asset, user=user, on_behalf_of=user, amount=pay,
-                      use_a_tokens=True)]
+        return [
+            Event(
+                "Repay",
+                self.name,
+                reserve=r.asset,
+                user=user,
+                on_behalf_of=user,
+                amount=pay,
+                use_a_tokens=True,
+            )
+        ]
 
     def shares_to_assets(self, r: Reserve, shares: int) -> int:
         """``convertToAssets``: wrapper shares → underlying at the current Core income."""

@@ -20,9 +20,9 @@ def collateral_to_seize(
     user_collateral: int,
 ) -> tuple[int, int]:
     """``(collateral to seize, debt that buys it)``, in the two assets' base units."""
-    max_collateral = percent_mul(
-        debt_price * debt_to_cover * 10**collateral_decimals, bonus
-    ) // (collateral_price * 10**debt_decimals)
+    max_collateral = percent_mul(debt_price * debt_to_cover * 10**collateral_decimals, bonus) // (
+        collateral_price * 10**debt_decimals
+    )
     if max_collateral > user_collateral:
         debt_needed = percent_div(
             collateral_price * user_collateral * 10**debt_decimals // (debt_price * 10**collateral_decimals),

@@ -98,15 +98,19 @@ class MiniPool(Pool):
         if cr is None or self.proto.core.current_flow(cr.asset, self) == 0:
             return liquidity, borrow
         return apply_flow_floor(
-            liquidity, borrow, utilization, self.total_reserve_factor(r),
-            cr.current_liquidity_rate, cr.current_variable_borrow_rate,
+            liquidity,
+            borrow,
+            utilization,
+            self.total_reserve_factor(r),
+            cr.current_liquidity_rate,
+            cr.current_variable_borrow_rate,
         )
 
     def min_debt(self, decimals: int) -> int:
         """Smallest total debt a reserve may carry once it has debt (§7.10)."""
         if decimals < THRESHOLD_SCALING_DECIMALS:
             return 0
-        return self.min_debt_threshold * 10 ** (decimals - THRESHOLD_SCALING_DECIMALS)
+        return int(self.min_debt_threshold * 10 ** (decimals - THRESHOLD_SCALING_DECIMALS))
 
     def check_min_debt_on_borrow(self, r: Reserve, amount: int) -> None:
         if r.debt_total_supply(self.proto.now) + amount < self.min_debt(r.decimals):
@@ -174,14 +178,13 @@ class MiniPool(Pool):
         available = self.cash(r)
         events: list[Event] = []
         if amount > available and r.tranche_of is not None:
-            events.append(self._flow_borrow(r, amount - available))
+            events.append(self._flow_borrow(r, r.tranche_of, amount - available))
         events += super()._borrow(user, r, amount, on_behalf_of, unwrap)
         return events
 
-    def _flow_borrow(self, r: Reserve, shortfall: int) -> Event:
+    def _flow_borrow(self, r: Reserve, cr: Reserve, shortfall: int) -> Event:
         """Borrow the shortfall from the Core, re-deposit it there, self-deposit the shares (§7.5)."""
         core = self.proto.core
-        cr = r.tranche_of
         assets = core.shares_to_assets(cr, shortfall)
         core._mini_pool_borrow(self, cr.asset, assets)
         received = self.proto.wallet(cr.asset, self.address)
@@ -194,7 +197,9 @@ class MiniPool(Pool):
         self.update_rates(r, shares, 0)
         self.pay_in(r, self.address, shares)
         self.mint_a(r, self.address, shares, r.liquidity_index)  # self-deposit: no collateral bit
-        return Event("FlowBorrow", self.name, reserve=r.asset, core_asset=cr.asset, assets=assets, shares=shares)
+        return Event(
+            "FlowBorrow", self.name, reserve=r.asset, core_asset=cr.asset, assets=assets, shares=shares
+        )
 
     def _repay_core(self, r: Reserve) -> None:
         """``_repayLendingPool``: pay the Core back from returned liquidity, then sweep the surplus."""

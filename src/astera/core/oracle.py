@@ -43,10 +43,3 @@ class Oracle:
                 raise InputError("input:unknown_asset", asset)
             raise ProtocolError(PRICE_FEED_INCONSISTENCY, asset)
         return fb
-
-    def snapshot(self) -> object:
-        return (dict(self.answers), dict(self.updated_at), dict(self.timeouts), dict(self.fallback))
-
-    def restore(self, saved: object) -> None:
-        a, u, t, f = saved  # type: ignore[misc]
-        self.answers, self.updated_at, self.timeouts, self.fallback = a, u, t, f

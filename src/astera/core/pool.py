@@ -224,7 +224,9 @@ class Pool:
         self.pay_in(r, user, amount)
         if self.mint_a(r, on_behalf_of, amount, r.liquidity_index):
             self.set_collateral_bit(on_behalf_of, r, True)
-        return [Event("Deposit", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)]
+        return [
+            Event("Deposit", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)
+        ]
 
     # ---- withdraw (§4.2) ------------------------------------------------------------------------
 
@@ -284,7 +286,9 @@ class Pool:
             self.set_borrowing_bit(on_behalf_of, r, True)
         self.update_rates(r, 0, amount)
         self.pay_out(r, user, amount, unwrap)
-        return [Event("Borrow", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)]
+        return [
+            Event("Borrow", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)
+        ]
 
     # ---- repay (§4.4) -------------------------------------------------------------------------------
 
@@ -377,8 +381,13 @@ class Pool:
         actual = debt_to_cover if debt_to_cover < max_liquidatable else max_liquidatable
         user_coll = coll.a_balance(target, now)
         seize, debt_needed = collateral_to_seize(
-            self.price(coll), self.price(debt_r), coll.decimals, debt_r.decimals,
-            coll.liquidation_bonus, actual, user_coll,
+            self.price(coll),
+            self.price(debt_r),
+            coll.decimals,
+            debt_r.decimals,
+            coll.liquidation_bonus,
+            actual,
+            user_coll,
         )
         if debt_needed < actual:
             actual = debt_needed
@@ -403,8 +412,14 @@ class Pool:
         self.pay_in(debt_r, liquidator, actual)
         return [
             Event(
-                "LiquidationCall", self.name, collateral=coll.asset, debt=debt_r.asset, user=target,
-                debt_to_cover=actual, liquidated_collateral=seize, liquidator=liquidator,
+                "LiquidationCall",
+                self.name,
+                collateral=coll.asset,
+                debt=debt_r.asset,
+                user=target,
+                debt_to_cover=actual,
+                liquidated_collateral=seize,
+                liquidator=liquidator,
                 receive_a_token=receive_a_token,
             )
         ]
@@ -436,8 +451,10 @@ class Pool:
             self.validate_flash_reserve(r)
             if mode > 1 or mode < 0:
                 raise ProtocolError(E.INVALID_RATE_MODE)
-        premiums = [0 if mode == 1 else amount * self.flash_premium // PERCENTAGE_FACTOR
-                    for amount, mode in zip(amounts, modes, strict=True)]
+        premiums = [
+            0 if mode == 1 else amount * self.flash_premium // PERCENTAGE_FACTOR
+            for amount, mode in zip(amounts, modes, strict=True)
+        ]
         for r, amount in zip(reserves, amounts, strict=True):
             self.pay_out(r, receiver, amount)
         if callback([r.asset for r in reserves], list(amounts), premiums, initiator) is not True:
@@ -455,6 +472,16 @@ class Pool:
                 if self.mint_debt(r, initiator, on_behalf_of, amount):
                     self.set_borrowing_bit(on_behalf_of, r, True)
                 self.update_rates(r, 0, 0)  # the funds already left in the loan
-            events.append(Event("FlashLoan", self.name, reserve=r.asset, receiver=receiver,
-                                initiator=initiator, amount=amount, premium=premium, mode=mode))
+            events.append(
+                Event(
+                    "FlashLoan",
+                    self.name,
+                    reserve=r.asset,
+                    receiver=receiver,
+                    initiator=initiator,
+                    amount=amount,
+                    premium=premium,
+                    mode=mode,
+                )
+            )
         return events

@@ -149,19 +149,24 @@ class Protocol:
 
     def register_user(self, name: str) -> None:
         """Make an account known. Internal names (treasuries, pools) are reserved."""
-        if not isinstance(name, str) or not name or ":" in name or name in (CORE_TREASURY, MINI_POOL_TREASURY):
+        if (
+            not isinstance(name, str)
+            or not name
+            or ":" in name
+            or name in (CORE_TREASURY, MINI_POOL_TREASURY)
+        ):
             raise InputError("input:type", f"invalid user name {name!r}")
         self.users.setdefault(name, None)
 
-    def _user(self, name: object) -> str:
+    def _user(self, name: str) -> str:
         if name not in self.users:
             raise InputError("input:unknown_user", repr(name))
-        return name  # type: ignore[return-value]
+        return name
 
-    def _asset(self, asset: object) -> str:
+    def _asset(self, asset: str) -> str:
         if asset not in self.wallets:
             raise InputError("input:unknown_asset", repr(asset))
-        return asset  # type: ignore[return-value]
+        return asset
 
     def pool(self, ref: PoolRef) -> Pool:
         if ref == "core":
@@ -238,8 +243,16 @@ class Protocol:
             raise ProtocolError(E.RESERVE_ALREADY_ADDED)
         if len(self.core.reserves) >= MAX_RESERVES:
             raise ProtocolError(E.NO_MORE_RESERVES)
-        r = Reserve(key, asset, len(self.core.reserves), self.decimals[asset], strategy.fresh(self.now),
-                    CORE_TREASURY, None, reserve_type)
+        r = Reserve(
+            key,
+            asset,
+            len(self.core.reserves),
+            self.decimals[asset],
+            strategy.fresh(self.now),
+            CORE_TREASURY,
+            None,
+            reserve_type,
+        )
         self.core.reserves.append(r)
         self.core.by_key[key] = r
         return r
@@ -276,8 +289,17 @@ class Protocol:
                 raise ProtocolError(E.RESERVE_ALREADY_ADDED)
             decimals = core_r.decimals
             a_id, d_id = A_TOKEN_ID_BASE + core_r.id, DEBT_TOKEN_ID_BASE + core_r.id
-        r = Reserve(name, name, len(mp.reserves), decimals, strategy.fresh(self.now),
-                    MINI_POOL_TREASURY, mp.owner_treasury, True, 0)
+        r = Reserve(
+            name,
+            name,
+            len(mp.reserves),
+            decimals,
+            strategy.fresh(self.now),
+            MINI_POOL_TREASURY,
+            mp.owner_treasury,
+            True,
+            0,
+        )
         r.tranche_of = core_r
         r.a_token_id, r.debt_token_id = a_id, d_id
         mp.reserves.append(r)
@@ -285,8 +307,14 @@ class Protocol:
         return r
 
     def configure_reserve_as_collateral(
-        self, caller: str, pool: PoolRef, asset: str, ltv: int, liquidation_threshold: int,
-        liquidation_bonus: int, reserve_type: bool = True,
+        self,
+        caller: str,
+        pool: PoolRef,
+        asset: str,
+        ltv: int,
+        liquidation_threshold: int,
+        liquidation_bonus: int,
+        reserve_type: bool = True,
     ) -> None:
         """Set LTV, liquidation threshold and bonus, with the configurator's rules."""
         p = self.pool(pool)
@@ -308,8 +336,15 @@ class Protocol:
         r.ltv, r.liquidation_threshold, r.liquidation_bonus = ltv, lt, bonus
 
     def set_reserve_flags(
-        self, caller: str, pool: PoolRef, asset: str, *, borrowing_enabled: bool | None = None,
-        active: bool | None = None, frozen: bool | None = None, flash_loan_enabled: bool | None = None,
+        self,
+        caller: str,
+        pool: PoolRef,
+        asset: str,
+        *,
+        borrowing_enabled: bool | None = None,
+        active: bool | None = None,
+        frozen: bool | None = None,
+        flash_loan_enabled: bool | None = None,
         reserve_type: bool = True,
     ) -> None:
         """Enable/disable borrowing and flash loans, (de)activate, (un)freeze a reserve."""
@@ -318,8 +353,12 @@ class Protocol:
         r = self._reserve(p, asset, reserve_type)
         if active is False and (r.a_scaled_total or r.d_scaled_total):
             raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
-        for name, value in (("borrowing_enabled", borrowing_enabled), ("active", active),
-                            ("frozen", frozen), ("flash_loan_enabled", flash_loan_enabled)):
+        for name, value in (
+            ("borrowing_enabled", borrowing_enabled),
+            ("active", active),
+            ("frozen", frozen),
+            ("flash_loan_enabled", flash_loan_enabled),
+        ):
             if value is not None:
                 setattr(r, name, _bool(value, name))
 
@@ -330,7 +369,13 @@ class Protocol:
         p.update_rates(r, 0, 0)
 
     def set_reserve_factor(
-        self, caller: str, pool: PoolRef, asset: str, reserve_factor: int, *, owner: bool = False,
+        self,
+        caller: str,
+        pool: PoolRef,
+        asset: str,
+        reserve_factor: int,
+        *,
+        owner: bool = False,
         reserve_type: bool = True,
     ) -> None:
         """Astera reserve factor (main admin), or a Mini-Pool owner's factor (its pool admin)."""
@@ -400,7 +445,7 @@ class Protocol:
 
     # ---- user actions --------------------------------------------------------------------------------
 
-    def _open(self, pool: PoolRef, user: object, asset: object, reserve_type: bool) -> tuple[Pool, Reserve]:
+    def _open(self, pool: PoolRef, user: str, asset: str, reserve_type: bool) -> tuple[Pool, Reserve]:
         p = self.pool(pool)
         self._user(user)
         r = self._reserve(p, asset, reserve_type)
@@ -408,8 +453,13 @@ class Protocol:
         return p, r
 
     def deposit(
-        self, user: str, asset: str, amount: int, on_behalf_of: str | None = None,
-        pool: PoolRef = "core", reserve_type: bool = True,
+        self,
+        user: str,
+        asset: str,
+        amount: int,
+        on_behalf_of: str | None = None,
+        pool: PoolRef = "core",
+        reserve_type: bool = True,
     ) -> list[Event]:
         """Supply ``amount``; the aTokens go to ``on_behalf_of`` (default: the user)."""
         p, r = self._open(pool, user, asset, reserve_type)
@@ -417,8 +467,14 @@ class Protocol:
         return self.atomic(p._deposit, user, r, _int(amount, "amount"), obo)
 
     def withdraw(
-        self, user: str, asset: str, amount: int, to: str | None = None, pool: PoolRef = "core",
-        unwrap: bool = False, reserve_type: bool = True,
+        self,
+        user: str,
+        asset: str,
+        amount: int,
+        to: str | None = None,
+        pool: PoolRef = "core",
+        unwrap: bool = False,
+        reserve_type: bool = True,
     ) -> list[Event]:
         """Redeem aTokens (``2**256-1`` = all). ``unwrap`` pays a tranche out in the Core underlying."""
         p, r = self._open(pool, user, asset, reserve_type)
@@ -426,8 +482,14 @@ class Protocol:
         return self.atomic(p._withdraw, user, r, _int(amount, "amount"), dest, _bool(unwrap, "unwrap"))
 
     def borrow(
-        self, user: str, asset: str, amount: int, on_behalf_of: str | None = None,
-        pool: PoolRef = "core", unwrap: bool = False, reserve_type: bool = True,
+        self,
+        user: str,
+        asset: str,
+        amount: int,
+        on_behalf_of: str | None = None,
+        pool: PoolRef = "core",
+        unwrap: bool = False,
+        reserve_type: bool = True,
     ) -> list[Event]:
         """Variable-rate borrow, against ``on_behalf_of``'s collateral if they delegated credit."""
         p, r = self._open(pool, user, asset, reserve_type)
@@ -435,15 +497,22 @@ class Protocol:
         return self.atomic(p._borrow, user, r, _int(amount, "amount"), obo, _bool(unwrap, "unwrap"))
 
     def repay(
-        self, user: str, asset: str, amount: int, on_behalf_of: str | None = None,
-        pool: PoolRef = "core", reserve_type: bool = True,
+        self,
+        user: str,
+        asset: str,
+        amount: int,
+        on_behalf_of: str | None = None,
+        pool: PoolRef = "core",
+        reserve_type: bool = True,
     ) -> list[Event]:
         """Pay back debt of ``on_behalf_of`` (``2**256-1`` = all of one's own Core debt)."""
         p, r = self._open(pool, user, asset, reserve_type)
         obo = self._user(on_behalf_of) if on_behalf_of is not None else user
         return self.atomic(p._repay, user, r, _int(amount, "amount"), obo)
 
-    def repay_with_a_tokens(self, user: str, asset: str, amount: int, reserve_type: bool = True) -> list[Event]:
+    def repay_with_a_tokens(
+        self, user: str, asset: str, amount: int, reserve_type: bool = True
+    ) -> list[Event]:
         """Core only: repay one's own debt by burning aTokens of the same reserve."""
         p, r = self._open("core", user, asset, reserve_type)
         return self.atomic(self.core._repay_with_a_tokens, user, r, _int(amount, "amount"))
@@ -461,7 +530,9 @@ class Protocol:
         p, r = self._open(pool, user, asset, reserve_type)
         return self.atomic(p._transfer, user, r, self._user(to), _int(amount, "amount"))
 
-    def transfer_shares(self, user: str, to: str, asset: str, shares: int, reserve_type: bool = True) -> list[Event]:
+    def transfer_shares(
+        self, user: str, to: str, asset: str, shares: int, reserve_type: bool = True
+    ) -> list[Event]:
         """Transfer Core aTokens through the non-rebasing wrapper, in shares (scaled units, §10.2)."""
         p, r = self._open("core", user, asset, reserve_type)
         self.atomic(self.core.transfer_shares, r, user, self._user(to), _int(shares, "shares"))
@@ -472,7 +543,12 @@ class Protocol:
         return self.core.reserve((asset, reserve_type)).a_scaled.get(user, 0)
 
     def approve_delegation(
-        self, user: str, delegatee: str, asset: str, amount: int, pool: PoolRef = "core",
+        self,
+        user: str,
+        delegatee: str,
+        asset: str,
+        amount: int,
+        pool: PoolRef = "core",
         reserve_type: bool = True,
     ) -> None:
         """Let ``delegatee`` borrow up to ``amount`` against ``user``'s collateral."""
@@ -481,21 +557,44 @@ class Protocol:
         r.borrow_allowance[(self._user(user), self._user(delegatee))] = _int(amount, "amount")
 
     def liquidate(
-        self, liquidator: str, target: str, collateral_asset: str, debt_asset: str, debt_to_cover: int,
-        receive_a_token: bool = False, pool: PoolRef = "core", unwrap: bool = False,
-        collateral_type: bool = True, debt_type: bool = True,
+        self,
+        liquidator: str,
+        target: str,
+        collateral_asset: str,
+        debt_asset: str,
+        debt_to_cover: int,
+        receive_a_token: bool = False,
+        pool: PoolRef = "core",
+        unwrap: bool = False,
+        collateral_type: bool = True,
+        debt_type: bool = True,
     ) -> list[Event]:
         """Repay up to 50% of an unhealthy position's debt and seize collateral plus its bonus."""
         p, coll = self._open(pool, liquidator, collateral_asset, collateral_type)
         debt_r = self._reserve(p, debt_asset, debt_type)
+        if target not in self.core.mini_pools:  # a Mini-Pool may be named, to be refused with "11"
+            self._user(target)
         return self.atomic(
-            p._liquidate, liquidator, coll, debt_r, self._user(target), _int(debt_to_cover, "debt_to_cover"),
-            _bool(receive_a_token, "receive_a_token"), _bool(unwrap, "unwrap"),
+            p._liquidate,
+            liquidator,
+            coll,
+            debt_r,
+            target,
+            _int(debt_to_cover, "debt_to_cover"),
+            _bool(receive_a_token, "receive_a_token"),
+            _bool(unwrap, "unwrap"),
         )
 
     def flash_loan(
-        self, user: str, receiver: str, callback: FlashReceiver, assets: Sequence[str], amounts: Sequence[int],
-        modes: Sequence[int], on_behalf_of: str | None = None, pool: PoolRef = "core",
+        self,
+        user: str,
+        receiver: str,
+        callback: FlashReceiver,
+        assets: Sequence[str],
+        amounts: Sequence[int],
+        modes: Sequence[int],
+        on_behalf_of: str | None = None,
+        pool: PoolRef = "core",
     ) -> list[Event]:
         """Lend ``amounts`` to ``receiver`` for the span of ``callback`` (§4.9)."""
         p = self.pool(pool)
@@ -529,7 +628,9 @@ class Protocol:
         """Everything that defines the state, as plain JSON-ready data in a fixed order."""
 
         def reserve_state(p: Pool, r: Reserve) -> dict[str, Any]:
-            d: dict[str, Any] = {s: getattr(r, s) for s in Reserve.__slots__ if s not in ("strategy", "tranche_of", "key")}
+            d: dict[str, Any] = {
+                s: getattr(r, s) for s in Reserve.__slots__ if s not in ("strategy", "tranche_of", "key")
+            }
             d["key"] = list(r.key) if isinstance(r.key, tuple) else r.key
             d["tranche_of"] = r.tranche_of.asset if r.tranche_of is not None else None
             d["a_scaled"] = sorted(r.a_scaled.items())

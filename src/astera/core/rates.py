@@ -89,8 +89,8 @@ class DefaultRateStrategy(RateStrategy):
         u = _utilization(cash, added, taken, total_debt)
         u0 = self.optimal_utilization
         if u > u0:
-            borrow = self.base_rate + self.slope1 + ray_mul(
-                self.slope2, ray_div(u - u0, self.excess_utilization)
+            borrow = (
+                self.base_rate + self.slope1 + ray_mul(self.slope2, ray_div(u - u0, self.excess_utilization))
             )
         else:
             borrow = self.base_rate + ray_div(ray_mul(u, self.slope1), u0)

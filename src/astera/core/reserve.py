@@ -119,7 +119,7 @@ class Reserve:
         self.strategy = strategy
         self.treasury = treasury
         self.owner_treasury = owner_treasury
-        self.tranche_of: Any = None
+        self.tranche_of: Reserve | None = None
         self.a_token_id = 0
         self.debt_token_id = 0
 
