@@ -77,11 +77,11 @@ class Pool:
     def pay_in(self, r: Reserve, payer: str, amount: int) -> None:
         """Move ``amount`` of the reserve asset from ``payer`` into the reserve."""
         self.proto.wallet_debit(r.asset, payer, amount)
-        r.cash += amount
+        self.proto.journal.setattr(r, "cash", r.cash + amount)
 
     def pay_out(self, r: Reserve, to: str, amount: int, unwrap: bool = False) -> None:
         """Move ``amount`` of the reserve asset out of the reserve to ``to``."""
-        r.cash -= amount
+        self.proto.journal.setattr(r, "cash", r.cash - amount)
         self.proto.wallet_credit(r.asset, to, amount)
 
     def rate_adjust(self, r: Reserve, liquidity: int, borrow: int, utilization: int) -> tuple[int, int]:

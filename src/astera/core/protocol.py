@@ -388,7 +388,7 @@ class Protocol:
         if rf > MAX_RESERVE_FACTOR:
             raise ProtocolError(E.INVALID_RESERVE_FACTOR)
         attr = "owner_reserve_factor" if owner else "reserve_factor"
-        self.atomic(self._sync_then, p, r, lambda: setattr(r, attr, rf))
+        self.atomic(self._sync_then, p, r, lambda: self.journal.setattr(r, attr, rf))
 
     def set_rate_strategy(
         self, caller: str, pool: PoolRef, asset: str, strategy: RateStrategy, reserve_type: bool = True
@@ -398,7 +398,9 @@ class Protocol:
         r = self._reserve(p, asset, reserve_type)
         if r.tranche_of is not None and strategy.model == "fixed":
             raise ProtocolError(E.TRANCHE_FIXED_RATE)
-        self.atomic(self._sync_then, p, r, lambda: setattr(r, "strategy", strategy.fresh(self.now)))
+        self.atomic(
+            self._sync_then, p, r, lambda: self.journal.setattr(r, "strategy", strategy.fresh(self.now))
+        )
 
     def set_deposit_cap(
         self, caller: str, pool: PoolRef, asset: str, cap: int, reserve_type: bool = True
