@@ -428,6 +428,19 @@ class Protocol:
             raise ProtocolError("0")
         p.paused = paused
 
+    def set_pool_admin(self, caller: str, mp_id: int, new_admin: str) -> None:
+        """Hand a Mini-Pool over to a new pool admin (its current admin only)."""
+        mp = self.mini_pool(mp_id)
+        self._require(caller, mp.admin, E.CALLER_NOT_POOL_ADMIN)
+        if not isinstance(new_admin, str) or not new_admin:
+            raise InputError("input:type", "new_admin must be a non-empty string")
+        mp.admin = new_admin
+
+    def set_max_reserves_with_flow_borrowing(self, caller: str, count: int) -> None:
+        """Raise or lower the global cap on (asset, Mini-Pool) pairs with a credit line."""
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        self.core.max_reserves_with_flow_borrowing = _int(count, "count", 0, 1 << 16)
+
     def set_min_debt_threshold(self, caller: str, mp_id: int, threshold: int) -> None:
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
         self.mini_pool(mp_id).min_debt_threshold = _int(threshold, "threshold")
