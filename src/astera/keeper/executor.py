@@ -1,0 +1,143 @@
+"""Carry out a planned liquidation: pay, liquidate, sell the collateral, all or nothing.
+
+:class:`Submitter` is the seam between the keeper and whatever runs the protocol. The
+in-process implementation, :class:`InProcessSubmitter`, calls
+:meth:`astera.core.Protocol.liquidate` directly; the node (a later issue) implements the
+same protocol by signing and sending the transaction. Liquidation is permissionless: the
+liquidator is any registered account.
+
+Two ways to fund the repayment:
+
+* **own balances**: the liquidator holds the debt asset (or its underlying, for a tranche);
+* **flash loan**: the pool lends the repayment for the span of a callback
+  (:meth:`astera.core.Protocol.flash_loan`, mode 0) in which the keeper liquidates and sells;
+  the loan plus its premium is pulled back afterwards. The premium is a cost the planner
+  prices in (:meth:`InProcessSubmitter.premium_bps`).
+
+The sale goes through the :class:`~astera.keeper.market.Market`. The market is outside the
+protocol's token ledger, so a sale debits what was sold from the liquidator's wallet and
+credits what was bought. A sale returning less than the plan's cost raises
+:class:`SlippageExceeded`, and the whole liquidation is rolled back with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol as Interface
+
+from astera.core import Protocol, account_data
+from astera.core.minipool import MiniPool
+
+from .market import Market
+from .monitor import PoolRef
+from .planner import LiquidationPlan, deposit_for_shares
+
+
+class SlippageExceeded(Exception):
+    """The sale of the seized collateral returned less than the liquidation cost."""
+
+
+class FlashLiquidityShort(Exception):
+    """The lending pool holds less cash than the flash loan would take."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What a submitted liquidation actually did."""
+
+    plan: LiquidationPlan
+    debt_repaid: int
+    collateral_taken: int
+    received: int
+    proceeds: int
+    health_factor_after: int
+
+    @property
+    def profit(self) -> int:
+        """Proceeds left after paying the repayment and the funding premium, in ``pay_asset`` units."""
+        return self.proceeds - self.plan.cost
+
+
+class Submitter(Interface):
+    """Executes planned liquidations on behalf of one liquidator."""
+
+    liquidator: str
+
+    def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
+        """Funding cost of paying ``pay_asset`` for a liquidation in ``pool``, in bps."""
+        ...
+
+    def submit(self, plan: LiquidationPlan) -> Execution:
+        """Execute ``plan`` atomically; raises (and changes nothing) if it cannot."""
+        ...
+
+
+class InProcessSubmitter:
+    """Liquidates against an in-process :class:`~astera.core.Protocol`."""
+
+    def __init__(self, protocol: Protocol, liquidator: str, market: Market, *, flash_loan: bool = False) -> None:
+        self.protocol = protocol
+        self.liquidator = liquidator
+        self.market = market
+        self.flash_loan = flash_loan
+
+    def _lender(self, pool: PoolRef, pay_asset: str) -> PoolRef:
+        """Which pool flash-lends ``pay_asset``: the Mini-Pool for its own unique assets, else the Core."""
+        if pool != "core" and pay_asset in self.protocol.pool(pool).by_key:
+            mp = self.protocol.pool(pool)
+            assert isinstance(mp, MiniPool)
+            if mp.by_key[pay_asset].tranche_of is None:
+                return pool
+        return "core"
+
+    def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
+        return self.protocol.pool(self._lender(pool, pay_asset)).flash_premium if self.flash_loan else 0
+
+    def submit(self, plan: LiquidationPlan) -> Execution:
+        p = self.protocol
+        outcome: list[tuple[int, int, int, int]] = []
+        if self.flash_loan:
+            lender = p.pool(self._lender(plan.pool, plan.pay_asset))
+            cash = lender.cash(lender.reserve((plan.pay_asset, True) if lender is p.core else plan.pay_asset))
+            if cash < plan.pay_amount:  # the core lets a flash loan exceed the cash
+                raise FlashLiquidityShort(f"{lender.name} lends at most {cash} {plan.pay_asset}")
+
+            def receive(assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str) -> bool:
+                outcome.append(self._liquidate_and_sell(plan))
+                return True
+
+            p.flash_loan(
+                self.liquidator, self.liquidator, receive, [plan.pay_asset], [plan.pay_amount], [0],
+                pool=self._lender(plan.pool, plan.pay_asset),
+            )
+        else:
+            with p.transaction():
+                outcome.append(self._liquidate_and_sell(plan))
+        repaid, taken, received, proceeds = outcome[0]
+        hf = account_data(p.pool(plan.pool), plan.user).health_factor
+        return Execution(plan, repaid, taken, received, proceeds, hf)
+
+    def _liquidate_and_sell(self, plan: LiquidationPlan) -> tuple[int, int, int, int]:
+        """Inside a transaction: (debt repaid, collateral taken, collateral received, proceeds)."""
+        p, me = self.protocol, self.liquidator
+        pool = p.pool(plan.pool)
+        debt_r = pool.reserve((plan.debt, plan.debt_type) if plan.pool == "core" else plan.debt)
+        if debt_r.tranche_of is not None:
+            # Tranche debt is repaid in Core aToken shares: mint them by depositing the underlying.
+            p.deposit(me, plan.pay_asset, deposit_for_shares(pool, debt_r.tranche_of, plan.debt_to_cover))
+        before = p.wallet(plan.receive_asset, me)
+        events = p.liquidate(
+            me, plan.user, plan.collateral, plan.debt, plan.debt_to_cover, pool=plan.pool, unwrap=plan.unwrap,
+            collateral_type=plan.collateral_type, debt_type=plan.debt_type,
+        )
+        call = next(e for e in events if e.name == "LiquidationCall")
+        received = p.wallet(plan.receive_asset, me) - before
+        quoted = self.market.quote(plan.receive_asset, received, plan.pay_asset)
+        if quoted < plan.cost:  # checked before the venue moves: a refusal leaves the market as it was
+            raise SlippageExceeded(f"{received} {plan.receive_asset} sells for {quoted}, needed {plan.cost}")
+        proceeds = self.market.swap(plan.receive_asset, received, plan.pay_asset)
+        if plan.receive_asset != plan.pay_asset:
+            p.wallet_debit(plan.receive_asset, me, received)
+            p.wallet_credit(plan.pay_asset, me, proceeds)
+        return call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds
