@@ -58,3 +58,19 @@ def demo() -> None:
     from astera.demo import run_demo
 
     run_demo()
+
+
+@app.command()
+def keeper(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (astera-scenario/1) to run the keeper on.")],
+    liquidator: Annotated[str, typer.Option(help="Account that liquidates (any name).")] = "keeper",
+    flash_loan: Annotated[
+        bool, typer.Option("--flash-loan/--own-funds", help="Fund repayments with flash loans.")
+    ] = False,
+    depth_usd: Annotated[int, typer.Option(help="USD depth per side of each model AMM pool.")] = 10_000_000,
+    margin_bps: Annotated[int, typer.Option(help="Required profit over cost, in bps.")] = 50,
+) -> None:
+    """Replay a scenario and run the liquidation engine after every price move and warp."""
+    from astera.keeper.scenario import main_keeper
+
+    main_keeper(scenario, liquidator, flash_loan, depth_usd * 10**8, margin_bps)
