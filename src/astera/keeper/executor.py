@@ -125,7 +125,7 @@ class InProcessSubmitter:
         debt_r = pool.reserve((plan.debt, plan.debt_type) if plan.pool == "core" else plan.debt)
         if debt_r.tranche_of is not None:
             # Tranche debt is repaid in Core aToken shares: mint them by depositing the underlying.
-            p.deposit(me, plan.pay_asset, deposit_for_shares(pool, debt_r.tranche_of, plan.debt_to_cover))
+            p.deposit(me, plan.pay_asset, deposit_for_shares(pool, debt_r.tranche_of, plan.debt_repaid))
         before = p.wallet(plan.receive_asset, me)
         events = p.liquidate(
             me, plan.user, plan.collateral, plan.debt, plan.debt_to_cover, pool=plan.pool, unwrap=plan.unwrap,

@@ -69,8 +69,10 @@ class LiquidationPlan:
     debt: str
     collateral_type: bool
     debt_type: bool
-    #: What the protocol will take and give (reserve units; the request is exactly what it takes).
+    #: The request passed to ``liquidate``, and what the protocol will take and give for it
+    #: (reserve units). When all the collateral goes, the repayment is less than the request.
     debt_to_cover: int
+    debt_repaid: int
     collateral_seized: int
     bonus: int
     #: What the liquidator receives, and sells into ``pay_asset``.
@@ -233,7 +235,8 @@ class Planner:
             debt=debt_r.asset,
             collateral_type=coll_r.reserve_type,
             debt_type=debt_r.reserve_type,
-            debt_to_cover=actual,
+            debt_to_cover=cover,
+            debt_repaid=actual,
             collateral_seized=seized,
             bonus=coll_r.liquidation_bonus,
             receive_asset=receive_asset,
