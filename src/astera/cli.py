@@ -74,3 +74,171 @@ def keeper(
     from astera.keeper.scenario import main_keeper
 
     main_keeper(scenario, liquidator, flash_loan, depth_usd * 10**8, margin_bps)
+
+
+# ---- the node ------------------------------------------------------------------------------------
+
+NodeUrl = Annotated[str, typer.Option("--node", envvar="ASTERA_NODE", help="The node's URL.")]
+KeyName = Annotated[str, typer.Option("--key", "-k", envvar="ASTERA_KEY", help="Key name or key file.")]
+PoolOpt = Annotated[str, typer.Option("--pool", "-p", help='"core" or a Mini-Pool id.')]
+RawOpt = Annotated[bool, typer.Option("--raw", help="The amount is in base units, not whole tokens.")]
+DataOpt = Annotated[Path, typer.Option("--data", help="Data directory (SQLite log, genesis, role keys).")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="ASTERA_DB", help="postgresql://user@host:port/db (default: SQLite in --data)."
+    ),
+]
+DEFAULT_NODE = "http://127.0.0.1:8000"
+
+
+@app.command()
+def serve(
+    data: DataOpt = Path("astera-data"),
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    genesis: Annotated[
+        Path | None, typer.Option("--genesis", help="Genesis file (JSON/TOML) for a new log.")
+    ] = None,
+    snapshot_every: Annotated[int, typer.Option("--snapshot-every", help="Blocks between snapshots.")] = 1000,
+    no_keeper: Annotated[
+        bool, typer.Option("--no-keeper", help="Do not run the liquidation keeper.")
+    ] = False,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run a node: the signed transaction log over HTTP (API docs at /docs)."""
+    from astera.node.serve import ServeConfig
+    from astera.node.serve import serve as run
+
+    run(ServeConfig(data, db, host, port, genesis, snapshot_every, not no_keeper, log_level))
+
+
+@app.command()
+def verify(data: DataOpt = Path("astera-data"), db: DbOpt = None) -> None:
+    """Replay the whole log from genesis and check every signature and state hash."""
+    from astera.node.chain import ReplayError
+    from astera.node.serve import verify_store
+
+    try:
+        report = verify_store(data, db)
+    except ReplayError as e:
+        typer.echo(f"FAILED: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"ok: {report.height} blocks, {report.transactions} transactions replayed from genesis in "
+        f"{report.seconds:.2f}s; state {report.state_hash}"
+    )
+
+
+key_app = typer.Typer(help="Account keys (Ed25519).", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("new")
+def key_new(
+    name: Annotated[str, typer.Argument(help="Key name (or path to a .key file).")] = "default",
+) -> None:
+    """Create a key; prints its address."""
+    from astera.node.commands import key_path, new_key
+
+    key = new_key(name)
+    typer.echo(f"{key.address}  ({key_path(name)})")
+
+
+@key_app.command("show")
+def key_show(name: Annotated[str, typer.Argument()] = "default") -> None:
+    """Print a key's address."""
+    from astera.node.commands import load_key
+
+    typer.echo(load_key(name).address)
+
+
+def _node_action(action: str, node: str, key: str, asset: str, amount: str, pool: str, raw: bool) -> None:
+    from astera.client import ApiError
+    from astera.node.commands import act, report_api_error
+
+    try:
+        act(node, key, action, asset, amount, pool, raw)
+    except ApiError as e:
+        typer.echo(report_api_error(e), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def deposit(
+    asset: str,
+    amount: str,
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Supply tokens to a pool (amount in whole tokens, e.g. 1.5)."""
+    _node_action("deposit", node, key, asset, amount, pool, raw)
+
+
+@app.command()
+def withdraw(
+    asset: str,
+    amount: str,
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Withdraw supplied tokens ("max" for everything)."""
+    _node_action("withdraw", node, key, asset, amount, pool, raw)
+
+
+@app.command()
+def borrow(
+    asset: str,
+    amount: str,
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Borrow against your collateral (variable rate)."""
+    _node_action("borrow", node, key, asset, amount, pool, raw)
+
+
+@app.command()
+def repay(
+    asset: str,
+    amount: str,
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Repay debt ("max" repays all of it in the Core-Pool)."""
+    _node_action("repay", node, key, asset, amount, pool, raw)
+
+
+@app.command()
+def faucet(
+    asset: str, amount: str, node: NodeUrl = DEFAULT_NODE, key: KeyName = "default", raw: RawOpt = False
+) -> None:
+    """Get test funds from the node's faucet."""
+    from astera.client import ApiError
+    from astera.node.commands import faucet as run
+    from astera.node.commands import report_api_error
+
+    try:
+        run(node, key, asset, amount, raw)
+    except ApiError as e:
+        typer.echo(report_api_error(e), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def account(
+    who: Annotated[str, typer.Argument(help="Address, or key name.")] = "default",
+    node: NodeUrl = DEFAULT_NODE,
+) -> None:
+    """Show wallet, positions, health factor and borrowing power."""
+    from astera.node.commands import show_account
+
+    show_account(node, who)

@@ -1,0 +1,182 @@
+"""Python SDK for an Astera node: read its API, sign and submit transactions.
+
+Example::
+
+    from astera.client import Client, Key
+    node = Client("http://127.0.0.1:8000")
+    me = node.account_for(Key.generate())
+    node.faucet(me.address, "WETH", 10 * 10**18)
+    me.deposit("WETH", 10 * 10**18)
+    me.borrow("USDC", 5_000 * 10**6)
+    print(node.account(me.address)["pools"]["core"]["health_factor"])
+
+Amounts are ints in the asset's base units (they travel as decimal strings). A refusal
+raises :class:`ApiError` with the node's stable ``code`` (and ``reason``, the
+protocol's code, when the protocol refused).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from astera.node.accounts import Key
+from astera.node.transactions import sign_tx
+
+__all__ = ["Account", "ApiError", "Client", "Key"]
+
+Pool = str | int
+
+
+class ApiError(Exception):
+    """The node refused a request: HTTP ``status``, stable ``code``, the whole ``body``."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        self.status = status
+        self.code: str = err.get("code", f"http_{status}")
+        self.reason: str | None = err.get("reason")
+        self.body = body
+        super().__init__(f"{status} {self.code}: {err.get('message', body)}")
+
+
+class Client:
+    """A node's HTTP API."""
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._chain_id: str | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, body)
+        return body
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._json(self.http.get(path, params={k: v for k, v in params.items() if v is not None}))
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return self.get("/status")  # type: ignore[no-any-return]
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = self.status()["chain_id"]
+        return self._chain_id
+
+    def markets(self) -> dict[str, Any]:
+        return self.get("/markets")  # type: ignore[no-any-return]
+
+    def account(self, address: str) -> dict[str, Any]:
+        return self.get(f"/accounts/{address}")  # type: ignore[no-any-return]
+
+    def block(self, height: int) -> dict[str, Any]:
+        return self.get(f"/blocks/{height}")  # type: ignore[no-any-return]
+
+    def tx(self, tx_hash: str) -> dict[str, Any]:
+        return self.get(f"/txs/{tx_hash}")  # type: ignore[no-any-return]
+
+    # ---- writes --------------------------------------------------------------------------------
+
+    def submit(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Post a signed envelope; the receipt once it is durable."""
+        return self._json(self.http.post("/txs", json=envelope))  # type: ignore[no-any-return]
+
+    def faucet(self, address: str, asset: str, amount: int) -> dict[str, Any]:
+        """Test funds from the node's faucet key."""
+        body = {"address": address, "asset": asset, "amount": str(amount)}
+        return self._json(self.http.post("/faucet", json=body))  # type: ignore[no-any-return]
+
+    def account_for(self, key: Key) -> Account:
+        return Account(self, key)
+
+
+def _amount(value: int | str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError("amounts are ints (base units) or 'max'")
+    return str(value)
+
+
+class Account:
+    """A key bound to a node: signs each action with the next nonce and submits it."""
+
+    def __init__(self, client: Client, key: Key) -> None:
+        self.client = client
+        self.key = key
+        self.address = key.address
+        self._nonce: int | None = None
+
+    def send(self, action: str, **params: Any) -> dict[str, Any]:
+        """Sign and submit one action (``params`` as the API takes them; ``None`` values omitted)."""
+        if self._nonce is None:
+            self._nonce = int(self.client.account(self.address)["next_nonce"])
+        body = {k: v for k, v in params.items() if v is not None}
+        envelope = sign_tx(self.key, self.client.chain_id, self._nonce, action, body)
+        try:
+            receipt = self.client.submit(envelope)
+        except ApiError as e:
+            if e.code == "bad_nonce":
+                self._nonce = None  # re-read it next time
+            raise
+        except httpx.TransportError:
+            self._nonce = None  # unknown whether it landed: re-read before the next one
+            raise
+        self._nonce += 1
+        return receipt
+
+    def deposit(self, asset: str, amount: int, pool: Pool = "core", on_behalf_of: str | None = None) -> Any:
+        return self.send("deposit", pool=pool, asset=asset, amount=_amount(amount), on_behalf_of=on_behalf_of)
+
+    def withdraw(self, asset: str, amount: int | str, pool: Pool = "core", to: str | None = None) -> Any:
+        return self.send("withdraw", pool=pool, asset=asset, amount=_amount(amount), to=to)
+
+    def borrow(self, asset: str, amount: int, pool: Pool = "core", on_behalf_of: str | None = None) -> Any:
+        return self.send("borrow", pool=pool, asset=asset, amount=_amount(amount), on_behalf_of=on_behalf_of)
+
+    def repay(
+        self, asset: str, amount: int | str, pool: Pool = "core", on_behalf_of: str | None = None
+    ) -> Any:
+        return self.send("repay", pool=pool, asset=asset, amount=_amount(amount), on_behalf_of=on_behalf_of)
+
+    def set_collateral(self, asset: str, enabled: bool, pool: Pool = "core") -> Any:
+        return self.send("set_collateral", pool=pool, asset=asset, enabled=enabled)
+
+    def liquidate(
+        self,
+        target: str,
+        collateral_asset: str,
+        debt_asset: str,
+        debt_to_cover: int | str,
+        pool: Pool = "core",
+        receive_a_token: bool = False,
+    ) -> Any:
+        return self.send(
+            "liquidate",
+            pool=pool,
+            target=target,
+            collateral_asset=collateral_asset,
+            debt_asset=debt_asset,
+            debt_to_cover=_amount(debt_to_cover),
+            receive_a_token=receive_a_token or None,
+        )
+
+    def set_price(self, asset: str, price: int) -> Any:
+        """Oracle key only: a new USD price (8 decimals)."""
+        return self.send("set_price", asset=asset, price=_amount(price))

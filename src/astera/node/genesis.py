@@ -1,0 +1,263 @@
+"""Genesis: the deployment a network starts from (assets, prices, pools, roles, balances).
+
+A genesis is a JSON or TOML document (``format = "astera-genesis/1"``). Integers may be
+written as JSON/TOML integers or as decimal strings (use strings beyond 2**63; floats
+are refused). :func:`build` turns it into the block-0 :class:`Ledger` through the
+core's own admin surface, so a genesis cannot express a state the protocol would refuse.
+
+:func:`default_genesis` is the zero-configuration network: a Core-Pool with WETH, WBTC,
+USDC and USDT at the deployed parameters of spec §13.1 (PI rate controllers), and one
+Mini-Pool (§13.2) with an exotic token (wstETH) and a USDC tranche drawing on a
+1,000,000 USDC credit line from the Core-Pool. Oracle timeouts are 0 (never stale)
+because a test network has no price feed; set ``timeout`` per asset to model staleness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Final
+
+from astera.core import Protocol, ProtocolError
+
+from .accounts import is_address
+from .actions import make_strategy, strategy
+from .ledger import Ledger, NodeRoles
+from .transactions import canonical_json
+
+GENESIS_FORMAT: Final = "astera-genesis/1"
+ROLE_NAMES: Final = ("admin", "emergency_admin", "oracle", "faucet")
+
+
+class GenesisError(ValueError):
+    """The genesis document is malformed or describes a refused deployment."""
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a genesis file (``.toml`` or JSON)."""
+    text = Path(path).read_text()
+    doc = tomllib.loads(text) if Path(path).suffix == ".toml" else json.loads(text, parse_float=_no_float)
+    if not isinstance(doc, dict) or doc.get("format") != GENESIS_FORMAT:
+        raise GenesisError(f"{path}: not an {GENESIS_FORMAT} document")
+    return doc
+
+
+def _no_float(text: str) -> Any:
+    raise GenesisError(f"floats are not allowed in a genesis ({text}); write integers")
+
+
+def genesis_hash(doc: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+
+
+def chain_id(doc: dict[str, Any]) -> str:
+    """The network name transactions are signed for (default: derived from the genesis hash)."""
+    return str(doc.get("chain_id") or f"astera-{genesis_hash(doc)[:12]}")
+
+
+def _int(value: object, what: str) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 10)
+        except ValueError:
+            pass
+    raise GenesisError(f"{what}: expected an integer, got {value!r}")
+
+
+def _address(value: object, what: str) -> str:
+    if not is_address(value):
+        raise GenesisError(f"{what}: expected an account address (64 hex), got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _strategy(specs: dict[str, Any], name: str, now: int) -> Any:
+    if name not in specs:
+        raise GenesisError(f"unknown rate strategy {name!r}")
+    spec = {k: (str(v) if k != "model" else v) for k, v in specs[name].items()}
+    try:
+        return make_strategy(strategy(spec), now)
+    except ValueError as e:
+        raise GenesisError(f"rate strategy {name!r}: {e}") from None
+
+
+def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -> None:
+    """Configure a fresh reserve through the admin surface, in the deployment scripts' order."""
+    admin = p.admin
+    pool_admin = admin if ref == "core" else p.mini_pool(int(ref)).admin
+    p.configure_reserve_as_collateral(
+        pool_admin,
+        ref,
+        name,
+        _int(params.get("ltv", 0), "ltv"),
+        _int(params.get("liquidation_threshold", 0), "liquidation_threshold"),
+        _int(params.get("liquidation_bonus", 0), "liquidation_bonus"),
+    )
+    p.set_reserve_flags(
+        pool_admin,
+        ref,
+        name,
+        borrowing_enabled=bool(params.get("borrowing_enabled", True)),
+        flash_loan_enabled=bool(params.get("flash_loan_enabled", True)),
+    )
+    p.set_deposit_cap(admin, ref, name, _int(params.get("deposit_cap", 0), "deposit_cap"))
+    if _int(params.get("reserve_factor", 0), "reserve_factor"):
+        p.set_reserve_factor(admin, ref, name, _int(params["reserve_factor"], "reserve_factor"))
+    if _int(params.get("owner_reserve_factor", 0), "owner_reserve_factor"):
+        p.set_reserve_factor(
+            pool_admin, ref, name, _int(params["owner_reserve_factor"], "owner_reserve_factor"), owner=True
+        )
+
+
+def build(doc: dict[str, Any]) -> Ledger:
+    """The ledger at block 0."""
+    try:
+        return _build(doc)
+    except ProtocolError as e:
+        raise GenesisError(f"the protocol refused the genesis deployment: {e}") from None
+    except (KeyError, TypeError) as e:
+        raise GenesisError(f"malformed genesis: {e!r}") from None
+
+
+def _build(doc: dict[str, Any]) -> Ledger:
+    if doc.get("format") != GENESIS_FORMAT:
+        raise GenesisError(f"not an {GENESIS_FORMAT} document")
+    roles = {r: _address(doc["roles"][r], f"roles.{r}") for r in ROLE_NAMES}
+    start = _int(doc["start_timestamp"], "start_timestamp")
+    p = Protocol(start, admin=roles["admin"], emergency_admin=roles["emergency_admin"])
+    for address in roles.values():
+        p.register_user(address)
+    for sym, a in doc["assets"].items():
+        p.add_asset(
+            sym,
+            _int(a["decimals"], f"{sym}.decimals"),
+            _int(a["price"], f"{sym}.price"),
+            _int(a.get("timeout", 0), f"{sym}.timeout"),
+        )
+    specs = doc.get("rate_strategies", {})
+    for sym, params in doc.get("core_pool", {}).get("reserves", {}).items():
+        p.init_core_reserve(p.admin, sym, _strategy(specs, params["rate_strategy"], start))
+        _configure(p, "core", sym, params)
+    for i, mp_doc in enumerate(doc.get("mini_pools", [])):
+        pool_admin = _address(mp_doc["admin"], f"mini_pools[{i}].admin")
+        p.register_user(pool_admin)
+        p.create_mini_pool(p.admin, pool_admin)
+        p.set_min_debt_threshold(
+            p.admin, i, _int(mp_doc.get("min_debt_threshold", 100), "min_debt_threshold")
+        )
+        for name, params in mp_doc.get("reserves", {}).items():
+            p.init_mini_reserve(
+                p.admin, i, name, _strategy(specs, params["rate_strategy"], start), params.get("tranche_of")
+            )
+            _configure(p, i, name, params)
+        for sym, limit in mp_doc.get("flow_limits", {}).items():
+            p.set_flow_limit(p.admin, sym, i, _int(limit, f"flow_limits.{sym}"))
+    for holder, balances in doc.get("balances", {}).items():
+        p.register_user(_address(holder, "balances"))
+        for sym, amount in balances.items():
+            p.mint(holder, sym, _int(amount, f"balances.{sym}"))
+    for dep in doc.get("deposits", []):
+        who = _address(dep["account"], "deposits.account")
+        p.register_user(who)
+        ref = dep.get("pool", "core")
+        p.deposit(
+            who, dep["asset"], _int(dep["amount"], "deposits.amount"), pool=ref if ref == "core" else int(ref)
+        )
+    return Ledger(p, NodeRoles(oracle=roles["oracle"], faucet=roles["faucet"]))
+
+
+def faucet_limits(doc: dict[str, Any]) -> dict[str, int]:
+    """Most one faucet request may mint, per asset (base units)."""
+    return {sym: _int(v, f"faucet_limits.{sym}") for sym, v in doc.get("faucet_limits", {}).items()}
+
+
+# ---- the built-in network ----------------------------------------------------------------------------
+
+_RAY = 10**27
+_PI = {"model": "pi", "kp": str(_RAY), "ki": str(13 * 10**19), "max_i_time_amp": "1728000"}
+
+
+def _pi(u0_permille: int, min_ce_per10k: int) -> dict[str, str]:
+    return {
+        **_PI,
+        "optimal_utilization": str(u0_permille * 10**24),
+        "min_controller_error": str(min_ce_per10k * 10**23),
+    }
+
+
+def _reserve(strategy_name: str, ltv: int, lt: int, bonus: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "rate_strategy": strategy_name,
+        "ltv": ltv,
+        "liquidation_threshold": lt,
+        "liquidation_bonus": bonus,
+        "reserve_factor": 2000,
+        "borrowing_enabled": True,
+        "flash_loan_enabled": True,
+        **extra,
+    }
+
+
+def default_genesis(roles: dict[str, str], pool_admin: str, start_timestamp: int) -> dict[str, Any]:
+    """The zero-configuration network (spec §13.1/§13.2 parameters), bootstrapped by the faucet."""
+    faucet = roles["faucet"]
+    usd = 10**8
+    assets = {
+        "WETH": {"decimals": 18, "price": str(3_700 * usd), "timeout": 0},
+        "WBTC": {"decimals": 8, "price": str(67_000 * usd), "timeout": 0},
+        "USDC": {"decimals": 6, "price": str(1 * usd), "timeout": 0},
+        "USDT": {"decimals": 6, "price": str(1 * usd), "timeout": 0},
+        "wstETH": {"decimals": 18, "price": str(4_400 * usd), "timeout": 0},
+    }
+    liquidity = {
+        "WETH": 1_000 * 10**18,
+        "WBTC": 50 * 10**8,
+        "USDC": 5_000_000 * 10**6,
+        "USDT": 5_000_000 * 10**6,
+    }
+    return {
+        "format": GENESIS_FORMAT,
+        "start_timestamp": start_timestamp,
+        "roles": dict(roles),
+        "assets": assets,
+        "rate_strategies": {
+            "pi-wbtc": _pi(700, -3675),
+            "pi-weth": _pi(700, -3001),
+            "pi-stable": _pi(800, -2479),
+            "pi-lst": _pi(600, -3001),
+        },
+        "core_pool": {
+            "reserves": {
+                "WETH": _reserve("pi-weth", 7500, 8000, 10800),
+                "WBTC": _reserve("pi-wbtc", 7500, 8000, 10800),
+                "USDC": _reserve("pi-stable", 8500, 9000, 10800),
+                "USDT": _reserve("pi-stable", 8500, 9000, 10800),
+            }
+        },
+        "mini_pools": [
+            {
+                "admin": pool_admin,
+                "min_debt_threshold": 100,
+                "reserves": {
+                    "wstETH": _reserve("pi-lst", 7000, 7500, 10800),
+                    "was-USDC": _reserve("pi-stable", 8500, 9000, 10800, tranche_of="USDC"),
+                },
+                "flow_limits": {"USDC": str(1_000_000 * 10**6)},
+            }
+        ],
+        "balances": {faucet: {sym: str(v) for sym, v in liquidity.items()}},
+        "deposits": [
+            {"account": faucet, "pool": "core", "asset": sym, "amount": str(v)}
+            for sym, v in liquidity.items()
+        ],
+        "faucet_limits": {
+            "WETH": str(100 * 10**18),
+            "WBTC": str(5 * 10**8),
+            "USDC": str(1_000_000 * 10**6),
+            "USDT": str(1_000_000 * 10**6),
+            "wstETH": str(100 * 10**18),
+        },
+    }

@@ -1,0 +1,92 @@
+"""The replicated state: the protocol core plus each sender's next nonce.
+
+The ledger applies signed transactions one at a time, in log order, at the block's
+timestamp. Each transaction is checked (nonce, role) and then run atomically inside
+the core; a refusal leaves everything as it was, including the nonce, and the
+transaction is not logged. So every logged transaction succeeded, and replaying the
+log from genesis reproduces the state exactly (checked against each block's hash).
+
+A refused but well-signed transaction does **not** consume its nonce: the sender
+fixes it and sends the same nonce again. (A chain would include it as failed; we
+chose "refusals change nothing" so that the log holds only effective transactions.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from astera.core import Event, Protocol, ProtocolError
+
+from .actions import ACTIONS, refusal, role_holder
+from .errors import NodeError
+from .transactions import SignedTx
+
+
+@dataclass(frozen=True)
+class NodeRoles:
+    """Roles the core does not know about: price updates and the test-network faucet."""
+
+    oracle: str
+    faucet: str
+
+
+class Ledger:
+    """Protocol state + nonces; the only thing the sequencer and the replayer mutate."""
+
+    def __init__(self, protocol: Protocol, roles: NodeRoles, nonces: dict[str, int] | None = None) -> None:
+        self.protocol = protocol
+        self.roles = roles
+        #: sender -> the nonce its next transaction must carry (absent = 0).
+        self.nonces: dict[str, int] = dict(nonces or {})
+        self._block_start: int | None = None
+
+    def next_nonce(self, address: str) -> int:
+        return self.nonces.get(address, 0)
+
+    # ---- blocks ----------------------------------------------------------------------------------
+
+    def open_block(self, timestamp: int) -> None:
+        """Move the protocol clock to the block's timestamp (never backwards)."""
+        self._block_start = self.protocol.now
+        self.protocol.set_time(timestamp)
+
+    def close_block(self, accepted: int, state_hash: bool = True) -> str | None:
+        """The block's state hash, or None when it accepted nothing (then the clock is restored).
+
+        ``state_hash=False`` skips hashing (a restart replaying blocks whose hashes it trusts
+        up to the last one) and returns an empty string.
+        """
+        start, self._block_start = self._block_start, None
+        if accepted == 0:
+            assert start is not None
+            # No transaction: the block is not written, so the clock must not have moved either.
+            self.protocol.now = start
+            return None
+        return self.protocol.state_hash() if state_hash else ""
+
+    # ---- transactions ----------------------------------------------------------------------------
+
+    def apply(self, tx: SignedTx) -> list[Event]:
+        """Check and run one transaction; its events, or a :class:`NodeError` (nothing changed)."""
+        expected = self.nonces.get(tx.sender, 0)
+        if tx.nonce != expected:
+            raise NodeError("bad_nonce", f"nonce {tx.nonce}, expected {expected}", expected=expected)
+        action = ACTIONS[tx.action]
+        p = self.protocol
+        if action.role is not None:
+            holder = role_holder(p, action.role, tx.args, self.roles.oracle, self.roles.faucet)
+            if tx.sender != holder:
+                raise NodeError(
+                    "unauthorized", f"{tx.action} needs the {action.role.value} key", role=action.role.value
+                )
+        try:
+            with p.transaction():
+                for address in (tx.sender, *action.accounts(tx.args)):
+                    if address not in p.users:
+                        # Journaled (Protocol.register_user is not), so a refusal un-registers too.
+                        p.journal.set(p.users, address, None)
+                events = action.run(p, tx.sender, tx.args) or []
+        except ProtocolError as e:
+            raise refusal(e) from None
+        self.nonces[tx.sender] = expected + 1
+        return events

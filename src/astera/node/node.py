@@ -1,0 +1,138 @@
+"""The node: a chain (store + ledger), its sequencer, and the participants it runs itself.
+
+:class:`Node` is what the HTTP API talks to. It owns the sequencer (the one writer),
+the SSE broadcaster, the metrics, a read pool for store queries, and the node's own
+signed participants: the faucet on a test network, and (as hooks receiving every
+committed block) the keeper once it lands. Those participants hold ordinary keys and
+go through the same signing, nonce and role checks as any client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from . import genesis as genesis_mod
+from .accounts import Key
+from .blocks import jsonable
+from .chain import Chain
+from .errors import NodeError
+from .metrics import Metrics
+from .sequencer import BlockHook, CommittedBlock, Receipt, Sequencer
+from .sse import Broadcaster
+from .transactions import SignedTx, decode_tx, sign_tx
+
+T = TypeVar("T")
+
+
+class Participant:
+    """A key the node holds and signs with, one transaction at a time (so nonces never race)."""
+
+    def __init__(self, key: Key, node: Node) -> None:
+        self.key = key
+        self.node = node
+        self._lock = asyncio.Lock()
+
+    async def send(self, action: str, params: dict[str, Any]) -> Receipt:
+        async with self._lock:
+            node = self.node
+            nonce = node.chain.ledger.next_nonce(self.key.address)
+            envelope = sign_tx(self.key, node.chain_id, nonce, action, params)
+            return await node.submit(decode_tx(envelope, node.chain_id))
+
+
+class Node:
+    """Everything a running node holds; see the module docstring."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        *,
+        snapshot_every: int = 1000,
+        max_block_txs: int = 5000,
+        faucet_key: Key | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.chain = chain
+        self.chain_id = chain.chain_id
+        self.metrics = Metrics()
+        self.broadcaster = Broadcaster()
+        kwargs: dict[str, Any] = {"snapshot_every": snapshot_every, "max_block_txs": max_block_txs}
+        if clock is not None:
+            kwargs["clock"] = clock
+        self.sequencer = Sequencer(chain, self.metrics, **kwargs)
+        self.sequencer.hooks.append(self._publish)
+        self.faucet_limits = genesis_mod.faucet_limits(chain.genesis)
+        holds_faucet = faucet_key is not None and faucet_key.address == chain.ledger.roles.faucet
+        self.faucet = Participant(faucet_key, self) if holds_faucet and faucet_key is not None else None
+        self._reads = ThreadPoolExecutor(4, thread_name_prefix="astera-read")
+
+    @property
+    def store(self) -> Any:
+        return self.chain.store
+
+    async def start(self) -> None:
+        self.sequencer.start()
+
+    async def stop(self) -> None:
+        await self.sequencer.stop()
+        self.broadcaster.close()
+        self._reads.shutdown(wait=True)
+        self.chain.store.close()
+
+    def add_block_hook(self, hook: BlockHook) -> None:
+        """Run ``hook`` after every committed block (the keeper's entry point)."""
+        self.sequencer.hooks.append(hook)
+
+    async def submit(self, tx: SignedTx) -> Receipt:
+        return await self.sequencer.submit(tx)
+
+    async def ready(self) -> None:
+        """Wait for a settled state to read; refuse if the node has failed."""
+        await self.sequencer.settled()
+        if self.sequencer.failure is not None:
+            raise NodeError("unavailable", "the node's store failed; restart it")
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store query on the read pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
+
+    async def mint_from_faucet(self, address: str, asset: str, amount: int) -> Receipt:
+        if self.faucet is None:
+            raise NodeError("faucet_disabled", "this node does not hold the faucet key")
+        limit = self.faucet_limits.get(asset)
+        if limit is None or amount > limit:
+            raise NodeError(
+                "faucet_limit",
+                f"the faucet gives at most {limit} {asset} per request"
+                if limit is not None
+                else f"the faucet has no {asset}",
+                limit=jsonable(limit),
+            )
+        return await self.faucet.send("mint", {"to": address, "asset": asset, "amount": str(amount)})
+
+    def _publish(self, block: CommittedBlock) -> None:
+        if len(self.broadcaster):
+            self.broadcaster.publish(block_message(block))
+
+
+def event_json(seq: int, height: int, tx_hash: str, name: str, pool: str, data: Any) -> dict[str, Any]:
+    return {"seq": seq, "height": height, "tx": tx_hash, "event": name, "pool": pool, "data": data}
+
+
+def block_message(block: CommittedBlock) -> dict[str, Any]:
+    """A committed block as the SSE stream and ``/blocks/{height}`` show it."""
+    h = block.header
+    seq = h.first_event
+    txs = []
+    for tx, events in zip(block.txs, block.events, strict=True):
+        evs = []
+        for e in events:
+            evs.append(event_json(seq, h.height, tx.hash, e.name, e.pool, jsonable(e.fields)))
+            seq += 1
+        txs.append(
+            {"hash": tx.hash, "sender": tx.sender, "nonce": tx.nonce, "action": tx.action, "events": evs}
+        )
+    return {**h.as_dict(), "txs": txs}

@@ -1,0 +1,119 @@
+"""``astera serve`` and ``astera verify``: a data directory, a store, a genesis, a running node.
+
+The data directory (default ``./astera-data``) holds the SQLite log (unless ``--db``
+points at PostgreSQL), the genesis the network started from (``genesis.json``, for
+reference; the authoritative copy is in the store) and, for the built-in network, the
+role keys it generated (``keys/*.key``). The node signs with the faucet key it finds
+there; the other role keys are for their holders (``astera ... --key DATA/keys/admin.key``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import genesis as genesis_mod
+from .accounts import Key
+from .chain import VerifyReport, open_chain, verify
+from .node import Node
+from .store import SqlStore, open_store
+
+ROLE_KEYS = ("admin", "emergency_admin", "oracle", "faucet", "pool_admin_0")
+log = logging.getLogger("astera.node")
+
+
+@dataclass
+class ServeConfig:
+    data: Path = Path("astera-data")
+    db: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    genesis: Path | None = None
+    snapshot_every: int = 1000
+    keeper: bool = True
+    log_level: str = "info"
+
+
+def _role_key(keys_dir: Path, name: str) -> Key:
+    path = keys_dir / f"{name}.key"
+    if path.exists():
+        return Key.load(path)
+    key = Key.generate()
+    key.save(path)
+    return key
+
+
+def default_genesis_for(data: Path) -> dict[str, Any]:
+    """The built-in network, with role keys generated into ``data/keys`` (reused if present)."""
+    keys = {name: _role_key(data / "keys", name).address for name in ROLE_KEYS}
+    roles = {r: keys[r] for r in genesis_mod.ROLE_NAMES}
+    return genesis_mod.default_genesis(roles, keys["pool_admin_0"], int(time.time()))
+
+
+def open_node(config: ServeConfig) -> Node:
+    """Open (or create) the log and build the node; nothing is served yet."""
+    config.data.mkdir(parents=True, exist_ok=True)
+    store = open_store(config.db, str(config.data))
+    try:
+        doc: dict[str, Any] | None = None
+        if store.genesis_json() is None:
+            doc = genesis_mod.load(config.genesis) if config.genesis else default_genesis_for(config.data)
+            (config.data / "genesis.json").write_text(json.dumps(doc, indent=1) + "\n")
+        elif config.genesis is not None:
+            doc = genesis_mod.load(config.genesis)  # must match the stored one
+        chain = open_chain(store, doc)
+    except BaseException:
+        store.close()
+        raise
+    faucet_path = config.data / "keys" / "faucet.key"
+    faucet = Key.load(faucet_path) if faucet_path.exists() else None
+    return Node(chain, snapshot_every=config.snapshot_every, faucet_key=faucet)
+
+
+def attach_keeper(node: Node) -> bool:
+    """Run the liquidation keeper inside the node, if this build has one (a later issue adds it)."""
+    try:
+        from astera import keeper
+    except ImportError:
+        return False
+    attach = getattr(keeper, "attach", None)
+    if attach is None:
+        return False
+    attach(node)
+    return True
+
+
+def serve(config: ServeConfig) -> None:
+    import uvicorn
+
+    from .api import create_app
+
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    node = open_node(config)
+    head = node.chain.head
+    log.info(
+        "chain %s at block %d (state %s), store %s",
+        node.chain_id,
+        head.height,
+        head.state_hash[:16],
+        node.store.describe(),
+    )
+    if config.keeper and not attach_keeper(node):
+        log.info("no keeper in this build; running without one")
+    uvicorn.run(
+        create_app(node), host=config.host, port=config.port, log_level=config.log_level, access_log=False
+    )
+
+
+def verify_store(data: Path, db: str | None) -> VerifyReport:
+    store: SqlStore = open_store(db, str(data))
+    try:
+        return verify(store)
+    finally:
+        store.close()

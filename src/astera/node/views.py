@@ -1,0 +1,153 @@
+"""Read models: markets, reserves, Mini-Pools with their credit lines, accounts.
+
+Everything is computed from the in-memory ledger at its current block timestamp (the
+same views the contracts expose, rolled forward to ``now``). Amounts, prices, indexes
+and rates are decimal strings: rates and utilization are ray (1e27 = 100 %) per year,
+the health factor is wad (1e18 = 1.0; ``2**256-1`` without debt), values in USD have
+8 decimals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from astera.core import RAY, Protocol, ProtocolError
+from astera.core.minipool import MiniPool
+from astera.core.pool import Pool
+from astera.core.reserve import Reserve
+
+from .blocks import jsonable
+
+
+def _price(pool: Pool, r: Reserve) -> str | None:
+    try:
+        return str(pool.price(r))
+    except ProtocolError:
+        return None  # stale feed and no fallback: the protocol would refuse to price it
+
+
+def reserve_view(p: Protocol, pool: Pool, r: Reserve) -> dict[str, Any]:
+    now = p.now
+    cash = pool.cash(r)
+    debt = r.debt_total_supply(now)
+    utilization = debt * RAY // (cash + debt) if cash + debt else 0
+    return {
+        "asset": r.asset,
+        "id": r.id,
+        "tranche_of": r.tranche_of.asset if r.tranche_of is not None else None,
+        "price": _price(pool, r),
+        "config": jsonable(r.config()),
+        "rate_model": r.strategy.model,
+        "liquidity_rate": str(r.current_liquidity_rate),
+        "variable_borrow_rate": str(r.current_variable_borrow_rate),
+        "utilization": str(utilization),
+        "liquidity_index": str(r.normalized_income(now)),
+        "variable_borrow_index": str(r.normalized_debt(now)),
+        "total_supplied": str(r.a_total_supply(now)),
+        "total_debt": str(debt),
+        "available_liquidity": str(cash),
+        "last_update_timestamp": r.last_update_timestamp,
+    }
+
+
+def credit_lines(p: Protocol, mp: MiniPool) -> list[dict[str, Any]]:
+    """The Core-Pool's credit lines to a Mini-Pool: limit, current flow (its Core debt), headroom."""
+    core = p.core
+    assets = [a for (a, i) in sorted(core.flow_limits) if i == mp.id]
+    assets += [
+        r.tranche_of.asset
+        for r in mp.reserves
+        if r.tranche_of is not None and r.tranche_of.asset not in assets
+    ]
+    lines = []
+    for asset in assets:
+        limit, flow = core.flow_limit(asset, mp), core.current_flow(asset, mp)
+        lines.append(
+            {
+                "asset": asset,
+                "flow_limit": str(limit),
+                "current_flow": str(flow),
+                "available": str(max(0, limit - flow)),
+                "is_flow_borrowing": mp.id in core.flow_borrowers.get(asset, {}),
+            }
+        )
+    return lines
+
+
+def pool_view(p: Protocol, pool: Pool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "pool": "core" if pool is p.core else pool.id,  # type: ignore[attr-defined]
+        "paused": pool.paused,
+        "flash_premium": pool.flash_premium,
+    }
+    if isinstance(pool, MiniPool):
+        view["admin"] = pool.admin
+        view["min_debt_threshold"] = str(pool.min_debt_threshold)
+        view["credit_lines"] = credit_lines(p, pool)
+    else:
+        view["admin"] = p.admin
+    view["reserves"] = [reserve_view(p, pool, r) for r in pool.reserves]
+    return view
+
+
+def markets_view(p: Protocol) -> dict[str, Any]:
+    return {
+        "timestamp": p.now,
+        "assets": {a: {"decimals": p.decimals[a], "price": _asset_price(p, a)} for a in sorted(p.wallets)},
+        "core": pool_view(p, p.core),
+        "mini_pools": [pool_view(p, mp) for mp in p.mini_pools],
+    }
+
+
+def _asset_price(p: Protocol, asset: str) -> str | None:
+    try:
+        return str(p.price(asset))
+    except ProtocolError:
+        return None
+
+
+def _pool_account(p: Protocol, pool: Pool, address: str) -> dict[str, Any]:
+    now = p.now
+    positions = []
+    for r in pool.reserves:
+        supplied, debt = r.a_balance(address, now), r.debt_balance(address, now)
+        if supplied or debt:
+            positions.append(
+                {
+                    "asset": r.asset,
+                    "supplied": str(supplied),
+                    "debt": str(debt),
+                    "collateral": pool.is_collateral(address, r),
+                }
+            )
+    view: dict[str, Any] = {"positions": positions}
+    try:
+        data = p.account(address, "core" if pool is p.core else pool.id)  # type: ignore[attr-defined]
+    except ProtocolError as e:
+        view["error"] = e.as_dict()
+        return view
+    view.update(
+        {
+            "total_collateral_usd": str(data.total_collateral_base),
+            "total_debt_usd": str(data.total_debt_base),
+            "borrowing_power_usd": str(data.available_borrows_base),
+            "liquidation_threshold": str(data.current_liquidation_threshold),
+            "ltv": str(data.ltv),
+            "health_factor": str(data.health_factor),
+        }
+    )
+    return view
+
+
+def account_view(p: Protocol, address: str, next_nonce: int) -> dict[str, Any]:
+    pools = {"core": _pool_account(p, p.core, address)}
+    for mp in p.mini_pools:
+        pools[str(mp.id)] = _pool_account(p, mp, address)
+    return {
+        "address": address,
+        "known": address in p.users,
+        "next_nonce": next_nonce,
+        "timestamp": p.now,
+        "wallet": {a: str(p.wallet(a, address)) for a in sorted(p.wallets)},
+        "pools": pools,
+    }
