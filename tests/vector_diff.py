@@ -1,4 +1,13 @@
-"""Compare our replay of a conformance vector with the reference trace, field by field."""
+"""Compare our replay of a conformance vector with the reference trace, field by field.
+
+A vector is ``NAME.scenario.json`` plus ``NAME.trace.json.gz`` (vectors/FORMAT.md). The
+comparison follows FORMAT §5: the ``initial`` state, then for every step ``ok``,
+``error`` (code and name), ``timestamp`` and every field of ``state``, exactly. Problems
+are reported as paths (``step 7 (borrow): state.users.bob.core.USDC.debt_balance: ours=…
+ref=…``), first ones first.
+
+Run as a script to check a whole directory: ``python tests/vector_diff.py [DIR [NAME…]]``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,28 @@ from typing import Any
 
 from astera.replay import replay
 
+#: The per-step fields FORMAT §5 compares (``step`` and ``action`` are copies of the input).
+STEP_FIELDS = ("ok", "error", "timestamp", "state")
+
+
+def vector_names(vectors: Path) -> list[str]:
+    """Names of the vectors in a directory: every scenario that has a reference trace."""
+    return sorted(
+        p.name.removesuffix(".scenario.json")
+        for p in vectors.glob("*.scenario.json")
+        if (vectors / p.name.replace(".scenario.json", ".trace.json.gz")).is_file()
+    )
+
+
+def load_vector(vectors: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scenario and its reference trace."""
+    scenario = json.loads((vectors / f"{name}.scenario.json").read_text())
+    with gzip.open(vectors / f"{name}.trace.json.gz", "rt") as f:
+        return scenario, json.load(f)
+
 
 def diff(a: Any, b: Any, path: str = "") -> list[str]:
-    """Paths where two JSON values differ (ours ``a``, reference ``b``)."""
+    """Paths where two JSON values differ (ours ``a``, reference ``b``); ``True`` is not ``1``."""
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[str] = []
         for k in sorted(set(a) | set(b), key=str):
@@ -22,31 +50,38 @@ def diff(a: Any, b: Any, path: str = "") -> list[str]:
             else:
                 out += diff(a[k], b[k], f"{path}.{k}")
         return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in diff(x, y, f"{path}[{i}]")]
     if type(a) is not type(b) or a != b:
         return [f"{path}: ours={a!r} ref={b!r}"]
     return []
 
 
-def compare_vector(vectors: Path, name: str, limit: int = 20) -> list[str]:
-    scenario = json.loads((vectors / f"{name}.scenario.json").read_text())
-    with gzip.open(vectors / f"{name}.trace.json.gz", "rt") as f:
-        ref = json.load(f)
-    ours = replay(scenario)
+def compare_trace(ours: dict[str, Any], ref: dict[str, Any], limit: int = 20) -> list[str]:
+    """The first ``limit`` differences between two traces, in step order."""
     problems = [f"initial{d}" for d in diff(ours["initial"], ref["initial"])]
-    for s_ours, s_ref in zip(ours["steps"], ref["steps"], strict=True):
-        for field in ("ok", "error", "timestamp", "state"):
-            for d in diff(s_ours[field], s_ref[field], field):
-                problems.append(f"step {s_ref['step']} ({s_ref['action']['op']}): {d}")
+    if len(ours["steps"]) != len(ref["steps"]):
+        problems.append(f"step count: ours={len(ours['steps'])} ref={len(ref['steps'])}")
+    for s_ours, s_ref in zip(ours["steps"], ref["steps"], strict=False):
         if len(problems) >= limit:
             break
+        label = f"step {s_ref['step']} ({s_ref['action']['op']})"
+        for field in STEP_FIELDS:
+            problems += [f"{label}: {d}" for d in diff(s_ours[field], s_ref[field], field)]
     return problems[:limit]
+
+
+def compare_vector(vectors: Path, name: str, limit: int = 20) -> list[str]:
+    """Replay one vector and list its first ``limit`` differences from the reference."""
+    scenario, ref = load_vector(vectors, name)
+    return compare_trace(replay(scenario), ref, limit)
 
 
 if __name__ == "__main__":
     import sys
 
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "vectors"
-    names = sys.argv[2:] or sorted(p.name.split(".")[0] for p in root.glob("*.scenario.json"))
+    names = sys.argv[2:] or vector_names(root)
     for n in names:
         probs = compare_vector(root, n, 8)
         print(f"{n}: {'OK' if not probs else 'MISMATCH'}")
