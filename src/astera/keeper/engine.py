@@ -8,7 +8,8 @@ One :meth:`KeeperEngine.run` is what a keeper does after a price update or a blo
    is still below 1 and a profitable liquidation exists, at most ``max_rounds`` times;
 4. classify what is left unhealthy: **bad debt** when no collateral remains (per pool and
    reserve: the debt nobody can recover by liquidation), otherwise **unprofitable** (collateral
-   remains but no size sells for the repayment plus the margin).
+   remains but no size sells for the repayment plus the margin), or **unfinished** when the
+   round limit stopped it.
 
 Everything is deterministic: same protocol state, market and configuration, same
 liquidations in the same order.
@@ -53,6 +54,8 @@ class KeeperReport:
     liquidations: list[Execution] = field(default_factory=list)
     bad_debt: list[BadDebt] = field(default_factory=list)
     unprofitable: list[Unhealthy] = field(default_factory=list)
+    #: Still unhealthy after ``max_rounds`` liquidations in this run; the next run goes on.
+    unfinished: list[Unhealthy] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
 
     def bad_debt_by_reserve(self) -> dict[tuple[PoolRef, str], tuple[int, int]]:
@@ -113,9 +116,12 @@ class KeeperEngine:
                 report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
                 return
             report.liquidations.append(execution)
-        data = account_data(pool, target.user)
-        if data.health_factor >= WAD:
+        else:
+            data = account_data(pool, target.user)
+            if data.health_factor < WAD:
+                report.unfinished.append(Unhealthy(target.pool, target.user, data))
             return
+        data = account_data(pool, target.user)
         if data.total_collateral_base == 0:
             _, debts = account_legs(pool, target.user)
             report.bad_debt += [BadDebt(target.pool, target.user, d.reserve.asset, d.amount, d.value) for d in debts]
