@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from astera.core import UINT256_MAX, WAD, Protocol, ProtocolError, Reserve
-from astera.core.minipool import MINI_POOL_TREASURY
-from astera.core.wadray import ray_div, ray_mul
+from astera.core.minipool import MINI_POOL_TREASURY, MiniPool
+from astera.core.wadray import percent_mul, ray_div, ray_mul
 
 from .scenario import DAY, LiveScenario, default_strategy, reserve_params
 
@@ -73,17 +73,28 @@ FLOW_LIMIT = 100_000 * USDC
 #: Day-0 books: (Mini-Pool, exotic, {depositor: USDC}, {borrower: (exotic tokens, USDC borrowed)}).
 BOOKS = (
     (MINI_A, "EXA", {"a_lp": 20_000}, {"a_bor1": (60_000, 60_000), "a_bor2": (50_000, 40_000)}),
-    (MINI_B, "EXB", {"b_lp1": 15_000, "b_lp2": 15_000}, {"b_bor1": (20_000, 45_000), "b_bor2": (10_000, 28_000)}),
+    (
+        MINI_B,
+        "EXB",
+        {"b_lp1": 15_000, "b_lp2": 15_000},
+        {"b_bor1": (20_000, 45_000), "b_bor2": (10_000, 28_000)},
+    ),
 )
 
 
 def deployment(crash: bool, price_drop_bps: int) -> dict[str, Any]:
     """The scenario head: assets, rate curves, the Core-Pool, Mini-Pools A and B."""
-    exotic = reserve_params("exotic", 6000, 7500, 11000, 1000, borrowing_enabled=False)  # seed: LTV 60%, LT 75%
+    exotic = reserve_params(
+        "exotic", 6000, 7500, 11000, 1000, borrowing_enabled=False
+    )  # seed: LTV 60%, LT 75%
     tranche = reserve_params("tranche", 8000, 8500, 10500, 1000, tranche_of="USDC")
     mini_pools = [
-        {"id": mp_id, "min_debt_threshold": 0, "reserves": {symbol: exotic, "aUSDC": tranche},
-         "flow_limits": {"USDC": str(FLOW_LIMIT)}}
+        {
+            "id": mp_id,
+            "min_debt_threshold": 0,
+            "reserves": {symbol: exotic, "aUSDC": tranche},
+            "flow_limits": {"USDC": str(FLOW_LIMIT)},
+        }
         for mp_id, symbol, _, _ in BOOKS
     ]
     kind = f"crash run (EXA -{price_drop_bps / 100:g}% on day 30)" if crash else "calm run (no crash)"
@@ -103,10 +114,12 @@ def deployment(crash: bool, price_drop_bps: int) -> dict[str, Any]:
             "tranche": default_strategy(80, 2, 6, 20),
             "exotic": default_strategy(45, 0, 7, 300),
         },
-        "core_pool": {"reserves": {
-            "USDC": reserve_params("core_usdc", 8000, 8500, 10500, 1500),
-            "WETH": reserve_params("core_weth", 7500, 8000, 10800, 1500),
-        }},
+        "core_pool": {
+            "reserves": {
+                "USDC": reserve_params("core_usdc", 8000, 8500, 10500, 1500),
+                "WETH": reserve_params("core_weth", 7500, 8000, 10800, 1500),
+            }
+        },
         "mini_pools": mini_pools,
         "users": list(USERS),
     }
@@ -123,11 +136,11 @@ class Observation:
     phase: str
     timestamp: int
     core_supplier_balances: dict[str, int]  # Core USDC aToken balance of each Core supplier
-    b_liquidatable: frozenset[str]          # users of B with debt and HF < 1
-    b_health_factors: dict[str, int]        # HF (wad) of each B user with debt
-    b_withdrawable: dict[str, int]          # shares each B depositor could withdraw now: min(balance, cash)
-    claim_on_a: int                         # A's Core USDC debt (its flow), USDC base units
-    claim_bound: int                        # flow limit grown by the Core borrow index since A's first draw
+    b_liquidatable: frozenset[str]  # users of B with debt and HF < 1
+    b_health_factors: dict[str, int]  # HF (wad) of each B user with debt
+    b_withdrawable: dict[str, int]  # shares each B depositor could withdraw now: min(balance, cash)
+    claim_on_a: int  # A's Core USDC debt (its flow), USDC base units
+    claim_bound: int  # flow limit grown by the Core borrow index since A's first draw
 
 
 @dataclass(frozen=True)
@@ -137,23 +150,23 @@ class IsolationRun:
     crash: bool
     scenario: dict[str, Any]
     observations: list[Observation]
-    withdrawn_shares: dict[str, int]   # tranche shares each depositor withdrew
-    withdrawn_usdc: dict[str, int]     # USDC they received for them (unwrapped)
-    stranded_shares: dict[str, int]    # tranche shares each depositor still holds and cannot withdraw
-    repaid_shares: dict[str, int]      # tranche debt each borrower repaid at the end (0: walked away)
+    withdrawn_shares: dict[str, int]  # tranche shares each depositor withdrew
+    withdrawn_usdc: dict[str, int]  # USDC they received for them (unwrapped)
+    stranded_shares: dict[str, int]  # tranche shares each depositor still holds and cannot withdraw
+    repaid_shares: dict[str, int]  # tranche debt each borrower repaid at the end (0: walked away)
     liquidations: int
-    a_bad_debt: int                    # A tranche debt left at the end, shares
-    a_self_deposit: int                # A's own tranche deposit left at the end, shares
-    a_treasuries: int                  # A tranche aTokens of the Astera and owner treasuries, shares
-    a_cash: int                        # A tranche liquidity left at the end, shares
-    a_swept_to_treasury: int           # Core shares A's surplus sweeps sent to the Astera treasury
-    claim_on_a: int                    # A's Core debt at the end, USDC
-    claim_bound: int                   # its bound at the end, USDC
-    b_flow_before_repay: int           # B's Core debt just before B's borrowers repay, USDC
-    core_rates_after_shock: tuple[int, int]     # Core USDC (liquidity, borrow) rate, ray, after day 30
-    b_rates_after_shock: tuple[int, int]        # B tranche (liquidity, borrow) rate, ray, after day 30
-    core_income: int                   # Core USDC normalized income at the end: USDC per share, ray
-    core_supply: int                   # Core USDC aToken total supply at the end, USDC
+    a_bad_debt: int  # A tranche debt left at the end, shares
+    a_self_deposit: int  # A's own tranche deposit left at the end, shares
+    a_treasuries: int  # A tranche aTokens of its treasuries, incl. the cut due at the next update, shares
+    a_cash: int  # A tranche liquidity left at the end, shares
+    a_swept_to_treasury: int  # Core shares A's surplus sweeps sent to the Astera treasury
+    claim_on_a: int  # A's Core debt at the end, USDC
+    claim_bound: int  # its bound at the end, USDC
+    b_flow_before_repay: int  # B's Core debt just before B's borrowers repay, USDC
+    core_rates_after_shock: tuple[int, int]  # Core USDC (liquidity, borrow) rate, ray, after day 30
+    b_rates_after_shock: tuple[int, int]  # B tranche (liquidity, borrow) rate, ray, after day 30
+    core_income: int  # Core USDC normalized income at the end: USDC per share, ray
+    core_supply: int  # Core USDC aToken total supply at the end, USDC
     state_hash: str
 
     def usdc(self, shares: int) -> int:
@@ -201,20 +214,24 @@ class _Run:
         debt_index = self.core_usdc.normalized_debt(now)
         if claim and not self.first_draw_index:
             self.first_draw_index = debt_index
-        bound = ray_mul(FLOW_LIMIT, ray_div(debt_index, self.first_draw_index)) if self.first_draw_index else 0
+        bound = (
+            ray_mul(FLOW_LIMIT, ray_div(debt_index, self.first_draw_index)) if self.first_draw_index else 0
+        )
         hf = {u: p.health_factor(u, MINI_B) for u in USERS if b_tranche.d_scaled.get(u)}
         cash = b.cash(b_tranche)
-        self.observations.append(Observation(
-            step=len(self.live.actions) - 1,
-            phase=self.phase,
-            timestamp=now,
-            core_supplier_balances={u: self.core_usdc.a_balance(u, now) for u in CORE_SUPPLIERS},
-            b_liquidatable=frozenset(u for u, h in hf.items() if h < WAD),
-            b_health_factors=hf,
-            b_withdrawable={u: min(b_tranche.a_balance(u, now), cash) for u in B_DEPOSITORS},
-            claim_on_a=claim,
-            claim_bound=bound,
-        ))
+        self.observations.append(
+            Observation(
+                step=len(self.live.actions) - 1,
+                phase=self.phase,
+                timestamp=now,
+                core_supplier_balances={u: self.core_usdc.a_balance(u, now) for u in CORE_SUPPLIERS},
+                b_liquidatable=frozenset(u for u, h in hf.items() if h < WAD),
+                b_health_factors=hf,
+                b_withdrawable={u: min(b_tranche.a_balance(u, now), cash) for u in B_DEPOSITORS},
+                claim_on_a=claim,
+                claim_bound=bound,
+            )
+        )
 
     # -- phases ---------------------------------------------------------------------------------------
 
@@ -229,7 +246,9 @@ class _Run:
             for user, (collateral, usdc) in borrowers.items():
                 self.mini(mp_id, "deposit", user, asset=exotic, amount=str(collateral * TOKEN))
                 # Beyond the tranche's own liquidity this flow-borrows from the Core (§7.5).
-                self.mini(mp_id, "borrow", user, asset="aUSDC", amount=str(self.shares(usdc * USDC)), unwrap=True)
+                self.mini(
+                    mp_id, "borrow", user, asset="aUSDC", amount=str(self.shares(usdc * USDC)), unwrap=True
+                )
 
     def shock(self) -> None:
         self.phase = "shock"
@@ -238,8 +257,16 @@ class _Run:
         self.act(op="set_price", asset="EXA", price=str(price))
         for user in A_BORROWERS:
             while (size := self.liquidation_size(user)) is not None:
-                self.act(op="liquidate", pool="mini", mini_pool=MINI_A, user=KEEPER, target=user,
-                         collateral_asset="EXA", debt_asset="aUSDC", debt_to_cover=str(size))
+                self.act(
+                    op="liquidate",
+                    pool="mini",
+                    mini_pool=MINI_A,
+                    user=KEEPER,
+                    target=user,
+                    collateral_asset="EXA",
+                    debt_asset="aUSDC",
+                    debt_to_cover=str(size),
+                )
                 self.liquidations += 1
 
     def liquidation_size(self, user: str) -> int | None:
@@ -263,7 +290,7 @@ class _Run:
             if p.health_factor(user, MINI_A) >= WAD:  # collateral still worth more than the debt
                 self.repay(MINI_A, user)
             else:
-                self.repaid[user] = 0                 # nothing left to lose: walks away
+                self.repaid[user] = 0  # nothing left to lose: walks away
         a_tranche = self.tranche(MINI_A)
         for user in A_DEPOSITORS:
             available = min(a_tranche.a_balance(user, p.now), p.mini_pools[MINI_A].cash(a_tranche))
@@ -307,13 +334,16 @@ class _Run:
             observations=self.observations,
             withdrawn_shares={u: self.withdrawn.get(u, 0) for u in depositors},
             withdrawn_usdc={u: p.wallet("USDC", u) for u in depositors},
-            stranded_shares={u: self.tranche(mp).a_balance(u, now)
-                             for mp, users in ((MINI_A, A_DEPOSITORS), (MINI_B, B_DEPOSITORS)) for u in users},
+            stranded_shares={
+                u: self.tranche(mp).a_balance(u, now)
+                for mp, users in ((MINI_A, A_DEPOSITORS), (MINI_B, B_DEPOSITORS))
+                for u in users
+            },
             repaid_shares=self.repaid,
             liquidations=self.liquidations,
             a_bad_debt=a_tranche.debt_total_supply(now),
             a_self_deposit=a_tranche.a_balance(a.address, now),
-            a_treasuries=a_tranche.a_balance(MINI_POOL_TREASURY, now) + a_tranche.a_balance(a.owner_treasury, now),
+            a_treasuries=_treasury_claims(a, a_tranche, now),
             a_cash=a.cash(a_tranche),
             a_swept_to_treasury=self.a_swept,
             claim_on_a=last.claim_on_a,
@@ -325,6 +355,14 @@ class _Run:
             core_supply=cr.a_total_supply(now),
             state_hash=p.state_hash(),
         )
+
+
+def _treasury_claims(pool: MiniPool, r: Reserve, now: int) -> int:
+    """Treasury aTokens of a Mini-Pool reserve, plus the reserve factors' cut of the interest
+    accrued since its last update (what ``update_state`` will mint them)."""
+    minted = r.a_balance(MINI_POOL_TREASURY, now) + r.a_balance(pool.owner_treasury, now)
+    accrued = r.debt_total_supply(now) - ray_mul(r.d_scaled_total, r.variable_borrow_index)
+    return minted + percent_mul(accrued, r.reserve_factor) + percent_mul(accrued, r.owner_reserve_factor)
 
 
 def run_isolation(crash: bool, price_drop_bps: int = DEFAULT_DROP_BPS) -> IsolationRun:
@@ -344,16 +382,27 @@ class LossAttribution:
     tranche has no liquidity left, and every claim on it is stranded.
     """
 
-    bad_debt: int            # A tranche debt with no collateral behind it
-    other_depositors: int    # stranded claims of A's other tranche depositors
-    core_suppliers: int      # the Core's claim on A (A's flow debt): A has nothing left to repay it with
-    mini_pool_spread: int    # A's self-deposit beyond its Core debt: the spread it earned, stranded too
-    treasuries: int          # reserve-factor aTokens of A's treasuries, stranded
-    accrual_gap: int         # bad_debt minus the claims above: debt compounds, deposits accrue linearly
-    other_depositors_vs_calm: int   # what A's other depositors got back less than in the calm run
-    core_claim_vs_calm: int         # the Core's claim on A at the end, minus the calm run's
-    core_supplier_shares: dict[str, int]   # pro-rata split of the Core's claim over its USDC suppliers
-    swept_to_treasury: int   # USDC the surplus sweep sent to the Astera treasury before others were paid
+    bad_debt: int  # A tranche debt with no collateral behind it
+    other_depositors: int  # stranded claims of A's other tranche depositors
+    core_suppliers: int  # the Core's claim on A (A's flow debt): A has nothing left to repay it with
+    mini_pool_spread: int  # A's self-deposit beyond its Core debt: the spread it earned, stranded too
+    treasuries: int  # A's treasuries' reserve-factor aTokens, minted or due at the next update
+    accrual_gap: int  # bad_debt minus the claims above: debt compounds, deposits accrue linearly
+    other_depositors_vs_calm: int  # what A's other depositors got back less than in the calm run
+    core_claim_vs_calm: int  # the Core's claim on A at the end, minus the calm run's
+    core_supplier_shares: dict[str, int]  # pro-rata split of the Core's claim over its USDC suppliers
+    swept_to_treasury: int  # USDC the surplus sweep sent to the Astera treasury before others were paid
+
+    def summary(self) -> str:
+        def u(x: int) -> str:
+            return f"{x / USDC:,.2f}"
+
+        return (
+            f"bad debt {u(self.bad_debt)} USDC = A's other depositors {u(self.other_depositors)} + Core "
+            f"suppliers {u(self.core_suppliers)} + A's own spread {u(self.mini_pool_spread)} + treasuries "
+            f"{u(self.treasuries)} + accrual gap {u(self.accrual_gap)}; the surplus sweep paid the treasury "
+            f"{u(self.swept_to_treasury)} before A's other depositors were paid"
+        )
 
 
 @dataclass(frozen=True)
@@ -366,11 +415,11 @@ class SharedRateEffect:
     liquidations changed: the keeper's Core deposit and the proceeds repaying part of A's flow.
     """
 
-    core_rates: tuple[tuple[int, int], tuple[int, int]]   # (calm, crash) Core USDC (liquidity, borrow)
-    core_income: tuple[int, int]                          # (calm, crash) at the end
-    withdrawn_usdc: dict[str, tuple[int, int]]            # B depositor -> (calm, crash)
-    repaid_usdc: dict[str, tuple[int, int]]               # B borrower -> (calm, crash), debt shares valued at the end
-    b_flow_before_repay: tuple[int, int]                  # (calm, crash) B's Core debt, USDC
+    core_rates: tuple[tuple[int, int], tuple[int, int]]  # (calm, crash) Core USDC (liquidity, borrow)
+    core_income: tuple[int, int]  # (calm, crash) at the end
+    withdrawn_usdc: dict[str, tuple[int, int]]  # B depositor -> (calm, crash)
+    repaid_usdc: dict[str, tuple[int, int]]  # B borrower -> (calm, crash), debt shares valued at the end
+    b_flow_before_repay: tuple[int, int]  # (calm, crash) B's Core debt, USDC
 
     def explanation(self) -> str:
         (cl, cb), (xl, xb) = self.core_rates
@@ -383,7 +432,7 @@ class SharedRateEffect:
             f"Core to pay), so from day 30 the Core's USDC rates were {xl / 1e25:.4f}% supply / "
             f"{xb / 1e25:.4f}% borrow instead of {cl / 1e25:.4f}% / {cb / 1e25:.4f}%. A tranche share is "
             f"a Core aToken share, so its USDC value grew at the crash run's Core supply rate; B's Core "
-            f"flow debt compounded at the Core borrow rate ({flow_x - flow_c:+,} base units by day 60)."
+            f"flow debt compounded at the Core borrow rate ({(flow_x - flow_c) / USDC:+,.6f} USDC by day 60)."
         )
 
 
@@ -420,7 +469,9 @@ def isolation_report(price_drop_bps: int = DEFAULT_DROP_BPS) -> IsolationReport:
         core_rates=(calm.core_rates_after_shock, crash.core_rates_after_shock),
         core_income=(calm.core_income, crash.core_income),
         withdrawn_usdc={u: (calm.withdrawn_usdc[u], crash.withdrawn_usdc[u]) for u in B_DEPOSITORS},
-        repaid_usdc={u: (calm.usdc(calm.repaid_shares[u]), crash.usdc(crash.repaid_shares[u])) for u in B_BORROWERS},
+        repaid_usdc={
+            u: (calm.usdc(calm.repaid_shares[u]), crash.usdc(crash.repaid_shares[u])) for u in B_BORROWERS
+        },
         b_flow_before_repay=(calm.b_flow_before_repay, crash.b_flow_before_repay),
     )
     return IsolationReport(calm, crash, loss, shared)

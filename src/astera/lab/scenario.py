@@ -10,9 +10,7 @@ drift apart.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from astera.core import RAY, Protocol
@@ -23,7 +21,9 @@ T = TypeVar("T")
 DAY = 24 * 3600
 
 
-def default_strategy(optimal_utilization_pct: int, base_pct: int, slope1_pct: int, slope2_pct: int) -> dict[str, str]:
+def default_strategy(
+    optimal_utilization_pct: int, base_pct: int, slope1_pct: int, slope2_pct: int
+) -> dict[str, str]:
     """A two-slope rate strategy in scenario form (percentages → ray strings)."""
     return {
         "model": "default",
@@ -35,8 +35,13 @@ def default_strategy(optimal_utilization_pct: int, base_pct: int, slope1_pct: in
 
 
 def reserve_params(
-    strategy: str, ltv: int, liquidation_threshold: int, liquidation_bonus: int, reserve_factor: int,
-    tranche_of: str | None = None, borrowing_enabled: bool = True,
+    strategy: str,
+    ltv: int,
+    liquidation_threshold: int,
+    liquidation_bonus: int,
+    reserve_factor: int,
+    tranche_of: str | None = None,
+    borrowing_enabled: bool = True,
 ) -> dict[str, Any]:
     """One reserve's parameters in scenario form (FORMAT §2.2)."""
     params: dict[str, Any] = {
@@ -89,6 +94,3 @@ class LiveScenario:
     def document(self) -> dict[str, Any]:
         """The replayable ``astera-scenario/1`` document of everything run so far."""
         return {**self.head, "actions": [dict(a) for a in self.actions]}
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.document(), indent=1) + "\n")
