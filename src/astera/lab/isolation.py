@@ -189,6 +189,8 @@ class _Run:
         self.liquidations = 0
         self.withdrawn: dict[str, int] = {}
         self.repaid: dict[str, int] = {}
+        self.a_swept = 0  # Core shares in the Astera treasury after A's unwind, before B's sweeps
+        self.b_flow = 0  # B's Core debt just before its borrowers repay
 
     def tranche(self, mp_id: int) -> Reserve:
         return self.p.mini_pools[mp_id].reserve("aUSDC")
@@ -296,7 +298,7 @@ class _Run:
             available = min(a_tranche.a_balance(user, p.now), p.mini_pools[MINI_A].cash(a_tranche))
             if available:
                 self.withdraw(MINI_A, user, available)
-        self.a_swept = self.core_usdc.a_scaled.get(MINI_POOL_TREASURY, 0)  # B has not swept yet
+        self.a_swept = self.core_usdc.a_scaled.get(MINI_POOL_TREASURY, 0)
         self.b_flow = p.core.current_flow("USDC", p.mini_pools[MINI_B])
         for user in B_BORROWERS:
             self.repay(MINI_B, user)
