@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from astera.core import WAD, Protocol, ProtocolError, account_data
+from astera.core import WAD, Protocol, ProtocolError
 
 from .executor import Execution, FlashLiquidityShort, SlippageExceeded, Submitter
 from .market import Market
@@ -101,27 +101,38 @@ class KeeperEngine:
             self._liquidate_account(target, report)
         return report
 
+    def _reindex(self, plan: LiquidationPlan) -> None:
+        """Re-read the positions a liquidation can change: the target's and the liquidator's.
+
+        Everything else it writes belongs to holders that never borrow (treasuries, the
+        Mini-Pool's own Core accounts), so this is exact and cheaper than journal tracking.
+        """
+        liquidator = self.submitter.liquidator
+        self.monitor.touch(plan.pool, (plan.user, liquidator))
+        if plan.pool != "core":
+            self.monitor.touch("core", (liquidator,))
+
     def _liquidate_account(self, target: Unhealthy, report: KeeperReport) -> None:
         pool = self.protocol.pool(target.pool)
+        data = target.account
         for _ in range(self.config.max_rounds):
-            if account_data(pool, target.user).health_factor >= WAD:
+            if data.health_factor >= WAD:
                 return
-            plan = self.planner.plan(target.pool, target.user)
+            plan = self.planner.plan(target.pool, target.user, data)
             if plan is None:
                 break
             try:
-                with self.monitor.tracking():
-                    execution = self.submitter.submit(plan)
+                execution = self.submitter.submit(plan)
             except (ProtocolError, SlippageExceeded, FlashLiquidityShort) as e:
                 report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
                 return
+            self._reindex(plan)
             report.liquidations.append(execution)
+            data = execution.account_after
         else:
-            data = account_data(pool, target.user)
             if data.health_factor < WAD:
                 report.unfinished.append(Unhealthy(target.pool, target.user, data))
             return
-        data = account_data(pool, target.user)
         if data.total_collateral_base == 0:
             _, debts = account_legs(pool, target.user)
             report.bad_debt += [BadDebt(target.pool, target.user, d.reserve.asset, d.amount, d.value) for d in debts]

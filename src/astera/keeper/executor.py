@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol as Interface
 
-from astera.core import Protocol, account_data
+from astera.core import AccountData, Protocol, account_data
 from astera.core.minipool import MiniPool
 
 from .market import Market
@@ -51,7 +51,12 @@ class Execution:
     collateral_taken: int
     received: int
     proceeds: int
-    health_factor_after: int
+    #: The liquidated account right after this liquidation.
+    account_after: AccountData
+
+    @property
+    def health_factor_after(self) -> int:
+        return self.account_after.health_factor
 
     @property
     def profit(self) -> int:
@@ -115,8 +120,8 @@ class InProcessSubmitter:
             with p.transaction():
                 outcome.append(self._liquidate_and_sell(plan))
         repaid, taken, received, proceeds = outcome[0]
-        hf = account_data(p.pool(plan.pool), plan.user).health_factor
-        return Execution(plan, repaid, taken, received, proceeds, hf)
+        after = account_data(p.pool(plan.pool), plan.user)
+        return Execution(plan, repaid, taken, received, proceeds, after)
 
     def _liquidate_and_sell(self, plan: LiquidationPlan) -> tuple[int, int, int, int]:
         """Inside a transaction: (debt repaid, collateral taken, collateral received, proceeds)."""

@@ -184,6 +184,9 @@ class Monitor:
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
         self.indexes: list[PoolIndex] = []
+        #: id() of each journaled dict that holds positions (bitmaps, scaled balances) -> its index.
+        self._owners: dict[int, PoolIndex] = {}
+        self._shape: tuple[int, ...] = ()
         self.rebuild()
 
     def _pools(self) -> list[tuple[PoolRef, Pool]]:
@@ -195,6 +198,8 @@ class Monitor:
         self.indexes = [PoolIndex(pool, ref) for ref, pool in self._pools()]
         for index in self.indexes:
             index.rebuild()
+        self._shape = ()
+        self._current()
 
     def _current(self) -> list[PoolIndex]:
         """The indexes, after catching up with new Mini-Pools and new reserves."""
@@ -206,6 +211,15 @@ class Monitor:
         for index in self.indexes:
             if index.width != len(index.pool.reserves):
                 index.rebuild()
+        shape = tuple(index.width for index in self.indexes)
+        if shape != self._shape:
+            self._shape = shape
+            self._owners = {}
+            for index in self.indexes:
+                self._owners[id(index.pool.user_config)] = index
+                for r in index.pool.reserves:
+                    self._owners[id(r.a_scaled)] = index
+                    self._owners[id(r.d_scaled)] = index
         return self.indexes
 
     def index(self, ref: PoolRef) -> PoolIndex:
@@ -234,12 +248,8 @@ class Monitor:
         the positions that may have changed. On a refusal nothing changed, and the
         re-read positions are the old ones.
         """
-        owners: dict[int, PoolIndex] = {}
-        for index in self._current():
-            owners[id(index.pool.user_config)] = index
-            for r in index.pool.reserves:
-                owners[id(r.a_scaled)] = index
-                owners[id(r.d_scaled)] = index
+        self._current()
+        owners = self._owners
         journal = self.protocol.journal
         touched: dict[tuple[int, str], PoolIndex] = {}
         try:

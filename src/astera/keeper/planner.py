@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from astera.core import Protocol, account_data
+from astera.core import AccountData, Protocol, account_data
 from astera.core.liquidation import collateral_to_seize
 from astera.core.pool import CLOSE_FACTOR, Pool
 from astera.core.reserve import Reserve
@@ -145,10 +145,13 @@ class Planner:
         self.config = config or PlannerConfig()
         self.premium_bps: PremiumBps = premium_bps or (lambda pool, asset: 0)
 
-    def plan(self, ref: PoolRef, user: str) -> LiquidationPlan | None:
-        """The liquidation to do now on ``user`` in pool ``ref``, or None (healthy or unprofitable)."""
+    def plan(self, ref: PoolRef, user: str, data: AccountData | None = None) -> LiquidationPlan | None:
+        """The liquidation to do now on ``user`` in pool ``ref``, or None (healthy or unprofitable).
+
+        ``data`` is the user's current account data, if the caller already has it.
+        """
         pool = self.protocol.pool(ref)
-        data = account_data(pool, user)
+        data = data or account_data(pool, user)
         if data.health_factor >= 10**18:
             return None
         collateral, debt = account_legs(pool, user)
