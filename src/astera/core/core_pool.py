@@ -111,7 +111,10 @@ class CorePool(Pool):
         self.mint_debt(r, mp.address, mp.address, amount)  # no borrowing bit: never liquidatable
         self.update_rates(r, 0, amount)
         self.pay_out(r, mp.address, amount)
-        borrowers = self.flow_borrowers.setdefault(asset, {})
+        borrowers = self.flow_borrowers.get(asset)
+        if borrowers is None:
+            borrowers = {}
+            self.proto.journal.set(self.flow_borrowers, asset, borrowers)
         if mp.id not in borrowers:
             self.proto.journal.set(borrowers, mp.id, True)
 
