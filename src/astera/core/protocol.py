@@ -640,7 +640,11 @@ class Protocol:
         return self._reserve(self.pool(pool), asset, reserve_type).debt_balance(user, self.now)
 
     def canonical_state(self) -> dict[str, Any]:
-        """Everything that defines the state, as plain JSON-ready data in a fixed order."""
+        """Everything that defines the state, as plain JSON-ready data in a fixed order.
+
+        Zero balances and empty sets are left out, so a state reached by different paths
+        (an entry written back to zero, or never written) has one canonical form.
+        """
 
         def reserve_state(p: Pool, r: Reserve) -> dict[str, Any]:
             d: dict[str, Any] = {
@@ -648,8 +652,8 @@ class Protocol:
             }
             d["key"] = list(r.key) if isinstance(r.key, tuple) else r.key
             d["tranche_of"] = r.tranche_of.asset if r.tranche_of is not None else None
-            d["a_scaled"] = sorted(r.a_scaled.items())
-            d["d_scaled"] = sorted(r.d_scaled.items())
+            d["a_scaled"] = sorted(kv for kv in r.a_scaled.items() if kv[1])
+            d["d_scaled"] = sorted(kv for kv in r.d_scaled.items() if kv[1])
             d["borrow_allowance"] = sorted([list(k), v] for k, v in r.borrow_allowance.items())
             d["strategy"] = {**r.strategy.params(), "state": r.strategy.snapshot()}
             return d
@@ -659,7 +663,7 @@ class Protocol:
                 "name": p.name,
                 "paused": p.paused,
                 "flash_premium": p.flash_premium,
-                "user_config": sorted(p.user_config.items()),
+                "user_config": sorted(kv for kv in p.user_config.items() if kv[1]),
                 "reserves": [reserve_state(p, r) for r in p.reserves],
             }
 
@@ -671,12 +675,12 @@ class Protocol:
                 "timeouts": sorted(self.oracle.timeouts.items()),
                 "fallback": sorted(self.oracle.fallback.items()),
             },
-            "wallets": {a: sorted(w.items()) for a, w in sorted(self.wallets.items())},
+            "wallets": {a: sorted(kv for kv in w.items() if kv[1]) for a, w in sorted(self.wallets.items())},
             "users": sorted(self.users),
             "roles": [self.admin, self.emergency_admin],
             "core": {
                 **pool_state(self.core),
-                "flow_borrowers": sorted((a, sorted(m)) for a, m in self.core.flow_borrowers.items()),
+                "flow_borrowers": sorted((a, sorted(m)) for a, m in self.core.flow_borrowers.items() if m),
                 "flow_limits": sorted([list(k), v] for k, v in self.core.flow_limits.items()),
             },
             "mini_pools": [
