@@ -654,7 +654,7 @@ class Protocol:
             d["tranche_of"] = r.tranche_of.asset if r.tranche_of is not None else None
             d["a_scaled"] = sorted(kv for kv in r.a_scaled.items() if kv[1])
             d["d_scaled"] = sorted(kv for kv in r.d_scaled.items() if kv[1])
-            d["borrow_allowance"] = sorted([list(k), v] for k, v in r.borrow_allowance.items())
+            d["borrow_allowance"] = sorted([list(k), v] for k, v in r.borrow_allowance.items() if v)
             d["strategy"] = {**r.strategy.params(), "state": r.strategy.snapshot()}
             return d
 
