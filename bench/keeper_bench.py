@@ -52,7 +52,11 @@ def synthetic_borrowers(p: Protocol, n: int, seed: int = 1) -> None:
     core = p.core
     usdc, weth, wbtc = (core.reserve((a, True)) for a in ("USDC", "WETH", "WBTC"))
     now = p.now
-    i_weth, i_wbtc, d_usdc = weth.normalized_income(now), wbtc.normalized_income(now), usdc.normalized_debt(now)
+    i_weth, i_wbtc, d_usdc = (
+        weth.normalized_income(now),
+        wbtc.normalized_income(now),
+        usdc.normalized_debt(now),
+    )
     pw, pb = p.price("WETH"), p.price("WBTC")
     for k in range(n):
         user = f"s{k}"
@@ -96,10 +100,17 @@ def detection(n: int, check: bool) -> list[tuple[str, str]]:
         if check:
             brute = sorted(u for u in p.core.user_config if account_data(p.core, u).health_factor < WAD)
             assert [u.user for u in found] == brute, "monitor disagrees with brute force"
-        rows.append((
-            f"{n:,}", f"WETH −{drop_bps / 100:.0f}%", f"{rescore * 1e3:.1f}", f"{candidates:,}", f"{len(found):,}",
-            f"{scan * 1e3:.1f}", "yes" if check else "-",
-        ))
+        rows.append(
+            (
+                f"{n:,}",
+                f"WETH −{drop_bps / 100:.0f}%",
+                f"{rescore * 1e3:.1f}",
+                f"{candidates:,}",
+                f"{len(found):,}",
+                f"{scan * 1e3:.1f}",
+                "yes" if check else "-",
+            )
+        )
     print(f"  {n:,} positions: written in {t1 - t0:.1f}s, indexed in {t2 - t1:.1f}s", flush=True)
     return rows
 
@@ -146,8 +157,15 @@ def main() -> None:
     args = ap.parse_args()
     console = Console(width=140)
     det = Table(title="Detection latency after a price tick (one core)")
-    for col in ("positions", "tick", "re-score all rows (ms)", "candidates", "HF < 1", "exact scan (ms)",
-                "= brute force"):
+    for col in (
+        "positions",
+        "tick",
+        "re-score all rows (ms)",
+        "candidates",
+        "HF < 1",
+        "exact scan (ms)",
+        "= brute force",
+    ):
         det.add_column(col, justify="right")
     for n in (int(x) for x in args.sizes.split(",")):
         for row in detection(n, check=n <= 100_000):

@@ -75,8 +75,17 @@ def test_shrinks_against_an_order_book_too() -> None:
     p = bob(249_975)
     prices = {a: p.price(a) for a in p.decimals}
     market = Market()
-    market.add(OrderBook(Token("WETH", 18), Token("USDC", 6), prices, level_usd=2_000 * USD, levels=10,
-                         half_spread_bps=10, step_bps=100))
+    market.add(
+        OrderBook(
+            Token("WETH", 18),
+            Token("USDC", 6),
+            prices,
+            level_usd=2_000 * USD,
+            levels=10,
+            half_spread_bps=10,
+            step_bps=100,
+        )
+    )
     ex = engine(p, market).run().liquidations[0]
     assert 0 < ex.debt_repaid < 40_000 * USDC and ex.plan.slippage_bps > 0 and ex.profit > 0
 
@@ -99,7 +108,8 @@ def test_round_limit_ends_the_loop() -> None:
 
 def test_bad_debt_is_reported_per_pool_and_reserve() -> None:
     p = deploy(
-        act("deposit", "erin", "WETH", 10 * WETH), act("borrow", "erin", "USDC", 20_600 * USDC),
+        act("deposit", "erin", "WETH", 10 * WETH),
+        act("borrow", "erin", "USDC", 20_600 * USDC),
         act("deposit", "frank", "WETH", 10 * WETH, pool="mini"),
         act("borrow", "frank", "aUSDC", 20_000 * USDC, pool="mini"),
     )
@@ -114,8 +124,10 @@ def test_bad_debt_is_reported_per_pool_and_reserve() -> None:
 
 
 def test_mini_pool_liquidation_repays_tranche_debt_and_the_core() -> None:
-    p = deploy(act("deposit", "frank", "WETH", 20 * WETH, pool="mini"),
-               act("borrow", "frank", "aUSDC", 36_000 * USDC, pool="mini"))
+    p = deploy(
+        act("deposit", "frank", "WETH", 20 * WETH, pool="mini"),
+        act("borrow", "frank", "aUSDC", 36_000 * USDC, pool="mini"),
+    )
     flow = p.core.current_flow("USDC", p.mini_pool(0))
     assert flow > 0
     p.set_price("WETH", 2_200 * USD)
@@ -127,8 +139,10 @@ def test_mini_pool_liquidation_repays_tranche_debt_and_the_core() -> None:
 
 
 def test_mini_pool_liquidation_seizes_tranche_collateral_unwrapped() -> None:
-    p = deploy(act("deposit", "gina", "aUSDC", 50_000 * USDC, pool="mini"),
-               act("borrow", "gina", "WETH", 14 * WETH, pool="mini"))
+    p = deploy(
+        act("deposit", "gina", "aUSDC", 50_000 * USDC, pool="mini"),
+        act("borrow", "gina", "WETH", 14 * WETH, pool="mini"),
+    )
     p.set_price("WETH", 3_700 * USD)  # debt up: $51,800 of WETH against $50,000 of aUSDC
     report = engine(p).run()
     first = report.liquidations[0]
@@ -154,15 +168,19 @@ def test_own_funds_liquidator_without_funds_is_refused_and_nothing_changes() -> 
     keeper = engine(p, funded=False)
     before = p.state_hash()
     report = keeper.run()
-    assert report.liquidations == [] and [f.reason for f in report.failures] == ["error:ERC20InsufficientBalance"]
+    assert report.liquidations == [] and [f.reason for f in report.failures] == [
+        "error:ERC20InsufficientBalance"
+    ]
     assert p.state_hash() == before
 
 
 def test_same_inputs_same_liquidations() -> None:
     def once() -> tuple[list[object], str]:
         p = deploy(
-            act("deposit", "bob", "WETH", 40 * WETH), act("borrow", "bob", "USDC", 80_000 * USDC),
-            act("deposit", "carol", "WETH", 30 * WETH), act("deposit", "carol", "WBTC", WBTC // 2),
+            act("deposit", "bob", "WETH", 40 * WETH),
+            act("borrow", "bob", "USDC", 80_000 * USDC),
+            act("deposit", "carol", "WETH", 30 * WETH),
+            act("deposit", "carol", "WBTC", WBTC // 2),
             act("borrow", "carol", "USDC", 80_000 * USDC),
             act("deposit", "frank", "WETH", 20 * WETH, pool="mini"),
             act("borrow", "frank", "aUSDC", 36_000 * USDC, pool="mini"),

@@ -34,12 +34,16 @@ def test_order_book_walks_the_depth_curve() -> None:
     book = OrderBook(WETH, USDC, PRICES, level_usd=10_000 * USD, levels=3, half_spread_bps=10, step_bps=100)
     # Bids at $1,998, $1,978, $1,958 for 5 WETH each ($10,000 at $2,000).
     assert [(lv.price, lv.size) for lv in book.bids] == [
-        (1_998 * 10**6, 5 * 10**18), (1_978 * 10**6, 5 * 10**18), (1_958 * 10**6, 5 * 10**18)
+        (1_998 * 10**6, 5 * 10**18),
+        (1_978 * 10**6, 5 * 10**18),
+        (1_958 * 10**6, 5 * 10**18),
     ]
     assert book.quote("WETH", 7 * 10**18, "USDC") == (5 * 1_998 + 2 * 1_978) * 10**6
     assert book.swap("WETH", 7 * 10**18, "USDC") == (5 * 1_998 + 2 * 1_978) * 10**6
     assert book.bids[0].size == 0 and book.bids[1].size == 3 * 10**18
-    assert book.quote("WETH", 100 * 10**18, "USDC") == (3 * 1_978 + 5 * 1_958) * 10**6  # the rest finds no bid
+    assert (
+        book.quote("WETH", 100 * 10**18, "USDC") == (3 * 1_978 + 5 * 1_958) * 10**6
+    )  # the rest finds no bid
     with pytest.raises(NoRoute):
         book.quote("USDC", 10**6, "WETH")
 

@@ -34,15 +34,19 @@ def random_book(rng: random.Random, users: int) -> list[dict[str, object]]:
         u = f"u{i}"
         weth = rng.randint(1, 50) * WETH // 10
         wbtc = rng.randint(1, 20) * WBTC // 100 if rng.random() < 0.35 else 0
-        actions += [act("deposit", u, "WETH", weth), act("deposit", u, "WBTC", wbtc)] if wbtc else [
-            act("deposit", u, "WETH", weth)
-        ]
+        actions += (
+            [act("deposit", u, "WETH", weth), act("deposit", u, "WBTC", wbtc)]
+            if wbtc
+            else [act("deposit", u, "WETH", weth)]
+        )
         limit = (weth * 2_750 * 75 // 100 // 10**12) + (wbtc * 60_000 * 70 // 100 // 100)
         actions.append(act("borrow", u, "USDC", limit * rng.randint(50, 99) // 100))
         if rng.random() < 0.4:
             coll = rng.randint(1, 30) * WETH // 10
             actions.append(act("deposit", u, "WETH", coll, pool="mini"))
-            actions.append(act("borrow", u, "aUSDC", coll * 2_750 * rng.randint(40, 74) // 100 // 10**12, pool="mini"))
+            actions.append(
+                act("borrow", u, "aUSDC", coll * 2_750 * rng.randint(40, 74) // 100 // 10**12, pool="mini")
+            )
     return actions
 
 
@@ -61,8 +65,13 @@ def test_scan_equals_brute_force_over_random_ticks() -> None:
             p.advance(rng.randint(60, 90 * 86_400))
         else:  # some user acts; the index follows through tracking()
             u = f"u{rng.randrange(40)}"
-            a = rng.choice([act("repay", u, "USDC", rng.randint(1, 5_000) * USDC), act("deposit", u, "WETH", WETH),
-                            act("borrow", u, "USDC", rng.randint(1, 3_000) * USDC)])
+            a = rng.choice(
+                [
+                    act("repay", u, "USDC", rng.randint(1, 5_000) * USDC),
+                    act("deposit", u, "WETH", WETH),
+                    act("borrow", u, "USDC", rng.randint(1, 3_000) * USDC),
+                ]
+            )
             try:
                 with m.tracking():
                     run_action(p, a)
@@ -132,15 +141,17 @@ def test_tracking_keeps_the_index_equal_to_a_rebuild() -> None:
     m = Monitor(p)
     for step in range(120):
         u, v = f"u{rng.randrange(20)}", f"u{rng.randrange(20)}"
-        a = rng.choice([
-            act("repay", u, "USDC", rng.choice([rng.randint(1, 10_000) * USDC, 10**15])),
-            act("borrow", u, "USDC", rng.randint(1, 3_000) * USDC),
-            act("deposit", u, "WETH", rng.randint(1, 10) * WETH) | {"onBehalfOf": v},
-            act("withdraw", u, "WETH", rng.randint(1, 10) * WETH // 10),
-            act("transfer", u, "WETH", WETH // 10) | {"to": v},
-            act("repay", u, "aUSDC", rng.randint(1, 1_000) * USDC, pool="mini"),
-            act("borrow", u, "aUSDC", rng.randint(1, 1_000) * USDC, pool="mini"),
-        ])
+        a = rng.choice(
+            [
+                act("repay", u, "USDC", rng.choice([rng.randint(1, 10_000) * USDC, 10**15])),
+                act("borrow", u, "USDC", rng.randint(1, 3_000) * USDC),
+                act("deposit", u, "WETH", rng.randint(1, 10) * WETH) | {"onBehalfOf": v},
+                act("withdraw", u, "WETH", rng.randint(1, 10) * WETH // 10),
+                act("transfer", u, "WETH", WETH // 10) | {"to": v},
+                act("repay", u, "aUSDC", rng.randint(1, 1_000) * USDC, pool="mini"),
+                act("borrow", u, "aUSDC", rng.randint(1, 1_000) * USDC, pool="mini"),
+            ]
+        )
         if step % 10 == 0:
             a = act("repay", u, "USDC", 0) | {"amount": "max"}  # closes the position: the row goes
         try:

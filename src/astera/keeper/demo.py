@@ -36,8 +36,14 @@ WETH = 10**18
 
 
 def _reserve(ltv: int, lt: int, bonus: int, strategy: str, **extra: Any) -> dict[str, Any]:
-    return {"ltv": ltv, "liquidation_threshold": lt, "liquidation_bonus": bonus, "reserve_factor": 1500,
-            "rate_strategy": strategy, **extra}
+    return {
+        "ltv": ltv,
+        "liquidation_threshold": lt,
+        "liquidation_bonus": bonus,
+        "reserve_factor": 1500,
+        "rate_strategy": strategy,
+        **extra,
+    }
 
 
 def demo_scenario() -> dict[str, Any]:
@@ -57,24 +63,38 @@ def demo_scenario() -> dict[str, Any]:
             "WBTC": {"decimals": 8, "price": str(60_000 * USD)},
         },
         "rate_strategies": {
-            "stable": {"model": "default", "optimal_utilization": str(8 * 10**26), "base_rate": "0",
-                       "slope1": str(4 * 10**25), "slope2": str(75 * 10**25)},
-            "volatile": {"model": "default", "optimal_utilization": str(45 * 10**25), "base_rate": "0",
-                         "slope1": str(7 * 10**25), "slope2": str(3 * 10**27)},
-        },
-        "core_pool": {"reserves": {
-            "USDC": _reserve(8000, 8500, 10500, "stable"),
-            "WETH": _reserve(7500, 8000, 10800, "volatile"),
-            "WBTC": _reserve(7000, 7500, 10600, "volatile"),
-        }},
-        "mini_pools": [{
-            "id": 0,
-            "reserves": {
-                "WETH": _reserve(7500, 8000, 10800, "volatile"),
-                "aUSDC": _reserve(8000, 8500, 10500, "stable", tranche_of="USDC"),
+            "stable": {
+                "model": "default",
+                "optimal_utilization": str(8 * 10**26),
+                "base_rate": "0",
+                "slope1": str(4 * 10**25),
+                "slope2": str(75 * 10**25),
             },
-            "flow_limits": {"USDC": str(1_000_000 * 10**6)},
-        }],
+            "volatile": {
+                "model": "default",
+                "optimal_utilization": str(45 * 10**25),
+                "base_rate": "0",
+                "slope1": str(7 * 10**25),
+                "slope2": str(3 * 10**27),
+            },
+        },
+        "core_pool": {
+            "reserves": {
+                "USDC": _reserve(8000, 8500, 10500, "stable"),
+                "WETH": _reserve(7500, 8000, 10800, "volatile"),
+                "WBTC": _reserve(7000, 7500, 10600, "volatile"),
+            }
+        },
+        "mini_pools": [
+            {
+                "id": 0,
+                "reserves": {
+                    "WETH": _reserve(7500, 8000, 10800, "volatile"),
+                    "aUSDC": _reserve(8000, 8500, 10500, "stable", tranche_of="USDC"),
+                },
+                "flow_limits": {"USDC": str(1_000_000 * 10**6)},
+            }
+        ],
         "users": ["alice", "bob", "carol", "dave", "erin", "frank"],
         "actions": [
             act("deposit", "alice", "USDC", 10_000_000 * 10**6),
@@ -114,8 +134,13 @@ def positions_table(protocol: Protocol, title: str) -> Table:
         for user in ("bob", "carol", "dave", "erin", "frank"):
             data = account_data(pool, user)
             if data.total_debt_base:
-                table.add_row(str(ref), user, usd(data.total_collateral_base), usd(data.total_debt_base),
-                              health(data.health_factor))
+                table.add_row(
+                    str(ref),
+                    user,
+                    usd(data.total_collateral_base),
+                    usd(data.total_debt_base),
+                    health(data.health_factor),
+                )
     return table
 
 
@@ -134,10 +159,17 @@ def liquidation_demo(console: Console) -> None:
     p.set_price("WETH", 2_200 * USD)
     console.print(positions_table(p, "WETH crashes to $2,200"))
     report = engine.run()
-    console.print(liquidations_table(p, [("crash", ex) for ex in report.liquidations],
-                                     "Keeper run: liquidations (own funds, $10M bankroll)"))
+    console.print(
+        liquidations_table(
+            p,
+            [("crash", ex) for ex in report.liquidations],
+            "Keeper run: liquidations (own funds, $10M bankroll)",
+        )
+    )
     for left in report.unprofitable:
-        console.print(f"left unhealthy, no profitable size: {left.user} in pool {left.pool} "
-                      f"(HF {health(left.health_factor)})")
+        console.print(
+            f"left unhealthy, no profitable size: {left.user} in pool {left.pool} "
+            f"(HF {health(left.health_factor)})"
+        )
     console.print(bad_debt_table(p, report.bad_debt))
     console.print(positions_table(p, "Positions after the keeper run"))

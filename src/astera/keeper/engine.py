@@ -135,6 +135,8 @@ class KeeperEngine:
             return
         if data.total_collateral_base == 0:
             _, debts = account_legs(pool, target.user)
-            report.bad_debt += [BadDebt(target.pool, target.user, d.reserve.asset, d.amount, d.value) for d in debts]
+            report.bad_debt += [
+                BadDebt(target.pool, target.user, d.reserve.asset, d.amount, d.value) for d in debts
+            ]
         else:
             report.unprofitable.append(Unhealthy(target.pool, target.user, data))

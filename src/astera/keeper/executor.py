@@ -81,7 +81,9 @@ class Submitter(Interface):
 class InProcessSubmitter:
     """Liquidates against an in-process :class:`~astera.core.Protocol`."""
 
-    def __init__(self, protocol: Protocol, liquidator: str, market: Market, *, flash_loan: bool = False) -> None:
+    def __init__(
+        self, protocol: Protocol, liquidator: str, market: Market, *, flash_loan: bool = False
+    ) -> None:
         self.protocol = protocol
         self.liquidator = liquidator
         self.market = market
@@ -108,12 +110,19 @@ class InProcessSubmitter:
             if cash < plan.pay_amount:  # the core lets a flash loan exceed the cash
                 raise FlashLiquidityShort(f"{lender.name} lends at most {cash} {plan.pay_asset}")
 
-            def receive(assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str) -> bool:
+            def receive(
+                assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str
+            ) -> bool:
                 outcome.append(self._liquidate_and_sell(plan))
                 return True
 
             p.flash_loan(
-                self.liquidator, self.liquidator, receive, [plan.pay_asset], [plan.pay_amount], [0],
+                self.liquidator,
+                self.liquidator,
+                receive,
+                [plan.pay_asset],
+                [plan.pay_amount],
+                [0],
                 pool=self._lender(plan.pool, plan.pay_asset),
             )
         else:
@@ -133,8 +142,15 @@ class InProcessSubmitter:
             p.deposit(me, plan.pay_asset, deposit_for_shares(pool, debt_r.tranche_of, plan.debt_repaid))
         before = p.wallet(plan.receive_asset, me)
         events = p.liquidate(
-            me, plan.user, plan.collateral, plan.debt, plan.debt_to_cover, pool=plan.pool, unwrap=plan.unwrap,
-            collateral_type=plan.collateral_type, debt_type=plan.debt_type,
+            me,
+            plan.user,
+            plan.collateral,
+            plan.debt,
+            plan.debt_to_cover,
+            pool=plan.pool,
+            unwrap=plan.unwrap,
+            collateral_type=plan.collateral_type,
+            debt_type=plan.debt_type,
         )
         call = next(e for e in events if e.name == "LiquidationCall")
         received = p.wallet(plan.receive_asset, me) - before

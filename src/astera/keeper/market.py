@@ -62,7 +62,7 @@ class Token:
 
     @property
     def unit(self) -> int:
-        return 10**self.decimals
+        return int(10**self.decimals)
 
     def amount_for_usd(self, usd: int, price: int) -> int:
         """Base units worth ``usd`` (8-decimal USD) at ``price``."""
@@ -179,7 +179,9 @@ class OrderBook:
 
     def _check(self, sell: str, buy: str) -> None:
         if (sell, buy) != (self.base.symbol, self.quote_token.symbol):
-            raise NoRoute(f"order book {self.base.symbol}/{self.quote_token.symbol} cannot sell {sell} for {buy}")
+            raise NoRoute(
+                f"order book {self.base.symbol}/{self.quote_token.symbol} cannot sell {sell} for {buy}"
+            )
 
 
 class Market:

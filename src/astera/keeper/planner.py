@@ -164,9 +164,7 @@ class Planner:
                     return plan
         return None
 
-    def _size(
-        self, ref: PoolRef, pool: Pool, user: str, c: Leg, d: Leg, hf: int
-    ) -> LiquidationPlan | None:
+    def _size(self, ref: PoolRef, pool: Pool, user: str, c: Leg, d: Leg, hf: int) -> LiquidationPlan | None:
         """The largest profitable repayment of ``d`` against ``c`` (bisection), or None."""
         coll_r, debt_r = c.reserve, d.reserve
         receive_asset = coll_r.tranche_of.asset if coll_r.tranche_of is not None else coll_r.asset
@@ -225,11 +223,16 @@ class Planner:
             pay_amount = deposit_for_shares(pool, debt_r.tranche_of, actual)
         cost = pay_amount + pay_amount * premium // PERCENTAGE_FACTOR
         proceeds = self.market.quote(receive_asset, receive_amount, pay_asset)
-        if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * (PERCENTAGE_FACTOR + self.config.margin_bps):
+        if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * (
+            PERCENTAGE_FACTOR + self.config.margin_bps
+        ):
             return None
         p = self.protocol
-        fair = receive_amount * p.price(receive_asset) * 10 ** p.decimals[pay_asset] // (
-            p.price(pay_asset) * 10 ** p.decimals[receive_asset]
+        fair = (
+            receive_amount
+            * p.price(receive_asset)
+            * 10 ** p.decimals[pay_asset]
+            // (p.price(pay_asset) * 10 ** p.decimals[receive_asset])
         )
         return LiquidationPlan(
             pool=ref,

@@ -34,7 +34,9 @@ DEFAULT_BANKROLL_USD = 10_000_000 * 10**8
 def model_market(protocol: Protocol, depth_usd: int, fee_bps: int = 30) -> Market:
     """A constant-product pool of ``depth_usd`` per side between every two listed assets."""
     prices = {a: protocol.price(a) for a in protocol.decimals}
-    return Market.constant_product([Token(a, d) for a, d in protocol.decimals.items()], prices, depth_usd, fee_bps)
+    return Market.constant_product(
+        [Token(a, d) for a, d in protocol.decimals.items()], prices, depth_usd, fee_bps
+    )
 
 
 def fund(protocol: Protocol, liquidator: str, bankroll_usd: int) -> None:
@@ -68,7 +70,10 @@ def run_scenario(
         fund(p, liquidator, bankroll_usd)
     market = model_market(p, depth_usd)
     engine = KeeperEngine(
-        p, market, InProcessSubmitter(p, liquidator, market, flash_loan=flash_loan), PlannerConfig(margin_bps=margin_bps)
+        p,
+        market,
+        InProcessSubmitter(p, liquidator, market, flash_loan=flash_loan),
+        PlannerConfig(margin_bps=margin_bps),
     )
     run = ScenarioRun(p)
     for i, action in enumerate(doc["actions"]):
@@ -92,11 +97,15 @@ def main_keeper(path: Path, liquidator: str, flash_loan: bool, depth_usd: int, m
         console.width = 160  # tables are wide; do not wrap them in logs and pipes
     executions = [(when, ex) for when, report in run.reports for ex in report.liquidations]
     funding = "flash loans" if flash_loan else "own balances"
-    console.print(liquidations_table(run.protocol, executions, f"{doc.get('name', path.name)}: liquidations ({funding})"))
+    console.print(
+        liquidations_table(
+            run.protocol, executions, f"{doc.get('name', path.name)}: liquidations ({funding})"
+        )
+    )
     final = run.reports[-1][1]
     console.print(bad_debt_table(run.protocol, final.bad_debt))
     failures = sum(len(r.failures) for _, r in run.reports)
     console.print(
-        f"{len(executions)} liquidations; {len(final.unprofitable)} accounts left unhealthy but unprofitable; "
-        f"{failures} refused submissions; {run.refused_actions} scenario actions refused"
+        f"{len(executions)} liquidations; {len(final.unprofitable)} accounts left unhealthy but "
+        f"unprofitable; {failures} refused submissions; {run.refused_actions} scenario actions refused"
     )

@@ -41,19 +41,28 @@ def liquidations_table(protocol: Protocol, executions: list[tuple[str, Execution
     """One row per liquidation: when, account, debt repaid, collateral taken, bonus, slippage, HF."""
     table = Table(title=title)
     for name, justify in (
-        ("when", "left"), ("pool", "left"), ("account", "left"), ("debt repaid", "right"),
-        ("collateral taken", "right"), ("bonus", "right"), ("sold for", "right"), ("slippage", "right"),
-        ("HF before", "right"), ("HF after", "right"),
+        ("when", "left"),
+        ("pool", "left"),
+        ("account", "left"),
+        ("debt repaid", "right"),
+        ("collateral taken", "right"),
+        ("bonus", "right"),
+        ("sold for", "right"),
+        ("slippage", "right"),
+        ("HF before", "right"),
+        ("HF after", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for when, ex in executions:
         plan = ex.plan
+        debt_decimals = reserve_decimals(protocol, plan.pool, plan.debt)
+        coll_decimals = reserve_decimals(protocol, plan.pool, plan.collateral)
         table.add_row(
             when,
             str(plan.pool),
             plan.user,
-            f"{tokens(ex.debt_repaid, reserve_decimals(protocol, plan.pool, plan.debt), 2)} {plan.debt}",
-            f"{tokens(ex.collateral_taken, reserve_decimals(protocol, plan.pool, plan.collateral))} {plan.collateral}",
+            f"{tokens(ex.debt_repaid, debt_decimals, 2)} {plan.debt}",
+            f"{tokens(ex.collateral_taken, coll_decimals)} {plan.collateral}",
             f"{(plan.bonus - 10_000) / 100:.2f}%",
             f"{tokens(ex.proceeds, protocol.decimals[plan.pay_asset], 2)} {plan.pay_asset}",
             f"{plan.slippage_bps / 100:.2f}%",
@@ -76,7 +85,11 @@ def bad_debt_table(protocol: Protocol, bad_debt: list[BadDebt]) -> Table:
         table.add_column(name, justify="left" if name in ("pool", "reserve") else "right")
     for (pool, reserve), (accounts, amount, value) in sorted(totals.items(), key=lambda kv: str(kv[0])):
         table.add_row(
-            str(pool), reserve, str(accounts), tokens(amount, reserve_decimals(protocol, pool, reserve)), usd(value)
+            str(pool),
+            reserve,
+            str(accounts),
+            tokens(amount, reserve_decimals(protocol, pool, reserve)),
+            usd(value),
         )
     if not totals:
         table.add_row("-", "-", "0", "0", usd(0))
