@@ -20,7 +20,7 @@ from .blocks import Header, block_hash
 from .errors import NodeError
 from .ledger import Ledger
 from .store import SqlStore, StoreError
-from .transactions import canonical_json, decode_tx
+from .transactions import decode_tx
 
 
 class ReplayError(StoreError):
@@ -113,9 +113,9 @@ def open_chain(store: SqlStore, genesis_doc: dict[str, Any] | None) -> Chain:
             raise StoreError("empty store and no genesis given")
         ledger = genesis_mod.build(genesis_doc)
         head = genesis_header(genesis_doc, ledger)
-        store.initialize(canonical_json(genesis_doc), head)
+        store.initialize(genesis_mod.genesis_text(genesis_doc), head)
         return Chain(store, genesis_doc, genesis_mod.chain_id(genesis_doc), ledger, head)
-    if genesis_doc is not None and canonical_json(genesis_doc) != stored:
+    if genesis_doc is not None and genesis_mod.genesis_text(genesis_doc) != stored:
         raise StoreError("this store was created from a different genesis")
     return _restore(store, json.loads(stored))
 
