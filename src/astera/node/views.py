@@ -115,6 +115,7 @@ def _pool_account(p: Protocol, pool: Pool, address: str) -> dict[str, Any]:
             positions.append(
                 {
                     "asset": r.asset,
+                    "decimals": r.decimals,
                     "supplied": str(supplied),
                     "debt": str(debt),
                     "collateral": pool.is_collateral(address, r),
