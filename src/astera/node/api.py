@@ -223,7 +223,7 @@ def create_app(node: Node) -> FastAPI:
         after: Cursor = None,
         before: Before = None,
         limit: Limit = 50,
-        name: Annotated[str | None, Query(max_length=64)] = None,
+        name: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None,
     ) -> dict[str, Any]:
         rows = await node.read(node.store.events, after, before, limit, name)
         return _page([ev_json(r) for r in rows], "seq", after is not None)
