@@ -118,6 +118,8 @@ def detection(n: int, check: bool) -> list[tuple[str, str]]:
 def liquidations(m: int) -> list[tuple[str, str]]:
     def crashed() -> Protocol:
         p = deployment()
+        p.mint("alice", "USDC", m * 2_000 * 10**6)  # liquidity for m loans of $1,900
+        p.deposit("alice", "USDC", m * 2_000 * 10**6)
         for k in range(m):
             u = f"b{k}"
             p.register_user(u)
