@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/astera demo
+	$(BIN)/astera serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
