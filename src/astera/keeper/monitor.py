@@ -12,8 +12,9 @@ Floats never decide. Each row gets rigorous bounds on the integer health factor:
 rounding of §5.1 (``ray_mul`` half-up, collateral floored and debt rounded up per asset,
 the average threshold floored to a whole basis point, ``percentMul`` and ``wadDiv``) is
 covered by an absolute slack, and the float arithmetic by a relative one of 1e-9 (about
-10⁵ times the float64 error of these sums). Rows that are provably healthy are dropped; every other row is a
-*candidate* and is re-checked with the core's exact :func:`~astera.core.account_data`.
+10⁵ times the float64 error of these sums). Rows that are provably healthy are dropped;
+every other row is a *candidate* and is re-checked with the core's exact
+:func:`~astera.core.account_data`.
 Result: no misses and no false alarms (tests compare with brute force over random states).
 
 Keeping the index in sync. A pool row changes only when the protocol writes that user's
