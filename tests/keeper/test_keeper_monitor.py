@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from keeper_helpers import USD, USDC, WBTC, WETH, act, deploy
 
 from astera.core import WAD, DefaultRateStrategy, Protocol, ProtocolError, account_data
@@ -50,8 +51,9 @@ def random_book(rng: random.Random, users: int) -> list[dict[str, object]]:
     return actions
 
 
-def test_scan_equals_brute_force_over_random_ticks() -> None:
-    rng = random.Random(2024)
+@pytest.mark.parametrize("seed", range(6))
+def test_scan_equals_brute_force_over_random_ticks(seed: int) -> None:
+    rng = random.Random(seed)
     p = deploy(*random_book(rng, 40))
     m = Monitor(p)
     assert m.positions > 40
@@ -87,9 +89,10 @@ def test_scan_equals_brute_force_over_random_ticks() -> None:
     assert unhealthy_seen > 20  # the walk really crossed the boundary
 
 
-def test_scan_is_exact_at_the_boundary() -> None:
+@pytest.mark.parametrize("seed", [7, 8])
+def test_scan_is_exact_at_the_boundary(seed: int) -> None:
     """For each account, find the WETH price where HF crosses 1 and scan one unit either side."""
-    rng = random.Random(7)
+    rng = random.Random(seed)
     p = deploy(*random_book(rng, 40))
     m = Monitor(p)
     tested = 0
