@@ -80,7 +80,13 @@ class Pool:
         self.proto.journal.setattr(r, "cash", r.cash + amount)
 
     def pay_out(self, r: Reserve, to: str, amount: int, unwrap: bool = False) -> None:
-        """Move ``amount`` of the reserve asset out of the reserve to ``to``."""
+        """Move ``amount`` of the reserve asset out of the reserve to ``to``.
+
+        Borrows and withdrawals were already checked by the rate strategy (``56``); a flash
+        loan was not, and the token transfer itself refuses when the aToken holds less.
+        """
+        if amount > r.cash:
+            raise ProtocolError(E.INSUFFICIENT_BALANCE, f"reserve {r.asset} holds {r.cash}, sends {amount}")
         self.proto.journal.setattr(r, "cash", r.cash - amount)
         self.proto.wallet_credit(r.asset, to, amount)
 
