@@ -63,8 +63,12 @@ def presign(doc: dict[str, Any], accounts: list[Key], per_account: int) -> list[
 
 
 async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes) -> int:
-    writer.write(b"POST /txs HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: "
-                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+    writer.write(
+        b"POST /txs HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -137,8 +141,19 @@ def run(store: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="astera-bench-") as tmp:
         gen = Path(tmp) / "genesis.json"
         gen.write_text(json.dumps(doc))
-        cmd = [sys.executable, "-m", "astera", "serve", "--data", tmp, "--genesis", str(gen), "--no-keeper",
-               "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "astera",
+            "serve",
+            "--data",
+            tmp,
+            "--genesis",
+            str(gen),
+            "--no-keeper",
+            "--log-level",
+            "warning",
+        ]
         if store == "pg":
             import psycopg
 
@@ -167,15 +182,19 @@ def main() -> None:
     ap.add_argument("--store", choices=["sqlite", "pg", "both"], default="both")
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--warmup", type=float, default=3.0)
-    ap.add_argument("--concurrency", type=int, default=128)
+    ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
     stores = ["sqlite", "pg"] if args.store == "both" else [args.store]
-    print(f"{os.cpu_count()} CPUs; {args.concurrency} connections; {args.seconds:.0f}s measured after "
-          f"{args.warmup:.0f}s warm-up; each tx a signed USDC deposit acknowledged after durable commit")
+    print(
+        f"{os.cpu_count()} CPUs; {args.concurrency} connections; {args.seconds:.0f}s measured after "
+        f"{args.warmup:.0f}s warm-up; each tx a signed USDC deposit acknowledged after durable commit"
+    )
     for store in stores:
         r = run(store, args)
-        print(f"{r['store']:>6}: {r['tx_per_s']:8.0f} tx/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms"
-              f"   ({r['txs']} txs, {r['errors']} errors)")
+        print(
+            f"{r['store']:>6}: {r['tx_per_s']:8.0f} tx/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms"
+            f"   ({r['txs']} txs, {r['errors']} errors)"
+        )
 
 
 if __name__ == "__main__":

@@ -107,7 +107,12 @@ def serve(config: ServeConfig) -> None:
     if config.keeper and not attach_keeper(node):
         log.info("no keeper in this build; running without one")
     uvicorn.run(
-        create_app(node), host=config.host, port=config.port, log_level=config.log_level, access_log=False
+        create_app(node),
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=3,  # open SSE streams would otherwise hold a shutdown forever
     )
 
 
