@@ -8,7 +8,7 @@ next. Reported: accepted tx/s over the measured window, p50/p99 latency per tx.
 
     .venv/bin/python bench/node_bench.py                # SQLite, then PostgreSQL
     .venv/bin/python bench/node_bench.py --store sqlite --seconds 20
-    ASTERA_BENCH_PG_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/node_bench.py --store pg
+    ASTERA_BENCH_PG_URL=postgresql://me@db:5432/postgres .venv/bin/python bench/node_bench.py --store pg
 
 PostgreSQL runs get a fresh database (``astera_bench_<random>``) that is dropped afterwards.
 """
@@ -192,8 +192,8 @@ def main() -> None:
     for store in stores:
         r = run(store, args)
         print(
-            f"{r['store']:>6}: {r['tx_per_s']:8.0f} tx/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms"
-            f"   ({r['txs']} txs, {r['errors']} errors)"
+            f"{r['store']:>6}: {r['tx_per_s']:8.0f} tx/s   p50 {r['p50_ms']:6.1f} ms"
+            f"   p99 {r['p99_ms']:6.1f} ms   ({r['txs']} txs, {r['errors']} errors)"
         )
 
 
