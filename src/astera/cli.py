@@ -117,12 +117,12 @@ def serve(
 @app.command()
 def verify(data: DataOpt = Path("astera-data"), db: DbOpt = None) -> None:
     """Replay the whole log from genesis and check every signature and state hash."""
-    from astera.node.chain import ReplayError
     from astera.node.serve import verify_store
+    from astera.node.store import StoreError
 
     try:
         report = verify_store(data, db)
-    except ReplayError as e:
+    except StoreError as e:
         typer.echo(f"FAILED: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(
@@ -140,29 +140,26 @@ def key_new(
     name: Annotated[str, typer.Argument(help="Key name (or path to a .key file).")] = "default",
 ) -> None:
     """Create a key; prints its address."""
-    from astera.node.commands import key_path, new_key
+    from astera.node.commands import key_path, new_key, run
 
-    key = new_key(name)
-    typer.echo(f"{key.address}  ({key_path(name)})")
+    def body() -> None:
+        typer.echo(f"{new_key(name).address}  ({key_path(name)})")
+
+    raise typer.Exit(run(body))
 
 
 @key_app.command("show")
 def key_show(name: Annotated[str, typer.Argument()] = "default") -> None:
     """Print a key's address."""
-    from astera.node.commands import load_key
+    from astera.node.commands import load_key, run
 
-    typer.echo(load_key(name).address)
+    raise typer.Exit(run(lambda: typer.echo(load_key(name).address)))
 
 
 def _node_action(action: str, node: str, key: str, asset: str, amount: str, pool: str, raw: bool) -> None:
-    from astera.client import ApiError
-    from astera.node.commands import act, report_api_error
+    from astera.node.commands import act, run
 
-    try:
-        act(node, key, action, asset, amount, pool, raw)
-    except ApiError as e:
-        typer.echo(report_api_error(e), err=True)
-        raise typer.Exit(1) from None
+    raise typer.Exit(run(act, node, key, action, asset, amount, pool, raw))
 
 
 @app.command()
@@ -222,15 +219,10 @@ def faucet(
     asset: str, amount: str, node: NodeUrl = DEFAULT_NODE, key: KeyName = "default", raw: RawOpt = False
 ) -> None:
     """Get test funds from the node's faucet."""
-    from astera.client import ApiError
-    from astera.node.commands import faucet as run
-    from astera.node.commands import report_api_error
+    from astera.node.commands import faucet as body
+    from astera.node.commands import run
 
-    try:
-        run(node, key, asset, amount, raw)
-    except ApiError as e:
-        typer.echo(report_api_error(e), err=True)
-        raise typer.Exit(1) from None
+    raise typer.Exit(run(body, node, key, asset, amount, raw))
 
 
 @app.command()
@@ -239,6 +231,6 @@ def account(
     node: NodeUrl = DEFAULT_NODE,
 ) -> None:
     """Show wallet, positions, health factor and borrowing power."""
-    from astera.node.commands import show_account
+    from astera.node.commands import run, show_account
 
-    show_account(node, who)
+    raise typer.Exit(run(show_account, node, who))

@@ -55,8 +55,19 @@ def test_newcomer_cli_flow_survives_a_restart(node: NodeProcess, tmp_path: Path)
     out = cli("account", home=home, node=node.url)
     assert out.returncode == 0 and "health factor" in out.stdout, out.stderr
     with Client(node.url) as c:
+        assert c.account(address)["pools"]["core"]["health_factor"] == str(
+            10 * 3_700 * 80 // 100 * 10**18 // 5_000
+        )
+    for args in (("repay", "USDC", "1000"), ("withdraw", "WETH", "0.5")):
+        out = cli(*args, home=home, node=node.url)
+        assert out.returncode == 0, out.stderr
+    out = cli("withdraw", "WETH", "0.0000000000000000001", home=home, node=node.url)
+    assert out.returncode == 1 and "error:" in out.stderr and "Traceback" not in out.stderr
+    with Client(node.url) as c:
         before = c.account(address)
-        assert before["pools"]["core"]["health_factor"] == str(10 * 3_700 * 80 // 100 * 10**18 // 5_000)
+        positions = {p["asset"]: p for p in before["pools"]["core"]["positions"]}
+        assert positions["WETH"]["supplied"] == str(95 * 10**17)
+        assert 4_000 * 10**6 <= int(positions["USDC"]["debt"]) < 4_001 * 10**6
         status = c.status()
     node.stop()
     node.start()

@@ -222,3 +222,45 @@ def test_pagination(open_test_store: Any, genesis_doc: dict[str, Any]) -> None:
     assert [e[0] for e in events] == list(range(len(events)))
     assert {e[3] for e in store.events(-1, None, 100, "Borrow")} == {"Borrow"}
     assert len(store.txs_at(5)) == 1 and store.events_of(0)[0][3] == "Deposit"
+
+
+def test_block_time_never_goes_backwards(open_test_store: Any, genesis_doc: dict[str, Any]) -> None:
+    """The node's clock is max(previous block, wall clock): a wall clock stepping back is ignored."""
+    times = iter([1_760_000_100.9, 1_760_000_050.0, 1_760_000_200.0])
+    chain = open_chain(open_test_store(), genesis_doc)
+    receipts = asyncio.run(
+        run_sequentially(
+            Node(chain, snapshot_every=0, clock=lambda: next(times)), workload(chain.chain_id)[:3]
+        )
+    )
+    assert [r.timestamp for r in receipts] == [1_760_000_100, 1_760_000_100, 1_760_000_200]
+    assert verify(open_test_store()).height == 3
+
+
+def test_a_failed_commit_stops_the_node_without_acknowledging(
+    open_test_store: Any, genesis_doc: dict[str, Any]
+) -> None:
+    chain = open_chain(open_test_store(), genesis_doc)
+    txs = workload(chain.chain_id)[:3]
+
+    def broken(block: Any) -> None:
+        raise OSError("disk full")
+
+    async def go() -> list[Any]:
+        node = Node(chain, snapshot_every=0)
+        await node.start()
+        try:
+            ok = await node.submit(txs[0])
+            chain.store.append = broken  # type: ignore[method-assign]
+            results = await asyncio.gather(node.submit(txs[1]), return_exceptions=True)
+            later = await asyncio.gather(node.submit(txs[2]), node.ready(), return_exceptions=True)
+            return [ok, *results, *later]
+        finally:
+            await node.stop()
+
+    ok, failed, refused_later, not_ready = asyncio.run(go())
+    assert ok.height == 1
+    for e in (failed, refused_later, not_ready):
+        assert isinstance(e, NodeError) and e.code == "unavailable"
+    restored = open_chain(open_test_store(), genesis_doc)  # the log is intact at block 1
+    assert restored.head.height == 1

@@ -10,10 +10,12 @@ units as they are. Keys live in ``$ASTERA_HOME/keys`` (default ``~/.astera/keys`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +25,7 @@ from .accounts import Key
 
 UINT256_MAX = 2**256 - 1
 console = Console()
+console_err = Console(stderr=True)
 
 
 def key_dir() -> Path:
@@ -143,3 +146,19 @@ def show_account(node: str, address_or_key: str) -> dict[str, Any]:
 def report_api_error(e: ApiError) -> str:
     reason = f" (protocol code {e.reason})" if e.reason else ""
     return f"refused: {e}{reason}"
+
+
+def run(fn: Callable[..., Any], *args: Any) -> int:
+    """Run a command body; a refusal or a usage problem is one line on stderr and exit code 1."""
+    try:
+        fn(*args)
+    except ApiError as e:
+        console_err.print(report_api_error(e))
+        return 1
+    except (ValueError, OSError) as e:
+        console_err.print(f"error: {e}")
+        return 1
+    except httpx.HTTPError as e:
+        console_err.print(f"cannot reach the node: {e}")
+        return 1
+    return 0

@@ -20,7 +20,7 @@ from . import genesis as genesis_mod
 from .accounts import Key
 from .chain import VerifyReport, open_chain, verify
 from .node import Node
-from .store import SqlStore, open_store
+from .store import SqlStore, StoreError, open_store
 
 ROLE_KEYS = ("admin", "emergency_admin", "oracle", "faucet", "pool_admin_0")
 log = logging.getLogger("astera.node")
@@ -117,6 +117,8 @@ def serve(config: ServeConfig) -> None:
 
 
 def verify_store(data: Path, db: str | None) -> VerifyReport:
+    if db is None and not (data / "ledger.sqlite3").exists():
+        raise StoreError(f"no log in {data} (use --data DIR or --db URL)")
     store: SqlStore = open_store(db, str(data))
     try:
         return verify(store)
