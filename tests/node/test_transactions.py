@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from node_harness import key
 
 from astera.node.accounts import Key, verify
@@ -150,3 +152,37 @@ def test_max_amount_literal() -> None:
     assert decode_tx(env, CHAIN).args["amount"] == 2**256 - 1
     env = sign_tx(key("alice"), CHAIN, 0, "borrow", {"pool": "core", "asset": "USDC", "amount": "max"})
     assert code_of(decode_tx, env, CHAIN) == "invalid_tx"  # "max" only where the protocol defines it
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+tx_like = st.fixed_dictionaries(
+    {
+        "tx": st.fixed_dictionaries(
+            {
+                "chain_id": st.just(CHAIN) | json_values,
+                "sender": st.just(key("alice").address) | json_values,
+                "nonce": st.integers(-1, 2**64) | json_values,
+                "action": st.sampled_from(["deposit", "borrow", "set_price", "liquidate"]) | json_values,
+                "params": st.dictionaries(
+                    st.sampled_from(["pool", "asset", "amount", "to", "target", "price", "x"]),
+                    json_values,
+                    max_size=5,
+                ),
+            }
+        ),
+        "signature": st.just("00" * 64) | json_values,
+    },
+)
+
+
+@given(envelope=json_values | tx_like)
+@settings(max_examples=300, deadline=None)
+def test_any_json_is_a_transaction_or_a_stable_refusal(envelope: object) -> None:
+    try:
+        decode_tx(envelope, CHAIN)
+    except NodeError as e:
+        assert e.status < 500

@@ -113,7 +113,11 @@ STRATEGY_FIELDS: Final[dict[str, tuple[str, ...]]] = {
 
 def strategy(value: object) -> dict[str, Any]:
     """A rate strategy: ``{"model": "default"|"pi"|"fixed", <ray fields as decimal strings>}``."""
-    if not isinstance(value, dict) or value.get("model") not in STRATEGY_FIELDS:
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("model"), str)
+        or value["model"] not in STRATEGY_FIELDS
+    ):
         raise ValueError(f"must be an object with model in {sorted(STRATEGY_FIELDS)}")
     fields = STRATEGY_FIELDS[value["model"]]
     if set(value) != {"model", *fields}:

@@ -111,7 +111,7 @@ def _check_body(body: object, chain_id: str) -> dict[str, Any]:
     nonce = body["nonce"]
     if type(nonce) is not int or not 0 <= nonce <= MAX_NONCE:
         raise NodeError("invalid_tx", f"nonce must be an integer in [0, {MAX_NONCE}]")
-    if body["action"] not in ACTIONS:
+    if not isinstance(body["action"], str) or body["action"] not in ACTIONS:
         raise NodeError("invalid_tx", f"unknown action {body['action']!r}", actions=sorted(ACTIONS))
     return body
 
