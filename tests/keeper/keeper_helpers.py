@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
-from astera.core import Protocol
+from astera.core import DefaultRateStrategy, Protocol, ProtocolError
 from astera.keeper import InProcessSubmitter, KeeperEngine, Market, PlannerConfig
 from astera.keeper.demo import demo_scenario
 from astera.keeper.scenario import fund, model_market
@@ -61,3 +62,71 @@ def engine(
     market = market or model_market(p, 100_000_000 * USD)
     submitter = InProcessSubmitter(p, liquidator, market, flash_loan=flash_loan)
     return KeeperEngine(p, market, submitter, PlannerConfig(**config))
+
+
+def random_book(rng: random.Random, users: int) -> list[dict[str, object]]:
+    """Random Core and Mini-Pool positions, most of them borrowing close to the limit."""
+    actions: list[dict[str, object]] = []
+    for i in range(users):
+        u = f"u{i}"
+        weth = rng.randint(1, 50) * WETH // 10
+        wbtc = rng.randint(1, 20) * WBTC // 100 if rng.random() < 0.35 else 0
+        actions += (
+            [act("deposit", u, "WETH", weth), act("deposit", u, "WBTC", wbtc)]
+            if wbtc
+            else [act("deposit", u, "WETH", weth)]
+        )
+        limit = (weth * 2_750 * 75 // 100 // 10**12) + (wbtc * 60_000 * 70 // 100 // 100)
+        actions.append(act("borrow", u, "USDC", limit * rng.randint(50, 99) // 100))
+        if rng.random() < 0.4:
+            coll = rng.randint(1, 30) * WETH // 10
+            actions.append(act("deposit", u, "WETH", coll, pool="mini"))
+            actions.append(
+                act("borrow", u, "aUSDC", coll * 2_750 * rng.randint(40, 74) // 100 // 10**12, pool="mini")
+            )
+    return actions
+
+
+COARSE = {  # symbol: (decimals, price, ltv, liquidation threshold, bonus)
+    "GEM": (0, 12_345_678_901, 6_000, 7_000, 11_000),
+    "TKN": (2, 333_333_333, 7_000, 7_500, 10_800),
+    "STB": (6, 99_990_001, 8_000, 8_500, 10_500),
+}
+
+
+def coarse_book(rng: random.Random, users: int) -> Protocol:
+    """A Core-Pool with coarse units (GEM has no decimals: one unit is $123) and odd prices.
+
+    Half a unit of ``rayMul`` rounding is then worth $61, so the per-asset rounding is
+    large next to the positions ($1,000 to $50,000, borrowing close to their limit).
+    """
+    p = Protocol(start_timestamp=1_700_000_000, admin="admin", emergency_admin="emergency_admin")
+    strategy = DefaultRateStrategy(8 * 10**26, 2 * 10**25, 4 * 10**25, 75 * 10**25)
+    p.register_user("alice")
+    for asset, (decimals, price, ltv, lt, bonus) in COARSE.items():
+        p.add_asset(asset, decimals=decimals, price=price)
+        p.init_core_reserve("admin", asset, strategy)
+        p.configure_reserve_as_collateral("admin", "core", asset, ltv, lt, bonus)
+        p.set_reserve_flags("admin", "core", asset, borrowing_enabled=True)
+        p.set_reserve_factor("admin", "core", asset, 1_000)
+        liquidity = 10**6 * 10**decimals * 10**8 // price
+        p.mint("alice", asset, liquidity)
+        p.deposit("alice", asset, liquidity)
+    for i in range(users):
+        u = f"c{i}"
+        p.register_user(u)
+        for asset in rng.sample(sorted(COARSE), rng.randint(1, 2)):
+            decimals, price = COARSE[asset][:2]
+            amount = rng.randint(1_000, 50_000) * 10**decimals * 10**8 // price  # $1,000 to $50,000
+            p.mint(u, asset, amount)
+            p.deposit(u, asset, amount)
+        for asset in rng.sample(sorted(COARSE), rng.randint(1, 2)):
+            decimals, price = COARSE[asset][:2]
+            room = p.account(u).available_borrows_base * rng.randint(60, 100) // 100
+            amount = room * 10**decimals // price
+            if amount:
+                try:
+                    p.borrow(u, asset, amount)
+                except ProtocolError:
+                    pass
+    return p

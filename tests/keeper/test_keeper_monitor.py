@@ -1,12 +1,17 @@
-"""The monitor finds every account with HF < 1, exactly: compared with brute force."""
+"""The monitor finds every account with HF < 1, exactly: compared with brute force.
+
+Its float bounds sort rows into proved unhealthy, proved healthy and unsure; every test
+here also checks that sorting row by row against the core's integer health factor
+(:func:`assert_triage_sound`), in ordinary deployments and in one with coarse units where
+the per-asset rounding is large next to the values.
+"""
 
 from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
-from keeper_helpers import USD, USDC, WBTC, WETH, act, deploy
+from keeper_helpers import COARSE, USD, USDC, WETH, act, coarse_book, deploy, random_book
 
 from astera.core import WAD, DefaultRateStrategy, Protocol, ProtocolError, account_data
 from astera.keeper import Monitor
@@ -25,30 +30,31 @@ def brute_force(p: Protocol) -> list[tuple[object, str]]:
 
 
 def found(m: Monitor) -> list[tuple[object, str]]:
-    return [(u.pool, u.user) for u in m.scan()]
+    """The scan's accounts; the detection (no account data) must name the same ones."""
+    scanned = [(u.pool, u.user) for u in m.scan()]
+    detected = [(ref, user) for ref, users in m.detect().items() for user in users]
+    assert len(detected) == len(scanned) and set(detected) == set(scanned)
+    return scanned
 
 
-def random_book(rng: random.Random, users: int) -> list[dict[str, object]]:
-    """Random Core and Mini-Pool positions, most of them borrowing close to the limit."""
-    actions: list[dict[str, object]] = []
-    for i in range(users):
-        u = f"u{i}"
-        weth = rng.randint(1, 50) * WETH // 10
-        wbtc = rng.randint(1, 20) * WBTC // 100 if rng.random() < 0.35 else 0
-        actions += (
-            [act("deposit", u, "WETH", weth), act("deposit", u, "WBTC", wbtc)]
-            if wbtc
-            else [act("deposit", u, "WETH", weth)]
-        )
-        limit = (weth * 2_750 * 75 // 100 // 10**12) + (wbtc * 60_000 * 70 // 100 // 100)
-        actions.append(act("borrow", u, "USDC", limit * rng.randint(50, 99) // 100))
-        if rng.random() < 0.4:
-            coll = rng.randint(1, 30) * WETH // 10
-            actions.append(act("deposit", u, "WETH", coll, pool="mini"))
-            actions.append(
-                act("borrow", u, "aUSDC", coll * 2_750 * rng.randint(40, 74) // 100 // 10**12, pool="mini")
-            )
-    return actions
+def assert_triage_sound(m: Monitor) -> tuple[int, int]:
+    """Rows proved unhealthy have HF < 1 and rows proved healthy HF >= 1, exactly.
+
+    Returns how many rows were proved unhealthy and how many were unsure.
+    """
+    proved = unsure = 0
+    for index, triage in zip(m.indexes, m.triage(), strict=True):
+        bad, undecided = set(triage.unhealthy.tolist()), set(triage.unsure.tolist())
+        assert not bad & undecided
+        for i, user in enumerate(index.users):
+            hf = account_data(index.pool, user).health_factor
+            if i in bad:
+                assert hf < WAD, (index.ref, user, "proved unhealthy, but HF >= 1")
+            elif i not in undecided:
+                assert hf >= WAD, (index.ref, user, "proved healthy, but HF < 1")
+        proved += len(bad)
+        unsure += len(undecided)
+    return proved, unsure
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -57,7 +63,7 @@ def test_scan_equals_brute_force_over_random_ticks(seed: int) -> None:
     p = deploy(*random_book(rng, 40))
     m = Monitor(p)
     assert m.positions > 40
-    unhealthy_seen = 0
+    unhealthy_seen = proved = 0
     for _ in range(60):
         move = rng.random()
         if move < 0.5:
@@ -81,12 +87,14 @@ def test_scan_equals_brute_force_over_random_ticks(seed: int) -> None:
                 pass
         expected = brute_force(p)
         assert found(m) == expected
+        proved += assert_triage_sound(m)[0]
         unhealthy_seen += len(expected)
         if rng.random() < 0.3:  # keep the prices near where positions are on the edge
             p.set_price("WETH", 2_750 * USD)
             p.set_price("WBTC", 60_000 * USD)
             p.set_price("USDC", USD)
     assert unhealthy_seen > 20  # the walk really crossed the boundary
+    assert proved > 0  # the bounds alone proved some (the boundary tests cover the unsure rows)
 
 
 @pytest.mark.parametrize("seed", [7, 8])
@@ -111,10 +119,19 @@ def test_scan_is_exact_at_the_boundary(seed: int) -> None:
         for price in (lo - 1, lo, hi, hi + 1):
             p.set_price("WETH", price)
             assert found(m) == brute_force(p)
+            assert_triage_sound(m)
+        row = m.index("core").rows[user]
         p.set_price("WETH", lo)
         assert ("core", user) in found(m)
+        assert row in m.triage()[0].unsure  # a hair below 1: only the exact check can tell
+        p.set_price("WETH", lo // 2)
+        assert row in m.triage()[0].unhealthy  # well below 1 the bounds prove it
         p.set_price("WETH", hi)
         assert ("core", user) not in found(m)
+        assert row in m.triage()[0].unsure
+        p.set_price("WETH", hi + hi // 100)
+        triage = m.triage()[0]
+        assert row not in triage.unsure and row not in triage.unhealthy  # 1% higher: proved healthy
         tested += 1
     assert tested >= 8
 
@@ -183,13 +200,31 @@ def test_touch_and_new_reserves() -> None:
     assert found(m) == brute_force(p) == [("core", "bob")]
 
 
-def test_monitor_on_columnar_rows_only() -> None:
-    """Synthetic rows (the benchmark's format) score like real ones: bounds hold row by row."""
-    p = deploy(*random_book(random.Random(5), 10))
+@pytest.mark.parametrize("seed", range(3))
+def test_bounds_hold_with_coarse_units(seed: int) -> None:
+    """Rounding per asset is dollars here: the bounds still never prove a wrong answer."""
+    rng = random.Random(seed)
+    p = coarse_book(rng, 60)
     m = Monitor(p)
-    index = m.index("core")
-    p.set_price("WETH", 2_000 * USD)
-    rows = set(index.candidates().tolist())
-    exact = {i for i, u in enumerate(index.users) if account_data(p.core, u).health_factor < WAD}
-    assert exact <= rows
-    assert isinstance(index.collateral, np.ndarray) and index.collateral.shape == (len(index), 3)
+    assert m.positions > 30
+    proved = unsure = unhealthy = 0
+    for _ in range(40):
+        if rng.random() < 0.7:
+            asset = rng.choice(sorted(COARSE))
+            p.set_price(asset, max(1, p.price(asset) * rng.randint(93, 106) // 100))
+        else:
+            p.advance(rng.randint(1, 60 * 86_400))
+        expected = brute_force(p)
+        assert found(m) == expected
+        a, b = assert_triage_sound(m)
+        proved, unsure, unhealthy = proved + a, unsure + b, unhealthy + len(expected)
+    assert proved > 0 and unsure > 0 and unhealthy > proved
+
+
+def test_triage_on_a_crash_proves_most_rows() -> None:
+    """After a deep crash nearly every row is proved one way or the other, without integers."""
+    p = deploy(*random_book(random.Random(5), 30))
+    m = Monitor(p)
+    p.set_price("WETH", 1_500 * USD)
+    proved, unsure = assert_triage_sound(m)
+    assert proved == len(brute_force(p)) > 10 and unsure == 0

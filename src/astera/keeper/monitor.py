@@ -5,17 +5,32 @@ Mini-Pool, in columnar form: per pool, one row per borrower and one column per r
 holding the user's scaled aToken balance where the collateral bit is set and the scaled
 debt where the borrowing bit is set (§5.1 counts exactly these). Scaled balances change
 only when the user acts; interest and prices change only per-reserve numbers. So after a
-tick the whole index is re-scored with three matrix products against per-reserve factors
-(price × index / unit, times the liquidation threshold), in floating point.
+tick the whole index is re-scored with three matrix-vector products against per-reserve
+factors (price × index / unit, times the liquidation threshold), in floating point.
 
-Floats never decide. Each row gets rigorous bounds on the integer health factor: every
-rounding of §5.1 (``ray_mul`` half-up, collateral floored and debt rounded up per asset,
-the average threshold floored to a whole basis point, ``percentMul`` and ``wadDiv``) is
-covered by an absolute slack, and the float arithmetic by a relative one of 1e-9 (about
-10⁵ times the float64 error of these sums). Rows that are provably healthy are dropped;
-every other row is a *candidate* and is re-checked with the core's exact
-:func:`~astera.core.account_data`.
-Result: no misses and no false alarms (tests compare with brute force over random states).
+Floats never decide alone: each row gets rigorous bounds that sort it into *proved
+unhealthy*, *proved healthy*, or *unsure*, and only unsure rows (those within a hair of
+HF = 1) are valued exactly, in integers (:class:`~astera.keeper.valuation.Valuation`,
+equal to the core's :func:`~astera.core.account_data`). The bounds, for one row, with
+``x_j`` the real value ``price·scaled·index / (RAY·unit)`` of a leg and ``e_j = price / (2·unit)``:
+
+* ``rayMul`` is off by at most half a unit and the value then rounds once, so a
+  collateral leg ``c_j`` lies in ``[x_j − e_j − 1, x_j + e_j]`` and a debt leg (rounded
+  up) in ``[x_j − e_j, x_j + e_j + 1]``;
+* the average threshold is ``⌊Σ c_j·lt_j / C⌋``, less than 1 bp below the exact ratio, so
+  ``C·avgLT`` lies in ``(Σ c_j·lt_j − C, Σ c_j·lt_j]``; ``percentMul`` adds ±½; every
+  ``lt_j`` is below 100% (the configurator requires ``lt·bonus ≤ 100%`` with a bonus above 100%);
+* ``wadDiv`` rounds half-up: HF < 1 exactly when ``num·10¹⁸ + ⌊D/2⌋ < D·10¹⁸`` for
+  ``num = percentMul(C, avgLT)``: ``num ≥ D`` proves HF ≥ 1, ``num < D·(1 − 10⁻¹⁸)`` HF < 1.
+
+With ``W = Σ x_j·lt_j / 10⁴``, ``X = Σ x_j`` over the collateral legs and ``D̃ = Σ x_j``
+over the debt legs, and the pool allowance ``A = 1 + Σ_reserves (e_r + 1)`` (covering any
+subset of legs), this gives ``num ≤ W + A``, ``num > W − X/10⁴ − 1.0001·A`` and
+``|D − D̃| ≤ A``. The float sums have a relative error below 1e-13 (non-negative terms,
+correctly rounded factors); ``FLOAT_SLACK = 1e-9`` of ``X + D̃`` covers it, the 10⁻¹⁸ of
+``wadDiv`` and the rounding of the comparison itself, and the third ``A`` what is left.
+Tests check the bounds against the exact integers row by row, and the result against
+brute force (no misses and no false alarms), at and away from the boundary.
 
 Keeping the index in sync. A pool row changes only when the protocol writes that user's
 bitmap or scaled balances, and every such write goes through the core's undo journal.
@@ -30,16 +45,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from astera.core import RAY, WAD, AccountData, Protocol, account_data
+from astera.core import PERCENTAGE_FACTOR, RAY, WAD, AccountData, Protocol
 from astera.core.pool import Pool
+
+from .valuation import Valuation
 
 #: Pool selector, as in :class:`astera.core.Protocol`: ``"core"`` or a Mini-Pool id.
 PoolRef = str | int
 
-#: Relative slack covering float64 error in the scores (actual error is below 1e-14).
+#: Relative slack covering float64 error in the sums (actual error is below 1e-13).
 FLOAT_SLACK = 1e-9
 
 
@@ -54,6 +72,15 @@ class Unhealthy:
     @property
     def health_factor(self) -> int:
         return self.account.health_factor
+
+
+class Triage(NamedTuple):
+    """Rows of a pool index sorted by their float bounds (row numbers, ascending)."""
+
+    #: Rows proved to have HF < 1.
+    unhealthy: np.ndarray
+    #: Rows whose bounds straddle 1: only the exact integer check can tell.
+    unsure: np.ndarray
 
 
 class PoolIndex:
@@ -137,44 +164,62 @@ class PoolIndex:
         self.users.pop()
         del self.rows[gone]
 
-    def candidates(self) -> np.ndarray:
-        """Rows whose health factor may be below 1 (a superset of the unhealthy rows).
+    def triage(self) -> Triage:
+        """Sort the rows by what their float bounds prove: HF < 1, HF ≥ 1, or undecided.
 
-        With ``C`` the collateral value, ``W`` the threshold-weighted collateral and ``D``
-        the debt, all in USD base units: the exact ``percentMul(C, avgLT)`` is at least
-        ``W − C/10⁴ − slack`` (the average threshold loses under 1 bp to flooring) and the
-        exact debt at most ``D + slack``; HF ≥ 1 whenever the first is ≥ the second.
+        See the module docstring for why the bounds are conservative. With ``X`` the
+        collateral value, ``W`` the threshold-weighted collateral and ``D`` the debt of a row
+        (float sums, USD base units), ``A`` the per-pool rounding allowance and
+        ``tol = 3·A + FLOAT_SLACK·(X + D)``:
+
+        * ``W − D < −tol`` proves HF < 1;
+        * ``W − X/10⁴ − D ≥ tol`` proves HF ≥ 1;
+        * every other row is *unsure* and goes to the exact check.
         """
         n = len(self.users)
         if n == 0:
-            return np.zeros(0, dtype=np.intp)
+            empty = np.zeros(0, dtype=np.intp)
+            return Triage(empty, empty)
         pool, now = self.pool, self.pool.proto.now
-        value = np.zeros((self.width, 2))
+        value = np.zeros(self.width)
+        weighted = np.zeros(self.width)
         debt_value = np.zeros(self.width)
-        rounding = 0.0  # per-asset rounding bound, summed over every reserve
+        allowance = 1.0
         for r in pool.reserves:
             price = pool.price(r)
             if r.liquidation_threshold:
-                per_scaled = price * r.normalized_income(now) / (RAY * r.unit)
-                value[r.id, 0] = per_scaled
-                value[r.id, 1] = per_scaled * r.liquidation_threshold / 10_000
+                value[r.id] = price * r.normalized_income(now) / (RAY * r.unit)
+                weighted[r.id] = value[r.id] * r.liquidation_threshold / PERCENTAGE_FACTOR
             debt_value[r.id] = price * r.normalized_debt(now) / (RAY * r.unit)
-            rounding += price / (2 * r.unit) + 1
-        slack = 3 * rounding + 1
-        cw = self.collateral[:n] @ value
+            allowance += price / (2 * r.unit) + 1
+        # Matrix-vector products only: a skinny matrix-matrix product can be far slower in BLAS.
+        x = self.collateral[:n] @ value
+        w = self.collateral[:n] @ weighted
         d = self.debt[:n] @ debt_value
-        lower = (cw[:, 1] - cw[:, 0] * 1e-4) * (1 - FLOAT_SLACK) - slack
-        upper_debt = d * (1 + FLOAT_SLACK) + slack
-        return np.flatnonzero(lower < upper_debt)
+        gap = w - d
+        tol = (x + d) * FLOAT_SLACK + 3 * allowance
+        unhealthy = gap < -tol
+        healthy = gap - x * (1 / PERCENTAGE_FACTOR) >= tol
+        return Triage(np.flatnonzero(unhealthy), np.flatnonzero(~(unhealthy | healthy)))
+
+    def unhealthy_rows(self, valuation: Valuation | None = None) -> np.ndarray:
+        """Rows with HF < 1, exactly, ascending: proved ones and confirmed unsure ones."""
+        triage = self.triage()
+        if len(triage.unsure) == 0:
+            return triage.unhealthy
+        valuation = valuation or Valuation(self.pool)
+        users = self.users
+        confirmed = [i for i in triage.unsure.tolist() if valuation.account(users[i]).health_factor < WAD]
+        return np.sort(np.concatenate([triage.unhealthy, np.array(confirmed, dtype=np.intp)]))
 
     def unhealthy(self) -> list[Unhealthy]:
-        """Exact re-check of the candidates with the core's account data."""
-        out = []
-        for i in self.candidates().tolist():
-            user = self.users[i]
-            data = account_data(self.pool, user)
-            if data.health_factor < WAD:
-                out.append(Unhealthy(self.ref, user, data))
+        """Every account with HF < 1, by user, with its exact account data."""
+        valuation = Valuation(self.pool)
+        users = self.users
+        out = [
+            Unhealthy(self.ref, users[i], valuation.account(users[i]))
+            for i in self.unhealthy_rows(valuation).tolist()
+        ]
         out.sort(key=lambda u: u.user)
         return out
 
@@ -269,9 +314,24 @@ class Monitor:
                 index.update(user)
 
     def candidates(self) -> int:
-        """How many rows the float pre-filter could not prove healthy."""
-        return sum(len(i.candidates()) for i in self._current())
+        """How many rows the float bounds could not prove healthy (proven unhealthy or unsure)."""
+        return sum(len(t.unhealthy) + len(t.unsure) for t in self.triage())
+
+    def triage(self) -> list[Triage]:
+        """Each pool's :meth:`PoolIndex.triage`, Core-Pool first."""
+        return [index.triage() for index in self._current()]
+
+    def detect(self) -> dict[PoolRef, list[str]]:
+        """Every account with HF < 1, exactly, per pool (in index order), without account data.
+
+        The fastest exact answer: only rows whose bounds straddle 1 are valued in integers.
+        """
+        out: dict[PoolRef, list[str]] = {}
+        for index in self._current():
+            users = index.users
+            out[index.ref] = [users[i] for i in index.unhealthy_rows().tolist()]
+        return out
 
     def scan(self) -> list[Unhealthy]:
-        """Every account with HF < 1, exactly: Core-Pool first, then Mini-Pools, by user."""
+        """Every account with HF < 1, exactly, with account data: Core-Pool, then Mini-Pools, by user."""
         return [u for index in self._current() for u in index.unhealthy()]
