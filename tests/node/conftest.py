@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from node_harness import fresh_pg_database, key, make_genesis
 
 from astera.node.api import create_app
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import SqlStore, open_store
+
+from .node_harness import fresh_pg_database, key, make_genesis
 
 STORES = [
     pytest.param("sqlite", id="sqlite"),

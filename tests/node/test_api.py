@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from node_harness import key
 
 from astera.node.transactions import sign_tx
+
+from .node_harness import key
 
 
 def env(api: TestClient, who: str, nonce: int, action: str, **params: Any) -> dict[str, Any]:

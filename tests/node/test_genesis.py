@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from node_harness import key
 
 from astera.node import genesis
 from astera.node.serve import default_genesis_for
+
+from .node_harness import key
 
 TOML = f"""
 format = "astera-genesis/1"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from node_harness import key
-
 from astera.node.chain import open_chain, verify
 from astera.node.node import Node, Participant
 from astera.node.sequencer import CommittedBlock
 from astera.node.transactions import decode_tx, sign_tx
+
+from .node_harness import key
 
 
 def test_block_hook_reacts_with_signed_transactions(

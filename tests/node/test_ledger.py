@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from node_harness import key, make_genesis
 
 from astera.node import genesis
 from astera.node.errors import NodeError
 from astera.node.ledger import Ledger
 from astera.node.transactions import decode_tx, sign_tx
+
+from .node_harness import key, make_genesis
 
 CHAIN = "t"
 

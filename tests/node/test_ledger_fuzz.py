@@ -7,12 +7,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from node_harness import key, make_genesis
 
 from astera.node import genesis
 from astera.node.actions import ACTIONS, Role
 from astera.node.errors import NodeError
 from astera.node.transactions import decode_tx, sign_tx
+
+from .node_harness import key, make_genesis
 
 NAMES = ("alice", "bob", "admin", "oracle", "faucet", "pool_admin", "emergency_admin")
 ASSETS = ("WETH", "USDC", "wstETH", "was-USDC", "WBTC", "DOGE")

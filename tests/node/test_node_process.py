@@ -20,11 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-from node_harness import NodeProcess, key, make_genesis
 
 from astera.client import Account, ApiError, Client
 from astera.node.chain import verify
 from astera.node.store import open_store
+
+from .node_harness import NodeProcess, key, make_genesis
 
 
 def cli(*args: str, home: Path, node: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from node_harness import NodeProcess, make_genesis
+
+from .node_harness import NodeProcess, make_genesis
 
 EXAMPLES = 30
 

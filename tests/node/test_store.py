@@ -8,7 +8,6 @@ import itertools
 from typing import Any
 
 import pytest
-from node_harness import key
 
 from astera.node import genesis
 from astera.node.chain import ReplayError, open_chain, verify
@@ -16,6 +15,8 @@ from astera.node.errors import NodeError
 from astera.node.node import Node
 from astera.node.store import StoreError
 from astera.node.transactions import decode_tx, sign_tx
+
+from .node_harness import key
 
 
 class Clock:

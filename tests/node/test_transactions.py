@@ -7,11 +7,12 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from node_harness import key
 
 from astera.node.accounts import Key, verify
 from astera.node.errors import NodeError
 from astera.node.transactions import canonical_json, decode_tx, parse_json, sign_tx, signing_message
+
+from .node_harness import key
 
 CHAIN = "astera-test"
 
