@@ -182,3 +182,26 @@ def test_kill9_loses_no_acknowledged_transaction(node: NodeProcess) -> None:
         assert store.latest_snapshot(10**9) is not None
     finally:
         store.close()
+
+
+def test_shutdown_ends_sse_streams(node: NodeProcess) -> None:
+    """A stopping node tells its SSE clients (``event: end``) instead of waiting on them."""
+    node.start()
+    events: list[str] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", node.url + "/stream", timeout=30) as r:
+            connected.set()
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    events.append(line[7:])
+
+    t = threading.Thread(target=listen)
+    t.start()
+    assert connected.wait(10)
+    time.sleep(0.3)
+    node.stop()
+    t.join(30)
+    assert not t.is_alive() and events[-1:] == ["end"]
+    assert node.proc is not None and node.proc.returncode is not None

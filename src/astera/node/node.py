@@ -74,7 +74,14 @@ class Node:
         return self.chain.store
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.sequencer.start()
+
+    def end_streams(self) -> None:
+        """End every SSE stream (thread- and signal-safe), so a shutdown need not wait for them."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.broadcaster.close)
 
     async def stop(self) -> None:
         await self.sequencer.stop()

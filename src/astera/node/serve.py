@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from . import genesis as genesis_mod
 from .accounts import Key
 from .chain import VerifyReport, open_chain, verify
@@ -88,8 +90,6 @@ def attach_keeper(node: Node) -> bool:
 
 
 def serve(config: ServeConfig) -> None:
-    import uvicorn
-
     from .api import create_app
 
     logging.basicConfig(
@@ -106,14 +106,27 @@ def serve(config: ServeConfig) -> None:
     )
     if config.keeper and not attach_keeper(node):
         log.info("no keeper in this build; running without one")
-    uvicorn.run(
+    uv_config = uvicorn.Config(
         create_app(node),
         host=config.host,
         port=config.port,
         log_level=config.log_level,
         access_log=False,
-        timeout_graceful_shutdown=3,  # open SSE streams would otherwise hold a shutdown forever
+        timeout_graceful_shutdown=3,  # a backstop: a client that never reads must not hold a shutdown
     )
+    NodeServer(uv_config, node).run()
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn's server, ending the node's SSE streams as soon as a shutdown is asked for."""
+
+    def __init__(self, config: uvicorn.Config, node: Node) -> None:
+        super().__init__(config)
+        self.node = node
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.node.end_streams()
+        super().handle_exit(sig, frame)
 
 
 def verify_store(data: Path, db: str | None) -> VerifyReport:

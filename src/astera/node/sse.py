@@ -40,7 +40,7 @@ class Broadcaster:
             except asyncio.QueueFull:
                 self._subscribers.discard(q)
                 q.get_nowait()
-                q.put_nowait(None)  # tells the stream it was dropped
+                q.put_nowait(None)  # ends the stream
 
     def close(self) -> None:
         for q in list(self._subscribers):
@@ -70,7 +70,7 @@ async def stream(
             yield ": keepalive\n\n"
             continue
         if message is None:
-            yield "event: dropped\ndata: {}\n\n"
+            yield "event: end\ndata: {}\n\n"  # node stopping, or this client fell behind: reconnect
             return
         if message["height"] > last:
             last = message["height"]
