@@ -60,6 +60,24 @@ def amount_or_max(value: object) -> int:
     return UINT256_MAX if value == "max" else amount(value)
 
 
+def price(value: object) -> int:
+    """An oracle price (USD, 8 decimals): a decimal string in [1, 2**255 - 1].
+
+    Checked here, not only in the core: ``Protocol.add_asset`` lists the symbol before it
+    checks the price, so a bad price would otherwise leave a half-listed asset behind.
+    """
+    v = amount(value)
+    if not 1 <= v < 1 << 255:
+        raise ValueError("must be a decimal-integer string in [1, 2**255-1]")
+    return v
+
+
+def decimals(value: object) -> int:
+    if type(value) is not int or not 0 <= value <= 255:
+        raise ValueError("must be an integer in [0, 255]")
+    return value
+
+
 def signed(value: object) -> int:
     if not isinstance(value, str) or not SIGNED_RE.match(value):
         raise ValueError("must be a decimal-integer string")
@@ -265,14 +283,14 @@ ACTIONS: Final[dict[str, Action]] = {
     ),
     "set_price": Action(
         Role.ORACLE,
-        {"asset": symbol, "price": amount},
+        {"asset": symbol, "price": price},
         {},
         lambda p, s, a: p.set_price(a["asset"], a["price"]),
     ),
     # -- admin --
     "add_asset": Action(
         Role.ADMIN,
-        {"asset": symbol, "decimals": small_int, "price": amount},
+        {"asset": symbol, "decimals": decimals, "price": price},
         {"timeout": small_int},
         lambda p, s, a: p.add_asset(a["asset"], a["decimals"], a["price"], a.get("timeout", 0)),
     ),
@@ -284,7 +302,7 @@ ACTIONS: Final[dict[str, Action]] = {
     ),
     "set_fallback_price": Action(
         Role.ADMIN,
-        {"asset": symbol, "price": amount},
+        {"asset": symbol, "price": price},
         {},
         lambda p, s, a: p.set_fallback_price(s, a["asset"], a["price"]),
     ),
