@@ -3,9 +3,11 @@
 One :meth:`KeeperEngine.run` is what a keeper does after a price update or a block:
 
 1. re-centre the model market on the oracle (arbitrageurs have moved it in the meantime);
-2. ask the :class:`~astera.keeper.monitor.Monitor` for every account with HF < 1 (exact);
+2. ask the :class:`~astera.keeper.monitor.Monitor` for every account with HF < 1 (exact), and
+   value each one (:class:`~astera.keeper.valuation.Valuation`: exact legs and account data);
 3. for each, largest debt first: plan a liquidation, submit it, and repeat while the account
    is still below 1 and a profitable liquidation exists, at most ``max_rounds`` times;
+   positions are valued again only when the engine's own liquidations can have changed them;
 4. classify what is left unhealthy: **bad debt** when no collateral remains (per pool and
    reserve: the debt nobody can recover by liquidation), otherwise **unprofitable** (collateral
    remains but no size sells for the repayment plus the margin), or **unfinished** when the
@@ -19,12 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from astera.core import WAD, Protocol, ProtocolError
+from astera.core import WAD, Protocol, ProtocolError, account_data
 
 from .executor import Execution, FlashLiquidityShort, SlippageExceeded, Submitter
 from .market import Market
-from .monitor import Monitor, PoolRef, Unhealthy
-from .planner import LiquidationPlan, Planner, PlannerConfig, account_legs
+from .monitor import Monitor, PoolIndex, PoolRef, Unhealthy
+from .planner import LiquidationPlan, Planner, PlannerConfig
+from .valuation import Position, Valuation
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,54 @@ class KeeperReport:
         return out
 
 
+class _Run:
+    """One engine run's working state: the valuations that are still exact, and the accounts
+    the run has liquidated, to re-index at its end.
+
+    Within a run only the engine writes to the protocol, so a pool's valuation stays exact
+    until the engine's next submission; every submission drops them all (a liquidation can
+    move an index, a Mini-Pool's prices follow the Core's). A liquidation writes the
+    positions of its target and of the liquidator only (everything else it writes belongs
+    to holders that never borrow: treasuries, the Mini-Pool's own Core accounts).
+    """
+
+    def __init__(self, monitor: Monitor, liquidator: str) -> None:
+        self.indexes: dict[PoolRef, PoolIndex] = {index.ref: index for index in monitor.indexes}
+        self.liquidator = liquidator
+        self.valuations: dict[PoolRef, Valuation] = {}
+        self.liquidated: dict[PoolRef, list[str]] = {}
+
+    def valuation(self, ref: PoolRef) -> Valuation:
+        valuation = self.valuations.get(ref)
+        if valuation is None:
+            valuation = self.valuations[ref] = Valuation(self.indexes[ref].pool)
+        return valuation
+
+    def current(self, target: Unhealthy) -> Position:
+        """The target's position from the scan if it is still exact, else valued afresh.
+
+        It is still exact when nothing the engine wrote since can have changed it: the
+        account is not the liquidator's and its legs' prices and indexes are unchanged.
+        """
+        valuation = self.valuation(target.pool)
+        if target.user != self.liquidator and valuation.agrees(target.position):
+            return target.position
+        return valuation.position(target.user)
+
+    def submitted(self, plan: LiquidationPlan) -> None:
+        """After a liquidation: forget the valuations, remember whose position changed."""
+        self.valuations.clear()
+        self.liquidated.setdefault(plan.pool, []).append(plan.user)
+
+    def reindex(self) -> None:
+        """Re-read the positions the run changed (the targets' and the liquidator's) into the monitor."""
+        for ref, users in self.liquidated.items():
+            self.indexes[ref].update_many([*users, self.liquidator])
+        if self.liquidated and "core" not in self.liquidated:
+            self.indexes["core"].update(self.liquidator)  # Mini-Pool liquidations touch its Core position
+        self.liquidated = {}
+
+
 class KeeperEngine:
     """Monitor + planner + submitter over one protocol and one market."""
 
@@ -95,48 +146,43 @@ class KeeperEngine:
         if self.anchor_market:
             self.market.anchor(self.oracle_prices())
         report = KeeperReport(unhealthy=self.monitor.scan())
-        order = {index.ref: i for i, index in enumerate(self.monitor.indexes)}
-        queue = sorted(report.unhealthy, key=lambda u: (order[u.pool], -u.account.total_debt_base, u.user))
-        for target in queue:
-            self._liquidate_account(target, report)
+        state = _Run(self.monitor, self.submitter.liquidator)
+        order = {ref: i for i, ref in enumerate(state.indexes)}
+        # Largest debt first within each pool; the scan's order (by user) breaks ties.
+        queue = sorted(report.unhealthy, key=lambda u: (order[u.pool], -u.position.account.total_debt_base))
+        try:
+            for target in queue:
+                self._liquidate_account(target, state, report)
+        finally:
+            state.reindex()
         return report
 
-    def _reindex(self, plan: LiquidationPlan) -> None:
-        """Re-read the positions a liquidation can change: the target's and the liquidator's.
-
-        Everything else it writes belongs to holders that never borrow (treasuries, the
-        Mini-Pool's own Core accounts), so this is exact and cheaper than journal tracking.
-        """
-        liquidator = self.submitter.liquidator
-        self.monitor.touch(plan.pool, (plan.user, liquidator))
-        if plan.pool != "core":
-            self.monitor.touch("core", (liquidator,))
-
-    def _liquidate_account(self, target: Unhealthy, report: KeeperReport) -> None:
-        pool = self.protocol.pool(target.pool)
-        data = target.account
+    def _liquidate_account(self, target: Unhealthy, state: _Run, report: KeeperReport) -> None:
+        """Liquidate one account until it is healthy, unprofitable, refused or out of rounds."""
+        ref, user = target.pool, target.user
+        pool = state.indexes[ref].pool
+        position = state.current(target)
         for _ in range(self.config.max_rounds):
-            if data.health_factor >= WAD:
-                return
-            plan = self.planner.plan(target.pool, target.user, data)
+            plan = self.planner.plan(ref, user, position)
             if plan is None:
                 break
             try:
-                execution = self.submitter.submit(plan)
+                fill = self.submitter.submit(plan)
             except (ProtocolError, SlippageExceeded, FlashLiquidityShort) as e:
                 report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
                 return
-            self._reindex(plan)
-            report.liquidations.append(execution)
-            data = execution.account_after
+            state.submitted(plan)
+            after = account_data(pool, user)
+            report.liquidations.append(Execution(plan, *fill, after))
+            if after.health_factor >= WAD:
+                return
+            position = state.valuation(ref).position(user)
         else:
-            if data.health_factor < WAD:
-                report.unfinished.append(Unhealthy(target.pool, target.user, data))
+            report.unfinished.append(Unhealthy(ref, user, position))
             return
-        if data.total_collateral_base == 0:
-            _, debts = account_legs(pool, target.user)
-            report.bad_debt += [
-                BadDebt(target.pool, target.user, d.reserve.asset, d.amount, d.value) for d in debts
-            ]
+        if position.account.health_factor >= WAD:
+            return
+        if position.account.total_collateral_base == 0:
+            report.bad_debt += [BadDebt(ref, user, d.reserve.asset, d.amount, d.value) for d in position.debt]
         else:
-            report.unprofitable.append(Unhealthy(target.pool, target.user, data))
+            report.unprofitable.append(Unhealthy(ref, user, position))

@@ -23,10 +23,10 @@ credits what was bought. A sale returning less than the plan's cost raises
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from typing import Protocol as Interface
 
-from astera.core import AccountData, Protocol, account_data
+from astera.core import AccountData, Protocol
 from astera.core.minipool import MiniPool
 
 from .market import Market
@@ -42,16 +42,25 @@ class FlashLiquidityShort(Exception):
     """The lending pool holds less cash than the flash loan would take."""
 
 
-@dataclass(frozen=True)
-class Execution:
-    """What a submitted liquidation actually did."""
+class Fill(NamedTuple):
+    """What a submitted liquidation did."""
+
+    #: Debt repaid and collateral seized, in the reserves' units (from the ``LiquidationCall`` event).
+    debt_repaid: int
+    collateral_taken: int
+    #: What reached the liquidator's wallet (``receive_asset``), and what its sale returned (``pay_asset``).
+    received: int
+    proceeds: int
+
+
+class Execution(NamedTuple):
+    """A plan, what its submission did, and the liquidated account right after it."""
 
     plan: LiquidationPlan
     debt_repaid: int
     collateral_taken: int
     received: int
     proceeds: int
-    #: The liquidated account right after this liquidation.
     account_after: AccountData
 
     @property
@@ -73,7 +82,7 @@ class Submitter(Interface):
         """Funding cost of paying ``pay_asset`` for a liquidation in ``pool``, in bps."""
         ...
 
-    def submit(self, plan: LiquidationPlan) -> Execution:
+    def submit(self, plan: LiquidationPlan) -> Fill:
         """Execute ``plan`` atomically; raises (and changes nothing) if it cannot."""
         ...
 
@@ -101,45 +110,43 @@ class InProcessSubmitter:
     def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
         return self.protocol.pool(self._lender(pool, pay_asset)).flash_premium if self.flash_loan else 0
 
-    def submit(self, plan: LiquidationPlan) -> Execution:
+    def submit(self, plan: LiquidationPlan) -> Fill:
         p = self.protocol
-        outcome: list[tuple[int, int, int, int]] = []
-        if self.flash_loan:
-            lender = p.pool(self._lender(plan.pool, plan.pay_asset))
-            cash = lender.cash(lender.reserve((plan.pay_asset, True) if lender is p.core else plan.pay_asset))
-            if cash < plan.pay_amount:  # the core lets a flash loan exceed the cash
-                raise FlashLiquidityShort(f"{lender.name} lends at most {cash} {plan.pay_asset}")
+        if not self.flash_loan:
+            return p.atomic(self._liquidate_and_sell, plan)
+        lender = p.pool(self._lender(plan.pool, plan.pay_asset))
+        cash = lender.cash(lender.reserve((plan.pay_asset, True) if lender is p.core else plan.pay_asset))
+        if cash < plan.pay_amount:  # the core lets a flash loan exceed the cash
+            raise FlashLiquidityShort(f"{lender.name} lends at most {cash} {plan.pay_asset}")
+        fills: list[Fill] = []
 
-            def receive(
-                assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str
-            ) -> bool:
-                outcome.append(self._liquidate_and_sell(plan))
-                return True
+        def receive(
+            assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str
+        ) -> bool:
+            fills.append(self._liquidate_and_sell(plan))
+            return True
 
-            p.flash_loan(
-                self.liquidator,
-                self.liquidator,
-                receive,
-                [plan.pay_asset],
-                [plan.pay_amount],
-                [0],
-                pool=self._lender(plan.pool, plan.pay_asset),
-            )
-        else:
-            with p.transaction():
-                outcome.append(self._liquidate_and_sell(plan))
-        repaid, taken, received, proceeds = outcome[0]
-        after = account_data(p.pool(plan.pool), plan.user)
-        return Execution(plan, repaid, taken, received, proceeds, after)
+        p.flash_loan(
+            self.liquidator,
+            self.liquidator,
+            receive,
+            [plan.pay_asset],
+            [plan.pay_amount],
+            [0],
+            pool=self._lender(plan.pool, plan.pay_asset),
+        )
+        return fills[0]
 
-    def _liquidate_and_sell(self, plan: LiquidationPlan) -> tuple[int, int, int, int]:
-        """Inside a transaction: (debt repaid, collateral taken, collateral received, proceeds)."""
+    def _liquidate_and_sell(self, plan: LiquidationPlan) -> Fill:
+        """Inside a transaction: liquidate, then sell what was received."""
         p, me = self.protocol, self.liquidator
-        pool = p.pool(plan.pool)
-        debt_r = pool.reserve((plan.debt, plan.debt_type) if plan.pool == "core" else plan.debt)
-        if debt_r.tranche_of is not None:
+        if plan.mints_shares:
             # Tranche debt is repaid in Core aToken shares: mint them by depositing the underlying.
-            p.deposit(me, plan.pay_asset, deposit_for_shares(pool, debt_r.tranche_of, plan.debt_repaid))
+            tranche = p.pool(plan.pool).reserve(plan.debt).tranche_of
+            assert tranche is not None
+            p.deposit(
+                me, plan.pay_asset, deposit_for_shares(tranche.normalized_income(p.now), plan.debt_repaid)
+            )
         before = p.wallet(plan.receive_asset, me)
         events = p.liquidate(
             me,
@@ -161,4 +168,4 @@ class InProcessSubmitter:
         if plan.receive_asset != plan.pay_asset:
             p.wallet_debit(plan.receive_asset, me, received)
             p.wallet_credit(plan.pay_asset, me, proceeds)
-        return call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds
+        return Fill(call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds)

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -52,7 +51,7 @@ import numpy as np
 from astera.core import PERCENTAGE_FACTOR, RAY, WAD, AccountData, Protocol
 from astera.core.pool import Pool
 
-from .valuation import Valuation
+from .valuation import Position, Valuation
 
 #: Pool selector, as in :class:`astera.core.Protocol`: ``"core"`` or a Mini-Pool id.
 PoolRef = str | int
@@ -61,17 +60,20 @@ PoolRef = str | int
 FLOAT_SLACK = 1e-9
 
 
-@dataclass(frozen=True)
-class Unhealthy:
-    """An account that can be liquidated now, with its exact account data."""
+class Unhealthy(NamedTuple):
+    """An account that can be liquidated now, with its exact position (legs and account data)."""
 
     pool: PoolRef
     user: str
-    account: AccountData
+    position: Position
+
+    @property
+    def account(self) -> AccountData:
+        return self.position.account
 
     @property
     def health_factor(self) -> int:
-        return self.account.health_factor
+        return self.position.account.health_factor
 
 
 class Triage(NamedTuple):
@@ -151,6 +153,25 @@ class PoolIndex:
         self.collateral[i] = row[0]
         self.debt[i] = row[1]
 
+    def update_many(self, users: Iterable[str]) -> None:
+        """Re-read several users: rows that stay are rewritten in one NumPy assignment each for
+        collateral and debt; rows that appear or go are handled one by one afterwards."""
+        rows, colls, debts, moved = [], [], [], []
+        for user in users:
+            i = self.rows.get(user)
+            row = self._read(user)
+            if i is None or row is None:
+                moved.append(user)
+            else:
+                rows.append(i)
+                colls.append(row[0])
+                debts.append(row[1])
+        if rows:
+            self.collateral[rows] = colls
+            self.debt[rows] = debts
+        for user in moved:
+            self.update(user)
+
     def _remove(self, i: int) -> None:
         """Drop row ``i`` by moving the last row into its place."""
         last = len(self.users) - 1
@@ -213,15 +234,11 @@ class PoolIndex:
         return np.sort(np.concatenate([triage.unhealthy, np.array(confirmed, dtype=np.intp)]))
 
     def unhealthy(self) -> list[Unhealthy]:
-        """Every account with HF < 1, by user, with its exact account data."""
+        """Every account with HF < 1, by user, with its exact position."""
         valuation = Valuation(self.pool)
         users = self.users
-        out = [
-            Unhealthy(self.ref, users[i], valuation.account(users[i]))
-            for i in self.unhealthy_rows(valuation).tolist()
-        ]
-        out.sort(key=lambda u: u.user)
-        return out
+        unhealthy = sorted([users[i] for i in self.unhealthy_rows(valuation).tolist()])
+        return [Unhealthy(self.ref, user, valuation.position(user)) for user in unhealthy]
 
 
 class Monitor:
@@ -281,9 +298,7 @@ class Monitor:
 
     def touch(self, ref: PoolRef, users: Iterable[str]) -> None:
         """Re-read these users of one pool (the caller knows who an operation touched)."""
-        index = self.index(ref)
-        for user in users:
-            index.update(user)
+        self.index(ref).update_many(users)
 
     @contextmanager
     def tracking(self) -> Iterator[None]:
@@ -333,5 +348,5 @@ class Monitor:
         return out
 
     def scan(self) -> list[Unhealthy]:
-        """Every account with HF < 1, exactly, with account data: Core-Pool, then Mini-Pools, by user."""
+        """Every account with HF < 1, exactly, with its position: Core-Pool, then Mini-Pools, by user."""
         return [u for index in self._current() for u in index.unhealthy()]

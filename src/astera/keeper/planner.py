@@ -25,15 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from astera.core import AccountData, Protocol, account_data
+from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
 from astera.core.pool import CLOSE_FACTOR, Pool
-from astera.core.reserve import Reserve
-from astera.core.wadray import PERCENTAGE_FACTOR, RAY, percent_mul, ray_div
+from astera.core.wadray import PERCENTAGE_FACTOR, RAY, percent_mul, ray_div, ray_mul
 
 from .market import Market
 from .monitor import PoolRef
+from .valuation import Leg, Position
 
 #: Funding premium (bps) the executor pays to borrow ``pay_asset`` for a liquidation in a pool.
 PremiumBps = Callable[[PoolRef, str], int]
@@ -49,17 +50,7 @@ class PlannerConfig:
     max_rounds: int = 32
 
 
-@dataclass(frozen=True)
-class Leg:
-    """One side of an account in one reserve: an amount and its oracle value (USD, 8 decimals)."""
-
-    reserve: Reserve
-    amount: int
-    value: int
-
-
-@dataclass(frozen=True)
-class LiquidationPlan:
+class LiquidationPlan(NamedTuple):
     """One ``liquidate`` call, fully sized, with the sale of what it seizes."""
 
     pool: PoolRef
@@ -87,6 +78,8 @@ class LiquidationPlan:
     proceeds: int
     fair_value: int
     health_factor: int
+    #: Tranche debt is repaid in Core aToken shares, minted by depositing ``pay_amount`` first.
+    mints_shares: bool
 
     @property
     def profit(self) -> int:
@@ -100,34 +93,124 @@ class LiquidationPlan:
         return (self.fair_value - self.proceeds) * PERCENTAGE_FACTOR // self.fair_value
 
 
-def account_legs(pool: Pool, user: str) -> tuple[list[Leg], list[Leg]]:
-    """The user's collateral legs (counted in the HF) and debt legs, exact."""
-    cfg = pool.user_config.get(user, 0)
-    now = pool.proto.now
-    collateral, debt = [], []
-    for r in pool.reserves:
-        bits = (cfg >> (2 * r.id)) & 3
-        if not bits:
-            continue
-        price = pool.price(r)
-        if bits & 2 and r.liquidation_threshold:
-            amount = r.a_balance(user, now)
-            if amount:
-                collateral.append(Leg(r, amount, price * amount // r.unit))
-        if bits & 1:
-            amount = r.debt_balance(user, now)
-            if amount:
-                debt.append(Leg(r, amount, -(-price * amount // r.unit)))
-    return collateral, debt
-
-
-def deposit_for_shares(pool: Pool, core_reserve: Reserve, shares: int) -> int:
-    """Smallest Core deposit of the underlying that mints at least ``shares`` aToken shares."""
-    index = core_reserve.normalized_income(pool.proto.now)
+def deposit_for_shares(index: int, shares: int) -> int:
+    """Smallest Core deposit of the underlying that mints at least ``shares`` aToken shares at ``index``."""
     assets = (shares * index + RAY - 1) // RAY
     while ray_div(assets, index) < shares:
         assets += 1
     return assets
+
+
+class _Pair:
+    """One collateral leg against one debt leg of an account: everything sizing needs that does
+    not depend on the size, read once."""
+
+    def __init__(
+        self, planner: Planner, ref: PoolRef, pool: Pool, user: str, hf: int, c: Leg, d: Leg
+    ) -> None:
+        p = planner.protocol
+        self.planner, self.ref, self.user, self.hf, self.c, self.d = planner, ref, user, hf, c, d
+        coll_r, debt_r = c.reserve, d.reserve
+        self.cash = pool.cash(coll_r)
+        #: Tranche collateral is paid out unwrapped (Core shares → underlying at the Core
+        #: income), which needs the Core's cash as well.
+        self.unwrap_index: int | None = None
+        self.core_cash = 0
+        #: Oracle value of what is received, in ``pay_asset`` units: ``receive · fair_num // fair_den``.
+        receive_price, receive_unit = c.price, coll_r.unit
+        if coll_r.tranche_of is None:
+            self.receive_asset = coll_r.asset
+        else:
+            core_r = coll_r.tranche_of
+            self.receive_asset = core_r.asset
+            self.unwrap_index = core_r.normalized_income(p.now)
+            self.core_cash = p.core.cash(core_r)
+            receive_price, receive_unit = p.price(core_r.asset), core_r.unit
+        pay_price, pay_unit = d.price, debt_r.unit
+        #: Tranche debt is repaid in Core shares, minted by a deposit at the Core income.
+        self.mint_index: int | None = None
+        if debt_r.tranche_of is None:
+            self.pay_asset = debt_r.asset
+        else:
+            core_r = debt_r.tranche_of
+            self.pay_asset = core_r.asset
+            self.mint_index = core_r.normalized_income(p.now)
+            pay_price, pay_unit = p.price(core_r.asset), core_r.unit
+        self.fair_num, self.fair_den = receive_price * pay_unit, pay_price * receive_unit
+        self.premium = planner.premium_bps(ref, self.pay_asset)
+        #: Proceeds must reach the cost times this, in bps (the margin on top).
+        self.required = PERCENTAGE_FACTOR + planner.config.margin_bps
+
+    def size(self, cover: int) -> LiquidationPlan | None:
+        """The plan for requesting ``cover``, if it is feasible and profitable."""
+        c, d = self.c, self.d
+        coll_r, debt_r = c.reserve, d.reserve
+        seized, needed = collateral_to_seize(
+            c.price, d.price, coll_r.decimals, debt_r.decimals, coll_r.liquidation_bonus, cover, c.amount
+        )
+        actual = cover if cover < needed else needed
+        if actual == 0 or seized == 0 or self.cash < seized:
+            return None
+        receive = seized
+        if self.unwrap_index is not None:
+            receive = ray_mul(seized, self.unwrap_index)
+            if self.core_cash < receive:
+                return None
+        pay = actual if self.mint_index is None else deposit_for_shares(self.mint_index, actual)
+        cost = pay + pay * self.premium // PERCENTAGE_FACTOR
+        planner = self.planner
+        proceeds = planner.market.quote(self.receive_asset, receive, self.pay_asset)
+        if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * (
+            PERCENTAGE_FACTOR + planner.config.margin_bps
+        ):
+            return None
+        return LiquidationPlan(
+            pool=self.ref,
+            user=self.user,
+            collateral=coll_r.asset,
+            debt=debt_r.asset,
+            collateral_type=coll_r.reserve_type,
+            debt_type=debt_r.reserve_type,
+            debt_to_cover=cover,
+            debt_repaid=actual,
+            collateral_seized=seized,
+            bonus=coll_r.liquidation_bonus,
+            receive_asset=self.receive_asset,
+            receive_amount=receive,
+            unwrap=self.unwrap_index is not None,
+            pay_asset=self.pay_asset,
+            pay_amount=pay,
+            cost=cost,
+            proceeds=proceeds,
+            fair_value=receive * self.fair_num // self.fair_den,
+            health_factor=self.hf,
+            mints_shares=self.mint_index is not None,
+        )
+
+    def largest(self) -> LiquidationPlan | None:
+        """The largest profitable request up to the close factor (bisection below it), or None."""
+        max_cover = percent_mul(self.d.amount, CLOSE_FACTOR)
+        best = self.size(max_cover)
+        if best is not None:
+            return best
+        lo, hi = 0, max_cover  # size(hi) fails; lo is the best size found so far
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.size(mid) is None:
+                hi = mid
+            else:
+                lo = mid
+        return self.size(lo) if lo else None
+
+
+def _collateral_order(leg: Leg) -> tuple[int, int, int]:
+    """Highest bonus first, then the larger value, then the lower reserve id."""
+    return (-leg.reserve.liquidation_bonus, -leg.value, leg.reserve.id)
+
+
+def _debt_order(leg: Leg) -> tuple[int, int]:
+    """Largest value first, then the lower reserve id."""
+    return (-leg.value, leg.reserve.id)
 
 
 class Planner:
@@ -145,113 +228,25 @@ class Planner:
         self.config = config or PlannerConfig()
         self.premium_bps: PremiumBps = premium_bps or (lambda pool, asset: 0)
 
-    def plan(self, ref: PoolRef, user: str, data: AccountData | None = None) -> LiquidationPlan | None:
+    def plan(self, ref: PoolRef, user: str, position: Position) -> LiquidationPlan | None:
         """The liquidation to do now on ``user`` in pool ``ref``, or None (healthy or unprofitable).
 
-        ``data`` is the user's current account data, if the caller already has it.
+        ``position`` is the user's current position (:meth:`~astera.keeper.valuation.Valuation.position`).
         """
-        pool = self.protocol.pool(ref)
-        data = data or account_data(pool, user)
-        if data.health_factor >= 10**18:
+        hf = position.account.health_factor
+        if hf >= WAD:
             return None
-        collateral, debt = account_legs(pool, user)
-        collateral.sort(key=lambda leg: (-leg.reserve.liquidation_bonus, -leg.value, leg.reserve.id))
-        debt.sort(key=lambda leg: (-leg.value, leg.reserve.id))
+        collateral, debt = position.collateral, position.debt
+        if len(collateral) > 1:
+            collateral = sorted(collateral, key=_collateral_order)
+        if len(debt) > 1:
+            debt = sorted(debt, key=_debt_order)
+        market, pool = self.market, position.valuation.pool
         for c in collateral:
             for d in debt:
-                plan = self._size(ref, pool, user, c, d, data.health_factor)
-                if plan is not None:
-                    return plan
+                pair = _Pair(self, ref, pool, user, hf, c, d)
+                if market.has_route(pair.receive_asset, pair.pay_asset):
+                    plan = pair.largest()
+                    if plan is not None:
+                        return plan
         return None
-
-    def _size(self, ref: PoolRef, pool: Pool, user: str, c: Leg, d: Leg, hf: int) -> LiquidationPlan | None:
-        """The largest profitable repayment of ``d`` against ``c`` (bisection), or None."""
-        coll_r, debt_r = c.reserve, d.reserve
-        receive_asset = coll_r.tranche_of.asset if coll_r.tranche_of is not None else coll_r.asset
-        pay_asset = debt_r.tranche_of.asset if debt_r.tranche_of is not None else debt_r.asset
-        if not self.market.has_route(receive_asset, pay_asset):
-            return None
-        premium = self.premium_bps(ref, pay_asset)
-        prices = (pool.price(coll_r), pool.price(debt_r))
-
-        def evaluate(cover: int) -> LiquidationPlan | None:
-            return self._evaluate(ref, pool, user, c, d, hf, cover, prices, receive_asset, pay_asset, premium)
-
-        max_cover = percent_mul(d.amount, CLOSE_FACTOR)
-        best = evaluate(max_cover)
-        if best is not None:
-            return best
-        lo, hi = 0, max_cover  # evaluate(hi) fails; lo is the best size found so far
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if evaluate(mid) is None:
-                hi = mid
-            else:
-                lo = mid
-        return evaluate(lo) if lo else None
-
-    def _evaluate(
-        self,
-        ref: PoolRef,
-        pool: Pool,
-        user: str,
-        c: Leg,
-        d: Leg,
-        hf: int,
-        cover: int,
-        prices: tuple[int, int],
-        receive_asset: str,
-        pay_asset: str,
-        premium: int,
-    ) -> LiquidationPlan | None:
-        """The plan for a requested repayment, if it is feasible and profitable."""
-        coll_r, debt_r = c.reserve, d.reserve
-        seized, needed = collateral_to_seize(
-            prices[0], prices[1], coll_r.decimals, debt_r.decimals, coll_r.liquidation_bonus, cover, c.amount
-        )
-        actual = min(cover, needed)
-        if actual == 0 or seized == 0 or pool.cash(coll_r) < seized:
-            return None
-        core = self.protocol.core
-        receive_amount = seized
-        if coll_r.tranche_of is not None:
-            receive_amount = core.shares_to_assets(coll_r.tranche_of, seized)
-            if core.cash(coll_r.tranche_of) < receive_amount:
-                return None
-        pay_amount = actual
-        if debt_r.tranche_of is not None:
-            pay_amount = deposit_for_shares(pool, debt_r.tranche_of, actual)
-        cost = pay_amount + pay_amount * premium // PERCENTAGE_FACTOR
-        proceeds = self.market.quote(receive_asset, receive_amount, pay_asset)
-        if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * (
-            PERCENTAGE_FACTOR + self.config.margin_bps
-        ):
-            return None
-        p = self.protocol
-        fair = (
-            receive_amount
-            * p.price(receive_asset)
-            * 10 ** p.decimals[pay_asset]
-            // (p.price(pay_asset) * 10 ** p.decimals[receive_asset])
-        )
-        return LiquidationPlan(
-            pool=ref,
-            user=user,
-            collateral=coll_r.asset,
-            debt=debt_r.asset,
-            collateral_type=coll_r.reserve_type,
-            debt_type=debt_r.reserve_type,
-            debt_to_cover=cover,
-            debt_repaid=actual,
-            collateral_seized=seized,
-            bonus=coll_r.liquidation_bonus,
-            receive_asset=receive_asset,
-            receive_amount=receive_amount,
-            unwrap=coll_r.tranche_of is not None,
-            pay_asset=pay_asset,
-            pay_amount=pay_amount,
-            cost=cost,
-            proceeds=proceeds,
-            fair_value=fair,
-            health_factor=hf,
-        )

@@ -13,9 +13,10 @@ rounding functions:
 
 The legs (amount and value per reserve) are what the planner sizes liquidations with, so a
 :class:`Position` carries them next to the :class:`~astera.core.AccountData` they add up
-to. A valuation is a snapshot: anything that moves a price or an index (time, a price
-update, a flash-loan premium) needs a new one. Tests compare it with the core's
-``account_data`` on random states.
+to. A valuation is meant for one moment: it reads a reserve the first time an account with a
+bit set in it is valued (the core, too, reads only those reserves) and keeps what it read,
+so once anything moves a price or an index (time, a price update, a flash-loan premium) a
+new one is needed. Tests compare it with the core's ``account_data`` on random states.
 """
 
 from __future__ import annotations
@@ -30,54 +31,48 @@ from astera.core.wadray import div_up, percent_mul, ray_mul, wad_div
 
 
 class Leg(NamedTuple):
-    """One side of an account in one reserve: an amount (reserve units) and its value (USD, 8 decimals)."""
+    """One side of an account in one reserve: an amount (reserve units), the pool's price of the
+    reserve and the amount's value (both USD, 8 decimals)."""
 
     reserve: Reserve
+    price: int
     amount: int
     value: int
 
 
 class Position(NamedTuple):
-    """An account's legs that count in its health factor, and the account data they add up to."""
+    """An account's legs that count in its health factor, the account data they add up to,
+    and the valuation they were valued with."""
 
     account: AccountData
     collateral: list[Leg]
     debt: list[Leg]
-
-
-class _Term(NamedTuple):
-    """What valuing one reserve needs, read once per valuation."""
-
-    reserve: Reserve
-    shift: int
-    price: int
-    income: int
-    debt_index: int
-    #: Counts as collateral at all (a zero liquidation threshold does not).
-    collateral: bool
+    valuation: Valuation
 
 
 _EMPTY = AccountData(0, 0, 0, 0, 0, MAX_HEALTH_FACTOR)
 
 
+#: What valuing an account needs from one reserve: its price and normalized income and debt indexes.
+Term = tuple[int, int, int]
+
+
 class Valuation:
-    """Prices and normalized indexes of one pool's reserves, read once, and accounts valued with them."""
+    """Prices and normalized indexes of one pool's reserves, each read once (when an account
+    first needs it), and accounts valued with them."""
 
     def __init__(self, pool: Pool) -> None:
-        now = pool.proto.now
         self.pool = pool
-        self.now = now
-        self.terms = [
-            _Term(
-                r,
-                2 * r.id,
-                pool.price(r),
-                r.normalized_income(now),
-                r.normalized_debt(now),
-                r.liquidation_threshold != 0,
-            )
-            for r in pool.reserves
-        ]
+        self.now = pool.proto.now
+        self._terms: list[Term | None] = [None] * len(pool.reserves)
+
+    def term(self, r: Reserve) -> Term:
+        """The reserve's price and normalized indexes, as of this valuation."""
+        term = self._terms[r.id]
+        if term is None:
+            now = self.now
+            term = self._terms[r.id] = (self.pool.price(r), r.normalized_income(now), r.normalized_debt(now))
+        return term
 
     def position(self, user: str) -> Position:
         """The user's legs and exact account data, as :func:`astera.core.account_data` computes them."""
@@ -85,18 +80,20 @@ class Valuation:
         collateral: list[Leg] = []
         debt: list[Leg] = []
         if cfg == 0:
-            return Position(_EMPTY, collateral, debt)
+            return Position(_EMPTY, collateral, debt, self)
+        terms = self._terms
         total_coll = total_debt = sum_ltv = sum_lt = 0
-        for r, shift, price, income, debt_index, counts in self.terms:
-            bits = (cfg >> shift) & 3
+        for r in self.pool.reserves:
+            bits = (cfg >> (2 * r.id)) & 3
             if not bits:
                 continue
-            if bits & 2 and counts:
+            price, income, debt_index = terms[r.id] or self.term(r)
+            if bits & 2 and r.liquidation_threshold != 0:
                 s = r.a_scaled.get(user, 0)
                 if s:
                     amount = ray_mul(s, income)
                     value = price * amount // r.unit
-                    collateral.append(Leg(r, amount, value))
+                    collateral.append(Leg(r, price, amount, value))
                     total_coll += value
                     sum_ltv += value * r.ltv
                     sum_lt += value * r.liquidation_threshold
@@ -105,7 +102,7 @@ class Valuation:
                 if s:
                     amount = ray_mul(s, debt_index)
                     value = div_up(price * amount, r.unit)
-                    debt.append(Leg(r, amount, value))
+                    debt.append(Leg(r, price, amount, value))
                     total_debt += value
         if total_coll:
             avg_ltv = sum_ltv // total_coll
@@ -115,8 +112,23 @@ class Valuation:
         hf = wad_div(percent_mul(total_coll, avg_lt), total_debt) if total_debt else MAX_HEALTH_FACTOR
         borrowable = percent_mul(total_coll, avg_ltv)
         available = borrowable - total_debt if borrowable > total_debt else 0
-        return Position(AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf), collateral, debt)
+        account = AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf)
+        return Position(account, collateral, debt, self)
 
     def account(self, user: str) -> AccountData:
         """The user's exact account data (equal to :func:`astera.core.account_data` now)."""
         return self.position(user).account
+
+    def agrees(self, position: Position) -> bool:
+        """Whether ``position`` comes out the same with this valuation as with the one it was
+        valued with (provided the account's balances did not change): its legs' terms are equal."""
+        other = position.valuation
+        if other is self:
+            return True
+        for leg in position.collateral:
+            if self.term(leg.reserve) != other.term(leg.reserve):
+                return False
+        for leg in position.debt:
+            if self.term(leg.reserve) != other.term(leg.reserve):
+                return False
+        return True
