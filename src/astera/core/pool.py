@@ -83,10 +83,10 @@ class Pool:
         """Move ``amount`` of the reserve asset out of the reserve to ``to``.
 
         Borrows and withdrawals were already checked by the rate strategy (``56``); a flash
-        loan was not, and the token transfer itself refuses when the aToken holds less.
+        loan was not, and the aToken's checked ``_underlyingAmount -= amount`` underflows.
         """
         if amount > r.cash:
-            raise ProtocolError(E.INSUFFICIENT_BALANCE, f"reserve {r.asset} holds {r.cash}, sends {amount}")
+            raise overflow()
         self.proto.journal.setattr(r, "cash", r.cash - amount)
         self.proto.wallet_credit(r.asset, to, amount)
 
@@ -122,7 +122,10 @@ class Pool:
     # ---- reserve machinery -----------------------------------------------------------------
 
     def reserve(self, key: Any) -> Reserve:
-        r = self.by_key.get(key)
+        try:
+            r = self.by_key.get(key)
+        except TypeError:  # an unhashable key names no reserve
+            r = None
         if r is None:
             raise E.InputError("input:unknown_reserve", f"{self.name}: {key!r}")
         return r

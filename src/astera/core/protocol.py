@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from . import errors as E
 from .account import AccountData, account_data
 from .core_pool import CORE_TREASURY, CorePool
-from .errors import InputError, ProtocolError
+from .errors import InputError, ProtocolError, overflow
 from .events import Event
 from .journal import Journal
 from .minipool import A_TOKEN_ID_BASE, DEBT_TOKEN_ID_BASE, MINI_POOL_TREASURY, UNIQUE_ID_OFFSET, MiniPool
@@ -139,7 +139,10 @@ class Protocol:
 
     def wallet_credit(self, asset: str, holder: str, amount: int) -> None:
         w = self.wallets[asset]
-        self.journal.set(w, holder, w.get(holder, 0) + amount)
+        balance = w.get(holder, 0) + amount
+        if balance > UINT256_MAX:
+            raise overflow()
+        self.journal.set(w, holder, balance)
 
     def wallet_transfer(self, asset: str, sender: str, to: str, amount: int) -> None:
         self.wallet_debit(asset, sender, amount)
@@ -159,12 +162,12 @@ class Protocol:
         self.users.setdefault(name, None)
 
     def _user(self, name: str) -> str:
-        if name not in self.users:
+        if not isinstance(name, str) or name not in self.users:
             raise InputError("input:unknown_user", repr(name))
         return name
 
     def _asset(self, asset: str) -> str:
-        if asset not in self.wallets:
+        if not isinstance(asset, str) or asset not in self.wallets:
             raise InputError("input:unknown_asset", repr(asset))
         return asset
 
@@ -219,10 +222,12 @@ class Protocol:
         if not isinstance(symbol, str) or not symbol or symbol in self.wallets:
             raise InputError("input:duplicate", repr(symbol))
         _int(decimals, "decimals", 0, 255)
+        _int(timeout, "timeout")
+        _int(price, "price", 1, (1 << 255) - 1)
         self.wallets[symbol] = {}
         self.decimals[symbol] = decimals
-        self.oracle.timeouts[symbol] = _int(timeout, "timeout")
-        self.oracle.set_price(symbol, _int(price, "price", 1, (1 << 255) - 1), self.now)
+        self.oracle.timeouts[symbol] = timeout
+        self.oracle.set_price(symbol, price, self.now)
 
     def _require(self, caller: str, role_holder: str, code: str) -> None:
         if caller != role_holder:
@@ -353,14 +358,18 @@ class Protocol:
         r = self._reserve(p, asset, reserve_type)
         if active is False and (r.a_scaled_total or r.d_scaled_total):
             raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
-        for name, value in (
-            ("borrowing_enabled", borrowing_enabled),
-            ("active", active),
-            ("frozen", frozen),
-            ("flash_loan_enabled", flash_loan_enabled),
-        ):
-            if value is not None:
-                setattr(r, name, _bool(value, name))
+        changes = [
+            (name, _bool(value, name))
+            for name, value in (
+                ("borrowing_enabled", borrowing_enabled),
+                ("active", active),
+                ("frozen", frozen),
+                ("flash_loan_enabled", flash_loan_enabled),
+            )
+            if value is not None
+        ]
+        for name, flag in changes:
+            setattr(r, name, flag)
 
     def _sync_then(self, p: Pool, r: Reserve, change: Callable[[], None]) -> None:
         """Accrue with the old parameters, change them, re-rate with the new ones."""
