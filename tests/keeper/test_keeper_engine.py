@@ -8,7 +8,7 @@ from keeper_helpers import USD, USDC, WBTC, WETH, act, deploy, engine
 
 from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
-from astera.keeper import ConstantProductPool, Market, OrderBook, Token
+from astera.keeper import ConstantProductPool, Market, OrderBook, SlippageExceeded, Token
 from astera.keeper.demo import liquidation_demo
 
 
@@ -171,6 +171,29 @@ def test_own_funds_liquidator_without_funds_is_refused_and_nothing_changes() -> 
     assert report.liquidations == [] and [f.reason for f in report.failures] == [
         "error:ERC20InsufficientBalance"
     ]
+    assert p.state_hash() == before
+
+
+def test_a_sale_that_falls_short_rolls_the_liquidation_back() -> None:
+    class Mirage:
+        """Quotes $3,000 per WETH, but fills at $1,000."""
+
+        def quote(self, sell: str, amount: int, buy: str) -> int:
+            return amount * 3_000 // 10**12
+
+        def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
+            out = amount * 1_000 // 10**12
+            if out < min_out:
+                raise SlippageExceeded(f"{out} < {min_out}")
+            return out
+
+    p = bob(249_975)
+    market = Market()
+    market.add(Mirage(), ("WETH", "USDC"))
+    keeper = engine(p, market)
+    before = p.state_hash()
+    report = keeper.run()
+    assert report.liquidations == [] and [f.reason for f in report.failures] == ["SlippageExceeded"]
     assert p.state_hash() == before
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from astera.keeper import ConstantProductPool, Market, NoRoute, OrderBook, Token, Venue
+from astera.keeper import ConstantProductPool, Market, NoRoute, OrderBook, SlippageExceeded, Token, Venue
 
 USD = 10**8
 USDC, WETH = Token("USDC", 6), Token("WETH", 18)
@@ -55,8 +55,11 @@ def test_market_routes_and_accepts_any_venue() -> None:
         def quote(self, sell: str, amount: int, buy: str) -> int:
             return amount * 3
 
-        def swap(self, sell: str, amount: int, buy: str) -> int:
-            return self.quote(sell, amount, buy)
+        def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
+            out = self.quote(sell, amount, buy)
+            if out < min_out:
+                raise SlippageExceeded(f"{out} < {min_out}")
+            return out
 
     market = Market.constant_product([USDC, WETH], PRICES, 1_000_000 * USD)
     assert market.has_route("WETH", "USDC") and market.has_route("USDC", "WETH")
@@ -70,3 +73,20 @@ def test_market_routes_and_accepts_any_venue() -> None:
     market.anchor(PRICES)  # leaves the custom venue alone
     with pytest.raises(ValueError):
         market.add(venue)
+
+
+def test_a_sale_below_its_minimum_trades_nothing() -> None:
+    pool = ConstantProductPool(WETH, USDC, 1_000_000 * USD, PRICES)
+    book = OrderBook(WETH, USDC, PRICES, level_usd=10_000 * USD, levels=5)
+    market = Market()
+    market.add(pool)
+    for venue in (pool, book):
+        out = venue.quote("WETH", 10**18, "USDC")
+        before = (dict(pool.reserves), [(b.price, b.size) for b in book.bids])
+        with pytest.raises(SlippageExceeded):
+            venue.swap("WETH", 10**18, "USDC", min_out=out + 1)
+        assert (dict(pool.reserves), [(b.price, b.size) for b in book.bids]) == before
+        assert venue.swap("WETH", 10**18, "USDC", min_out=out) == out
+    with pytest.raises(SlippageExceeded):
+        market.swap("USDC", 5, "USDC", min_out=6)
+    assert market.swap("USDC", 5, "USDC", min_out=5) == 5

@@ -12,8 +12,8 @@
 """
 
 from .engine import BadDebt, Failure, KeeperEngine, KeeperReport
-from .executor import Execution, InProcessSubmitter, SlippageExceeded, Submitter
-from .market import ConstantProductPool, Market, NoRoute, OrderBook, Token, Venue
+from .executor import Execution, InProcessSubmitter, Submitter
+from .market import ConstantProductPool, Market, NoRoute, OrderBook, SlippageExceeded, Token, Venue
 from .monitor import Monitor, PoolIndex, Unhealthy
 from .planner import LiquidationPlan, Planner, PlannerConfig
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from astera.core import WAD, Protocol, ProtocolError, account_data
 
-from .executor import Execution, FlashLiquidityShort, SlippageExceeded, Submitter
-from .market import Market
+from .executor import Execution, FlashLiquidityShort, Submitter
+from .market import Market, SlippageExceeded
 from .monitor import Monitor, PoolIndex, PoolRef, Unhealthy
 from .planner import LiquidationPlan, Planner, PlannerConfig
 from .valuation import Position, Valuation

@@ -16,8 +16,9 @@ Two ways to fund the repayment:
 
 The sale goes through the :class:`~astera.keeper.market.Market`. The market is outside the
 protocol's token ledger, so a sale debits what was sold from the liquidator's wallet and
-credits what was bought. A sale returning less than the plan's cost raises
-:class:`SlippageExceeded`, and the whole liquidation is rolled back with it.
+credits what was bought. A sale that would return less than the plan's cost is refused by
+the venue (:class:`~astera.keeper.market.SlippageExceeded`), and the whole liquidation is
+rolled back with it.
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ from astera.core.minipool import MiniPool
 from .market import Market
 from .monitor import PoolRef
 from .planner import LiquidationPlan, deposit_for_shares
-
-
-class SlippageExceeded(Exception):
-    """The sale of the seized collateral returned less than the liquidation cost."""
 
 
 class FlashLiquidityShort(Exception):
@@ -161,10 +158,8 @@ class InProcessSubmitter:
         )
         call = next(e for e in events if e.name == "LiquidationCall")
         received = p.wallet(plan.receive_asset, me) - before
-        quoted = self.market.quote(plan.receive_asset, received, plan.pay_asset)
-        if quoted < plan.cost:  # checked before the venue moves: a refusal leaves the market as it was
-            raise SlippageExceeded(f"{received} {plan.receive_asset} sells for {quoted}, needed {plan.cost}")
-        proceeds = self.market.swap(plan.receive_asset, received, plan.pay_asset)
+        # A sale below the cost is refused before the venue moves, and the liquidation rolls back.
+        proceeds = self.market.swap(plan.receive_asset, received, plan.pay_asset, min_out=plan.cost)
         if plan.receive_asset != plan.pay_asset:
             p.wallet_debit(plan.receive_asset, me, received)
             p.wallet_credit(plan.pay_asset, me, proceeds)

@@ -31,6 +31,10 @@ class NoRoute(LookupError):
     """The market has no venue that buys ``buy`` for ``sell``."""
 
 
+class SlippageExceeded(Exception):
+    """A sale would return less than its minimum; nothing was traded."""
+
+
 @runtime_checkable
 class Venue(Protocol):
     """A place that buys one asset for another. Amounts are token base units."""
@@ -39,8 +43,11 @@ class Venue(Protocol):
         """How much of ``buy`` selling ``amount`` of ``sell`` would return now (no state change)."""
         ...
 
-    def swap(self, sell: str, amount: int, buy: str) -> int:
-        """Sell ``amount`` of ``sell``; returns the amount of ``buy`` received."""
+    def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
+        """Sell ``amount`` of ``sell``; returns the amount of ``buy`` received.
+
+        Raises :class:`SlippageExceeded`, trading nothing, if that would be less than ``min_out``.
+        """
         ...
 
 
@@ -51,6 +58,11 @@ class Anchored(Protocol):
     def anchor(self, prices: dict[str, int]) -> None:
         """Reset the venue around ``prices`` (USD, 8 decimals, per whole token)."""
         ...
+
+
+def _check_min(out: int, min_out: int, sell: str, amount: int, buy: str) -> None:
+    if out < min_out:
+        raise SlippageExceeded(f"{amount} {sell} sells for {out} {buy}, needed {min_out}")
 
 
 @dataclass(frozen=True)
@@ -98,8 +110,9 @@ class ConstantProductPool:
         net = amount * (BPS - self.fee_bps)
         return y * net // (x * BPS + net)
 
-    def swap(self, sell: str, amount: int, buy: str) -> int:
+    def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
         out = self.quote(sell, amount, buy)
+        _check_min(out, min_out, sell, amount, buy)
         self.reserves[sell] += amount
         self.reserves[buy] -= out
         return out
@@ -170,9 +183,10 @@ class OrderBook:
         self._check(sell, buy)
         return self._walk(amount)[0]
 
-    def swap(self, sell: str, amount: int, buy: str) -> int:
+    def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
         self._check(sell, buy)
         out, fills = self._walk(amount)
+        _check_min(out, min_out, sell, amount, buy)
         for i, take in fills:
             self.bids[i].size -= take
         return out
@@ -216,10 +230,12 @@ class Market:
             return amount
         return self.venue(sell, buy).quote(sell, amount, buy)
 
-    def swap(self, sell: str, amount: int, buy: str) -> int:
+    def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
+        """Sell through the pair's venue; below ``min_out`` nothing is traded (:class:`SlippageExceeded`)."""
         if sell == buy or amount == 0:
+            _check_min(amount, min_out, sell, amount, buy)
             return amount
-        return self.venue(sell, buy).swap(sell, amount, buy)
+        return self.venue(sell, buy).swap(sell, amount, buy, min_out)
 
     def anchor(self, prices: dict[str, int]) -> None:
         """Re-centre every model venue on ``prices``; real venues are left as they are."""

@@ -125,10 +125,10 @@ class Valuation:
         other = position.valuation
         if other is self:
             return True
-        for leg in position.collateral:
-            if self.term(leg.reserve) != other.term(leg.reserve):
-                return False
-        for leg in position.debt:
-            if self.term(leg.reserve) != other.term(leg.reserve):
-                return False
+        terms, theirs = self._terms, other._terms
+        for legs in (position.collateral, position.debt):
+            for leg in legs:
+                r = leg.reserve
+                if (terms[r.id] or self.term(r)) != theirs[r.id]:
+                    return False
         return True
