@@ -161,8 +161,7 @@ def test_mini_pool_flow_borrow_through_the_log(ledger: Ledger) -> None:
 
 
 def test_listing_an_asset_with_a_bad_price_is_refused_before_the_core(ledger: Ledger) -> None:
-    """``Protocol.add_asset`` lists the symbol before checking the price (core gap, reported), so the
-    node checks the price range itself: the answer is ``invalid_tx`` and nothing is half-listed."""
+    """The node checks the price range itself: a bad price is ``invalid_tx`` and nothing is listed."""
     for bad in ("0", str(2**255)):
         with pytest.raises(NodeError) as e:
             tx("admin", 0, "add_asset", asset="NEW", decimals=6, price=bad)

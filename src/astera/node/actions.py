@@ -63,8 +63,8 @@ def amount_or_max(value: object) -> int:
 def price(value: object) -> int:
     """An oracle price (USD, 8 decimals): a decimal string in [1, 2**255 - 1].
 
-    Checked here, not only in the core: ``Protocol.add_asset`` lists the symbol before it
-    checks the price, so a bad price would otherwise leave a half-listed asset behind.
+    Checked here like every parameter's shape, so a bad price is ``invalid_tx`` before the
+    core is called (the core's ``add_asset`` once half-listed an asset on a bad price).
     """
     v = amount(value)
     if not 1 <= v < 1 << 255:
