@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from astera.core import WAD, Protocol, ProtocolError, account_data
+from astera.core import WAD, Protocol, ProtocolError
 
 from .executor import Execution, FlashLiquidityShort, Submitter
 from .market import Market, SlippageExceeded
@@ -160,21 +160,19 @@ class KeeperEngine:
     def _liquidate_account(self, target: Unhealthy, state: _Run, report: KeeperReport) -> None:
         """Liquidate one account until it is healthy, unprofitable, refused or out of rounds."""
         ref, user = target.pool, target.user
-        pool = state.indexes[ref].pool
         position = state.current(target)
         for _ in range(self.config.max_rounds):
             plan = self.planner.plan(ref, user, position)
             if plan is None:
                 break
             try:
-                fill = self.submitter.submit(plan)
+                execution = self.submitter.submit(plan)
             except (ProtocolError, SlippageExceeded, FlashLiquidityShort) as e:
                 report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
                 return
             state.submitted(plan)
-            after = account_data(pool, user)
-            report.liquidations.append(Execution(plan, *fill, after))
-            if after.health_factor >= WAD:
+            report.liquidations.append(execution)
+            if execution.account_after.health_factor >= WAD:
                 return
             position = state.valuation(ref).position(user)
         else:

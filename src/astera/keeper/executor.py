@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from typing import Protocol as Interface
 
-from astera.core import AccountData, Protocol
+from astera.core import AccountData, Protocol, account_data
 from astera.core.minipool import MiniPool
 
 from .market import Market
@@ -39,23 +39,14 @@ class FlashLiquidityShort(Exception):
     """The lending pool holds less cash than the flash loan would take."""
 
 
-class Fill(NamedTuple):
-    """What a submitted liquidation did."""
+class Execution(NamedTuple):
+    """What a submitted liquidation did, and the liquidated account right after it."""
 
+    plan: LiquidationPlan
     #: Debt repaid and collateral seized, in the reserves' units (from the ``LiquidationCall`` event).
     debt_repaid: int
     collateral_taken: int
     #: What reached the liquidator's wallet (``receive_asset``), and what its sale returned (``pay_asset``).
-    received: int
-    proceeds: int
-
-
-class Execution(NamedTuple):
-    """A plan, what its submission did, and the liquidated account right after it."""
-
-    plan: LiquidationPlan
-    debt_repaid: int
-    collateral_taken: int
     received: int
     proceeds: int
     account_after: AccountData
@@ -70,6 +61,10 @@ class Execution(NamedTuple):
         return self.proceeds - self.plan.cost
 
 
+#: What liquidating and selling did: (debt repaid, collateral taken, collateral received, proceeds).
+_Outcome = tuple[int, int, int, int]
+
+
 class Submitter(Interface):
     """Executes planned liquidations on behalf of one liquidator."""
 
@@ -79,7 +74,7 @@ class Submitter(Interface):
         """Funding cost of paying ``pay_asset`` for a liquidation in ``pool``, in bps."""
         ...
 
-    def submit(self, plan: LiquidationPlan) -> Fill:
+    def submit(self, plan: LiquidationPlan) -> Execution:
         """Execute ``plan`` atomically; raises (and changes nothing) if it cannot."""
         ...
 
@@ -107,20 +102,27 @@ class InProcessSubmitter:
     def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
         return self.protocol.pool(self._lender(pool, pay_asset)).flash_premium if self.flash_loan else 0
 
-    def submit(self, plan: LiquidationPlan) -> Fill:
+    def submit(self, plan: LiquidationPlan) -> Execution:
         p = self.protocol
-        if not self.flash_loan:
-            return p.atomic(self._liquidate_and_sell, plan)
+        if self.flash_loan:
+            outcome = self._flash_liquidate(plan)
+        else:
+            outcome = p.atomic(self._liquidate_and_sell, plan)
+        return Execution(plan, *outcome, account_data(p.pool(plan.pool), plan.user))
+
+    def _flash_liquidate(self, plan: LiquidationPlan) -> _Outcome:
+        """Liquidate and sell inside a flash loan of the repayment (repaid with its premium after)."""
+        p = self.protocol
         lender = p.pool(self._lender(plan.pool, plan.pay_asset))
         cash = lender.cash(lender.reserve((plan.pay_asset, True) if lender is p.core else plan.pay_asset))
         if cash < plan.pay_amount:  # the core lets a flash loan exceed the cash
             raise FlashLiquidityShort(f"{lender.name} lends at most {cash} {plan.pay_asset}")
-        fills: list[Fill] = []
+        outcomes: list[_Outcome] = []
 
         def receive(
             assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str
         ) -> bool:
-            fills.append(self._liquidate_and_sell(plan))
+            outcomes.append(self._liquidate_and_sell(plan))
             return True
 
         p.flash_loan(
@@ -132,9 +134,9 @@ class InProcessSubmitter:
             [0],
             pool=self._lender(plan.pool, plan.pay_asset),
         )
-        return fills[0]
+        return outcomes[0]
 
-    def _liquidate_and_sell(self, plan: LiquidationPlan) -> Fill:
+    def _liquidate_and_sell(self, plan: LiquidationPlan) -> _Outcome:
         """Inside a transaction: liquidate, then sell what was received."""
         p, me = self.protocol, self.liquidator
         if plan.mints_shares:
@@ -163,4 +165,4 @@ class InProcessSubmitter:
         if plan.receive_asset != plan.pay_asset:
             p.wallet_debit(plan.receive_asset, me, received)
             p.wallet_credit(plan.pay_asset, me, proceeds)
-        return Fill(call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds)
+        return call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds
