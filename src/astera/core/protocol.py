@@ -159,7 +159,8 @@ class Protocol:
             or name in (CORE_TREASURY, MINI_POOL_TREASURY)
         ):
             raise InputError("input:type", f"invalid user name {name!r}")
-        self.users.setdefault(name, None)
+        if name not in self.users:
+            self.atomic(self.journal.set, self.users, name, None)
 
     def _user(self, name: str) -> str:
         if not isinstance(name, str) or name not in self.users:
@@ -190,17 +191,24 @@ class Protocol:
     # ---- clock and oracle -----------------------------------------------------------------------
 
     def advance(self, seconds: int) -> None:
-        """Move the block timestamp forward."""
-        self.now += _int(seconds, "seconds", 0, (1 << 40) - 1)
+        """Move the block timestamp forward (undone with the enclosing transaction)."""
+        self.set_time(self.now + _int(seconds, "seconds", 0, (1 << 40) - 1))
 
     def set_time(self, timestamp: int) -> None:
-        if _int(timestamp, "timestamp", 0, (1 << 40) - 1) < self.now:
+        """Set the block timestamp; time never goes backwards."""
+        if _int(timestamp, "timestamp", 0, (1 << 41) - 1) < self.now:
             raise InputError("input:time", f"{timestamp} < {self.now}")
-        self.now = timestamp
+        self.atomic(self.journal.setattr, self, "now", timestamp)
 
     def set_price(self, asset: str, price: int) -> None:
         """The oracle role's price update (USD, 8 decimals)."""
-        self.oracle.set_price(self._asset(asset), _int(price, "price", 1, (1 << 255) - 1), self.now)
+        self._asset(asset)
+        _int(price, "price", 1, (1 << 255) - 1)
+        self.atomic(self._set_price, asset, price)
+
+    def _set_price(self, asset: str, price: int) -> None:
+        self.journal.set(self.oracle.answers, asset, price)
+        self.journal.set(self.oracle.updated_at, asset, self.now)
 
     def price(self, asset: str) -> int:
         return self.oracle.price(self._asset(asset), self.now)
