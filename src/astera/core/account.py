@@ -67,7 +67,14 @@ def account_data(pool: Pool, user: str) -> AccountData:
     return AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf)
 
 
+#: Mask of every "borrowing" bit in a user bitmap (bit 2i for reserve i).
+BORROWING_MASK = int("01" * 128, 2)
+
+
 def health_factor(pool: Pool, user: str) -> int:
+    """The user's health factor; without any borrowing bit it is the maximum, at no cost."""
+    if not pool.user_config.get(user, 0) & BORROWING_MASK:
+        return MAX_HEALTH_FACTOR
     return account_data(pool, user).health_factor
 
 
@@ -78,7 +85,7 @@ def balance_decrease_allowed(pool: Pool, r: Reserve, user: str, amount: int) -> 
     is a revert (``panic:0x11``) rather than a refusal code.
     """
     cfg = pool.user_config.get(user, 0)
-    if not cfg & 0x5555555555555555555555555555555555555555555555555555555555555555:
+    if not cfg & BORROWING_MASK:
         return True
     if not (cfg >> (2 * r.id + 1)) & 1 or r.liquidation_threshold == 0:
         return True

@@ -124,14 +124,7 @@ class CorePool(Pool):
         The rates are computed as if ``pay`` of new cash arrived although cash does not
         move (a quirk of the contracts, reproduced). The collateral bit is left alone.
         """
-        debt = r.debt_balance(user, self.proto.now)
-        self.validate_repay(r, user, amount, user, debt)
-        pay = amount if amount < debt else debt
-        self.update_state(r)
-        self.burn_debt(r, user, pay)
-        self.update_rates(r, pay, 0)
-        if debt == pay:
-            self.set_borrowing_bit(user, r, False)
+        pay = self.repay_debt(user, r, amount, user)
         self.burn_a(r, user, pay, r.liquidity_index)
         mp = self.mini_pools.get(user)
         if mp is not None and r.reserve_type and r.d_scaled.get(user, 0) == 0:

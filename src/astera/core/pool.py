@@ -21,7 +21,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import errors as E
-from .account import HEALTH_FACTOR_LIQUIDATION_THRESHOLD, account_data, balance_decrease_allowed
+from .account import (
+    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
+    account_data,
+    balance_decrease_allowed,
+    health_factor,
+)
 from .errors import ProtocolError, overflow
 from .events import Event
 from .liquidation import collateral_to_seize
@@ -311,7 +316,11 @@ class Pool:
         if amount == UINT256_MAX and user != on_behalf_of:
             raise ProtocolError(E.NO_EXPLICIT_AMOUNT_ON_BEHALF)
 
-    def _repay(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> list[Event]:
+    def repay_debt(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> int:
+        """Burn up to ``amount`` of ``on_behalf_of``'s debt; returns what must be paid.
+
+        Rates are computed as if that payment already arrived (``liquidity_added``).
+        """
         debt = r.debt_balance(on_behalf_of, self.proto.now)
         self.validate_repay(r, user, amount, on_behalf_of, debt)
         pay = amount if amount < debt else debt
@@ -320,6 +329,10 @@ class Pool:
         self.update_rates(r, pay, 0)
         if debt == pay:
             self.set_borrowing_bit(on_behalf_of, r, False)
+        return pay
+
+    def _repay(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> list[Event]:
+        pay = self.repay_debt(user, r, amount, on_behalf_of)
         self.pay_in(r, user, pay)
         return [Event("Repay", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=pay)]
 
@@ -349,7 +362,7 @@ class Pool:
     def finalize_transfer(
         self, r: Reserve, sender: str, to: str, amount: int, from_before: int, to_before: int, validate: bool
     ) -> None:
-        if validate and account_data(self, sender).health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        if validate and health_factor(self, sender) < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
             raise ProtocolError(E.TRANSFER_NOT_ALLOWED)
         if sender != to:
             if from_before < amount:

@@ -10,6 +10,7 @@ state-changing action calls first; views roll them forward without storing.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from .errors import BORROW_INDEX_OVERFLOW, LIQUIDITY_INDEX_OVERFLOW, ProtocolError
@@ -31,6 +32,20 @@ CONFIG_FIELDS = (
     "owner_reserve_factor",
     "deposit_cap",
 )
+
+
+#: The fields an operation mutates directly (balances live in dicts, journaled per entry).
+DYNAMIC_FIELDS = (
+    "liquidity_index",
+    "variable_borrow_index",
+    "current_liquidity_rate",
+    "current_variable_borrow_rate",
+    "last_update_timestamp",
+    "a_scaled_total",
+    "d_scaled_total",
+    "cash",
+)
+_get_dynamic = attrgetter(*DYNAMIC_FIELDS)
 
 
 class Reserve:
@@ -126,28 +141,11 @@ class Reserve:
     # ---- undo support -------------------------------------------------------------------
 
     def snapshot(self) -> object:
-        return (
-            self.liquidity_index,
-            self.variable_borrow_index,
-            self.current_liquidity_rate,
-            self.current_variable_borrow_rate,
-            self.last_update_timestamp,
-            self.a_scaled_total,
-            self.d_scaled_total,
-            self.cash,
-        )
+        return _get_dynamic(self)
 
     def restore(self, saved: object) -> None:
-        (
-            self.liquidity_index,
-            self.variable_borrow_index,
-            self.current_liquidity_rate,
-            self.current_variable_borrow_rate,
-            self.last_update_timestamp,
-            self.a_scaled_total,
-            self.d_scaled_total,
-            self.cash,
-        ) = saved  # type: ignore[misc]
+        for name, value in zip(DYNAMIC_FIELDS, saved, strict=True):  # type: ignore[call-overload]
+            setattr(self, name, value)
 
     # ---- views (§3.1) -------------------------------------------------------------------
 
