@@ -99,10 +99,10 @@ class _Run:
         It is still exact when nothing the engine wrote since can have changed it: the
         account is not the liquidator's and its legs' prices and indexes are unchanged.
         """
-        valuation = self.valuation(target.pool)
-        if target.user != self.liquidator and valuation.agrees(target.position):
-            return target.position
-        return valuation.position(target.user)
+        position = target.position
+        if target.user != self.liquidator and position.valuation.holds(position):
+            return position
+        return self.valuation(target.pool).position(target.user)
 
     def submitted(self, plan: LiquidationPlan) -> None:
         """After a liquidation: forget the valuations, remember whose position changed."""

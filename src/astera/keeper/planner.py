@@ -105,6 +105,11 @@ class _Pair:
     """One collateral leg against one debt leg of an account: everything sizing needs that does
     not depend on the size, read once."""
 
+    __slots__ = (
+        "planner", "ref", "user", "hf", "c", "d", "cash", "unwrap_index", "core_cash", "receive_asset",
+        "mint_index", "pay_asset", "fair_num", "fair_den", "premium", "required",
+    )  # fmt: skip
+
     def __init__(
         self, planner: Planner, ref: PoolRef, pool: Pool, user: str, hf: int, c: Leg, d: Leg
     ) -> None:
