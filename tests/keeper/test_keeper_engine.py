@@ -98,7 +98,7 @@ def test_liquidates_again_until_healthy() -> None:
     assert all(ex.plan.health_factor < WAD for ex in rounds)
     assert [ex.health_factor_after >= WAD for ex in rounds] == [False, False, False, True]
     assert [ex.debt_repaid for ex in rounds] == [40_000 * USDC, 20_000 * USDC, 10_000 * USDC, 5_000 * USDC]
-    assert report.unprofitable == report.bad_debt == report.unfinished == []
+    assert not report.unprofitable and not report.bad_debt and not report.unfinished
 
 
 def test_round_limit_ends_the_loop() -> None:

@@ -31,7 +31,7 @@ def brute_force(p: Protocol) -> list[tuple[object, str]]:
 
 def found(m: Monitor) -> list[tuple[object, str]]:
     """The scan's accounts; the detection (no account data) must name the same ones."""
-    scanned = [(u.pool, u.user) for u in m.scan()]
+    scanned: list[tuple[object, str]] = [(u.pool, u.user) for u in m.scan()]
     detected = [(ref, user) for ref, users in m.detect().items() for user in users]
     assert len(detected) == len(scanned) and set(detected) == set(scanned)
     return scanned

@@ -71,14 +71,19 @@ class KeeperReport:
 
 
 class _Run:
-    """One engine run's working state: the valuations that are still exact, and the accounts
-    the run has liquidated, to re-index at its end.
+    """One engine run's working state: which valued positions are still exact, and the
+    accounts the run has liquidated, to re-index at its end.
 
-    Within a run only the engine writes to the protocol, so a pool's valuation stays exact
-    until the engine's next submission; every submission drops them all (a liquidation can
-    move an index, a Mini-Pool's prices follow the Core's). A liquidation writes the
-    positions of its target and of the liquidator only (everything else it writes belongs
-    to holders that never borrow: treasuries, the Mini-Pool's own Core accounts).
+    Within a run only the engine writes to the protocol, and time stands still. A liquidation
+    writes the positions of its target and of the liquidator only (everything else it writes
+    belongs to holders that never borrow: treasuries, the Mini-Pool's own Core accounts), and
+    it leaves every reserve's price and normalized indexes as they were: ``updateState`` rolls
+    an index forward to the value the normalized index already had, and rates only matter
+    across time. What does move an index is a funding premium (a flash loan's is added to the
+    lending reserve's liquidity index, and Mini-Pool tranche prices follow the Core's). So a
+    position valued earlier in the run is still exact unless it is the liquidator's or a
+    premium has been paid since; then its legs are checked against the current prices and
+    indexes. Tests check both halves of this on real liquidations.
     """
 
     def __init__(self, monitor: Monitor, liquidator: str) -> None:
@@ -86,6 +91,7 @@ class _Run:
         self.liquidator = liquidator
         self.valuations: dict[PoolRef, Valuation] = {}
         self.liquidated: dict[PoolRef, list[str]] = {}
+        self.premium_paid = False
 
     def valuation(self, ref: PoolRef) -> Valuation:
         valuation = self.valuations.get(ref)
@@ -96,11 +102,11 @@ class _Run:
     def current(self, target: Unhealthy) -> Position:
         """The target's position from the scan if it is still exact, else valued afresh.
 
-        It is still exact when nothing the engine wrote since can have changed it: the
-        account is not the liquidator's and its legs' prices and indexes are unchanged.
+        It is still exact when nothing the engine wrote since can have changed it (see the
+        class docstring).
         """
         position = target.position
-        if target.user != self.liquidator and position.valuation.holds(position):
+        if target.user != self.liquidator and (not self.premium_paid or position.valuation.holds(position)):
             return position
         return self.valuation(target.pool).position(target.user)
 
@@ -108,6 +114,8 @@ class _Run:
         """After a liquidation: forget the valuations, remember whose position changed."""
         self.valuations.clear()
         self.liquidated.setdefault(plan.pool, []).append(plan.user)
+        if plan.cost != plan.pay_amount:
+            self.premium_paid = True
 
     def reindex(self) -> None:
         """Re-read the positions the run changed (the targets' and the liquidator's) into the monitor."""
