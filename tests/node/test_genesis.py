@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
-from astera.node import genesis
+from astera.node import Key, genesis
 from astera.node.serve import default_genesis_for
 
 from .node_harness import key
@@ -92,10 +93,11 @@ def test_builtin_network(tmp_path: Path) -> None:
         "admin.key",
         "emergency_admin.key",
         "faucet.key",
+        "keeper.key",
         "oracle.key",
         "pool_admin_0.key",
     ]
-    assert default_genesis_for(tmp_path)["roles"] == doc["roles"]  # keys are reused, not regenerated
+    assert default_genesis_for(tmp_path) == {**doc, "start_timestamp": ANY}  # keys are reused, not regenerated
     p = genesis.build(doc).protocol
     assert [r.asset for r in p.core.reserves] == ["WETH", "WBTC", "USDC", "USDT"]
     weth = p.core.reserve(("WETH", True))
@@ -111,3 +113,5 @@ def test_builtin_network(tmp_path: Path) -> None:
     assert mp.reserve("was-USDC").tranche_of is p.core.reserve(("USDC", True))
     assert p.core.flow_limit("USDC", mp) == 1_000_000 * 10**6
     assert p.core.reserve(("USDC", True)).a_total_supply(p.now) == 5_000_000 * 10**6  # bootstrap liquidity
+    keeper = Key.load(tmp_path / "keys" / "keeper.key").address  # the in-node keeper starts funded
+    assert {a: p.wallet(a, keeper) for a in genesis.KEEPER_BANKROLL} == genesis.KEEPER_BANKROLL

@@ -13,6 +13,7 @@
 
 from .engine import BadDebt, Failure, KeeperEngine, KeeperReport
 from .executor import Execution, InProcessSubmitter, Submitter
+from .in_node import attach
 from .market import ConstantProductPool, Market, NoRoute, OrderBook, SlippageExceeded, Token, Venue
 from .monitor import Monitor, PoolIndex, Unhealthy
 from .planner import LiquidationPlan, Planner, PlannerConfig
@@ -38,4 +39,5 @@ __all__ = [
     "Token",
     "Unhealthy",
     "Venue",
+    "attach",
 ]

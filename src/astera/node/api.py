@@ -283,6 +283,7 @@ def create_app(node: Node) -> FastAPI:
             "durability": node.store.durability(),
             "queued": node.sequencer.queued,
             "faucet": node.faucet is not None,
+            "keeper": None if node.keeper is None else node.keeper.status(),
             "roles": {
                 "admin": p.admin,
                 "emergency_admin": p.emergency_admin,

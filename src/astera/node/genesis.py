@@ -10,6 +10,8 @@ USDC and USDT at the deployed parameters of spec §13.1 (PI rate controllers), a
 Mini-Pool (§13.2) with an exotic token (wstETH) and a USDC tranche drawing on a
 1,000,000 USDC credit line from the Core-Pool. Oracle timeouts are 0 (never stale)
 because a test network has no price feed; set ``timeout`` per asset to model staleness.
+Given the in-node keeper's address, it also funds the keeper (:data:`KEEPER_BANKROLL`):
+the keeper liquidates with its own balances, so a test network gives it some.
 """
 
 from __future__ import annotations
@@ -209,8 +211,22 @@ def _reserve(strategy_name: str, ltv: int, lt: int, bonus: int, **extra: Any) ->
     }
 
 
-def default_genesis(roles: dict[str, str], pool_admin: str, start_timestamp: int) -> dict[str, Any]:
-    """The zero-configuration network (spec §13.1/§13.2 parameters), bootstrapped by the faucet."""
+#: What the built-in network gives the in-node keeper to liquidate with (base units): every
+#: asset a position can owe, about $5M of each stablecoin and $1.8M-$3.4M of each other asset.
+KEEPER_BANKROLL: Final = {
+    "WETH": 500 * 10**18,
+    "WBTC": 50 * 10**8,
+    "USDC": 5_000_000 * 10**6,
+    "USDT": 5_000_000 * 10**6,
+    "wstETH": 500 * 10**18,
+}
+
+
+def default_genesis(
+    roles: dict[str, str], pool_admin: str, start_timestamp: int, keeper: str | None = None
+) -> dict[str, Any]:
+    """The zero-configuration network (spec §13.1/§13.2 parameters), bootstrapped by the faucet;
+    ``keeper``, if given, starts with :data:`KEEPER_BANKROLL`."""
     faucet = roles["faucet"]
     usd = 10**8
     assets = {
@@ -226,6 +242,9 @@ def default_genesis(roles: dict[str, str], pool_admin: str, start_timestamp: int
         "USDC": 5_000_000 * 10**6,
         "USDT": 5_000_000 * 10**6,
     }
+    balances = {faucet: {sym: str(v) for sym, v in liquidity.items()}}
+    if keeper is not None:
+        balances[keeper] = {sym: str(v) for sym, v in KEEPER_BANKROLL.items()}
     return {
         "format": GENESIS_FORMAT,
         "start_timestamp": start_timestamp,
@@ -256,7 +275,7 @@ def default_genesis(roles: dict[str, str], pool_admin: str, start_timestamp: int
                 "flow_limits": {"USDC": str(1_000_000 * 10**6)},
             }
         ],
-        "balances": {faucet: {sym: str(v) for sym, v in liquidity.items()}},
+        "balances": balances,
         "deposits": [
             {"account": faucet, "pool": "core", "asset": sym, "amount": str(v)}
             for sym, v in liquidity.items()

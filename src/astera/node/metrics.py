@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 #: Latency samples kept for the quantiles (a sliding window, not the whole history).
 WINDOW: Final = 4096
@@ -29,8 +30,62 @@ class Window:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@dataclass
+class KeeperCounters:
+    """What the in-node keeper did (``astera.keeper.in_node``), for ``/status`` and ``/metrics``."""
+
+    #: Engine runs (each one liquidates every account it can, as far as it is profitable).
+    runs: int = 0
+    #: ``liquidate`` transactions the keeper signed and the log accepted.
+    liquidations: int = 0
+    #: Planned liquidations that were not done, by reason: the node's refusal code (``reason``
+    #: of a ``refused`` answer, e.g. ``"73"``) or the keeper's own check (``error:ERC20InsufficientBalance``).
+    refusals: Counter[str] = field(default_factory=Counter)
+    #: Accounts with HF < 1 at the last detection, and what the last run left unhealthy.
+    unhealthy: int = 0
+    unprofitable: int = 0
+    bad_debt: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "liquidations": self.liquidations,
+            "refusals": dict(sorted(self.refusals.items())),
+            "unhealthy": self.unhealthy,
+            "unprofitable": self.unprofitable,
+            "bad_debt": self.bad_debt,
+        }
+
+    def render(self) -> list[str]:
+        lines = [
+            "# HELP astera_keeper_runs_total Keeper engine runs.",
+            "# TYPE astera_keeper_runs_total counter",
+            f"astera_keeper_runs_total {self.runs}",
+            "# HELP astera_keeper_liquidations_total Liquidations the keeper signed and the log accepted.",
+            "# TYPE astera_keeper_liquidations_total counter",
+            f"astera_keeper_liquidations_total {self.liquidations}",
+            "# HELP astera_keeper_refusals_total Planned liquidations not done, by reason.",
+            "# TYPE astera_keeper_refusals_total counter",
+        ]
+        lines += [
+            f'astera_keeper_refusals_total{{reason="{r}"}} {n}' for r, n in sorted(self.refusals.items())
+        ]
+        for name, value, help_ in (
+            ("unhealthy", self.unhealthy, "Accounts with HF < 1 at the last detection."),
+            ("unprofitable", self.unprofitable, "Accounts the last run left unhealthy: no profitable size."),
+            ("bad_debt", self.bad_debt, "Accounts the last run left with debt and no collateral."),
+        ):
+            lines += [
+                f"# HELP astera_keeper_{name} {help_}",
+                f"# TYPE astera_keeper_{name} gauge",
+                f"astera_keeper_{name} {value}",
+            ]
+        return lines
+
+
 class Metrics:
-    """What the node counts: transactions by outcome, blocks, commit and submit latencies."""
+    """What the node counts: transactions by outcome, blocks, commit and submit latencies,
+    and the keeper's counters when one runs inside the node."""
 
     def __init__(self) -> None:
         self.txs_accepted = 0
@@ -40,6 +95,7 @@ class Metrics:
         self.commit = Window()
         self.submit = Window()
         self.block_size = Window()
+        self.keeper: KeeperCounters | None = None
 
     def render(self, height: int, queue: int, subscribers: int) -> str:
         lines = [
@@ -78,4 +134,6 @@ class Metrics:
             lines += [f"# HELP {name} {help_}", f"# TYPE {name} summary"]
             lines += [f'{name}{{quantile="{q}"}} {w.quantile(q):.6g}' for q in (0.5, 0.9, 0.99)]
             lines += [f"{name}_sum {w.total:.6g}", f"{name}_count {w.count}"]
+        if self.keeper is not None:
+            lines += self.keeper.render()
         return "\n".join(lines) + "\n"

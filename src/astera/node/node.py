@@ -2,9 +2,10 @@
 
 :class:`Node` is what the HTTP API talks to. It owns the sequencer (the one writer),
 the SSE broadcaster, the metrics, a read pool for store queries, and the node's own
-signed participants: the faucet on a test network, and (as hooks receiving every
-committed block) the keeper once it lands. Those participants hold ordinary keys and
-go through the same signing, nonce and role checks as any client.
+signed participants: the faucet on a test network, and the liquidation keeper
+(:mod:`astera.keeper.in_node`, a hook receiving every committed block). Those
+participants hold ordinary keys and go through the same signing, nonce and role checks
+as any client.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from . import genesis as genesis_mod
 from .accounts import Key
@@ -25,6 +26,17 @@ from .sse import Broadcaster
 from .transactions import SignedTx, decode_tx, sign_tx
 
 T = TypeVar("T")
+
+
+class Service(Protocol):
+    """Something the node runs beside the sequencer (the keeper): shown in ``/status``,
+    stopped before the sequencer so it can finish what it is sending."""
+
+    address: str
+
+    def status(self) -> dict[str, Any]: ...
+
+    async def stop(self) -> None: ...
 
 
 class Participant:
@@ -53,6 +65,7 @@ class Node:
         snapshot_every: int = 1000,
         max_block_txs: int = 5000,
         faucet_key: Key | None = None,
+        keeper_key: Key | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.chain = chain
@@ -67,6 +80,10 @@ class Node:
         self.faucet_limits = genesis_mod.faucet_limits(chain.genesis)
         holds_faucet = faucet_key is not None and faucet_key.address == chain.ledger.roles.faucet
         self.faucet = Participant(faucet_key, self) if holds_faucet and faucet_key is not None else None
+        #: The key the in-node keeper liquidates with (any key: liquidations need no role).
+        self.keeper_key = keeper_key
+        #: Set by :func:`astera.keeper.attach`; None when the node runs without a keeper.
+        self.keeper: Service | None = None
         self._reads = ThreadPoolExecutor(4, thread_name_prefix="astera-read")
 
     @property
@@ -84,6 +101,8 @@ class Node:
             loop.call_soon_threadsafe(self.broadcaster.close)
 
     async def stop(self) -> None:
+        if self.keeper is not None:
+            await self.keeper.stop()  # first: its last transactions still get their receipts
         await self.sequencer.stop()
         self.broadcaster.close()
         self._reads.shutdown(wait=True)

@@ -5,6 +5,12 @@ points at PostgreSQL), the genesis the network started from (``genesis.json``, f
 reference; the authoritative copy is in the store) and, for the built-in network, the
 role keys it generated (``keys/*.key``). The node signs with the faucet key it finds
 there; the other role keys are for their holders (``astera ... --key DATA/keys/admin.key``).
+
+The liquidation keeper runs inside the node unless ``--no-keeper`` is given
+(:mod:`astera.keeper.in_node`). It signs with ``keys/keeper.key``, generated on first use
+and kept, so it is the same account across restarts. It liquidates with its own balances:
+the built-in network funds it at genesis; on a network from another genesis, send it
+funds (its address is in ``/status``, e.g. through ``POST /faucet``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from .node import Node
 from .store import SqlStore, StoreError, open_store
 
 ROLE_KEYS = ("admin", "emergency_admin", "oracle", "faucet", "pool_admin_0")
+#: The in-node keeper's key file (``keys/keeper.key``); liquidations need no role.
+KEEPER_KEY = "keeper"
 log = logging.getLogger("astera.node")
 
 
@@ -50,10 +58,11 @@ def _role_key(keys_dir: Path, name: str) -> Key:
 
 
 def default_genesis_for(data: Path) -> dict[str, Any]:
-    """The built-in network, with role keys generated into ``data/keys`` (reused if present)."""
-    keys = {name: _role_key(data / "keys", name).address for name in ROLE_KEYS}
+    """The built-in network, with role keys generated into ``data/keys`` (reused if present);
+    the keeper's key too, which the network funds whether or not a keeper runs yet."""
+    keys = {name: _role_key(data / "keys", name).address for name in (*ROLE_KEYS, KEEPER_KEY)}
     roles = {r: keys[r] for r in genesis_mod.ROLE_NAMES}
-    return genesis_mod.default_genesis(roles, keys["pool_admin_0"], int(time.time()))
+    return genesis_mod.default_genesis(roles, keys["pool_admin_0"], int(time.time()), keys[KEEPER_KEY])
 
 
 def open_node(config: ServeConfig) -> Node:
@@ -73,20 +82,13 @@ def open_node(config: ServeConfig) -> Node:
         raise
     faucet_path = config.data / "keys" / "faucet.key"
     faucet = Key.load(faucet_path) if faucet_path.exists() else None
-    return Node(chain, snapshot_every=config.snapshot_every, faucet_key=faucet)
+    keeper = _role_key(config.data / "keys", KEEPER_KEY) if config.keeper else None
+    node = Node(chain, snapshot_every=config.snapshot_every, faucet_key=faucet, keeper_key=keeper)
+    if keeper is not None:
+        from astera.keeper import attach
 
-
-def attach_keeper(node: Node) -> bool:
-    """Run the liquidation keeper inside the node, if this build has one (a later issue adds it)."""
-    try:
-        from astera import keeper
-    except ImportError:
-        return False
-    attach = getattr(keeper, "attach", None)
-    if attach is None:
-        return False
-    attach(node)
-    return True
+        attach(node)
+    return node
 
 
 def serve(config: ServeConfig) -> None:
@@ -104,8 +106,8 @@ def serve(config: ServeConfig) -> None:
         head.state_hash[:16],
         node.store.describe(),
     )
-    if config.keeper and not attach_keeper(node):
-        log.info("no keeper in this build; running without one")
+    if node.keeper is not None:
+        log.info("keeper %s liquidates inside the node", node.keeper.address)
     uv_config = uvicorn.Config(
         create_app(node),
         host=config.host,

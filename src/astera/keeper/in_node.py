@@ -1,0 +1,389 @@
+"""The keeper inside the node: an ordinary signed participant that liquidates after blocks.
+
+:func:`attach` plugs a :class:`InNodeKeeper` into a :class:`~astera.node.node.Node` as a
+block hook. ``astera serve`` does so unless ``--no-keeper`` is given, with the key it keeps
+in the data directory (``keys/keeper.key``). The keeper holds no role and no privilege:
+each liquidation is a ``liquidate`` transaction signed with its key, checked (signature,
+nonce), ordered and logged like any client's, so replaying the log (``astera verify``)
+reproduces it like any other entry.
+
+After each committed block, on the event loop:
+
+1. **Index.** A :class:`~astera.keeper.monitor.Monitor` over the node's live protocol is
+   kept current by re-reading, in every pool, the positions of the accounts the block's
+   transactions name (sender, ``on_behalf_of``, ``to``, ``target``, ...): a transaction
+   changes no other borrower's position. The keeper only reads the live protocol.
+2. **Detect**, when something can have made an account unhealthy: a block with a
+   role-gated transaction (a price, a reserve's parameters, a pause, a mint), or
+   :attr:`KeeperConfig.rescan_seconds` of block time since the last detection (interest
+   accrues with time alone). Detection is the monitor's exact scan.
+3. **Liquidate**, when it found accounts with HF < 1: the protocol is copied (a pickle
+   round trip, between two transactions) and the :class:`~astera.keeper.engine.KeeperEngine`
+   runs on the copy in a worker thread. Its submitter, :class:`NodeSubmitter`, sends each
+   planned liquidation as a signed transaction through the node's sequencer, waits for the
+   durable receipt, and applies the same call to the copy, so the engine sees its effect
+   and goes on round after round until the account is healthy, as it does in-process.
+
+Bounded work: one run at a time, so blocks that arrive during a run only mark another
+detection as due. Accounts a run could not help (unprofitable, bad debt, refused) are
+*stuck*: a detection that finds only stuck accounts starts no run unless a role-gated
+transaction came in since (a new price, or a mint that funds the keeper). The engine's
+``max_rounds`` bounds the liquidations per account and run, each send has a timeout, and a
+node that stops or does not answer ends the run. The copy costs one pickle of the state on
+the event loop, and only when something is to be liquidated.
+
+Funding: the keeper liquidates with its own balances; flash loans cannot be node
+transactions (their receiver is code). The built-in network funds the keeper at genesis
+(:data:`astera.node.genesis.KEEPER_BANKROLL`); elsewhere, send funds to its address (in
+``/status``), e.g. through the faucet. Before each send the balance is checked on the copy:
+a short one is refused locally with the token's code (``error:ERC20InsufficientBalance``)
+and nothing is sent. Mini-Pool tranche debt is repaid in Core aToken shares, so the keeper
+first deposits the underlying into the Core (a signed ``deposit``), one basis point more
+than needed so that interest accrued until that block cannot leave it short; shares left
+over stay the keeper's deposit and are used first the next time.
+
+Seized collateral: inside the node there is no market, so **the keeper keeps what it
+seizes** (its wallet gains collateral and loses debt assets). The planner still sizes each
+liquidation against a model market of constant-product pools (:attr:`KeeperConfig.depth_usd`
+per side, re-centred on the oracle every run): it liquidates only where the collateral
+would sell for the repayment plus ``margin_bps``, and shrinks sizes whose sale would slip
+through the bonus. :attr:`~astera.keeper.executor.Execution.proceeds` reports that model
+value; nothing is sold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError, account_data
+from astera.core.errors import INSUFFICIENT_BALANCE
+from astera.node.accounts import Key
+from astera.node.actions import ACTIONS
+from astera.node.errors import NodeError
+from astera.node.metrics import KeeperCounters
+from astera.node.node import Node, Participant
+from astera.node.sequencer import CommittedBlock, Receipt
+
+from .engine import KeeperEngine, KeeperReport
+from .executor import Execution
+from .market import Market
+from .monitor import Monitor, PoolRef
+from .planner import LiquidationPlan, PlannerConfig, deposit_for_shares
+from .scenario import DEFAULT_DEPTH_USD, model_market
+
+log = logging.getLogger("astera.keeper")
+
+
+@dataclass(frozen=True)
+class KeeperConfig:
+    """How the in-node keeper sizes liquidations and paces itself."""
+
+    #: Profit over cost a liquidation must show against the model market, in bps of the cost.
+    margin_bps: int = 50
+    #: Most liquidations of one account in one run.
+    max_rounds: int = 32
+    #: Depth per side (USD, 8 decimals) and fee of the model pools the planner sizes against.
+    depth_usd: int = DEFAULT_DEPTH_USD
+    fee_bps: int = 30
+    #: Block-time seconds after which a detection is due without any price or parameter change.
+    rescan_seconds: int = 10
+    #: Seconds to wait for a transaction's receipt before giving up the run.
+    submit_timeout: float = 30.0
+
+
+class RunAborted(Exception):
+    """The run cannot go on: the node is stopping or does not answer, or the copy no longer
+    accepts what the node did. The next detection starts afresh from the node's state."""
+
+
+class NodeSubmitter:
+    """A :class:`~astera.keeper.executor.Submitter` that liquidates through the node.
+
+    Runs in the keeper's worker thread against ``workspace``, a copy of the node's protocol
+    taken at detection. Each liquidation is signed and sent by ``participant`` on the node's
+    event loop; once the log holds it, the same call is applied to the copy at the copy's
+    own time (the engine reasons about a run as a moment in which only it acts).
+    """
+
+    def __init__(
+        self,
+        workspace: Protocol,
+        participant: Participant,
+        loop: asyncio.AbstractEventLoop,
+        market: Market,
+        counters: KeeperCounters,
+        *,
+        timeout: float,
+        stopping: threading.Event,
+    ) -> None:
+        self.protocol = workspace
+        self.participant = participant
+        self.liquidator = participant.key.address
+        self.loop = loop
+        self.market = market
+        self.counters = counters
+        self.timeout = timeout
+        self.stopping = stopping
+
+    def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
+        """Own funds: no funding premium."""
+        return 0
+
+    def submit(self, plan: LiquidationPlan) -> Execution:
+        """Send ``plan`` as signed transactions; a refusal raises :class:`ProtocolError` with
+        the node's reason code (nothing was logged), a stop :class:`RunAborted`."""
+        p, me = self.protocol, self.liquidator
+        try:
+            if plan.mints_shares:
+                self._deposit_for_shares(plan)
+            else:
+                self._require(plan.pay_asset, plan.pay_amount)
+            receipt = self._send("liquidate", liquidate_params(plan))
+        except ProtocolError as e:
+            self.counters.refusals[e.code] += 1
+            raise
+        self.counters.liquidations += 1
+        call = next(e for e in receipt.events if e.name == "LiquidationCall")
+        before = p.wallet(plan.receive_asset, me)
+        self._mirror(
+            lambda: p.liquidate(
+                me,
+                plan.user,
+                plan.collateral,
+                plan.debt,
+                plan.debt_to_cover,
+                pool=plan.pool,
+                unwrap=plan.unwrap,
+            )
+        )
+        received = p.wallet(plan.receive_asset, me) - before
+        return Execution(
+            plan,
+            call.fields["debt_to_cover"],
+            call.fields["liquidated_collateral"],
+            received,
+            self.market.quote(plan.receive_asset, received, plan.pay_asset),  # kept, not sold
+            account_data(p.pool(plan.pool), plan.user),
+        )
+
+    def _deposit_for_shares(self, plan: LiquidationPlan) -> None:
+        """Deposit enough underlying into the Core for the Core aToken shares tranche debt is repaid in."""
+        p, me = self.protocol, self.liquidator
+        core_reserve = p.pool(plan.pool).reserve(plan.debt).tranche_of
+        assert core_reserve is not None
+        short = plan.debt_repaid - core_reserve.a_scaled.get(me, 0)
+        if short <= 0:
+            return
+        amount = deposit_for_shares(core_reserve.normalized_income(p.now), short)
+        amount += amount // PERCENTAGE_FACTOR + 1  # interest accrued until the deposit's block
+        self._require(plan.pay_asset, amount)
+        self._send("deposit", {"pool": "core", "asset": plan.pay_asset, "amount": str(amount)})
+        self._mirror(lambda: p.deposit(me, plan.pay_asset, amount))
+
+    def _require(self, asset: str, amount: int) -> None:
+        have = self.protocol.wallet(asset, self.liquidator)
+        if have < amount:
+            raise ProtocolError(INSUFFICIENT_BALANCE, f"the keeper holds {have} {asset}, needs {amount}")
+
+    def _send(self, action: str, params: dict[str, Any]) -> Receipt:
+        """Sign and send one transaction on the node's loop; its receipt once durable."""
+        if self.stopping.is_set():
+            raise RunAborted("the node is stopping")
+        future = asyncio.run_coroutine_threadsafe(self.participant.send(action, params), self.loop)
+        try:
+            return future.result(self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise RunAborted(f"no receipt for {action} within {self.timeout} s") from None
+        except CancelledError:
+            raise RunAborted(f"{action} was cancelled (the node is stopping)") from None
+        except NodeError as e:
+            if e.code == "unavailable":
+                raise RunAborted(e.message) from None
+            raise ProtocolError(str(e.extra.get("reason", e.code)), e.message) from None
+
+    def _mirror(self, call: Callable[[], object]) -> None:
+        """Apply to the copy what the node just logged."""
+        try:
+            call()
+        except ProtocolError as e:
+            raise RunAborted(f"the copy refuses what the node logged ({e})") from None
+
+
+def liquidate_params(plan: LiquidationPlan) -> dict[str, Any]:
+    """The ``liquidate`` transaction's parameters for ``plan`` (collateral received in the
+    underlying, as the planner sized it; a node's reserves all have the default type)."""
+    return {
+        "pool": plan.pool,
+        "target": plan.user,
+        "collateral_asset": plan.collateral,
+        "debt_asset": plan.debt,
+        "debt_to_cover": str(plan.debt_to_cover),
+        "unwrap": plan.unwrap,
+    }
+
+
+class InNodeKeeper:
+    """The keeper a node runs; see the module docstring. Built by :func:`attach`."""
+
+    def __init__(self, node: Node, key: Key, config: KeeperConfig) -> None:
+        self.node = node
+        self.config = config
+        self.address = key.address
+        self.participant = Participant(key, node)
+        self.protocol = node.chain.ledger.protocol
+        self.monitor = Monitor(self.protocol)
+        self.counters = KeeperCounters()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="astera-keeper")
+        self._stopping = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+        #: A detection became due while a run was in progress.
+        self._due_again = False
+        #: A role-gated transaction came in since the last run (True: there was no run yet).
+        self._changed = True
+        #: Protocol time of the last detection (None: none yet).
+        self._detected_at: int | None = None
+        #: Accounts the last run left unhealthy and could not help.
+        self._stuck: set[tuple[PoolRef, str]] = set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def status(self) -> dict[str, Any]:
+        return {"address": self.address, "running": self.running, **self.counters.as_dict()}
+
+    # ---- the block hook (event loop; the protocol is exactly at the block) -----------------------
+
+    def on_block(self, block: CommittedBlock) -> None:
+        if self._stopping.is_set():
+            return
+        self._reindex(block)
+        changed = any(ACTIONS[tx.action].role is not None for tx in block.txs)
+        self._changed = self._changed or changed
+        due = (
+            changed
+            or self._detected_at is None
+            or block.header.timestamp - self._detected_at >= self.config.rescan_seconds
+        )
+        if not due:
+            return
+        if self.running:
+            self._due_again = True
+        else:
+            self._task = asyncio.get_running_loop().create_task(self._drive(), name="astera-keeper")
+
+    def _reindex(self, block: CommittedBlock) -> None:
+        """Re-read, in every pool, the positions of every account the block's transactions name."""
+        named: set[str] = set()
+        for tx in block.txs:
+            named.add(tx.sender)
+            named.update(ACTIONS[tx.action].accounts(tx.args))
+        users = sorted(named)
+        for ref in ("core", *(mp.id for mp in self.protocol.mini_pools)):
+            self.monitor.touch(ref, users)
+
+    # ---- runs ------------------------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        """Detect and liquidate until nothing more is due."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping.is_set():
+                self._due_again = False
+                targets = self._detect()
+                if not targets or (targets <= self._stuck and not self._changed):
+                    return
+                self._changed = False
+                workspace = pickle.loads(pickle.dumps(self.protocol, pickle.HIGHEST_PROTOCOL))
+                report = await loop.run_in_executor(self._worker, self._run, workspace, loop)
+                self._record(report)
+                if not (self._due_again or report.unfinished):
+                    return
+        except RunAborted as e:
+            log.warning("keeper run abandoned: %s", e)
+        except Exception:
+            log.exception("keeper run failed")
+
+    def _detect(self) -> set[tuple[PoolRef, str]]:
+        """Every account with HF < 1 in the live protocol, exactly."""
+        found = self.monitor.detect()
+        self._detected_at = self.protocol.now
+        targets = {(ref, user) for ref, users in found.items() for user in users}
+        self.counters.unhealthy = len(targets)
+        return targets
+
+    def _run(self, workspace: Protocol, loop: asyncio.AbstractEventLoop) -> KeeperReport:
+        """One engine run on ``workspace`` (worker thread)."""
+        if self.address not in workspace.users:
+            workspace.register_user(self.address)  # as the node does with its first transaction
+        market = model_market(workspace, self.config.depth_usd, self.config.fee_bps)
+        submitter = NodeSubmitter(
+            workspace,
+            self.participant,
+            loop,
+            market,
+            self.counters,
+            timeout=self.config.submit_timeout,
+            stopping=self._stopping,
+        )
+        config = PlannerConfig(margin_bps=self.config.margin_bps, max_rounds=self.config.max_rounds)
+        return KeeperEngine(workspace, market, submitter, config).run()
+
+    def _record(self, report: KeeperReport) -> None:
+        counters = self.counters
+        counters.runs += 1
+        counters.unprofitable = len(report.unprofitable)
+        counters.bad_debt = len({(b.pool, b.user) for b in report.bad_debt})
+        self._stuck = (
+            {(u.pool, u.user) for u in report.unprofitable}
+            | {(b.pool, b.user) for b in report.bad_debt}
+            | {(f.plan.pool, f.plan.user) for f in report.failures}
+        )
+        for ex in report.liquidations:
+            log.info(
+                "liquidated %s in pool %s: repaid %d %s, took %d %s, HF now %s",
+                ex.plan.user,
+                ex.plan.pool,
+                ex.debt_repaid,
+                ex.plan.debt,
+                ex.collateral_taken,
+                ex.plan.collateral,
+                ex.health_factor_after,
+            )
+        for f in report.failures:
+            log.warning("liquidation of %s in pool %s refused: %s", f.plan.user, f.plan.pool, f.reason)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def idle(self) -> None:
+        """Wait until no run is in progress."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait([self._task])
+
+    async def stop(self) -> None:
+        """Let the current run end (it sends nothing more), then stop the worker thread."""
+        self._stopping.set()
+        await self.idle()
+        self._worker.shutdown(wait=True)
+
+
+def attach(node: Node, key: Key | None = None, config: KeeperConfig | None = None) -> InNodeKeeper:
+    """Run a keeper inside ``node``, signing with ``key`` (default: the node's ``keeper_key``)."""
+    key = key or node.keeper_key
+    if key is None:
+        raise ValueError("no keeper key: pass one, or build the node with keeper_key")
+    if node.keeper is not None:
+        raise ValueError("this node already runs a keeper")
+    keeper = InNodeKeeper(node, key, config or KeeperConfig())
+    node.keeper = keeper
+    node.metrics.keeper = keeper.counters
+    node.add_block_hook(keeper.on_block)
+    return keeper

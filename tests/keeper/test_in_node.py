@@ -1,0 +1,243 @@
+"""The keeper inside the node: after a price crash it liquidates through signed transactions
+that land in the log like anyone's, replay to the same state, and stop when the account is
+healthy; a node without a keeper does nothing; refusals are counted and recovered from."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from node.node_harness import START, key, make_genesis
+
+from astera.core import WAD, ProtocolError
+from astera.core.errors import HF_NOT_BELOW_THRESHOLD, INSUFFICIENT_BALANCE
+from astera.keeper import Monitor, Planner, attach
+from astera.keeper.in_node import InNodeKeeper, NodeSubmitter
+from astera.keeper.scenario import model_market
+from astera.node import genesis
+from astera.node.accounts import Key
+from astera.node.chain import open_chain, verify
+from astera.node.node import Node, Participant
+from astera.node.serve import ServeConfig, open_node
+from astera.node.store import SqlStore, open_store
+from astera.node.transactions import decode_tx
+
+USD = 10**8
+WETH = 10**18
+USDC = 10**6
+KEEPER = key("keeper")
+ALICE = key("alice").address
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Callable[[], SqlStore]]:
+    """Open (and reopen) one SQLite log; all are closed at teardown."""
+    opened: list[SqlStore] = []
+
+    def _open() -> SqlStore:
+        opened.append(open_store(None, str(tmp_path / "data")))
+        return opened[-1]
+
+    yield _open
+    for s in opened:
+        s.close()
+
+
+def funded_genesis() -> dict[str, Any]:
+    """The test network with the keeper holding the built-in network's bankroll."""
+    return make_genesis(keeper=dict(genesis.KEEPER_BANKROLL))
+
+
+def make_node(store: SqlStore, doc: dict[str, Any]) -> Node:
+    return Node(open_chain(store, doc), snapshot_every=0, faucet_key=key("faucet"), clock=lambda: START + 60)
+
+
+def run(node: Node, script: Callable[[Node], Awaitable[None]]) -> None:
+    """Start the node, run ``script``, wait for the keeper (if any) to be idle, stop the node."""
+
+    async def go() -> None:
+        await node.start()
+        try:
+            await script(node)
+            if isinstance(node.keeper, InNodeKeeper):
+                await asyncio.wait_for(node.keeper.idle(), 20)
+        finally:
+            await node.stop()
+
+    asyncio.run(go())
+
+
+def logged(store: SqlStore, chain_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every logged transaction as (sender, action, params), its signature checked."""
+    out = []
+    for _, txs in store.log(0):
+        for _, body, signature in txs:
+            tx = decode_tx({"tx": json.loads(body), "signature": signature}, chain_id)
+            out.append((tx.sender, tx.action, json.loads(body)["params"]))
+    return out
+
+
+async def core_borrower_then_crash(node: Node) -> None:
+    """Alice: 10 WETH in the Core-Pool, 27,000 USDC borrowed; then WETH falls to $3,000 (HF 0.89)."""
+    alice = Participant(key("alice"), node)
+    await alice.send("deposit", {"pool": "core", "asset": "WETH", "amount": str(10 * WETH)})
+    await alice.send("borrow", {"pool": "core", "asset": "USDC", "amount": str(27_000 * USDC)})
+    await crash(node, "WETH", 3_000)
+
+
+async def crash(node: Node, asset: str, dollars: int) -> None:
+    await Participant(key("oracle"), node).send("set_price", {"asset": asset, "price": str(dollars * USD)})
+
+
+def test_keeper_liquidates_a_crashed_position_with_signed_transactions(
+    store: Callable[[], SqlStore],
+) -> None:
+    node = make_node(store(), funded_genesis())
+    keeper = attach(node, KEEPER)
+    p = node.chain.ledger.protocol
+    usdc_before, weth_before = p.wallet("USDC", KEEPER.address), p.wallet("WETH", KEEPER.address)
+    run(node, core_borrower_then_crash)
+
+    txs = logged(store(), node.chain_id)
+    by_keeper = [(action, params) for sender, action, params in txs if sender == KEEPER.address]
+    # HF 0.89 -> three halvings of the debt (13,500, 6,750, 3,375 USDC) bring it back above 1.
+    assert [action for action, _ in by_keeper] == ["liquidate"] * 3
+    assert all(
+        params["target"] == ALICE and params["debt_asset"] == "USDC" and params["collateral_asset"] == "WETH"
+        for _, params in by_keeper
+    )
+    assert [int(params["debt_to_cover"]) for _, params in by_keeper] == [
+        13_500 * USDC,
+        6_750 * USDC,
+        3_375 * USDC,
+    ]
+    assert p.health_factor(ALICE) >= WAD
+    # Own funds: the keeper paid the USDC and kept the WETH (plus the 8% bonus), nothing sold.
+    assert usdc_before - p.wallet("USDC", KEEPER.address) == 23_625 * USDC
+    assert p.wallet("WETH", KEEPER.address) - weth_before == 23_625 * 108 // 100 * WETH // 3_000
+    status = keeper.status()
+    assert status["address"] == KEEPER.address and status["liquidations"] == 3
+    assert status["refusals"] == {} and status["unhealthy"] == 1 and status["unprofitable"] == 0
+    assert "astera_keeper_liquidations_total 3" in node.metrics.render(0, 0, 0)
+    # The keeper's transactions are ordinary log entries: a full replay reproduces the state.
+    report = verify(store())
+    assert report.transactions == len(txs) == 6
+    assert report.state_hash == node.sequencer.head.state_hash == p.state_hash()
+
+
+def test_keeper_repays_mini_pool_tranche_debt_with_core_shares(store: Callable[[], SqlStore]) -> None:
+    node = make_node(store(), funded_genesis())
+    attach(node, KEEPER)
+
+    async def script(node: Node) -> None:
+        alice = Participant(key("alice"), node)
+        await alice.send("deposit", {"pool": 0, "asset": "wstETH", "amount": str(10 * WETH)})
+        await alice.send("borrow", {"pool": 0, "asset": "was-USDC", "amount": str(30_000 * USDC)})
+        await crash(node, "wstETH", 3_500)  # HF 35,000 x 75% / 30,000 = 0.875
+
+    run(node, script)
+    by_keeper = [(a, params) for sender, a, params in logged(store(), node.chain_id) if sender == KEEPER.address]
+    actions = [a for a, _ in by_keeper]
+    assert actions[0] == "deposit" and by_keeper[0][1]["pool"] == "core"  # Core shares for tranche debt
+    assert actions.count("liquidate") >= 1 and set(actions) == {"deposit", "liquidate"}
+    assert all(params["pool"] == 0 and params["target"] == ALICE for a, params in by_keeper if a == "liquidate")
+    assert node.chain.ledger.protocol.health_factor(ALICE, pool=0) >= WAD
+    assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
+
+
+def test_without_a_keeper_nothing_is_liquidated(store: Callable[[], SqlStore]) -> None:
+    node = make_node(store(), funded_genesis())  # no attach: what --no-keeper builds
+    run(node, core_borrower_then_crash)
+    assert [a for _, a, _ in logged(store(), node.chain_id)] == ["deposit", "borrow", "set_price"]
+    assert node.chain.ledger.protocol.health_factor(ALICE) < WAD
+    assert "astera_keeper" not in node.metrics.render(0, 0, 0)
+
+
+def test_an_unfunded_keeper_refuses_locally_then_liquidates_once_funded(
+    store: Callable[[], SqlStore],
+) -> None:
+    node = make_node(store(), make_genesis())  # the keeper holds nothing
+    keeper = attach(node, KEEPER)
+
+    async def script(node: Node) -> None:
+        await core_borrower_then_crash(node)
+        await keeper.idle()
+        assert keeper.counters.refusals[INSUFFICIENT_BALANCE] >= 1 and keeper.counters.liquidations == 0
+        # A faucet mint is a role-gated transaction: the keeper looks again, now funded.
+        await node.mint_from_faucet(KEEPER.address, "USDC", 1_000_000 * USDC)
+
+    run(node, script)
+    senders = [(s, a) for s, a, _ in logged(store(), node.chain_id)]
+    assert (KEEPER.address, "liquidate") in senders
+    assert senders[:4] == [
+        (ALICE, "deposit"),
+        (ALICE, "borrow"),
+        (key("oracle").address, "set_price"),
+        (key("faucet").address, "mint"),  # nothing was sent while the keeper could not pay
+    ]
+    assert node.chain.ledger.protocol.health_factor(ALICE) >= WAD
+    assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
+
+
+def test_a_node_refusal_is_a_protocol_error_with_its_reason(store: Callable[[], SqlStore]) -> None:
+    """A plan made on a copy where WETH crashed, sent to the node where it did not: refused ("73")."""
+    node = make_node(store(), funded_genesis())
+    keeper = attach(node, KEEPER)
+    outcome: list[BaseException] = []
+
+    async def script(node: Node) -> None:
+        alice = Participant(key("alice"), node)
+        await alice.send("deposit", {"pool": "core", "asset": "WETH", "amount": str(10 * WETH)})
+        await alice.send("borrow", {"pool": "core", "asset": "USDC", "amount": str(27_000 * USDC)})
+        copy = pickle.loads(pickle.dumps(node.chain.ledger.protocol))
+        copy.set_price("WETH", 3_000 * USD)
+        market = model_market(copy, 10_000_000 * USD)
+        (target,) = Monitor(copy).scan()
+        plan = Planner(copy, market).plan(target.pool, target.user, target.position)
+        assert plan is not None
+        submitter = NodeSubmitter(
+            copy,
+            keeper.participant,
+            asyncio.get_running_loop(),
+            market,
+            keeper.counters,
+            timeout=10,
+            stopping=threading.Event(),
+        )
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, submitter.submit, plan)
+        except ProtocolError as e:
+            outcome.append(e)
+
+    run(node, script)
+    assert [getattr(e, "code", None) for e in outcome] == [HF_NOT_BELOW_THRESHOLD]
+    assert keeper.counters.refusals == {HF_NOT_BELOW_THRESHOLD: 1} and keeper.counters.liquidations == 0
+    assert KEEPER.address not in {s for s, _, _ in logged(store(), node.chain_id)}
+
+
+def test_serve_runs_the_keeper_unless_switched_off(tmp_path: Path) -> None:
+    off = open_node(ServeConfig(data=tmp_path / "off", keeper=False))
+    try:
+        assert off.keeper is None and off.metrics.keeper is None
+    finally:
+        off.store.close()
+    on = open_node(ServeConfig(data=tmp_path / "on"))
+    try:
+        assert on.keeper is not None
+        stored = Key.load(tmp_path / "on" / "keys" / "keeper.key")
+        assert on.keeper.address == stored.address  # kept in the data directory, like the faucet key
+        p = on.chain.ledger.protocol  # the built-in network funds it
+        assert {a: p.wallet(a, stored.address) for a in genesis.KEEPER_BANKROLL} == genesis.KEEPER_BANKROLL
+    finally:
+        on.store.close()
+    again = open_node(ServeConfig(data=tmp_path / "on"))  # a restart signs with the same key
+    try:
+        assert again.keeper is not None and again.keeper.address == stored.address
+    finally:
+        again.store.close()
