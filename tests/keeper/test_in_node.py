@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node.node_harness import START, key, make_genesis
+from fastapi.testclient import TestClient
 
 from astera.core import WAD, ProtocolError
 from astera.core.errors import HF_NOT_BELOW_THRESHOLD, INSUFFICIENT_BALANCE
@@ -22,11 +22,13 @@ from astera.keeper.in_node import InNodeKeeper, NodeSubmitter
 from astera.keeper.scenario import model_market
 from astera.node import genesis
 from astera.node.accounts import Key
+from astera.node.api import create_app
 from astera.node.chain import open_chain, verify
 from astera.node.node import Node, Participant
 from astera.node.serve import ServeConfig, open_node
 from astera.node.store import SqlStore, open_store
-from astera.node.transactions import decode_tx
+from astera.node.transactions import decode_tx, sign_tx
+from node.node_harness import START, key, make_genesis
 
 USD = 10**8
 WETH = 10**18
@@ -142,11 +144,15 @@ def test_keeper_repays_mini_pool_tranche_debt_with_core_shares(store: Callable[[
         await crash(node, "wstETH", 3_500)  # HF 35,000 x 75% / 30,000 = 0.875
 
     run(node, script)
-    by_keeper = [(a, params) for sender, a, params in logged(store(), node.chain_id) if sender == KEEPER.address]
+    by_keeper = [
+        (a, params) for sender, a, params in logged(store(), node.chain_id) if sender == KEEPER.address
+    ]
     actions = [a for a, _ in by_keeper]
     assert actions[0] == "deposit" and by_keeper[0][1]["pool"] == "core"  # Core shares for tranche debt
     assert actions.count("liquidate") >= 1 and set(actions) == {"deposit", "liquidate"}
-    assert all(params["pool"] == 0 and params["target"] == ALICE for a, params in by_keeper if a == "liquidate")
+    assert all(
+        params["pool"] == 0 and params["target"] == ALICE for a, params in by_keeper if a == "liquidate"
+    )
     assert node.chain.ledger.protocol.health_factor(ALICE, pool=0) >= WAD
     assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
 
@@ -219,6 +225,19 @@ def test_a_node_refusal_is_a_protocol_error_with_its_reason(store: Callable[[], 
     assert [getattr(e, "code", None) for e in outcome] == [HF_NOT_BELOW_THRESHOLD]
     assert keeper.counters.refusals == {HF_NOT_BELOW_THRESHOLD: 1} and keeper.counters.liquidations == 0
     assert KEEPER.address not in {s for s, _, _ in logged(store(), node.chain_id)}
+
+
+def test_status_and_metrics_show_the_keeper(store: Callable[[], SqlStore]) -> None:
+    node = make_node(store(), funded_genesis())
+    attach(node, KEEPER)
+    with TestClient(create_app(node)) as api:
+        price = {"asset": "WETH", "price": str(3_000 * USD)}
+        tx = sign_tx(key("oracle"), node.chain_id, 0, "set_price", price)
+        assert api.post("/txs", json=tx).status_code == 200
+        keeper = api.get("/status").json()["keeper"]
+        metrics = api.get("/metrics").text
+    assert keeper["address"] == KEEPER.address and keeper["liquidations"] == 0 and keeper["refusals"] == {}
+    assert "astera_keeper_liquidations_total 0" in metrics and "astera_keeper_unhealthy 0" in metrics
 
 
 def test_serve_runs_the_keeper_unless_switched_off(tmp_path: Path) -> None:

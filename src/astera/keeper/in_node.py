@@ -287,7 +287,8 @@ class InNodeKeeper:
             named.add(tx.sender)
             named.update(ACTIONS[tx.action].accounts(tx.args))
         users = sorted(named)
-        for ref in ("core", *(mp.id for mp in self.protocol.mini_pools)):
+        refs: list[PoolRef] = ["core", *(mp.id for mp in self.protocol.mini_pools)]
+        for ref in refs:
             self.monitor.touch(ref, users)
 
     # ---- runs ------------------------------------------------------------------------------------
@@ -308,7 +309,9 @@ class InNodeKeeper:
                 if not (self._due_again or report.unfinished):
                     return
         except RunAborted as e:
-            log.warning("keeper run abandoned: %s", e)
+            log.log(
+                logging.INFO if self._stopping.is_set() else logging.WARNING, "keeper run abandoned: %s", e
+            )
         except Exception:
             log.exception("keeper run failed")
 
