@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from astera.cli import app
 from astera.core import WAD, ProtocolError
 from astera.core.errors import HF_NOT_BELOW_THRESHOLD, INSUFFICIENT_BALANCE
 from astera.keeper import Monitor, Planner, attach
@@ -98,7 +100,7 @@ async def crash(node: Node, asset: str, dollars: int) -> None:
 
 
 def test_keeper_liquidates_a_crashed_position_with_signed_transactions(
-    store: Callable[[], SqlStore],
+    store: Callable[[], SqlStore], tmp_path: Path
 ) -> None:
     node = make_node(store(), funded_genesis())
     keeper = attach(node, KEEPER)
@@ -131,6 +133,9 @@ def test_keeper_liquidates_a_crashed_position_with_signed_transactions(
     report = verify(store())
     assert report.transactions == len(txs) == 6
     assert report.state_hash == node.sequencer.head.state_hash == p.state_hash()
+    cli = CliRunner().invoke(app, ["verify", "--data", str(tmp_path / "data")])
+    assert cli.exit_code == 0 and "6 transactions replayed from genesis" in cli.output
+    assert f"state {p.state_hash()}" in cli.output
 
 
 def test_keeper_repays_mini_pool_tranche_debt_with_core_shares(store: Callable[[], SqlStore]) -> None:
