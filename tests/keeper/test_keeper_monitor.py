@@ -228,3 +228,15 @@ def test_triage_on_a_crash_proves_most_rows() -> None:
     p.set_price("WETH", 1_500 * USD)
     proved, unsure = assert_triage_sound(m)
     assert proved == len(brute_force(p)) > 10 and unsure == 0
+
+
+def test_queue_is_the_scan_by_pool_and_largest_debt() -> None:
+    p = deploy(*random_book(random.Random(9), 40))
+    p.set_price("WETH", 2_150 * USD)
+    m = Monitor(p)
+    queue = m.queue()
+    assert [ref for ref, _ in queue] == ["core", 0]
+    assert [(ref, user) for ref, users in queue for user in sorted(users)] == found(m) == brute_force(p)
+    for ref, users in queue:
+        debts = [account_data(p.pool(ref), user).total_debt_base for user in users]
+        assert debts == sorted(debts, reverse=True) and len(debts) > 3

@@ -3,11 +3,11 @@
 One :meth:`KeeperEngine.run` is what a keeper does after a price update or a block:
 
 1. re-centre the model market on the oracle (arbitrageurs have moved it in the meantime);
-2. ask the :class:`~astera.keeper.monitor.Monitor` for every account with HF < 1 (exact), and
-   value each one (:class:`~astera.keeper.valuation.Valuation`: exact legs and account data);
-3. for each, largest debt first: plan a liquidation, submit it, and repeat while the account
-   is still below 1 and a profitable liquidation exists, at most ``max_rounds`` times;
-   positions are valued again only when the engine's own liquidations can have changed them;
+2. ask the :class:`~astera.keeper.monitor.Monitor` for every account with HF < 1 (exact),
+   Core-Pool first, then Mini-Pools, the largest debt first within each;
+3. for each, valued exactly when its turn comes (:class:`~astera.keeper.valuation.Valuation`:
+   legs and account data): plan a liquidation, submit it, and repeat while the account is
+   still below 1 and a profitable liquidation exists, at most ``max_rounds`` times;
 4. classify what is left unhealthy: **bad debt** when no collateral remains (per pool and
    reserve: the debt nobody can recover by liquidation), otherwise **unprofitable** (collateral
    remains but no size sells for the repayment plus the margin), or **unfinished** when the
@@ -53,6 +53,7 @@ class Failure:
 class KeeperReport:
     """What one engine run found and did."""
 
+    #: Every account taken up with HF < 1, in the order taken, with its position then.
     unhealthy: list[Unhealthy] = field(default_factory=list)
     liquidations: list[Execution] = field(default_factory=list)
     bad_debt: list[BadDebt] = field(default_factory=list)
@@ -71,19 +72,21 @@ class KeeperReport:
 
 
 class _Run:
-    """One engine run's working state: which valued positions are still exact, and the
-    accounts the run has liquidated, to re-index at its end.
+    """One engine run's working state: a valuation per pool, and the accounts the run has
+    liquidated, to re-index at its end.
 
     Within a run only the engine writes to the protocol, and time stands still. A liquidation
-    writes the positions of its target and of the liquidator only (everything else it writes
-    belongs to holders that never borrow: treasuries, the Mini-Pool's own Core accounts), and
-    it leaves every reserve's price and normalized indexes as they were: ``updateState`` rolls
-    an index forward to the value the normalized index already had, and rates only matter
-    across time. What does move an index is a funding premium (a flash loan's is added to the
-    lending reserve's liquidity index, and Mini-Pool tranche prices follow the Core's). So a
-    position valued earlier in the run is still exact unless it is the liquidator's or a
-    premium has been paid since; then its legs are checked against the current prices and
-    indexes. Tests check both halves of this on real liquidations.
+    leaves every reserve's price and normalized indexes as they were: ``updateState`` rolls an
+    index forward to the value the normalized index already had, and rates only matter across
+    time. So one valuation per pool serves the whole run, and every account is valued from
+    its live balances when the engine takes it up. What does move an index is a funding
+    premium (a flash loan's is added to the lending reserve's liquidity index, and Mini-Pool
+    tranche prices follow the Core's): after one, the valuations are made afresh. Tests hold
+    the core to this on real liquidations and check every plan against the account as it is.
+
+    A liquidation writes the positions of its target and of the liquidator only (everything
+    else it writes belongs to holders that never borrow: treasuries, the Mini-Pool's own Core
+    accounts), so those are the ones re-indexed.
     """
 
     def __init__(self, monitor: Monitor, liquidator: str) -> None:
@@ -91,31 +94,19 @@ class _Run:
         self.liquidator = liquidator
         self.valuations: dict[PoolRef, Valuation] = {}
         self.liquidated: dict[PoolRef, list[str]] = {}
-        self.premium_paid = False
 
-    def valuation(self, ref: PoolRef) -> Valuation:
+    def position(self, ref: PoolRef, user: str) -> Position:
+        """The user's exact position now."""
         valuation = self.valuations.get(ref)
         if valuation is None:
             valuation = self.valuations[ref] = Valuation(self.indexes[ref].pool)
-        return valuation
-
-    def current(self, target: Unhealthy) -> Position:
-        """The target's position from the scan if it is still exact, else valued afresh.
-
-        It is still exact when nothing the engine wrote since can have changed it (see the
-        class docstring).
-        """
-        position = target.position
-        if target.user != self.liquidator and (not self.premium_paid or position.valuation.holds(position)):
-            return position
-        return self.valuation(target.pool).position(target.user)
+        return valuation.position(user)
 
     def submitted(self, plan: LiquidationPlan) -> None:
-        """After a liquidation: forget the valuations, remember whose position changed."""
-        self.valuations.clear()
+        """After a liquidation: remember whose position changed; after a premium, revalue."""
         self.liquidated.setdefault(plan.pool, []).append(plan.user)
         if plan.cost != plan.pay_amount:
-            self.premium_paid = True
+            self.valuations.clear()
 
     def reindex(self) -> None:
         """Re-read the positions the run changed (the targets' and the liquidator's) into the monitor."""
@@ -153,22 +144,24 @@ class KeeperEngine:
         """Liquidate every unhealthy account as far as it is profitable."""
         if self.anchor_market:
             self.market.anchor(self.oracle_prices())
-        report = KeeperReport(unhealthy=self.monitor.scan())
+        queue = self.monitor.queue()
         state = _Run(self.monitor, self.submitter.liquidator)
-        order = {ref: i for i, ref in enumerate(state.indexes)}
-        # Largest debt first within each pool; the scan's order (by user) breaks ties.
-        queue = sorted(report.unhealthy, key=lambda u: (order[u.pool], -u.position.account.total_debt_base))
+        report = KeeperReport()
         try:
-            for target in queue:
-                self._liquidate_account(target, state, report)
+            for ref, users in queue:
+                for user in users:
+                    position = state.position(ref, user)
+                    if position.account.health_factor < WAD:  # a premium paid since can have helped it
+                        report.unhealthy.append(Unhealthy(ref, user, position))
+                        self._liquidate_account(ref, user, position, state, report)
         finally:
             state.reindex()
         return report
 
-    def _liquidate_account(self, target: Unhealthy, state: _Run, report: KeeperReport) -> None:
+    def _liquidate_account(
+        self, ref: PoolRef, user: str, position: Position, state: _Run, report: KeeperReport
+    ) -> None:
         """Liquidate one account until it is healthy, unprofitable, refused or out of rounds."""
-        ref, user = target.pool, target.user
-        position = state.current(target)
         for _ in range(self.config.max_rounds):
             plan = self.planner.plan(ref, user, position)
             if plan is None:
@@ -182,11 +175,9 @@ class KeeperEngine:
             report.liquidations.append(execution)
             if execution.account_after.health_factor >= WAD:
                 return
-            position = state.valuation(ref).position(user)
+            position = state.position(ref, user)
         else:
             report.unfinished.append(Unhealthy(ref, user, position))
-            return
-        if position.account.health_factor >= WAD:
             return
         if position.account.total_collateral_base == 0:
             report.bad_debt += [BadDebt(ref, user, d.reserve.asset, d.amount, d.value) for d in position.debt]

@@ -83,6 +83,8 @@ class Triage(NamedTuple):
     unhealthy: np.ndarray
     #: Rows whose bounds straddle 1: only the exact integer check can tell.
     unsure: np.ndarray
+    #: Every row's debt value, as the float sums estimate it (USD base units): for ordering only.
+    debt: np.ndarray
 
 
 class PoolIndex:
@@ -200,7 +202,7 @@ class PoolIndex:
         n = len(self.users)
         if n == 0:
             empty = np.zeros(0, dtype=np.intp)
-            return Triage(empty, empty)
+            return Triage(empty, empty, np.zeros(0))
         pool, now = self.pool, self.pool.proto.now
         value = np.zeros(self.width)
         weighted = np.zeros(self.width)
@@ -221,11 +223,11 @@ class PoolIndex:
         tol = (x + d) * FLOAT_SLACK + 3 * allowance
         unhealthy = gap < -tol
         healthy = gap - x * (1 / PERCENTAGE_FACTOR) >= tol
-        return Triage(np.flatnonzero(unhealthy), np.flatnonzero(~(unhealthy | healthy)))
+        return Triage(np.flatnonzero(unhealthy), np.flatnonzero(~(unhealthy | healthy)), d)
 
-    def unhealthy_rows(self, valuation: Valuation | None = None) -> np.ndarray:
+    def unhealthy_rows(self, triage: Triage | None = None, valuation: Valuation | None = None) -> np.ndarray:
         """Rows with HF < 1, exactly, ascending: proved ones and confirmed unsure ones."""
-        triage = self.triage()
+        triage = triage or self.triage()
         if len(triage.unsure) == 0:
             return triage.unhealthy
         valuation = valuation or Valuation(self.pool)
@@ -237,8 +239,20 @@ class PoolIndex:
         """Every account with HF < 1, by user, with its exact position."""
         valuation = Valuation(self.pool)
         users = self.users
-        unhealthy = sorted([users[i] for i in self.unhealthy_rows(valuation).tolist()])
+        unhealthy = sorted([users[i] for i in self.unhealthy_rows(valuation=valuation).tolist()])
         return [Unhealthy(self.ref, user, valuation.position(user)) for user in unhealthy]
+
+    def by_debt(self) -> list[str]:
+        """Every account with HF < 1, exactly, the largest debt first.
+
+        The order is a priority, not a promise: it follows the float estimate of each debt
+        (ties keep the index's order), which costs nothing next to valuing every account.
+        """
+        triage = self.triage()
+        rows = self.unhealthy_rows(triage)
+        rows = rows[np.argsort(-triage.debt[rows], kind="stable")]
+        users = self.users
+        return [users[i] for i in rows.tolist()]
 
 
 class Monitor:
@@ -346,6 +360,11 @@ class Monitor:
             users = index.users
             out[index.ref] = [users[i] for i in index.unhealthy_rows().tolist()]
         return out
+
+    def queue(self) -> list[tuple[PoolRef, list[str]]]:
+        """Every account with HF < 1, exactly, as the engine takes them up: Core-Pool first,
+        then Mini-Pools, the largest debt first within each (:meth:`PoolIndex.by_debt`)."""
+        return [(index.ref, index.by_debt()) for index in self._current()]
 
     def scan(self) -> list[Unhealthy]:
         """Every account with HF < 1, exactly, with its position: Core-Pool, then Mini-Pools, by user."""

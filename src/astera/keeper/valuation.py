@@ -118,18 +118,3 @@ class Valuation:
     def account(self, user: str) -> AccountData:
         """The user's exact account data (equal to :func:`astera.core.account_data` now)."""
         return self.position(user).account
-
-    def holds(self, position: Position) -> bool:
-        """Whether ``position``, valued with this valuation, is still exact now (provided the
-        account's balances did not change): its legs' prices and indexes are unchanged."""
-        pool = self.pool
-        now = pool.proto.now
-        if now != self.now:
-            return False
-        terms = self._terms
-        for legs in (position.collateral, position.debt):
-            for leg in legs:
-                r = leg.reserve
-                if terms[r.id] != (pool.price(r), r.normalized_income(now), r.normalized_debt(now)):
-                    return False
-        return True
