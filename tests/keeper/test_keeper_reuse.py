@@ -1,7 +1,8 @@
-"""The engine values each account once, at the scan, and reuses that position when its turn
-comes. That is exact because a liquidation (at one moment, with the liquidator's own funds)
-writes no other account's position and moves no price or index; a flash loan's premium does
-move an index, and then positions are checked. These tests hold the core to both halves."""
+"""The engine reads prices and indexes once per pool and run, and values every account with
+them when its turn comes. That is exact because a liquidation (at one moment, with the
+liquidator's own funds) moves no price or index and writes no other account's position; a
+flash loan's premium does move an index, and then the engine reads them again. These tests
+hold the core to both halves, and check every plan against the account as it is."""
 
 from __future__ import annotations
 
