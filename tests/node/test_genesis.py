@@ -97,7 +97,8 @@ def test_builtin_network(tmp_path: Path) -> None:
         "oracle.key",
         "pool_admin_0.key",
     ]
-    assert default_genesis_for(tmp_path) == {**doc, "start_timestamp": ANY}  # keys are reused, not regenerated
+    # Keys are reused, not regenerated.
+    assert default_genesis_for(tmp_path) == {**doc, "start_timestamp": ANY}
     p = genesis.build(doc).protocol
     assert [r.asset for r in p.core.reserves] == ["WETH", "WBTC", "USDC", "USDT"]
     weth = p.core.reserve(("WETH", True))
