@@ -66,7 +66,8 @@ def default_genesis_for(data: Path) -> dict[str, Any]:
 
 
 def open_node(config: ServeConfig) -> Node:
-    """Open (or create) the log and build the node; nothing is served yet."""
+    """Open (or create) the log and build the node, with its keeper unless ``config.keeper`` is
+    off; nothing is served yet."""
     config.data.mkdir(parents=True, exist_ok=True)
     store = open_store(config.db, str(config.data))
     try:
