@@ -42,7 +42,7 @@ class ScenarioError(ValueError):
 
 def load_json(path: Path) -> Any:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:  # type: ignore[operator]
+    with opener(path, "rt") as f:
         return json.load(f)
 
 
@@ -75,15 +75,15 @@ def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -
     Only the reserve-factor setters sync the reserve (accrue, then re-rate), which is why
     a reserve with a non-zero factor starts with its last update at deployment time.
     """
+    admin = p.mini_pool(ref).admin if isinstance(ref, int) else ADMIN
     p.configure_reserve_as_collateral(
-        ADMIN if ref == "core" else p.mini_pool(ref).admin,
+        admin,
         ref,
         name,
         params["ltv"],
         params["liquidation_threshold"],
         params["liquidation_bonus"],
     )
-    admin = ADMIN if ref == "core" else p.mini_pool(ref).admin
     p.set_reserve_flags(
         admin,
         ref,
@@ -389,7 +389,7 @@ def main_replay(scenario: Path, trace: Path | None) -> None:
     if trace is not None:
         state_hash = result.pop("state_hash")
         opener = gzip.open if trace.suffix == ".gz" else open
-        with opener(trace, "wt") as f:  # type: ignore[operator]
+        with opener(trace, "wt") as f:
             json.dump(result, f)
         print(f"wrote {trace} ({len(result['steps'])} steps, final state {state_hash[:16]})")
         return
