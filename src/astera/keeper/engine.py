@@ -14,7 +14,8 @@ One :meth:`KeeperEngine.run` is what a keeper does after a price update or a blo
    round limit stopped it.
 
 Everything is deterministic: same protocol state, market and configuration, same
-liquidations in the same order.
+liquidations in the same order (within a pool the order follows the monitor's float estimate
+of each debt, which one NumPy build computes the same way every time).
 """
 
 from __future__ import annotations

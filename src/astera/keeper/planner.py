@@ -163,11 +163,8 @@ class _Pair:
                 return None
         pay = actual if self.mint_index is None else deposit_for_shares(self.mint_index, actual)
         cost = pay + pay * self.premium // PERCENTAGE_FACTOR
-        planner = self.planner
-        proceeds = planner.market.quote(self.receive_asset, receive, self.pay_asset)
-        if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * (
-            PERCENTAGE_FACTOR + planner.config.margin_bps
-        ):
+        proceeds = self.planner.market.quote(self.receive_asset, receive, self.pay_asset)
+        if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * self.required:
             return None
         return LiquidationPlan(
             pool=self.ref,
