@@ -196,7 +196,7 @@ class Protocol:
 
     def set_time(self, timestamp: int) -> None:
         """Set the block timestamp; time never goes backwards."""
-        if _int(timestamp, "timestamp", 0, (1 << 41) - 1) < self.now:
+        if _int(timestamp, "timestamp", 0, (1 << 40) - 1) < self.now:
             raise InputError("input:time", f"{timestamp} < {self.now}")
         self.atomic(self.journal.setattr, self, "now", timestamp)
 
