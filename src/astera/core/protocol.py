@@ -537,9 +537,17 @@ class Protocol:
         pool: PoolRef = "core",
         reserve_type: bool = True,
     ) -> list[Event]:
-        """Pay back debt of ``on_behalf_of`` (``2**256-1`` = all of one's own Core debt)."""
+        """Pay back debt of ``on_behalf_of`` (``2**256-1`` = all of one's own Core debt).
+
+        In the Core-Pool anyone may also repay a Mini-Pool's flow debt, naming the Mini-Pool.
+        """
         p, r = self._open(pool, user, asset, reserve_type)
-        obo = self._user(on_behalf_of) if on_behalf_of is not None else user
+        if on_behalf_of is None:
+            obo = user
+        elif p is self.core and on_behalf_of in self.core.mini_pools:
+            obo = on_behalf_of
+        else:
+            obo = self._user(on_behalf_of)
         return self.atomic(p._repay, user, r, _int(amount, "amount"), obo)
 
     def repay_with_a_tokens(
