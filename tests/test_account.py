@@ -7,9 +7,8 @@ Values are USD with 8 decimals ("base units"): $1 = 100,000,000. Collateral valu
 
 from __future__ import annotations
 
-from strategies import WETH_PRICE, core_protocol, refused, supply
-
 from astera.core import UINT256_MAX, Protocol
+from strategies import WETH_PRICE, core_protocol, refused, supply
 
 USD = 10**8
 USDC = 10**6

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from strategies import ADMIN, EMERGENCY, MINI_ADMIN, mini_protocol, refused, stable_curve, supply
 
 from astera.core import UINT256_MAX, InputError, Protocol, ProtocolError
+from strategies import ADMIN, EMERGENCY, MINI_ADMIN, mini_protocol, refused, stable_curve, supply
 
 USDC = 10**6
 WETH = 10**18
@@ -106,8 +106,14 @@ def test_bad_amounts_are_refused_unchanged(p: Protocol, op: str, bad: str) -> No
 
 @pytest.mark.parametrize(
     ("op", "value"),
-    [("advance", 1 << 40), ("set_time", 1 << 40), ("set_price", 0), ("set_fallback_price", 0),
-     ("configure_ltv", 65_536), ("set_reserve_factor", 65_536)],
+    [
+        ("advance", 1 << 40),
+        ("set_time", 1 << 40),
+        ("set_price", 0),
+        ("set_fallback_price", 0),
+        ("configure_ltv", 65_536),
+        ("set_reserve_factor", 65_536),
+    ],
 )
 def test_amounts_beyond_their_own_range(p: Protocol, op: str, value: int) -> None:
     assert refused(p, AMOUNT_TAKERS[op], p, value).code == "input:amount"
@@ -126,13 +132,7 @@ def test_time_never_goes_backwards(p: Protocol) -> None:
         lambda p: p.set_collateral("alice", "USDC", 1),
         lambda p: p.liquidate("dave", "bob", "WETH", "USDC", 1, receive_a_token="no"),
         lambda p: p.set_reserve_flags(ADMIN, "core", "USDC", borrowing_enabled=0),
-        pytest.param(
-            lambda p: p.set_reserve_flags(ADMIN, "core", "USDC", borrowing_enabled=False, frozen="yes"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="core bug (reported): set_reserve_flags sets borrowing_enabled before it checks frozen",
-            ),
-        ),
+        lambda p: p.set_reserve_flags(ADMIN, "core", "USDC", borrowing_enabled=False, frozen="yes"),
         lambda p: p.set_pause(EMERGENCY, "core", "true"),
         lambda p: p.register_user(42),
         lambda p: p.register_user(""),
@@ -140,8 +140,20 @@ def test_time_never_goes_backwards(p: Protocol) -> None:
         lambda p: p.register_user("treasury"),
         lambda p: p.set_pool_admin(MINI_ADMIN, 0, 7),
     ],
-    ids=["unwrap", "unwrap_mini", "enabled", "receive_a_token", "flag", "second_flag", "paused", "user_int",
-         "user_empty", "user_internal", "user_treasury", "pool_admin"],
+    ids=[
+        "unwrap",
+        "unwrap_mini",
+        "enabled",
+        "receive_a_token",
+        "flag",
+        "second_flag",
+        "paused",
+        "user_int",
+        "user_empty",
+        "user_internal",
+        "user_treasury",
+        "pool_admin",
+    ],
 )
 def test_non_integer_arguments_of_the_wrong_type(p: Protocol, call: Callable[[Protocol], Any]) -> None:
     err = refused(p, call, p)
@@ -156,8 +168,14 @@ UNKNOWN = {
     "mint_asset": (lambda p: p.mint("dave", "DOGE", 1), "input:unknown_asset"),
     "set_price_asset": (lambda p: p.set_price("DOGE", 1), "input:unknown_asset"),
     "flow_limit_asset": (lambda p: p.set_flow_limit(ADMIN, "DOGE", 0, 1), "input:unknown_asset"),
-    "init_reserve_asset": (lambda p: p.init_core_reserve(ADMIN, "DOGE", stable_curve()), "input:unknown_asset"),
-    "init_mini_unique": (lambda p: p.init_mini_reserve(ADMIN, 0, "DOGE", stable_curve()), "input:unknown_asset"),
+    "init_reserve_asset": (
+        lambda p: p.init_core_reserve(ADMIN, "DOGE", stable_curve()),
+        "input:unknown_asset",
+    ),
+    "init_mini_unique": (
+        lambda p: p.init_mini_reserve(ADMIN, 0, "DOGE", stable_curve()),
+        "input:unknown_asset",
+    ),
     "init_mini_tranche": (
         lambda p: p.init_mini_reserve(ADMIN, 0, "aDOGE", stable_curve(), tranche_of="DOGE"),
         "input:unknown_asset",
@@ -166,19 +184,29 @@ UNKNOWN = {
     "deposit_reserve": (lambda p: p.deposit("alice", "DOGE", 1), "input:unknown_reserve"),
     "deposit_not_listed": (lambda p: p.deposit("alice", "EXO", 1), "input:unknown_reserve"),
     "deposit_mini_core_name": (lambda p: p.deposit("alice", "USDC", 1, pool=0), "input:unknown_reserve"),
-    "deposit_false_type": (lambda p: p.deposit("alice", "USDC", 1, reserve_type=False), "input:unknown_reserve"),
+    "deposit_false_type": (
+        lambda p: p.deposit("alice", "USDC", 1, reserve_type=False),
+        "input:unknown_reserve",
+    ),
     "withdraw_reserve": (lambda p: p.withdraw("alice", "DOGE", 1), "input:unknown_reserve"),
     "borrow_reserve": (lambda p: p.borrow("bob", "DOGE", 1), "input:unknown_reserve"),
     "repay_reserve": (lambda p: p.repay("bob", "EXO", 1), "input:unknown_reserve"),
     "collateral_reserve": (lambda p: p.set_collateral("alice", "DOGE", True), "input:unknown_reserve"),
     "transfer_reserve": (lambda p: p.transfer("alice", "bob", "DOGE", 1), "input:unknown_reserve"),
-    "liquidate_collateral": (lambda p: p.liquidate("dave", "bob", "DOGE", "USDC", 1), "input:unknown_reserve"),
+    "liquidate_collateral": (
+        lambda p: p.liquidate("dave", "bob", "DOGE", "USDC", 1),
+        "input:unknown_reserve",
+    ),
     "liquidate_debt": (lambda p: p.liquidate("dave", "bob", "WETH", "DOGE", 1), "input:unknown_reserve"),
     "delegation_reserve": (lambda p: p.approve_delegation("bob", "dave", "DOGE", 1), "input:unknown_reserve"),
-    "flash_reserve": (lambda p: p.flash_loan("dave", "dave", _noop_receiver, ["DOGE"], [1], [0]),
-                      "input:unknown_reserve"),
-    "configure_reserve": (lambda p: p.configure_reserve_as_collateral(ADMIN, "core", "DOGE", 0, 0, 0),
-                          "input:unknown_reserve"),
+    "flash_reserve": (
+        lambda p: p.flash_loan("dave", "dave", _noop_receiver, ["DOGE"], [1], [0]),
+        "input:unknown_reserve",
+    ),
+    "configure_reserve": (
+        lambda p: p.configure_reserve_as_collateral(ADMIN, "core", "DOGE", 0, 0, 0),
+        "input:unknown_reserve",
+    ),
     "cap_reserve": (lambda p: p.set_deposit_cap(ADMIN, "core", "EXO", 1), "input:unknown_reserve"),
     "flow_limit_no_core_reserve": (lambda p: p.set_flow_limit(ADMIN, "EXO", 0, 1), "input:unknown_reserve"),
     # unknown pool
@@ -188,13 +216,18 @@ UNKNOWN = {
     "deposit_pool_negative": (lambda p: p.deposit("alice", "USDC", 1, pool=-1), "input:unknown_pool"),
     "borrow_pool": (lambda p: p.borrow("bob", "USDC", 1, pool=1), "input:unknown_pool"),
     "liquidate_pool": (lambda p: p.liquidate("dave", "bob", "WETH", "USDC", 1, pool=3), "input:unknown_pool"),
-    "flash_pool": (lambda p: p.flash_loan("dave", "dave", _noop_receiver, ["EXO"], [1], [0], pool=2),
-                   "input:unknown_pool"),
+    "flash_pool": (
+        lambda p: p.flash_loan("dave", "dave", _noop_receiver, ["EXO"], [1], [0], pool=2),
+        "input:unknown_pool",
+    ),
     "flow_limit_pool": (lambda p: p.set_flow_limit(ADMIN, "USDC", 5, 1), "input:unknown_pool"),
     "pause_pool": (lambda p: p.set_pause(EMERGENCY, 9, True), "input:unknown_pool"),
     # unknown user, in every role a user name can play
     "deposit_user": (lambda p: p.deposit("mallory", "USDC", 1), "input:unknown_user"),
-    "deposit_on_behalf": (lambda p: p.deposit("alice", "USDC", 1, on_behalf_of="mallory"), "input:unknown_user"),
+    "deposit_on_behalf": (
+        lambda p: p.deposit("alice", "USDC", 1, on_behalf_of="mallory"),
+        "input:unknown_user",
+    ),
     "withdraw_to": (lambda p: p.withdraw("alice", "USDC", 1, to="mallory"), "input:unknown_user"),
     "borrow_on_behalf": (lambda p: p.borrow("dave", "USDC", 1, on_behalf_of="mallory"), "input:unknown_user"),
     "repay_on_behalf": (lambda p: p.repay("dave", "USDC", 1, on_behalf_of="mallory"), "input:unknown_user"),
@@ -206,12 +239,18 @@ UNKNOWN = {
     "liquidation_target": (lambda p: p.liquidate("dave", "mallory", "WETH", "USDC", 1), "input:unknown_user"),
     "delegator": (lambda p: p.approve_delegation("mallory", "dave", "USDC", 1), "input:unknown_user"),
     "delegatee": (lambda p: p.approve_delegation("bob", "mallory", "USDC", 1), "input:unknown_user"),
-    "flash_initiator": (lambda p: p.flash_loan("mallory", "dave", _noop_receiver, ["USDC"], [1], [0]),
-                        "input:unknown_user"),
-    "flash_receiver": (lambda p: p.flash_loan("dave", "mallory", _noop_receiver, ["USDC"], [1], [0]),
-                       "input:unknown_user"),
-    "flash_on_behalf": (lambda p: p.flash_loan("dave", "dave", _noop_receiver, ["USDC"], [1], [1], "mallory"),
-                        "input:unknown_user"),
+    "flash_initiator": (
+        lambda p: p.flash_loan("mallory", "dave", _noop_receiver, ["USDC"], [1], [0]),
+        "input:unknown_user",
+    ),
+    "flash_receiver": (
+        lambda p: p.flash_loan("dave", "mallory", _noop_receiver, ["USDC"], [1], [0]),
+        "input:unknown_user",
+    ),
+    "flash_on_behalf": (
+        lambda p: p.flash_loan("dave", "dave", _noop_receiver, ["USDC"], [1], [1], "mallory"),
+        "input:unknown_user",
+    ),
     "mint_user": (lambda p: p.mint("mallory", "USDC", 1), "input:unknown_user"),
     "user_int": (lambda p: p.deposit(7, "USDC", 1), "input:unknown_user"),
     # already listed
@@ -320,9 +359,18 @@ def test_zero_amounts_are_refused_with_1(p: Protocol, op: str) -> None:
 
 def _core_usdc(p: Protocol) -> tuple[Any, ...]:
     r = p.core.reserve(("USDC", True))
-    return (r.liquidity_index, r.variable_borrow_index, r.current_liquidity_rate,
-            r.current_variable_borrow_rate, r.last_update_timestamp, r.cash, r.a_scaled_total,
-            r.d_scaled_total, dict(r.d_scaled), dict(r.a_scaled))
+    return (
+        r.liquidity_index,
+        r.variable_borrow_index,
+        r.current_liquidity_rate,
+        r.current_variable_borrow_rate,
+        r.last_update_timestamp,
+        r.cash,
+        r.a_scaled_total,
+        r.d_scaled_total,
+        dict(r.d_scaled),
+        dict(r.a_scaled),
+    )
 
 
 def test_flow_borrow_refused_after_the_core_lent_leaves_the_core_untouched(p: Protocol) -> None:
@@ -423,26 +471,33 @@ def test_transaction_is_all_or_nothing(p: Protocol) -> None:
     assert p.state_hash() == before
 
 
-# ---- gaps found in the core (reported; strict xfail so a fix is noticed) --------------------------
+# ---- gaps these tests found in the core (all fixed since) -----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="core bug (reported): add_asset lists the symbol before checking the price")
 def test_add_asset_with_a_bad_price_lists_nothing(p: Protocol) -> None:
     err = refused(p, p.add_asset, "NEW", 6, 1.5)
     assert err.code == "input:type"
 
 
-@pytest.mark.xfail(strict=True, reason="core gap (reported): unhashable names raise TypeError, not InputError")
 @pytest.mark.parametrize(
     "call",
     [lambda p: p.deposit(["alice"], "USDC", 1), lambda p: p.deposit("alice", ["USDC"], 1)],
     ids=["user", "asset"],
 )
 def test_unhashable_names_are_input_errors(p: Protocol, call: Callable[[Protocol], Any]) -> None:
-    assert refused(p, call, p).code in ("input:unknown_user", "input:unknown_reserve")
+    err = refused(p, call, p)
+    assert isinstance(err, InputError)
+    assert err.code in ("input:unknown_user", "input:unknown_reserve")
 
 
-@pytest.mark.xfail(strict=True, reason="core gap (reported): a wallet can be minted past 2**256 - 1")
 def test_wallet_balances_stay_uint256(p: Protocol) -> None:
     p.mint("dave", "USDC", UINT256_MAX)
     assert refused(p, p.mint, "dave", "USDC", 1).code == "panic:0x11"  # as an ERC-20's totalSupply would
+
+
+def test_core_flash_loan_beyond_cash_is_refused(p: Protocol) -> None:
+    """AToken.transferUnderlyingTo does ``_underlyingAmount - amount`` (checked): panic 0x11."""
+    cash = p.core.reserve(("USDC", True)).cash
+    p.mint("dave", "USDC", cash)  # the receiver could even pay the loan and premium back
+    err = refused(p, p.flash_loan, "dave", "dave", _noop_receiver, ["USDC"], [cash + 1], [0])
+    assert err.code == "panic:0x11"

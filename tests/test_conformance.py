@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import _find_vectors_dir
-from vector_diff import compare_trace, diff, load_vector, vector_names
 
 from astera.replay import replay
+from conftest import _find_vectors_dir
+from vector_diff import compare_trace, diff, load_vector, vector_names
 
 #: Stands in for the parameter list when the directory is missing, so the fixture fails loudly.
 _MISSING = "<no vectors found>"
@@ -51,7 +51,9 @@ def test_vector_replays_exactly(vectors_dir: Path, vector: str) -> None:
 
 def test_public_vectors_are_all_present(vectors_dir: Path) -> None:
     """The 13 public vectors of vectors/README.md, so a half-copied directory cannot pass silently."""
-    public = {"basic", "misc", "multi-2001", "ops", "seed-example-1"} | {f"random-000{i}" for i in range(1, 9)}
+    public = {"basic", "misc", "multi-2001", "ops", "seed-example-1"} | {
+        f"random-000{i}" for i in range(1, 9)
+    }
     assert public <= set(vector_names(vectors_dir))
 
 

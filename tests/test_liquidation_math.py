@@ -10,10 +10,10 @@ from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import core_protocol, mini_protocol, refused, supply
 
 from astera.core import UINT256_MAX
 from astera.core.liquidation import collateral_to_seize
+from strategies import core_protocol, mini_protocol, refused, supply
 
 USD = 10**8
 USDC = 10**6

@@ -21,9 +21,9 @@ import json
 from pathlib import Path
 
 import pytest
-from strategies import ADMIN, T0, add_core_reserve, refused, stable_curve, volatile_curve
 
 from astera.core import UINT256_MAX, WAD, Protocol
+from strategies import ADMIN, T0, add_core_reserve, refused, stable_curve, volatile_curve
 
 USD = 10**8
 USDC = 10**6
