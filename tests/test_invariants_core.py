@@ -12,6 +12,9 @@ whole state against the invariants after every step.
 Restated invariants (the contracts themselves do not satisfy them as the spec words them;
 each restatement is explained where it is asserted, in ``strategies.py``):
 
+* 207/224: a borrow or a withdrawal leaves HF >= 1 once the rounding of the token movement
+  is given back (the debt token can mint more than the amount: see the test below) and, for
+  withdrawals, the average threshold's flooring (one basis point).
 * 213: the *exact* threshold-weighted collateral Σ value·LT moves the stated way; the health
   factor may move the other way by one basis point of average threshold (it is floored).
 * 215: solvency is ``aToken supply ≤ cash + debt`` per reserve (see the test below for why
@@ -131,3 +134,26 @@ def test_a_same_asset_liquidation_rerates_without_the_repayment() -> None:
     shortfall = usdc.a_total_supply(p.now) - usdc.cash - usdc.debt_total_supply(p.now)
     assert 0 < shortfall <= repaid * usdc.current_variable_borrow_rate * 7 * 86_400 // (10**27 * YEAR) + 1
     assert percent_mul(shortfall, 1) == 0  # dust: far below a basis point of anything
+
+
+def test_207_as_stated_a_borrow_can_leave_hf_below_one() -> None:
+    """The borrow check values the *amount*; the debt token mints ``rayDiv(amount, index)``
+    scaled units, read back as ``rayMul(scaled, index)``. At a borrow index of 1.57, 1 satoshi
+    borrowed is 2 satoshis owed: an account allowed to borrow it ends at HF 0.63. The contracts
+    do the same (the Echidna suite flags 207 as broken); the machine asserts HF >= 1 with the
+    minted excess given back.
+    """
+    p = core_protocol()
+    p.set_rate_strategy(ADMIN, "core", "WBTC", volatile_curve())
+    supply(p, "alice", "WBTC", 10**8)
+    supply(p, "bob", "WETH", 100 * WETH)
+    p.borrow("bob", "WBTC", 99 * 10**6)  # 99 % utilization: about 301 % a year
+    p.advance(55 * 86_400)
+    wbtc = p.core.reserve(("WBTC", True))
+    assert 15 * 10**26 < wbtc.normalized_debt(p.now) < 2 * 10**27
+    supply(p, "carol", "USDC", 1_000)  # $0.001 of collateral: room for 1 satoshi ($0.00067)
+    p.borrow("carol", "WBTC", 1)
+    assert wbtc.debt_balance("carol", p.now) == 2
+    account = p.account("carol")
+    assert account.total_debt_base == 2 * 67_000  # two satoshis at $67,000 a bitcoin
+    assert account.health_factor == 634_328_358_208_955_224  # 85,000 / 134,000

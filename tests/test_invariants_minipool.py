@@ -21,6 +21,11 @@ behave the same way; see the deterministic tests at the end of the module):
   liquidity rate is at least ``minLiquidityRate(core rL, core rB)`` computed from the
   Core's *current* rates (every Core rate change re-syncs the Mini-Pool), and its borrow
   rate is at least its liquidity rate.
+* **526** ("a Mini-Pool with zero flow is not in the Core's flow-borrowing set"). Only the
+  Mini-Pool's own repayment (``repayWithATokens``) takes it off the list; when a third
+  party repays its Core debt in full through ``Core.repay(onBehalfOf = miniPool)``, which
+  the contracts allow, it stays listed with zero flow (spec §14.10). Asserted: listed
+  without flow only after such a repayment.
 * **524** ("the Mini-Pool's self-deposit remainder never drops below min(previous,
   ERROR_REMAINDER_MARGIN)"). Repaying the Core consumes the self-deposit; that is its
   purpose. What holds: the self-deposit only drops below that bound in a step that also
@@ -42,6 +47,7 @@ from strategies import (
     ADMIN,
     MINI_ADMIN,
     PCT,
+    USERS,
     LendingMachine,
     Market,
     mini_protocol,
@@ -55,6 +61,13 @@ USDC = 10**6
 
 class MiniMachine(LendingMachine):
     """:class:`LendingMachine` on the Core-Pool and Mini-Pool 0, with the credit line between them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Whether a third party, not the Mini-Pool, cleared its Core debt (see 526).
+        self.repaid_by_others = False
+        #: The Mini-Pool's Core debt and self-deposit after the previous step (see 524).
+        self.previous_link = (0, 0)
 
     def deploy(self) -> Protocol:
         return mini_protocol()
@@ -95,19 +108,44 @@ class MiniMachine(LendingMachine):
         assert err is None, err
         assert self.p.core.flow_limit("USDC", self.mini) == max(limit, flow), "106"
 
-    # ---- invariants of the link ------------------------------------------------------------------------
+    @rule(data=st.data())
+    def repay_the_mini_pool_flow(self, data: st.DataObject) -> None:
+        """Anyone may repay a Mini-Pool's Core debt on its behalf (§4.4 step 5)."""
+        payer = data.draw(st.sampled_from(USERS), label="payer")
+        flow = self.flow()
+        whole = data.draw(st.booleans(), label="all of it")
+        amount = flow if whole else self.draw_fraction(data, flow, "fraction") or 1
+        pay = min(amount, flow)
+        self.mint(payer, "USDC", pay - self.p.wallet("USDC", payer))
+        held = self.p.wallet("USDC", payer)
+        _, err = self.attempt(self.p.repay, payer, "USDC", amount, on_behalf_of=self.mini.address)
+        if amount == 0 or flow == 0:
+            assert err is not None and err.code == ("1" if amount == 0 else "12")
+            return
+        if err is not None:
+            assert err.code == "36", err  # a repayment worth no scaled unit of debt
+            return
+        assert held - self.p.wallet("USDC", payer) == pay
+        debt_index = self.p.core.reserve(("USDC", True)).variable_borrow_index
+        assert abs(flow - self.flow() - pay) <= tolerance(debt_index)
+        if self.flow() == 0:
+            self.repaid_by_others = True
 
-    def snapshot(self) -> dict:  # type: ignore[override]
-        snap = super().snapshot()
-        self.previous_link = (self.flow(), self.self_deposit())
-        return snap
+    # ---- invariants of the link ------------------------------------------------------------------------
 
     def check_extra(self) -> None:
         mp, core = self.mini, self.p.core
         tranche, usdc = mp.reserve("aUSDC"), core.reserve(("USDC", True))
         flow = self.flow()
-        # 525/526: the Core lists the Mini-Pool as a flow borrower exactly while it owes the Core.
-        assert (mp.id in core.flow_borrowers.get("USDC", {})) == (flow != 0), "525/526"
+        # 525: the Core lists the Mini-Pool as a flow borrower while it owes the Core.
+        listed = mp.id in core.flow_borrowers.get("USDC", {})
+        if flow:
+            assert listed, "525"
+            self.repaid_by_others = False
+        else:
+            # 526, restated (module docstring): listed without flow only after a third party
+            # repaid the Mini-Pool's Core debt in full.
+            assert not listed or self.repaid_by_others, "526"
         # 523, restated (module docstring): the floor against the Core's current rates.
         if flow and tranche.d_scaled_total:
             floor = min_liquidity_rate(usdc.current_liquidity_rate, usdc.current_variable_borrow_rate)
@@ -124,6 +162,7 @@ class MiniMachine(LendingMachine):
         # The Core underlying never stays with the Mini-Pool: a flow borrow re-deposits all of it.
         assert self.p.wallet("USDC", mp.address) == 0
         assert usdc.a_scaled.get(mp.address, 0) <= 1, "the Mini-Pool keeps at most a share of dust"
+        self.previous_link = (flow, self.self_deposit())
 
 
 TestMiniPoolInvariants = MiniMachine.TestCase
