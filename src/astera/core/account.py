@@ -56,6 +56,14 @@ def account_data(pool: Pool, user: str) -> AccountData:
             s = r.d_scaled.get(user, 0)
             if s:
                 total_debt += div_up(price * ray_mul(s, r.normalized_debt(now)), r.unit)
+    return account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
+
+
+def account_from_sums(total_coll: int, total_debt: int, sum_ltv: int, sum_lt: int) -> AccountData:
+    """Averages, health factor and borrowing power from the per-asset sums of §5.1.
+
+    ``sum_ltv``/``sum_lt`` are Σ value·LTV and Σ value·threshold over collateral assets.
+    """
     if total_coll:
         avg_ltv = sum_ltv // total_coll
         avg_lt = sum_lt // total_coll

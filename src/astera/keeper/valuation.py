@@ -24,10 +24,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from astera.core import AccountData
-from astera.core.account import MAX_HEALTH_FACTOR
+from astera.core.account import MAX_HEALTH_FACTOR, account_from_sums
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
-from astera.core.wadray import div_up, percent_mul, ray_mul, wad_div
+from astera.core.wadray import div_up, ray_mul
 
 
 class Leg(NamedTuple):
@@ -104,15 +104,7 @@ class Valuation:
                     value = div_up(price * amount, r.unit)
                     debt.append(Leg(r, price, amount, value))
                     total_debt += value
-        if total_coll:
-            avg_ltv = sum_ltv // total_coll
-            avg_lt = sum_lt // total_coll
-        else:
-            avg_ltv = avg_lt = 0
-        hf = wad_div(percent_mul(total_coll, avg_lt), total_debt) if total_debt else MAX_HEALTH_FACTOR
-        borrowable = percent_mul(total_coll, avg_ltv)
-        available = borrowable - total_debt if borrowable > total_debt else 0
-        account = AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf)
+        account = account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
         return Position(account, collateral, debt, self)
 
     def account(self, user: str) -> AccountData:
