@@ -382,6 +382,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def deposit(self, data: st.DataObject) -> None:
+        """A deposit, maybe on behalf of someone else: a plain one always succeeds (200) unless capped."""
         m = data.draw(st.sampled_from(self.markets), label="market")
         user = data.draw(st.sampled_from(USERS), label="user")
         obo = data.draw(st.sampled_from((user, *USERS)), label="on_behalf_of")
@@ -411,6 +412,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def withdraw(self, data: st.DataObject) -> None:
+        """A withdrawal (part, all, more than the balance, or ``max``), maybe to someone else."""
         m = data.draw(st.sampled_from(self.markets), label="market")
         user = self.draw_user(data, [u for u in USERS if self.supplied(m, u)], "user")
         to = data.draw(st.sampled_from((user, *USERS)), label="to")
@@ -459,6 +461,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def borrow(self, data: st.DataObject) -> None:
+        """A borrow sized on the borrower's room (up to 120 % of it), maybe by a delegate."""
         m = data.draw(st.sampled_from(self.markets), label="market")
         able = [u for u in USERS if self.p.account(u, m.pool).available_borrows_base]
         obo = self.draw_user(data, able, "borrower")
@@ -508,6 +511,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def repay(self, data: st.DataObject) -> None:
+        """A repayment of part of a debt, the exact debt, or ``max``, maybe by someone else."""
         m = data.draw(st.sampled_from(self.markets), label="market")
         obo = self.draw_user(data, [u for u in USERS if self.owed(m, u)], "borrower")
         payer = data.draw(st.sampled_from((obo, obo, *USERS)), label="payer")
@@ -551,6 +555,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def repay_with_a_tokens(self, data: st.DataObject) -> None:
+        """Core only: repaying one's debt with aTokens of the same reserve (§4.5)."""
         m = data.draw(st.sampled_from(self.markets_in("core")), label="market")
         user = self.draw_user(data, [u for u in USERS if self.owed(m, u) and self.supplied(m, u)], "user")
         debt, supplied = self.owed(m, user), self.supplied(m, user)
@@ -574,6 +579,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def set_collateral(self, data: st.DataObject) -> None:
+        """Turning a deposit's use as collateral on or off."""
         m = data.draw(st.sampled_from(self.markets), label="market")
         user = self.draw_user(data, [u for u in USERS if self.supplied(m, u)], "user")
         enabled = data.draw(st.booleans(), label="enabled")
@@ -622,6 +628,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def transfer(self, data: st.DataObject) -> None:
+        """An aToken transfer: zero, part, all, one wei too many, or to oneself."""
         m = data.draw(st.sampled_from(self.markets), label="market")
         sender = self.draw_user(data, [u for u in USERS if self.supplied(m, u)], "sender")
         to = data.draw(st.sampled_from(USERS), label="to")
@@ -661,6 +668,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def liquidate(self, data: st.DataObject) -> None:
+        """A liquidation, usually right after a crash made someone liquidatable."""
         if data.draw(st.integers(0, 3), label="crash first") > 0:
             self.crash(data)
         hfs = self.health_factors()
@@ -685,16 +693,11 @@ class LendingMachine(RuleBasedStateMachine):
         self.fund(debt_m, liquidator, min(cover, debt))
 
         coll_balance, was_collateral = self.supplied(coll_m, target), pool.is_collateral(target, coll)
-        # How the liquidator is paid (aTokens, the Core underlying, or the market's own holdings)
-        # and how it pays (the debt market's holdings); the same measure only for one market.
-        if receive:
-            gain = lambda: self.supplied(coll_m, liquidator)  # noqa: E731
-        elif unwrap:
-            gain = lambda: self.p.wallet(self.token(coll_m), liquidator)  # noqa: E731
-        else:
-            gain = lambda: self.holdings(coll_m, liquidator)  # noqa: E731
+        # The liquidator pays from the debt market's holdings; it is paid in one of three forms.
+        # Only one market liquidated in kind, paid in its own holdings, nets the two.
         one_measure = coll_m == debt_m and not receive and not unwrap
-        gain_before, paid_before = gain(), self.holdings(debt_m, liquidator)
+        gain_before = self.collateral_received(coll_m, liquidator, receive, unwrap)
+        paid_before = self.holdings(debt_m, liquidator)
         events, err = self.attempt(
             self.p.liquidate,
             liquidator,
@@ -727,7 +730,7 @@ class LendingMachine(RuleBasedStateMachine):
         assert abs(debt - self.owed(debt_m, target) - actual) <= tolerance(debt_r.variable_borrow_index), (
             "103"
         )
-        gained = gain() - gain_before
+        gained = self.collateral_received(coll_m, liquidator, receive, unwrap) - gain_before
         if receive:
             assert abs(gained - seized) <= tolerance(coll.liquidity_index), "104"
         else:
@@ -744,7 +747,17 @@ class LendingMachine(RuleBasedStateMachine):
             self.mark_collateral_received(coll_m, liquidator)
         self.stays_healthy(hfs, {(pool_ref, target)})
 
+    def collateral_received(self, m: Market, user: str, receive_a_token: bool, unwrap: bool) -> int:
+        """What a liquidator holds in the form it is paid: aTokens, the Core underlying of a
+        tranche, or the market's own holdings."""
+        if receive_a_token:
+            return self.supplied(m, user)
+        if unwrap:
+            return self.p.wallet(self.token(m), user)
+        return self.holdings(m, user)
+
     def note_lost_collateral(self, pool_ref: str | int, user: str) -> None:
+        """Remember a user whose debt outlived all their collateral (see 218 in check_user_bitmaps)."""
         pool = self.p.pool(pool_ref)
         mine = self.markets_in(pool_ref)
         has_debt = any(self.reserve(m).d_scaled.get(user, 0) for m in mine)
@@ -758,6 +771,8 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def flash_loan(self, data: st.DataObject) -> None:
+        """A flash loan whose receiver repays, declines, spends the loan, or deposits and
+        withdraws it again inside the callback; mode 1 keeps it as debt."""
         self.flash_step = True
         m = data.draw(st.sampled_from(self.markets), label="market")
         user = data.draw(st.sampled_from(USERS), label="user")
@@ -825,6 +840,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def move_price(self, data: st.DataObject) -> None:
+        """An oracle update: -50 % to +50 % (USDC: ±3 %), kept within 1/50 and 50 times the start."""
         asset = data.draw(st.sampled_from(sorted(self.p.wallets)), label="asset")
         bps = data.draw(st.sampled_from(PRICE_MOVES[3:6] if asset == "USDC" else PRICE_MOVES), label="bps")
         initial = self.initial_prices[asset]
@@ -863,6 +879,7 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from(WARPS))
     def warp(self, seconds: int) -> None:
+        """Time passes; the views of both indexes only grow."""
         views = {
             m: (self.reserve(m).normalized_income(self.p.now), self.reserve(m).normalized_debt(self.p.now))
             for m in self.markets
@@ -879,7 +896,8 @@ class LendingMachine(RuleBasedStateMachine):
 
     # ---- state invariants -----------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[Market, tuple[int, int, int]]:
+    def snapshot(self) -> dict[Market, tuple[int, int, int, int]]:
+        """Per market: liquidity index, borrow index, stored liquidity rate, scaled debt."""
         return {
             m: (r.liquidity_index, r.variable_borrow_index, r.current_liquidity_rate, r.d_scaled_total)
             for m in self.markets
