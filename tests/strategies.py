@@ -29,6 +29,7 @@ from astera.core import (
     UINT256_MAX,
     WAD,
     DefaultRateStrategy,
+    FixedRateStrategy,
     PIRateStrategy,
     Pool,
     Protocol,
@@ -135,6 +136,9 @@ def refused(p: Protocol, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> P
 DAY = 86_400
 #: Time steps between operations: a second to a quarter.
 WARPS = (1, 60, 3_600, DAY, 7 * DAY, 30 * DAY, 90 * DAY)
+#: Refusals of a Mini-Pool tranche payment: the payer's Core HF (5), and the automatic Core
+#: repayment's edges: the self-deposit short of the debt (4), no liquidity (1), dust (36).
+TRANCHE_REPAYMENT_REFUSALS = ("5", "4", "1", "36")
 #: Price moves, in basis points of the current price (USDC stays near its peg).
 PRICE_MOVES = (5_000, 7_000, 9_000, 9_700, 10_000, 10_300, 11_000, 13_000, 15_000)
 
@@ -363,12 +367,24 @@ class LendingMachine(RuleBasedStateMachine):
                     self.attempt(self.p.borrow, user, m.name, amount, pool=m.pool)
 
     def configure(self, data: st.DataObject, m: Market) -> None:
-        """Draw LT, LTV, bonus and reserve factor for one market and set them as its admins would."""
+        """Draw LT, LTV, bonus, rate model, reserve factor and deposit cap for one market, and set
+        them as its admins would."""
         lt = data.draw(st.integers(50, 90), label=f"{m} LT %") * 100
         ltv = lt - data.draw(st.integers(1, 20), label="LT - LTV %") * 100
         bonus = data.draw(st.integers(10_100, min(11_500, 10_000 * 10_000 // lt)), label="bonus")
         admin = ADMIN if m.pool == "core" else self.p.mini_pool(m.pool).admin
         self.p.configure_reserve_as_collateral(admin, m.pool, m.name, ltv, lt, bonus)
+        model = data.draw(st.sampled_from(("stable", "volatile", "pi", "fixed")), label="rate model")
+        if model == "pi":
+            u0 = data.draw(st.integers(45, 90), label="PI U0 %") * PCT
+            strategy: RateStrategy = pi_controller(
+                u0, -data.draw(st.integers(10, 40), label="-minCE %") * PCT
+            )
+        elif model == "fixed" and self.reserve(m).tranche_of is None:  # tranches refuse a fixed rate (31)
+            strategy = FixedRateStrategy(data.draw(st.integers(1, 30), label="fixed rate %") * PCT)
+        else:
+            strategy = volatile_curve() if model == "volatile" else stable_curve()
+        self.p.set_rate_strategy(ADMIN, m.pool, m.name, strategy)
         self.p.set_reserve_factor(ADMIN, m.pool, m.name, data.draw(st.integers(0, 4000), label="RF"))
         r = self.reserve(m)
         if not any(self.reserve(x).tranche_of is r for x in self.markets):  # funding tranches needs room
@@ -400,8 +416,10 @@ class LendingMachine(RuleBasedStateMachine):
             assert err is not None and err.code == "35"
             return
         if err is not None:
-            # Only a tranche deposit can be refused: the payer's Core shares move with an HF check (5).
-            assert r.tranche_of is not None and err.code == "5", err
+            # Only a tranche deposit can be refused: the payer's Core shares move with an HF check
+            # (5), and the Core repayment that follows can fail at its edges (§7.6: 4, 1, or 36
+            # for a dust flow worth no scaled unit of Core debt).
+            assert r.tranche_of is not None and err.code in TRANCHE_REPAYMENT_REFUSALS, err
             return
         assert abs(self.supplied(m, obo) - supplied - amount) <= tolerance(index), "201/501"
         assert held - self.holdings(m, user) == amount, "202/502"
@@ -544,7 +562,7 @@ class LendingMachine(RuleBasedStateMachine):
             assert err is not None and err.code == "panic:0x11"
             return
         if err is not None:
-            assert m.pool != "core" and err.code in ("30", "5", "4", "1"), err
+            assert m.pool != "core" and err.code in ("30", *TRANCHE_REPAYMENT_REFUSALS), err
             return
         if pay == debt:
             assert self.owed(m, obo) == 0 and not pool.is_borrowing(obo, r)

@@ -501,3 +501,22 @@ def test_core_flash_loan_beyond_cash_is_refused(p: Protocol) -> None:
     p.mint("dave", "USDC", cash)  # the receiver could even pay the loan and premium back
     err = refused(p, p.flash_loan, "dave", "dave", _noop_receiver, ["USDC"], [cash + 1], [0])
     assert err.code == "panic:0x11"
+
+
+def test_flow_borrow_from_a_frozen_core_reserve_fails_at_the_redeposit(p: Protocol) -> None:
+    """``miniPoolBorrow`` does not check frozen (§4.10); the Mini-Pool's re-deposit does (3),
+    after the Core has already lent: everything is undone."""
+    p.set_reserve_flags(ADMIN, "core", "USDC", frozen=True)
+    core_before = _core_usdc(p)
+    assert refused(p, p.borrow, "carol", "aUSDC", 1_000 * USDC, pool=0).code == "3"
+    assert _core_usdc(p) == core_before
+
+
+def test_frozen_and_inactive_reserves(p: Protocol) -> None:
+    p.set_reserve_flags(ADMIN, "core", "WETH", frozen=True)
+    p.mint("bob", "WETH", WETH)
+    assert refused(p, p.deposit, "bob", "WETH", WETH).code == "3"
+    assert refused(p, p.borrow, "alice", "WETH", 1).code == "3"
+    p.withdraw("bob", "WETH", WETH)  # leaving a frozen reserve is allowed
+    p.repay("bob", "USDC", 1_000 * USDC)  # and so is repaying
+    assert refused(p, p.set_reserve_flags, ADMIN, "core", "WETH", active=False).code == "24"
