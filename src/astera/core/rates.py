@@ -9,6 +9,7 @@ reserve gets its own instance and it must be called exactly once per rate update
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from functools import lru_cache
 from typing import Final
 
@@ -42,17 +43,18 @@ def _utilization(cash: int, added: int, taken: int, total_debt: int) -> int:
     return ray_div(total_debt, available + total_debt)
 
 
-class RateStrategy:
+class RateStrategy(ABC):
     """Interface: ``calculate`` returns ``(liquidity_rate, borrow_rate, utilization)``."""
 
     __slots__ = ()
     model: str = ""
     stateful: bool = False
 
+    @abstractmethod
     def calculate(
         self, cash: int, added: int, taken: int, total_debt: int, reserve_factor: int, now: int
     ) -> tuple[int, int, int]:
-        raise NotImplementedError
+        """Rates for the reserve's state with the pending cash movement applied."""
 
     def fresh(self, now: int) -> RateStrategy:
         """The instance a newly bound reserve uses (stateless strategies share themselves)."""
@@ -64,8 +66,9 @@ class RateStrategy:
     def restore(self, saved: object) -> None:
         return None
 
+    @abstractmethod
     def params(self) -> dict[str, object]:
-        raise NotImplementedError
+        """The strategy's parameters (part of the canonical state)."""
 
 
 class DefaultRateStrategy(RateStrategy):
