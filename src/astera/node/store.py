@@ -10,6 +10,7 @@ after the database reports the transaction durable: that is when the node acknow
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -50,7 +51,7 @@ def header_of(row: tuple[Any, ...]) -> Header:
     return Header(*row)
 
 
-class SqlStore:
+class SqlStore(ABC):
     """SQL shared by both backends. Subclasses set :attr:`kind`, :attr:`blob` and :meth:`connect`."""
 
     kind: ClassVar[str]
@@ -67,16 +68,17 @@ class SqlStore:
 
     # ---- backend hooks ---------------------------------------------------------------------------
 
+    @abstractmethod
     def connect(self, reader: bool) -> Any:
-        raise NotImplementedError
+        """A new database connection (readers may be configured read-only)."""
 
+    @abstractmethod
     def describe(self) -> str:
         """Where the log lives, for /status (no credentials)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def durability(self) -> str:
         """How an acknowledged transaction is made durable, in words (for /status and docs)."""
-        raise NotImplementedError
 
     # ---- plumbing --------------------------------------------------------------------------------
 
