@@ -156,62 +156,32 @@ def key_show(name: Annotated[str, typer.Argument()] = "default") -> None:
     raise typer.Exit(run(lambda: typer.echo(load_key(name).address)))
 
 
-def _node_action(action: str, node: str, key: str, asset: str, amount: str, pool: str, raw: bool) -> None:
-    from astera.node.commands import act, run
+def _register_node_action(action: str, help_text: str) -> None:
+    """One CLI command per pool action: sign it with a local key and send it to a node."""
 
-    raise typer.Exit(run(act, node, key, action, asset, amount, pool, raw))
+    def command(
+        asset: str,
+        amount: str,
+        pool: PoolOpt = "core",
+        node: NodeUrl = DEFAULT_NODE,
+        key: KeyName = "default",
+        raw: RawOpt = False,
+    ) -> None:
+        from astera.node.commands import act, run
 
+        raise typer.Exit(run(act, node, key, action, asset, amount, pool, raw))
 
-@app.command()
-def deposit(
-    asset: str,
-    amount: str,
-    pool: PoolOpt = "core",
-    node: NodeUrl = DEFAULT_NODE,
-    key: KeyName = "default",
-    raw: RawOpt = False,
-) -> None:
-    """Supply tokens to a pool (amount in whole tokens, e.g. 1.5)."""
-    _node_action("deposit", node, key, asset, amount, pool, raw)
-
-
-@app.command()
-def withdraw(
-    asset: str,
-    amount: str,
-    pool: PoolOpt = "core",
-    node: NodeUrl = DEFAULT_NODE,
-    key: KeyName = "default",
-    raw: RawOpt = False,
-) -> None:
-    """Withdraw supplied tokens ("max" for everything)."""
-    _node_action("withdraw", node, key, asset, amount, pool, raw)
+    command.__doc__ = help_text
+    app.command(name=action)(command)
 
 
-@app.command()
-def borrow(
-    asset: str,
-    amount: str,
-    pool: PoolOpt = "core",
-    node: NodeUrl = DEFAULT_NODE,
-    key: KeyName = "default",
-    raw: RawOpt = False,
-) -> None:
-    """Borrow against your collateral (variable rate)."""
-    _node_action("borrow", node, key, asset, amount, pool, raw)
-
-
-@app.command()
-def repay(
-    asset: str,
-    amount: str,
-    pool: PoolOpt = "core",
-    node: NodeUrl = DEFAULT_NODE,
-    key: KeyName = "default",
-    raw: RawOpt = False,
-) -> None:
-    """Repay debt ("max" repays all of it in the Core-Pool)."""
-    _node_action("repay", node, key, asset, amount, pool, raw)
+for _action, _help in (
+    ("deposit", "Supply tokens to a pool (amount in whole tokens, e.g. 1.5)."),
+    ("withdraw", 'Withdraw supplied tokens ("max" for everything).'),
+    ("borrow", "Borrow against your collateral (variable rate)."),
+    ("repay", 'Repay debt ("max" repays all of it in the Core-Pool).'),
+):
+    _register_node_action(_action, _help)
 
 
 @app.command()
