@@ -12,7 +12,7 @@ import pytest
 from keeper_helpers import USD, USDC, WETH, act, deploy, engine, random_book
 
 from astera.core import Protocol, account_data
-from astera.keeper import Execution, KeeperEngine, LiquidationPlan
+from astera.keeper import KeeperEngine, LiquidationPlan, Outcome
 from astera.keeper.monitor import PoolRef
 from astera.keeper.valuation import Position, Valuation
 
@@ -82,15 +82,19 @@ class Checked:
         self.liquidator = self.inner.liquidator
         self.protocol = keeper.protocol
         self.checked = 0
+        #: The core's health factor of each liquidated account right after its liquidation.
+        self.after: list[int] = []
 
     def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
         return self.inner.premium_bps(pool, pay_asset)
 
-    def submit(self, plan: LiquidationPlan) -> Execution:
+    def submit(self, plan: LiquidationPlan) -> Outcome:
         exact = account_data(self.protocol.pool(plan.pool), plan.user)
         assert plan.health_factor == exact.health_factor, (plan.user, "planned from a stale position")
         self.checked += 1
-        return self.inner.submit(plan)
+        outcome = self.inner.submit(plan)
+        self.after.append(account_data(self.protocol.pool(plan.pool), plan.user).health_factor)
+        return outcome
 
 
 @pytest.mark.parametrize("flash_loan", [False, True])
@@ -101,4 +105,6 @@ def test_every_plan_is_made_from_the_account_as_it_is(flash_loan: bool) -> None:
     keeper.submitter = checked
     report = keeper.run()
     assert checked.checked == len(report.liquidations) > 10
+    # The engine values each account after its liquidation itself: exactly as the core does.
+    assert [ex.health_factor_after for ex in report.liquidations] == checked.after
     assert any(ex.plan.user.startswith("w") for ex in report.liquidations)

@@ -11,8 +11,8 @@
 * :mod:`.engine`: the loop that ties them together and reports bad debt.
 """
 
-from .engine import BadDebt, Failure, KeeperEngine, KeeperReport
-from .executor import Execution, InProcessSubmitter, Submitter
+from .engine import BadDebt, Failure, KeeperEngine, KeeperReport, TakenUp
+from .executor import Execution, InProcessSubmitter, Outcome, Submitter
 from .in_node import attach
 from .market import ConstantProductPool, Market, NoRoute, OrderBook, SlippageExceeded, Token, Venue
 from .monitor import Monitor, PoolIndex, Unhealthy
@@ -31,11 +31,13 @@ __all__ = [
     "Monitor",
     "NoRoute",
     "OrderBook",
+    "Outcome",
     "PlannerConfig",
     "Planner",
     "PoolIndex",
     "SlippageExceeded",
     "Submitter",
+    "TakenUp",
     "Token",
     "Unhealthy",
     "Venue",

@@ -21,8 +21,9 @@ of each debt, which one NumPy build computes the same way every time).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from astera.core import WAD, Protocol, ProtocolError
+from astera.core import WAD, AccountData, Protocol, ProtocolError
 
 from .executor import Execution, FlashLiquidityShort, Submitter
 from .market import Market, SlippageExceeded
@@ -50,12 +51,25 @@ class Failure:
     reason: str
 
 
+class TakenUp(NamedTuple):
+    """An account a run took up with HF < 1, and its account data at that moment (the legs
+    liquidated are in each :class:`~astera.keeper.executor.Execution`'s plan)."""
+
+    pool: PoolRef
+    user: str
+    account: AccountData
+
+    @property
+    def health_factor(self) -> int:
+        return self.account.health_factor
+
+
 @dataclass
 class KeeperReport:
     """What one engine run found and did."""
 
-    #: Every account taken up with HF < 1, in the order taken, with its position then.
-    unhealthy: list[Unhealthy] = field(default_factory=list)
+    #: Every account taken up with HF < 1, in the order taken, with its account data then.
+    unhealthy: list[TakenUp] = field(default_factory=list)
     liquidations: list[Execution] = field(default_factory=list)
     bad_debt: list[BadDebt] = field(default_factory=list)
     unprofitable: list[Unhealthy] = field(default_factory=list)
@@ -96,12 +110,12 @@ class _Run:
         self.valuations: dict[PoolRef, Valuation] = {}
         self.liquidated: dict[PoolRef, list[str]] = {}
 
-    def position(self, ref: PoolRef, user: str) -> Position:
-        """The user's exact position now."""
+    def valuation(self, ref: PoolRef) -> Valuation:
+        """The pool's valuation for this moment of the run."""
         valuation = self.valuations.get(ref)
         if valuation is None:
             valuation = self.valuations[ref] = Valuation(self.indexes[ref].pool)
-        return valuation.position(user)
+        return valuation
 
     def submitted(self, plan: LiquidationPlan) -> None:
         """After a liquidation: remember whose position changed; after a premium, revalue."""
@@ -151,9 +165,9 @@ class KeeperEngine:
         try:
             for ref, users in queue:
                 for user in users:
-                    position = state.position(ref, user)
+                    position = state.valuation(ref).position(user)
                     if position.account.health_factor < WAD:  # a premium paid since can have helped it
-                        report.unhealthy.append(Unhealthy(ref, user, position))
+                        report.unhealthy.append(TakenUp(ref, user, position.account))
                         self._liquidate_account(ref, user, position, state, report)
         finally:
             state.reindex()
@@ -168,15 +182,17 @@ class KeeperEngine:
             if plan is None:
                 break
             try:
-                execution = self.submitter.submit(plan)
+                outcome = self.submitter.submit(plan)
             except (ProtocolError, SlippageExceeded, FlashLiquidityShort) as e:
                 report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
                 return
             state.submitted(plan)
-            report.liquidations.append(execution)
-            if execution.account_after.health_factor >= WAD:
+            valuation = state.valuation(ref)
+            health_factor = valuation.account(user).health_factor
+            report.liquidations.append(Execution(plan, *outcome, health_factor))
+            if health_factor >= WAD:
                 return
-            position = state.position(ref, user)
+            position = valuation.position(user)
         else:
             report.unfinished.append(Unhealthy(ref, user, position))
             return

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from typing import Protocol as Interface
 
-from astera.core import AccountData, Protocol, account_data
+from astera.core import Protocol
 from astera.core.minipool import MiniPool
 
 from .market import Market
@@ -39,30 +39,32 @@ class FlashLiquidityShort(Exception):
     """The lending pool holds less cash than the flash loan would take."""
 
 
-class Execution(NamedTuple):
-    """What a submitted liquidation did, and the liquidated account right after it."""
+class Outcome(NamedTuple):
+    """What a submitted liquidation did, as the submitter saw it."""
 
-    plan: LiquidationPlan
     #: Debt repaid and collateral seized, in the reserves' units (from the ``LiquidationCall`` event).
     debt_repaid: int
     collateral_taken: int
     #: What reached the liquidator's wallet (``receive_asset``), and what its sale returned (``pay_asset``).
     received: int
     proceeds: int
-    account_after: AccountData
 
-    @property
-    def health_factor_after(self) -> int:
-        return self.account_after.health_factor
+
+class Execution(NamedTuple):
+    """A liquidation the engine carried out: the plan, its :class:`Outcome`'s figures, and the
+    liquidated account's health factor right after it (the engine values it exactly)."""
+
+    plan: LiquidationPlan
+    debt_repaid: int
+    collateral_taken: int
+    received: int
+    proceeds: int
+    health_factor_after: int
 
     @property
     def profit(self) -> int:
         """Proceeds left after paying the repayment and the funding premium, in ``pay_asset`` units."""
         return self.proceeds - self.plan.cost
-
-
-#: What liquidating and selling did: (debt repaid, collateral taken, collateral received, proceeds).
-_Outcome = tuple[int, int, int, int]
 
 
 class Submitter(Interface):
@@ -74,7 +76,7 @@ class Submitter(Interface):
         """Funding cost of paying ``pay_asset`` for a liquidation in ``pool``, in bps."""
         ...
 
-    def submit(self, plan: LiquidationPlan) -> Execution:
+    def submit(self, plan: LiquidationPlan) -> Outcome:
         """Execute ``plan`` atomically; raises (and changes nothing) if it cannot."""
         ...
 
@@ -102,22 +104,19 @@ class InProcessSubmitter:
     def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
         return self.protocol.pool(self._lender(pool, pay_asset)).flash_premium if self.flash_loan else 0
 
-    def submit(self, plan: LiquidationPlan) -> Execution:
-        p = self.protocol
+    def submit(self, plan: LiquidationPlan) -> Outcome:
         if self.flash_loan:
-            outcome = self._flash_liquidate(plan)
-        else:
-            outcome = p.atomic(self._liquidate_and_sell, plan)
-        return Execution(plan, *outcome, account_data(p.pool(plan.pool), plan.user))
+            return self._flash_liquidate(plan)
+        return self.protocol.atomic(self._liquidate_and_sell, plan)
 
-    def _flash_liquidate(self, plan: LiquidationPlan) -> _Outcome:
+    def _flash_liquidate(self, plan: LiquidationPlan) -> Outcome:
         """Liquidate and sell inside a flash loan of the repayment (repaid with its premium after)."""
         p = self.protocol
         lender = p.pool(self._lender(plan.pool, plan.pay_asset))
         cash = lender.cash(lender.reserve((plan.pay_asset, True) if lender is p.core else plan.pay_asset))
         if cash < plan.pay_amount:  # the core lets a flash loan exceed the cash
             raise FlashLiquidityShort(f"{lender.name} lends at most {cash} {plan.pay_asset}")
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
 
         def receive(
             assets: Sequence[str], amounts: Sequence[int], premiums: Sequence[int], initiator: str
@@ -136,7 +135,7 @@ class InProcessSubmitter:
         )
         return outcomes[0]
 
-    def _liquidate_and_sell(self, plan: LiquidationPlan) -> _Outcome:
+    def _liquidate_and_sell(self, plan: LiquidationPlan) -> Outcome:
         """Inside a transaction: liquidate, then sell what was received."""
         p, me = self.protocol, self.liquidator
         if plan.mints_shares:
@@ -165,4 +164,4 @@ class InProcessSubmitter:
         if plan.receive_asset != plan.pay_asset:
             p.wallet_debit(plan.receive_asset, me, received)
             p.wallet_credit(plan.pay_asset, me, proceeds)
-        return call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds
+        return Outcome(call.fields["debt_to_cover"], call.fields["liquidated_collateral"], received, proceeds)

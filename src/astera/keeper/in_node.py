@@ -62,7 +62,7 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError, account_data
+from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError
 from astera.core.errors import INSUFFICIENT_BALANCE
 from astera.node.accounts import Key
 from astera.node.actions import ACTIONS
@@ -72,7 +72,7 @@ from astera.node.node import Node, Participant
 from astera.node.sequencer import CommittedBlock, Receipt
 
 from .engine import KeeperEngine, KeeperReport
-from .executor import Execution
+from .executor import Outcome
 from .market import Market
 from .monitor import Monitor, PoolRef
 from .planner import LiquidationPlan, PlannerConfig, deposit_for_shares
@@ -136,7 +136,7 @@ class NodeSubmitter:
         """Own funds: no funding premium."""
         return 0
 
-    def submit(self, plan: LiquidationPlan) -> Execution:
+    def submit(self, plan: LiquidationPlan) -> Outcome:
         """Send ``plan`` as signed transactions; a refusal raises :class:`ProtocolError` with
         the node's reason code (nothing was logged), a stop :class:`RunAborted`."""
         p, me = self.protocol, self.liquidator
@@ -164,13 +164,11 @@ class NodeSubmitter:
             )
         )
         received = p.wallet(plan.receive_asset, me) - before
-        return Execution(
-            plan,
+        return Outcome(
             call.fields["debt_to_cover"],
             call.fields["liquidated_collateral"],
             received,
             self.market.quote(plan.receive_asset, received, plan.pay_asset),  # kept, not sold
-            account_data(p.pool(plan.pool), plan.user),
         )
 
     def _deposit_for_shares(self, plan: LiquidationPlan) -> None:

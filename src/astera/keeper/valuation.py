@@ -76,11 +76,20 @@ class Valuation:
 
     def position(self, user: str) -> Position:
         """The user's legs and exact account data, as :func:`astera.core.account_data` computes them."""
-        cfg = self.pool.user_config.get(user, 0)
         collateral: list[Leg] = []
         debt: list[Leg] = []
+        return Position(self._sum(user, collateral, debt), collateral, debt, self)
+
+    def account(self, user: str) -> AccountData:
+        """The user's exact account data (equal to :func:`astera.core.account_data` now), without
+        building legs: what the engine reads after every liquidation."""
+        return self._sum(user, None, None)
+
+    def _sum(self, user: str, collateral: list[Leg] | None, debt: list[Leg] | None) -> AccountData:
+        """Sum the user's legs as §5.1 does; append each to ``collateral``/``debt`` when given."""
+        cfg = self.pool.user_config.get(user, 0)
         if cfg == 0:
-            return Position(_EMPTY, collateral, debt, self)
+            return _EMPTY
         terms = self._terms
         total_coll = total_debt = sum_ltv = sum_lt = 0
         for r in self.pool.reserves:
@@ -93,7 +102,8 @@ class Valuation:
                 if s:
                     amount = ray_mul(s, income)
                     value = price * amount // r.unit
-                    collateral.append(Leg(r, price, amount, value))
+                    if collateral is not None:
+                        collateral.append(Leg(r, price, amount, value))
                     total_coll += value
                     sum_ltv += value * r.ltv
                     sum_lt += value * r.liquidation_threshold
@@ -102,11 +112,7 @@ class Valuation:
                 if s:
                     amount = ray_mul(s, debt_index)
                     value = div_up(price * amount, r.unit)
-                    debt.append(Leg(r, price, amount, value))
+                    if debt is not None:
+                        debt.append(Leg(r, price, amount, value))
                     total_debt += value
-        account = account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
-        return Position(account, collateral, debt, self)
-
-    def account(self, user: str) -> AccountData:
-        """The user's exact account data (equal to :func:`astera.core.account_data` now)."""
-        return self.position(user).account
+        return account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
