@@ -24,6 +24,7 @@ def assert_equal_to_core(p: Protocol) -> int:
         for user in pool.user_config:
             position = valuation.position(user)
             assert position.account == account_data(pool, user), (pool.name, user)
+            assert valuation.health_factor(user) == position.account.health_factor
             assert sum(leg.value for leg in position.collateral) == position.account.total_collateral_base
             assert sum(leg.value for leg in position.debt) == position.account.total_debt_base
             for leg in position.collateral:
@@ -64,11 +65,11 @@ def test_valuation_is_a_snapshot() -> None:
     p.mint("bob", "WETH", 10 * WETH)
     p.deposit("bob", "WETH", 10 * WETH)
     valuation = Valuation(p.core)
-    before = valuation.account("bob")
+    before = valuation.position("bob").account
     p.set_price("WETH", p.price("WETH") // 2)
-    assert valuation.account("bob") == before != account_data(p.core, "bob")
-    assert Valuation(p.core).account("bob") == account_data(p.core, "bob")
-    assert valuation.account("nobody") == account_data(p.core, "nobody")
+    assert valuation.position("bob").account == before != account_data(p.core, "bob")
+    assert Valuation(p.core).position("bob").account == account_data(p.core, "bob")
+    assert valuation.position("nobody").account == account_data(p.core, "nobody")
 
 
 def test_overflow_is_refused_like_the_core() -> None:
@@ -81,5 +82,5 @@ def test_overflow_is_refused_like_the_core() -> None:
     with pytest.raises(ProtocolError) as core:
         account_data(p.core, "bob")
     with pytest.raises(ProtocolError) as ours:
-        Valuation(p.core).account("bob")
+        Valuation(p.core).position("bob")
     assert ours.value.code == core.value.code

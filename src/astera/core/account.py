@@ -75,6 +75,14 @@ def account_from_sums(total_coll: int, total_debt: int, sum_ltv: int, sum_lt: in
     return AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf)
 
 
+def health_factor_from_sums(total_coll: int, total_debt: int, sum_lt: int) -> int:
+    """The health factor alone, as :func:`account_from_sums` computes it (for hot loops that
+    need nothing else)."""
+    if not total_debt:
+        return MAX_HEALTH_FACTOR
+    return wad_div(percent_mul(total_coll, sum_lt // total_coll if total_coll else 0), total_debt)
+
+
 #: Mask of every "borrowing" bit in a user bitmap (bit 2i for reserve i).
 BORROWING_MASK = int("01" * 128, 2)
 

@@ -52,23 +52,25 @@ class Failure:
 
 
 class TakenUp(NamedTuple):
-    """An account a run took up with HF < 1, and its account data at that moment (the legs
-    liquidated are in each :class:`~astera.keeper.executor.Execution`'s plan)."""
+    """An account a run took up with HF < 1, and its health factor (wad), collateral and debt
+    (USD, 8 decimals) at that moment. What it was liquidated of is in the report's executions."""
 
     pool: PoolRef
     user: str
-    account: AccountData
+    health_factor: int
+    collateral_base: int
+    debt_base: int
 
-    @property
-    def health_factor(self) -> int:
-        return self.account.health_factor
+    @classmethod
+    def of(cls, pool: PoolRef, user: str, account: AccountData) -> TakenUp:
+        return cls(pool, user, account.health_factor, account.total_collateral_base, account.total_debt_base)
 
 
 @dataclass
 class KeeperReport:
     """What one engine run found and did."""
 
-    #: Every account taken up with HF < 1, in the order taken, with its account data then.
+    #: Every account taken up with HF < 1, in the order taken, with its figures then.
     unhealthy: list[TakenUp] = field(default_factory=list)
     liquidations: list[Execution] = field(default_factory=list)
     bad_debt: list[BadDebt] = field(default_factory=list)
@@ -166,8 +168,9 @@ class KeeperEngine:
             for ref, users in queue:
                 for user in users:
                     position = state.valuation(ref).position(user)
-                    if position.account.health_factor < WAD:  # a premium paid since can have helped it
-                        report.unhealthy.append(TakenUp(ref, user, position.account))
+                    account = position.account
+                    if account.health_factor < WAD:  # a premium paid since can have helped it
+                        report.unhealthy.append(TakenUp.of(ref, user, account))
                         self._liquidate_account(ref, user, position, state, report)
         finally:
             state.reindex()
@@ -188,7 +191,7 @@ class KeeperEngine:
                 return
             state.submitted(plan)
             valuation = state.valuation(ref)
-            health_factor = valuation.account(user).health_factor
+            health_factor = valuation.health_factor(user)
             report.liquidations.append(Execution(plan, *outcome, health_factor))
             if health_factor >= WAD:
                 return

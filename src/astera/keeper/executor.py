@@ -157,7 +157,9 @@ class InProcessSubmitter:
             collateral_type=plan.collateral_type,
             debt_type=plan.debt_type,
         )
-        call = next(e for e in events if e.name == "LiquidationCall")
+        for call in events:
+            if call.name == "LiquidationCall":
+                break
         received = p.wallet(plan.receive_asset, me) - before
         # A sale below the cost is refused before the venue moves, and the liquidation rolls back.
         proceeds = self.market.swap(plan.receive_asset, received, plan.pay_asset, min_out=plan.cost)

@@ -232,7 +232,7 @@ class PoolIndex:
             return triage.unhealthy
         valuation = valuation or Valuation(self.pool)
         users = self.users
-        confirmed = [i for i in triage.unsure.tolist() if valuation.account(users[i]).health_factor < WAD]
+        confirmed = [i for i in triage.unsure.tolist() if valuation.health_factor(users[i]) < WAD]
         return np.sort(np.concatenate([triage.unhealthy, np.array(confirmed, dtype=np.intp)]))
 
     def unhealthy(self) -> list[Unhealthy]:

@@ -166,27 +166,29 @@ class _Pair:
         proceeds = self.planner.market.quote(self.receive_asset, receive, self.pay_asset)
         if proceeds == 0 or proceeds * PERCENTAGE_FACTOR < cost * self.required:
             return None
+        # Positional, in field order: keyword construction of this 20-field tuple costs a
+        # measurable share of a liquidation in the engine's hot loop.
         return LiquidationPlan(
-            pool=self.ref,
-            user=self.user,
-            collateral=coll_r.asset,
-            debt=debt_r.asset,
-            collateral_type=coll_r.reserve_type,
-            debt_type=debt_r.reserve_type,
-            debt_to_cover=cover,
-            debt_repaid=actual,
-            collateral_seized=seized,
-            bonus=coll_r.liquidation_bonus,
-            receive_asset=self.receive_asset,
-            receive_amount=receive,
-            unwrap=self.unwrap_index is not None,
-            pay_asset=self.pay_asset,
-            pay_amount=pay,
-            cost=cost,
-            proceeds=proceeds,
-            fair_value=receive * self.fair_num // self.fair_den,
-            health_factor=self.hf,
-            mints_shares=self.mint_index is not None,
+            self.ref,  # pool
+            self.user,  # user
+            coll_r.asset,  # collateral
+            debt_r.asset,  # debt
+            coll_r.reserve_type,  # collateral_type
+            debt_r.reserve_type,  # debt_type
+            cover,  # debt_to_cover
+            actual,  # debt_repaid
+            seized,  # collateral_seized
+            coll_r.liquidation_bonus,  # bonus
+            self.receive_asset,  # receive_asset
+            receive,  # receive_amount
+            self.unwrap_index is not None,  # unwrap
+            self.pay_asset,  # pay_asset
+            pay,  # pay_amount
+            cost,  # cost
+            proceeds,  # proceeds
+            receive * self.fair_num // self.fair_den,  # fair_value
+            self.hf,  # health_factor
+            self.mint_index is not None,  # mints_shares
         )
 
     def largest(self) -> LiquidationPlan | None:

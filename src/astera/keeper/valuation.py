@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from astera.core import AccountData
-from astera.core.account import MAX_HEALTH_FACTOR, account_from_sums
+from astera.core.account import account_from_sums, health_factor_from_sums
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
 from astera.core.wadray import div_up, ray_mul
@@ -50,8 +50,8 @@ class Position(NamedTuple):
     valuation: Valuation
 
 
-_EMPTY = AccountData(0, 0, 0, 0, 0, MAX_HEALTH_FACTOR)
-
+#: Total collateral and debt (USD), Σ value·LTV and Σ value·threshold over collateral (§5.1).
+Sums = tuple[int, int, int, int]
 
 #: What valuing an account needs from one reserve: its price and normalized income and debt indexes.
 Term = tuple[int, int, int]
@@ -78,20 +78,21 @@ class Valuation:
         """The user's legs and exact account data, as :func:`astera.core.account_data` computes them."""
         collateral: list[Leg] = []
         debt: list[Leg] = []
-        return Position(self._sum(user, collateral, debt), collateral, debt, self)
+        return Position(account_from_sums(*self._sum(user, collateral, debt)), collateral, debt, self)
 
-    def account(self, user: str) -> AccountData:
-        """The user's exact account data (equal to :func:`astera.core.account_data` now), without
-        building legs: what the engine reads after every liquidation."""
-        return self._sum(user, None, None)
+    def health_factor(self, user: str) -> int:
+        """The user's exact health factor, without building legs or account data: what the
+        engine reads after every liquidation."""
+        total_coll, total_debt, _, sum_lt = self._sum(user, None, None)
+        return health_factor_from_sums(total_coll, total_debt, sum_lt)
 
-    def _sum(self, user: str, collateral: list[Leg] | None, debt: list[Leg] | None) -> AccountData:
-        """Sum the user's legs as §5.1 does; append each to ``collateral``/``debt`` when given."""
+    def _sum(self, user: str, collateral: list[Leg] | None, debt: list[Leg] | None) -> Sums:
+        """The §5.1 sums over the user's legs; each leg is appended to ``collateral``/``debt`` when given."""
         cfg = self.pool.user_config.get(user, 0)
-        if cfg == 0:
-            return _EMPTY
-        terms = self._terms
         total_coll = total_debt = sum_ltv = sum_lt = 0
+        if cfg == 0:
+            return total_coll, total_debt, sum_ltv, sum_lt
+        terms = self._terms
         for r in self.pool.reserves:
             bits = (cfg >> (2 * r.id)) & 3
             if not bits:
@@ -115,4 +116,4 @@ class Valuation:
                     if debt is not None:
                         debt.append(Leg(r, price, amount, value))
                     total_debt += value
-        return account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
+        return total_coll, total_debt, sum_ltv, sum_lt
