@@ -183,6 +183,29 @@ def test_tracking_keeps_the_index_equal_to_a_rebuild() -> None:
     assert m.positions < 40
 
 
+def test_one_touch_of_many_users_rewrites_adds_and_drops_rows() -> None:
+    """Untracked changes to many users at once (rows that stay, appear and go), named in one
+    touch with repeats and with users that never borrowed: the index equals a rebuild."""
+    rng = random.Random(5)
+    p = deploy(*random_book(rng, 30))
+    m = Monitor(p)
+    before = m.positions
+    for k in range(30):
+        u = f"u{k}"
+        if k % 3 == 0:
+            run_action(p, act("repay", u, "USDC", 0) | {"amount": "max"})  # the row goes
+        elif k % 3 == 1:
+            run_action(p, act("borrow", u, "USDC", rng.randint(1, 100) * USDC))  # the row stays, rewritten
+    p.register_user("newcomer")
+    p.mint("newcomer", "WETH", 10 * WETH)
+    p.deposit("newcomer", "WETH", 10 * WETH)
+    p.borrow("newcomer", "USDC", 1_000 * USDC)  # a row appears
+    users = [f"u{k}" for k in range(30)] + ["newcomer", "u1", "newcomer", "nobody"]
+    m.touch("core", rng.sample(users, len(users)))
+    assert _rows(m) == _rows(Monitor(p))
+    assert m.positions != before
+
+
 def test_touch_and_new_reserves() -> None:
     p = deploy()
     m = Monitor(p)

@@ -49,6 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from astera.core import PERCENTAGE_FACTOR, RAY, WAD, AccountData, Protocol
+from astera.core.account import BORROWING_MASK
 from astera.core.pool import Pool
 
 from .valuation import Position, Valuation
@@ -102,45 +103,63 @@ class PoolIndex:
     def __len__(self) -> int:
         return len(self.users)
 
-    def _read(self, user: str) -> tuple[list[float], list[float]] | None:
-        """The user's (collateral, debt) scaled row, or None if they borrow nothing."""
-        cfg = self.pool.user_config.get(user, 0)
-        if not cfg & 0x5555555555555555555555555555555555555555555555555555555555555555:
-            return None
-        coll = [0.0] * self.width
-        debt = [0.0] * self.width
-        borrows = False
+    def _read(self, users: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The users' scaled (collateral, debt) rows, a column per reserve: each balance where
+        its bit is set, zero elsewhere. Read column by column (one pass over each reserve's
+        balances), which costs a fraction of reading user by user."""
+        config = self.pool.user_config
+        bitmaps = [config.get(user, 0) for user in users]
+        coll = np.zeros((len(users), self.width))
+        debt = np.zeros((len(users), self.width))
         for r in self.pool.reserves:
-            bits = (cfg >> (2 * r.id)) & 3
-            if bits & 1:
-                s = r.d_scaled.get(user, 0)
-                if s:
-                    debt[r.id] = float(s)
-                    borrows = True
-            if bits & 2:
-                coll[r.id] = float(r.a_scaled.get(user, 0))
-        return (coll, debt) if borrows else None
+            borrowing, collateral = 1 << (2 * r.id), 2 << (2 * r.id)
+            d_scaled, a_scaled = r.d_scaled, r.a_scaled
+            if any(b & borrowing for b in bitmaps):
+                debt[:, r.id] = [
+                    float(d_scaled.get(u, 0)) if b & borrowing else 0.0
+                    for u, b in zip(users, bitmaps, strict=True)
+                ]
+            if any(b & collateral for b in bitmaps):
+                coll[:, r.id] = [
+                    float(a_scaled.get(u, 0)) if b & collateral else 0.0
+                    for u, b in zip(users, bitmaps, strict=True)
+                ]
+        return coll, debt
 
     def rebuild(self) -> None:
-        """Re-read every user of the pool (start-up, or after a reserve was added)."""
+        """Re-read every borrower of the pool (start-up, or after a reserve was added)."""
         self.width = len(self.pool.reserves)
-        users, colls, debts = [], [], []
-        for user in self.pool.user_config:
-            row = self._read(user)
-            if row is not None:
-                users.append(user)
-                colls.append(row[0])
-                debts.append(row[1])
-        self.users = users
-        self.rows = {u: i for i, u in enumerate(users)}
-        self.collateral = np.array(colls, dtype=np.float64).reshape(len(users), self.width)
-        self.debt = np.array(debts, dtype=np.float64).reshape(len(users), self.width)
+        users = [u for u, bitmap in self.pool.user_config.items() if bitmap & BORROWING_MASK]
+        coll, debt = self._read(users)
+        borrows = np.count_nonzero(debt, axis=1) > 0
+        self.users = [users[k] for k in np.flatnonzero(borrows).tolist()]
+        self.rows = {u: i for i, u in enumerate(self.users)}
+        self.collateral = coll[borrows]
+        self.debt = debt[borrows]
 
     def update(self, user: str) -> None:
         """Re-read one user after the protocol changed their position."""
-        row = self._read(user)
+        self.update_many([user])
+
+    def update_many(self, users: Iterable[str]) -> None:
+        """Re-read users after the protocol changed their positions: rows that stay are
+        rewritten in one NumPy assignment; rows that appear or go are handled one by one."""
+        users = list(users)
+        if not users:
+            return
+        coll, debt = self._read(users)
+        borrows = np.count_nonzero(debt, axis=1) > 0
+        rows = np.array([self.rows.get(u, -1) for u in users], dtype=np.intp)
+        stay = borrows & (rows >= 0)
+        self.collateral[rows[stay]] = coll[stay]
+        self.debt[rows[stay]] = debt[stay]
+        for k in np.flatnonzero(~stay).tolist():
+            self._place(users[k], coll[k], debt[k], bool(borrows[k]))
+
+    def _place(self, user: str, coll: np.ndarray, debt: np.ndarray, borrows: bool) -> None:
+        """Add, rewrite or drop one user's row."""
         i = self.rows.get(user)
-        if row is None:
+        if not borrows:
             if i is not None:
                 self._remove(i)
             return
@@ -152,27 +171,8 @@ class PoolIndex:
                 self.debt = np.vstack([self.debt, np.zeros((grow, self.width))])
             self.users.append(user)
             self.rows[user] = i
-        self.collateral[i] = row[0]
-        self.debt[i] = row[1]
-
-    def update_many(self, users: Iterable[str]) -> None:
-        """Re-read several users: rows that stay are rewritten in one NumPy assignment each for
-        collateral and debt; rows that appear or go are handled one by one afterwards."""
-        rows, colls, debts, moved = [], [], [], []
-        for user in users:
-            i = self.rows.get(user)
-            row = self._read(user)
-            if i is None or row is None:
-                moved.append(user)
-            else:
-                rows.append(i)
-                colls.append(row[0])
-                debts.append(row[1])
-        if rows:
-            self.collateral[rows] = colls
-            self.debt[rows] = debts
-        for user in moved:
-            self.update(user)
+        self.collateral[i] = coll
+        self.debt[i] = debt
 
     def _remove(self, i: int) -> None:
         """Drop row ``i`` by moving the last row into its place."""
@@ -339,8 +339,11 @@ class Monitor:
                             touched[(id(index), key)] = index
         finally:
             self._current()
-            for (_, user), index in sorted(touched.items(), key=lambda kv: kv[0][1]):
-                index.update(user)
+            per_index: dict[int, tuple[PoolIndex, list[str]]] = {}
+            for (key, user), index in sorted(touched.items(), key=lambda kv: kv[0][1]):
+                per_index.setdefault(key, (index, []))[1].append(user)
+            for index, users in per_index.values():
+                index.update_many(users)
 
     def candidates(self) -> int:
         """How many rows the float bounds could not prove healthy (proven unhealthy or unsure)."""
