@@ -286,3 +286,19 @@ def test_anyone_can_repay_a_mini_pool_core_debt() -> None:
     p.mint("dave", "USDC", 1)
     p.repay("dave", "USDC", 1, on_behalf_of=mp.address)
     assert p.core.current_flow("USDC", mp) == 0
+
+
+def test_a_core_repayment_by_the_mini_pool_needs_core_cash() -> None:
+    """AToken.burn lowers the Core reserve's managed cash by the repayment before
+    handleRepayment adds it back: when the Mini-Pool repays more than the Core holds in cash,
+    the aUSDC payment that triggered it panics (0x11) and changes nothing."""
+    p = _flow_borrowing_deployment()  # Core USDC cash 50,000 (the flowed 10,000 is re-deposited)
+    mp = p.mini_pools[0]
+    supply(p, "dave", "USDC", 30_000 * USDC)  # dave holds his shares before the Core runs dry
+    p.borrow("bob", "USDC", 76_000 * USDC)  # Core cash 4,000 < the 10,000 the Mini-Pool owes
+    shares = p.wrapper_balance("dave", "USDC")
+    err = refused(p, p.deposit, "dave", "aUSDC", shares, pool=0)
+    assert (err.code, err.name) == ("panic:0x11", "ARITHMETIC_OVERFLOW")
+    supply(p, "alice", "USDC", 6_000 * USDC)  # Core cash back to 10,000: enough
+    p.deposit("dave", "aUSDC", shares, pool=0)
+    assert p.core.current_flow("USDC", mp) == 0

@@ -208,11 +208,27 @@ def test_pi_fresh_instance_has_its_own_state() -> None:
     assert s.err_i != 0
 
 
-@pytest.mark.parametrize("u0", [0, RAY, RAY + 1])
-def test_pi_refuses_u0_outside_the_open_unit_interval(u0: int) -> None:
+@pytest.mark.parametrize("u0", [RAY, RAY + 1])
+def test_pi_refuses_u0_of_ray_or_more(u0: int) -> None:
     with pytest.raises(ProtocolError) as exc:
         PIRateStrategy(u0, RAY, 13 * 10**19, -RAY // 4, 1_728_000, T0)
     assert exc.value.code == "22"
+
+
+def test_u0_zero_deploys_as_in_the_contracts() -> None:
+    """Only U0 >= RAY is refused (§8.7: "must be < RAY"). With U0 = 0 the PI controller's
+    error is always the upper branch ``U / RAY``; the two-slope curve divides by U0 at zero
+    utilization, which the contracts' rayDiv refuses with ``33``."""
+    pi = PIRateStrategy(0, RAY, 0, -RAY, 0, T0)
+    u = RAY // 2
+    liquidity, borrow, utilization = pi.calculate(50, 0, 0, 50, 0, T0)
+    assert utilization == u
+    assert borrow == pi.transfer_function(u)  # kp·err with err = U/RAY = 0.5 ray
+    curve = DefaultRateStrategy(0, 0, 4 * PCT, 75 * PCT)
+    assert curve.calculate(50, 0, 0, 50, 0, T0)[1] == 4 * PCT + 75 * PCT // 2
+    with pytest.raises(ProtocolError) as exc:
+        curve.calculate(50, 0, 0, 0, 0, T0)
+    assert exc.value.code == "33"
 
 
 # ---- Mini-Pool floor while flow-borrowing (§8.6) ----------------------------------------------------

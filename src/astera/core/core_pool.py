@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import errors as E
-from .errors import ProtocolError
+from .errors import ProtocolError, overflow
 from .events import Event
 from .pool import Pool
 from .reserve import Reserve
@@ -125,7 +125,13 @@ class CorePool(Pool):
         move (a quirk of the contracts, reproduced). The collateral bit is left alone.
         """
         pay = self.repay_debt(user, r, amount, user)
-        self.burn_a(r, user, pay, r.liquidity_index)
+        index = r.liquidity_index
+        # AToken.burn lowers the reserve's managed underlying by ``pay`` (checked arithmetic)
+        # before handleRepayment adds it back: with less cash than that in the reserve, the
+        # repayment panics. Its non-zero-burn check (``36``, in burn_a) comes first.
+        if ray_div(pay, index) != 0 and r.cash < pay:
+            raise overflow()
+        self.burn_a(r, user, pay, index)
         mp = self.mini_pools.get(user)
         if mp is not None and r.reserve_type and r.d_scaled.get(user, 0) == 0:
             borrowers = self.flow_borrowers.get(r.asset)

@@ -78,7 +78,9 @@ class DefaultRateStrategy(RateStrategy):
     model = "default"
 
     def __init__(self, optimal_utilization: int, base_rate: int, slope1: int, slope2: int) -> None:
-        if not 0 < optimal_utilization <= RAY:
+        # The contracts only underflow above RAY; U0 = 0 deploys, and then a rate update at
+        # zero utilization divides by it (``33``), as theirs does.
+        if not 0 <= optimal_utilization <= RAY:
             raise ProtocolError(U0_GREATER_THAN_RAY)
         self.optimal_utilization = optimal_utilization
         self.excess_utilization = RAY - optimal_utilization
@@ -163,7 +165,7 @@ class PIRateStrategy(RateStrategy):
         max_i_time_amp: int,
         now: int = 0,
     ) -> None:
-        if optimal_utilization >= RAY or optimal_utilization <= 0:
+        if not 0 <= optimal_utilization < RAY:  # the contracts refuse U0 >= RAY only
             raise ProtocolError(U0_GREATER_THAN_RAY)
         self.optimal_utilization = optimal_utilization
         self.kp = kp
