@@ -929,6 +929,7 @@ class LendingMachine(RuleBasedStateMachine):
         self.check_solvency()
         self.check_user_bitmaps()
         self.check_conservation()
+        self.check_state_hash()
         self.check_extra()
         self.previous = self.snapshot()
         self.steps += 1
@@ -936,6 +937,11 @@ class LendingMachine(RuleBasedStateMachine):
 
     def check_extra(self) -> None:
         """Hook for invariants of a subclass's deployment."""
+
+    def check_state_hash(self) -> None:
+        """The state hash kept current from the journal equals one computed from scratch:
+        every write to a large map (balances, bitmaps, allowances, wallets) was seen."""
+        assert self.p.state_hash() == self.p.state_hash(incremental=False)
 
     def check_token_accounting(self) -> None:
         """320/321, 617/618: scaled balances add up exactly; balances add up to the supply."""

@@ -8,10 +8,15 @@ before it, bit for bit. Recording is a tuple append, cheap enough for the hot pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
-_MISSING: Any = object()
+#: The logged previous value of an entry that did not exist.
+MISSING: Any = object()
 _SNAPSHOT: Any = object()
+
+#: Called with the undo log of every committed outermost transaction (oldest entry first).
+CommitObserver = Callable[[list[tuple[Any, Any, Any]]], None]
 
 
 class Snapshottable(Protocol):
@@ -22,14 +27,16 @@ class Snapshottable(Protocol):
 class Journal:
     """A stack of undo records; ``mark``/``rollback`` nest for sub-transactions."""
 
-    __slots__ = ("log",)
+    __slots__ = ("log", "observer")
 
     def __init__(self) -> None:
         self.log: list[tuple[Any, Any, Any]] = []
+        #: Sees what each transaction wrote before the log is dropped (the state digest).
+        self.observer: CommitObserver | None = None
 
     def set(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
         """``mapping[key] = value``, remembering the old value (or its absence)."""
-        self.log.append((mapping, key, mapping.get(key, _MISSING)))
+        self.log.append((mapping, key, mapping.get(key, MISSING)))
         mapping[key] = value
 
     def delete(self, mapping: dict[Any, Any], key: Any) -> None:
@@ -55,10 +62,12 @@ class Journal:
                 target.restore(old)
             elif isinstance(key, str) and not isinstance(target, dict):
                 setattr(target, key, old)
-            elif old is _MISSING:
+            elif old is MISSING:
                 del target[key]
             else:
                 target[key] = old
 
     def commit(self) -> None:
+        if self.observer is not None:
+            self.observer(self.log)
         self.log.clear()

@@ -33,6 +33,7 @@ from .oracle import Oracle
 from .pool import MAX_RESERVES, FlashReceiver, Pool
 from .rates import RateStrategy
 from .reserve import Reserve
+from .state_digest import StateDigest
 from .wadray import PERCENTAGE_FACTOR, UINT256_MAX, percent_mul
 
 T = TypeVar("T")
@@ -59,6 +60,15 @@ def _bool(value: object, what: str) -> bool:
     return value
 
 
+#: Reserve slots that are not part of its scalar state (maps, objects, the key).
+_RESERVE_NOT_SCALAR = frozenset(("strategy", "tranche_of", "key", "a_scaled", "d_scaled", "borrow_allowance"))
+
+
+def _entries(m: dict[Any, Any]) -> list[tuple[Any, Any]]:
+    """A map's non-empty entries, sorted: its canonical form."""
+    return sorted((k, v) for k, v in m.items() if v != 0)
+
+
 class Protocol:
     """Astera Lend: a Core-Pool and its Mini-Pools, driven by explicit time and prices."""
 
@@ -74,6 +84,7 @@ class Protocol:
         "admin",
         "emergency_admin",
         "_depth",
+        "_digest",
     )
 
     def __init__(
@@ -90,6 +101,8 @@ class Protocol:
         self.admin = admin
         self.emergency_admin = emergency_admin
         self._depth = 0
+        #: Running hashes of the large maps, made by the first state_hash() (see there).
+        self._digest: StateDigest | None = None
 
     # ---- atomicity -----------------------------------------------------------------------------
 
@@ -594,7 +607,8 @@ class Protocol:
         """Let ``delegatee`` borrow up to ``amount`` against ``user``'s collateral."""
         p = self.pool(pool)
         r = self._reserve(p, asset, reserve_type)
-        r.borrow_allowance[(self._user(user), self._user(delegatee))] = _int(amount, "amount")
+        key = (self._user(user), self._user(delegatee))
+        self.atomic(self.journal.set, r.borrow_allowance, key, _int(amount, "amount"))
 
     def liquidate(
         self,
@@ -668,18 +682,51 @@ class Protocol:
         """Everything that defines the state, as plain JSON-ready data in a fixed order.
 
         Zero balances and empty sets are left out, so a state reached by different paths
-        (an entry written back to zero, or never written) has one canonical form.
+        (an entry written back to zero, or never written) has one canonical form. The maps
+        that grow with the number of users are under ``"maps"``, each by its label.
         """
+        return self._canonical({label: _entries(m) for label, m in self.large_maps()})
 
-        def reserve_state(p: Pool, r: Reserve) -> dict[str, Any]:
-            d: dict[str, Any] = {
-                s: getattr(r, s) for s in Reserve.__slots__ if s not in ("strategy", "tranche_of", "key")
-            }
+    def state_hash(self, incremental: bool = True) -> str:
+        """SHA-256 of the canonical state with each large map replaced by its multiset hash
+        (:mod:`astera.core.state_digest`): equal states hash equal on every machine.
+
+        The multiset hashes are kept current from the journal, so a hash costs O(entries
+        written since the last one) plus O(reserves). ``incremental=False`` recomputes them
+        from scratch (to check the running ones). Inside a transaction the hash is always
+        computed from scratch: what is pending may still be undone.
+        """
+        maps = self.large_maps()
+        if not incremental or self._depth or self.journal.log:
+            digests = StateDigest().digests(maps)
+        else:
+            if self._digest is None:
+                self._digest = StateDigest()
+                self.journal.observer = self._digest.observe
+            digests = self._digest.digests(maps)
+        blob = json.dumps(self._canonical(digests), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def large_maps(self) -> list[tuple[str, dict[Any, Any]]]:
+        """The maps that grow with the number of users (users, wallets, bitmaps, scaled
+        balances, allowances), each under a stable label."""
+        maps: list[tuple[str, dict[Any, Any]]] = [("users", self.users)]
+        maps += [(f"wallet/{asset}", w) for asset, w in sorted(self.wallets.items())]
+        for name, pool in (("core", self.core), *((f"mini/{mp.id}", mp) for mp in self.mini_pools)):
+            maps.append((f"{name}/user_config", pool.user_config))
+            for r in pool.reserves:
+                maps.append((f"{name}/{r.key!r}/a_scaled", r.a_scaled))
+                maps.append((f"{name}/{r.key!r}/d_scaled", r.d_scaled))
+                maps.append((f"{name}/{r.key!r}/borrow_allowance", r.borrow_allowance))
+        return maps
+
+    def _canonical(self, maps: dict[str, Any]) -> dict[str, Any]:
+        """The state outside the large maps, with ``maps`` (each large map's entries or hash) added."""
+
+        def reserve_state(r: Reserve) -> dict[str, Any]:
+            d: dict[str, Any] = {s: getattr(r, s) for s in Reserve.__slots__ if s not in _RESERVE_NOT_SCALAR}
             d["key"] = list(r.key) if isinstance(r.key, tuple) else r.key
             d["tranche_of"] = r.tranche_of.asset if r.tranche_of is not None else None
-            d["a_scaled"] = sorted(kv for kv in r.a_scaled.items() if kv[1])
-            d["d_scaled"] = sorted(kv for kv in r.d_scaled.items() if kv[1])
-            d["borrow_allowance"] = sorted([list(k), v] for k, v in r.borrow_allowance.items() if v)
             d["strategy"] = {**r.strategy.params(), "state": r.strategy.snapshot()}
             return d
 
@@ -688,8 +735,7 @@ class Protocol:
                 "name": p.name,
                 "paused": p.paused,
                 "flash_premium": p.flash_premium,
-                "user_config": sorted(kv for kv in p.user_config.items() if kv[1]),
-                "reserves": [reserve_state(p, r) for r in p.reserves],
+                "reserves": [reserve_state(r) for r in p.reserves],
             }
 
         return {
@@ -700,8 +746,7 @@ class Protocol:
                 "timeouts": sorted(self.oracle.timeouts.items()),
                 "fallback": sorted(self.oracle.fallback.items()),
             },
-            "wallets": {a: sorted(kv for kv in w.items() if kv[1]) for a, w in sorted(self.wallets.items())},
-            "users": sorted(self.users),
+            "decimals": sorted(self.decimals.items()),
             "roles": [self.admin, self.emergency_admin],
             "core": {
                 **pool_state(self.core),
@@ -712,9 +757,5 @@ class Protocol:
                 {**pool_state(mp), "admin": mp.admin, "min_debt_threshold": mp.min_debt_threshold}
                 for mp in self.mini_pools
             ],
+            "maps": maps,
         }
-
-    def state_hash(self) -> str:
-        """SHA-256 of the canonical state: equal states hash equal on every machine."""
-        blob = json.dumps(self.canonical_state(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
