@@ -71,7 +71,6 @@ AMOUNT_TAKERS: dict[str, Call] = {
     "mint": lambda p, x: p.mint("dave", "USDC", x),
     "advance": lambda p, x: p.advance(x),
     "set_time": lambda p, x: p.set_time(x),
-    "set_price": lambda p, x: p.set_price("WETH", x),
     "set_fallback_price": lambda p, x: p.set_fallback_price(ADMIN, "WETH", x),
     "set_price_timeout": lambda p, x: p.set_price_timeout(ADMIN, "WETH", x),
     "set_flow_limit": lambda p, x: p.set_flow_limit(ADMIN, "USDC", 0, x),
@@ -109,7 +108,6 @@ def test_bad_amounts_are_refused_unchanged(p: Protocol, op: str, bad: str) -> No
     [
         ("advance", 1 << 40),
         ("set_time", 1 << 40),
-        ("set_price", 0),
         ("set_fallback_price", 0),
         ("configure_ltv", 65_536),
         ("set_reserve_factor", 65_536),
@@ -117,6 +115,24 @@ def test_bad_amounts_are_refused_unchanged(p: Protocol, op: str, bad: str) -> No
 )
 def test_amounts_beyond_their_own_range(p: Protocol, op: str, value: int) -> None:
     assert refused(p, AMOUNT_TAKERS[op], p, value).code == "input:amount"
+
+
+@pytest.mark.parametrize("value", ["1", 1.0, True, None, 1 << 255, -(1 << 255) - 1])
+def test_a_price_is_an_int256(p: Protocol, value: object) -> None:
+    assert refused(p, p.set_price, "WETH", value).code in ("input:type", "input:amount")
+
+
+def test_a_feed_answer_of_zero_or_less_falls_back(p: Protocol) -> None:
+    """A Chainlink feed can answer 0 or a negative number; the oracle then uses the fallback
+    price, and without one every priced action refuses with 78 (§9)."""
+    for answer in (0, -5):
+        p.set_price("WETH", answer)
+        assert p.oracle.answers["WETH"] == answer
+        err = refused(p, p.borrow, "bob", "USDC", 1)
+        assert (err.code, err.name) == ("78", "O_PRICE_FEED_INCONSISTENCY")
+        p.set_fallback_price(ADMIN, "WETH", 2_000 * 10**8)
+        assert p.price("WETH") == 2_000 * 10**8
+        p.oracle.fallback.pop("WETH")
 
 
 def test_time_never_goes_backwards(p: Protocol) -> None:

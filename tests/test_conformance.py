@@ -88,3 +88,20 @@ def test_cli_summary_line(vectors_dir: Path) -> None:
     assert int(m["failed"]) == sum(not s["ok"] for s in ref["steps"]) == 3
     # The final state hash is the same in another process: the state is canonical.
     assert m["hash"] == replay(scenario, with_states=False)["state_hash"]
+
+
+def test_max_is_accepted_by_every_amount_field(vectors_dir: Path) -> None:
+    """FORMAT §3: ``"max"`` passes 2^256 − 1 to the protocol in any amount field. The
+    protocol's own arithmetic refuses what it cannot hold (a contract code, never a crash or an
+    ``input:`` code); a flow limit of 2^256 − 1 is simply unlimited."""
+    scenario, _ = load_vector(vectors_dir, "basic")
+    scenario["actions"] = [
+        {"op": "deposit", "pool": "core", "user": "alice", "asset": "USDC", "amount": "max"},
+        {"op": "borrow", "pool": "core", "user": "alice", "asset": "USDC", "amount": "max"},
+        {"op": "borrow", "pool": "mini", "user": "alice", "asset": "aUSDC", "amount": "max"},
+        {"op": "set_flow_limit", "asset": "USDC", "limit": "max"},
+        {"op": "mint", "user": "alice", "asset": "WETH", "amount": "max"},
+    ]
+    steps = replay(scenario)["steps"]
+    assert [s["ok"] for s in steps[:4]] == [False, False, False, True]  # 34, 7, 34; then unlimited
+    assert all(not s["error"]["code"].startswith("input:") for s in steps if not s["ok"])

@@ -154,6 +154,7 @@ def _reserve(p: Protocol, ref: str | int, asset: str) -> tuple[Pool, Reserve]:
 
 
 def _amount(value: str) -> int:
+    """An amount field: an integer string, or ``"max"`` = 2^256 − 1 (FORMAT §3)."""
     return UINT256_MAX if value == "max" else int(value)
 
 
@@ -191,15 +192,15 @@ def run_action(p: Protocol, a: dict[str, Any]) -> None:
     elif op == "snapshot":
         pass
     elif op == "mint":
-        p.mint(a["user"], a["asset"], int(a["amount"]))
+        p.mint(a["user"], a["asset"], _amount(a["amount"]))
     elif op == "set_flow_limit":
-        p.set_flow_limit(ADMIN, a["asset"], int(a.get("mini_pool", 0)), int(a["limit"]))
+        p.set_flow_limit(ADMIN, a["asset"], int(a.get("mini_pool", 0)), _amount(a["limit"]))
     elif op in ("deposit", "withdraw", "borrow", "repay", "liquidate", "set_collateral", "transfer"):
         ref = _pool_ref(a)
         pool, r = _reserve(p, ref, a["collateral_asset"] if op == "liquidate" else a["asset"])
         user = a["user"]
         if op == "deposit":
-            amount = int(a["amount"])
+            amount = _amount(a["amount"])
             if fund:
                 _fund(p, pool, r, user, amount)
             p.deposit(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
@@ -211,7 +212,7 @@ def run_action(p: Protocol, a: dict[str, Any]) -> None:
             p.borrow(
                 user,
                 a["asset"],
-                int(a["amount"]),
+                _amount(a["amount"]),
                 a.get("onBehalfOf"),
                 pool=ref,
                 unwrap=a.get("unwrap", False),

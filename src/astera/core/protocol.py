@@ -214,9 +214,12 @@ class Protocol:
         self.atomic(self.journal.setattr, self, "now", timestamp)
 
     def set_price(self, asset: str, price: int) -> None:
-        """The oracle role's price update (USD, 8 decimals)."""
+        """The oracle role's price update (USD, 8 decimals): a feed answer, an ``int256``.
+
+        A feed may answer 0 or less; pricing the asset then falls back (or refuses, ``78``).
+        """
         self._asset(asset)
-        _int(price, "price", 1, (1 << 255) - 1)
+        _int(price, "price", -(1 << 255), (1 << 255) - 1)
         self.atomic(self._set_price, asset, price)
 
     def _set_price(self, asset: str, price: int) -> None:
