@@ -10,6 +10,7 @@ from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
 from astera.keeper import ConstantProductPool, Market, OrderBook, SlippageExceeded, Token
 from astera.keeper.demo import liquidation_demo
+from astera.keeper.scenario import model_market
 
 
 def bob(price: int = 2_200) -> Protocol:
@@ -225,3 +226,26 @@ def test_demo_shows_each_liquidation() -> None:
     text = console.export_text()
     for needle in ("bob", "carol", "dave", "erin", "frank", "HF before", "slippage", "Bad debt", "USDC"):
         assert needle in text
+
+
+def test_accounts_the_oracle_cannot_price_are_left_alone_and_the_rest_go_on() -> None:
+    """A stale feed without a fallback makes the protocol refuse to value (78) every account
+    with a position in that reserve, so nobody can liquidate it until a price returns. The
+    monitor sets those rows aside and the engine liquidates everyone else."""
+    p = bob(2_200)  # bob: WETH collateral, HF < 1
+    p.mint("carol", "WBTC", WBTC)
+    p.deposit("carol", "WBTC", WBTC)
+    p.borrow("carol", "USDC", 1_000 * USDC)
+    keeper = engine(p)  # funded and its market anchored while every price is there
+    p.set_price_timeout("admin", "WBTC", 60)
+    p.advance(61)  # WBTC's feed is stale: carol cannot be valued (alice, who only supplies, is no borrower)
+    triage = {t for t in keeper.monitor.index("core").triage().unpriced.tolist()}
+    assert {keeper.monitor.index("core").users[i] for i in triage} == {"carol"}
+    assert keeper.monitor.detect() == {"core": ["bob"], 0: []}
+    fresh = model_market(p, 10**6 * USD)  # as the in-node keeper builds one per run
+    assert fresh.has_route("WETH", "USDC") and not fresh.has_route("WBTC", "USDC")
+    report = keeper.run()
+    assert {ex.plan.user for ex in report.liquidations} == {"bob"} and not report.failures
+    assert p.account("bob").health_factor >= WAD
+    p.set_fallback_price("admin", "WBTC", 1_000 * USD)  # a price again: carol is valued, and in trouble
+    assert keeper.monitor.detect() == {"core": ["carol"], 0: []}

@@ -78,6 +78,8 @@ class KeeperReport:
     #: Still unhealthy after ``max_rounds`` liquidations in this run; the next run goes on.
     unfinished: list[Unhealthy] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    #: Accounts found unhealthy that cannot be valued now (an oracle refusal such as 78), with the code.
+    unpriced: list[tuple[PoolRef, str, str]] = field(default_factory=list)
 
     def bad_debt_by_reserve(self) -> dict[tuple[PoolRef, str], tuple[int, int]]:
         """Bad debt summed per (pool, reserve): (amount in reserve units, USD value)."""
@@ -134,6 +136,17 @@ class _Run:
         self.liquidated = {}
 
 
+def oracle_prices(protocol: Protocol) -> dict[str, int]:
+    """Every listed asset's oracle price now, less those the oracle refuses (a stale feed: 78)."""
+    prices = {}
+    for asset in protocol.decimals:
+        try:
+            prices[asset] = protocol.price(asset)
+        except ProtocolError:
+            continue
+    return prices
+
+
 class KeeperEngine:
     """Monitor + planner + submitter over one protocol and one market."""
 
@@ -154,20 +167,21 @@ class KeeperEngine:
         self.planner = Planner(protocol, market, self.config, submitter.premium_bps)
         self.anchor_market = anchor_market
 
-    def oracle_prices(self) -> dict[str, int]:
-        return {asset: self.protocol.price(asset) for asset in self.protocol.decimals}
-
     def run(self) -> KeeperReport:
         """Liquidate every unhealthy account as far as it is profitable."""
         if self.anchor_market:
-            self.market.anchor(self.oracle_prices())
+            self.market.anchor(oracle_prices(self.protocol))
         queue = self.monitor.queue()
         state = _Run(self.monitor, self.submitter.liquidator)
         report = KeeperReport()
         try:
             for ref, users in queue:
                 for user in users:
-                    position = state.valuation(ref).position(user)
+                    try:
+                        position = state.valuation(ref).position(user)
+                    except ProtocolError as e:  # a price it needs is missing (78): no one can liquidate it
+                        report.unpriced.append((ref, user, e.code))
+                        continue
                     account = position.account
                     if account.health_factor < WAD:  # a premium paid since can have helped it
                         report.unhealthy.append(TakenUp.of(ref, user, account))

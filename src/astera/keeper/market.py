@@ -59,6 +59,10 @@ class Anchored(Protocol):
         """Reset the venue around ``prices`` (USD, 8 decimals, per whole token)."""
         ...
 
+    def pairs(self) -> Iterator[tuple[str, str]]:
+        """The directed (sell, buy) pairs the venue trades."""
+        ...
+
 
 def _check_min(out: int, min_out: int, sell: str, amount: int, buy: str) -> None:
     if out < min_out:
@@ -238,12 +242,14 @@ class Market:
         return self.venue(sell, buy).swap(sell, amount, buy, min_out)
 
     def anchor(self, prices: dict[str, int]) -> None:
-        """Re-centre every model venue on ``prices``; real venues are left as they are."""
+        """Re-centre every model venue on ``prices``; real venues, and model venues trading an
+        asset ``prices`` leaves out (its feed is stale), are left as they are."""
         seen: set[int] = set()
         for venue in self.venues.values():
             if id(venue) not in seen and isinstance(venue, Anchored):
                 seen.add(id(venue))
-                venue.anchor(prices)
+                if all(asset in prices for pair in venue.pairs() for asset in pair):
+                    venue.anchor(prices)
 
     @classmethod
     def constant_product(

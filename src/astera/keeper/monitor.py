@@ -48,7 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from astera.core import PERCENTAGE_FACTOR, RAY, WAD, AccountData, Protocol
+from astera.core import PERCENTAGE_FACTOR, RAY, WAD, AccountData, Protocol, ProtocolError
 from astera.core.account import BORROWING_MASK
 from astera.core.pool import Pool
 
@@ -86,6 +86,19 @@ class Triage(NamedTuple):
     unsure: np.ndarray
     #: Every row's debt value, as the float sums estimate it (USD base units): for ordering only.
     debt: np.ndarray
+    #: Rows holding a position in a reserve the oracle cannot price now (stale or invalid feed,
+    #: no fallback: ``78``). The protocol cannot value them, so it cannot liquidate them
+    #: either, until a price returns; they are in neither list above.
+    unpriced: np.ndarray
+
+
+def _below_one(valuation: Valuation, user: str) -> bool:
+    """HF < 1, exactly; False when the oracle cannot price a reserve the account has a bit in
+    (with a zero balance there, the index cannot see it): the protocol could not value it either."""
+    try:
+        return valuation.health_factor(user) < WAD
+    except ProtocolError:
+        return False
 
 
 class PoolIndex:
@@ -202,14 +215,19 @@ class PoolIndex:
         n = len(self.users)
         if n == 0:
             empty = np.zeros(0, dtype=np.intp)
-            return Triage(empty, empty, np.zeros(0))
+            return Triage(empty, empty, np.zeros(0), empty)
         pool, now = self.pool, self.pool.proto.now
         value = np.zeros(self.width)
         weighted = np.zeros(self.width)
         debt_value = np.zeros(self.width)
         allowance = 1.0
+        unpriced: list[int] = []
         for r in pool.reserves:
-            price = pool.price(r)
+            try:
+                price = pool.price(r)
+            except ProtocolError:
+                unpriced.append(r.id)
+                continue
             if r.liquidation_threshold:
                 value[r.id] = price * r.normalized_income(now) / (RAY * r.unit)
                 weighted[r.id] = value[r.id] * r.liquidation_threshold / PERCENTAGE_FACTOR
@@ -222,8 +240,14 @@ class PoolIndex:
         gap = w - d
         tol = (x + d) * FLOAT_SLACK + 3 * allowance
         unhealthy = gap < -tol
-        healthy = gap - x * (1 / PERCENTAGE_FACTOR) >= tol
-        return Triage(np.flatnonzero(unhealthy), np.flatnonzero(~(unhealthy | healthy)), d)
+        decided = unhealthy | (gap - x * (1 / PERCENTAGE_FACTOR) >= tol)
+        blocked = np.zeros(n, dtype=bool)
+        if unpriced:
+            held = (self.collateral[:n, unpriced] != 0) | (self.debt[:n, unpriced] != 0)
+            blocked = held.any(axis=1)
+            unhealthy &= ~blocked
+            decided |= blocked
+        return Triage(np.flatnonzero(unhealthy), np.flatnonzero(~decided), d, np.flatnonzero(blocked))
 
     def unhealthy_rows(self, triage: Triage | None = None, valuation: Valuation | None = None) -> np.ndarray:
         """Rows with HF < 1, exactly, ascending: proved ones and confirmed unsure ones."""
@@ -232,15 +256,20 @@ class PoolIndex:
             return triage.unhealthy
         valuation = valuation or Valuation(self.pool)
         users = self.users
-        confirmed = [i for i in triage.unsure.tolist() if valuation.health_factor(users[i]) < WAD]
+        confirmed = [i for i in triage.unsure.tolist() if _below_one(valuation, users[i])]
         return np.sort(np.concatenate([triage.unhealthy, np.array(confirmed, dtype=np.intp)]))
 
     def unhealthy(self) -> list[Unhealthy]:
         """Every account with HF < 1, by user, with its exact position."""
         valuation = Valuation(self.pool)
         users = self.users
-        unhealthy = sorted([users[i] for i in self.unhealthy_rows(valuation=valuation).tolist()])
-        return [Unhealthy(self.ref, user, valuation.position(user)) for user in unhealthy]
+        out = []
+        for user in sorted([users[i] for i in self.unhealthy_rows(valuation=valuation).tolist()]):
+            try:
+                out.append(Unhealthy(self.ref, user, valuation.position(user)))
+            except ProtocolError:  # see _below_one: an unpriced reserve the index cannot see
+                continue
+        return out
 
     def by_debt(self) -> list[str]:
         """Every account with HF < 1, exactly, the largest debt first.

@@ -19,7 +19,7 @@ from rich.console import Console
 from astera.core import Protocol, ProtocolError
 from astera.replay import build, load_json, run_action
 
-from .engine import KeeperEngine, KeeperReport
+from .engine import KeeperEngine, KeeperReport, oracle_prices
 from .executor import InProcessSubmitter
 from .market import Market, Token
 from .planner import PlannerConfig
@@ -32,11 +32,11 @@ DEFAULT_BANKROLL_USD = 10_000_000 * 10**8
 
 
 def model_market(protocol: Protocol, depth_usd: int, fee_bps: int = 30) -> Market:
-    """A constant-product pool of ``depth_usd`` per side between every two listed assets."""
-    prices = {a: protocol.price(a) for a in protocol.decimals}
-    return Market.constant_product(
-        [Token(a, d) for a, d in protocol.decimals.items()], prices, depth_usd, fee_bps
-    )
+    """A constant-product pool of ``depth_usd`` per side between every two listed assets that
+    the oracle prices now (no pool, so no route, for an asset whose feed is stale)."""
+    prices = oracle_prices(protocol)
+    tokens = [Token(a, d) for a, d in protocol.decimals.items() if a in prices]
+    return Market.constant_product(tokens, prices, depth_usd, fee_bps)
 
 
 def fund(protocol: Protocol, liquidator: str, bankroll_usd: int) -> None:
