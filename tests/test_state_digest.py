@@ -3,7 +3,7 @@
 ``Protocol.state_hash()`` re-hashes only the entries of the large maps written since the
 previous call. These tests hold it equal to a hash computed from scratch across the events
 that could make the two drift: refusals, hashes taken inside a transaction, pickling,
-structure that appears after the first hash, and writes outside the core's usual paths.
+structure that appears after the first hash, and admin writes (delegation allowances).
 The Hypothesis machines (``tests/strategies.py``) check the same after every random step.
 """
 
@@ -14,7 +14,7 @@ import pickle
 import pytest
 
 from astera.core import Protocol
-from astera.core.state_digest import StateDigest, entry_hash, map_sum
+from astera.core.state_digest import entry_hash, map_sum
 from strategies import ADMIN, MINI_ADMIN, USERS, mini_protocol, refused, supply, volatile_curve
 
 USDC, WETH = 10**6, 10**18
@@ -97,7 +97,14 @@ def test_structure_added_after_the_first_hash_is_hashed_whole() -> None:
     same(p)
 
 
-def test_a_fresh_digest_starts_empty_after_unpickling() -> None:
-    digest = StateDigest()
-    digest.digests([("m", {"x": 1})])
-    assert pickle.loads(pickle.dumps(digest)).digests([]) == {}
+def test_copies_carry_no_digest_until_they_hash() -> None:
+    """Map identities do not survive pickling: a copy has neither the digest nor its journal
+    hook (so its hot path pays nothing for them) until its own first state hash."""
+    p = mini_protocol()
+    same(p)
+    assert p.journal.observer is not None
+    copy = pickle.loads(pickle.dumps(p))
+    assert copy._digest is None and copy.journal.observer is None
+    supply(copy, "alice", "USDC", 1_000 * USDC)
+    same(copy)
+    assert copy.journal.observer is not None

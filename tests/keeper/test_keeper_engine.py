@@ -34,6 +34,15 @@ def test_repays_half_the_debt_and_claims_the_bonus() -> None:
     seized, _ = collateral_to_seize(p.price("WETH"), USD, 18, 6, 10800, 40_000 * USDC, 40 * WETH)
     assert ex.collateral_taken == seized
     assert ex.collateral_taken * p.price("WETH") // WETH == 43_200 * USD - 1
+    # Every field of the plan in its place (the planner builds it positionally).
+    plan = ex.plan
+    assert (plan.pool, plan.user, plan.collateral, plan.debt) == ("core", "bob", "WETH", "USDC")
+    assert plan.collateral_type and plan.debt_type and not plan.unwrap and not plan.mints_shares
+    assert plan.debt_repaid == plan.pay_amount == plan.cost == 40_000 * USDC  # own funds: no premium
+    assert plan.collateral_seized == plan.receive_amount == seized and plan.bonus == 10800
+    assert (plan.receive_asset, plan.pay_asset) == ("WETH", "USDC")
+    assert plan.fair_value == seized * p.price("WETH") * USDC // (USD * WETH)
+    assert plan.cost < plan.proceeds < plan.fair_value and plan.health_factor < WAD
 
 
 def test_claims_the_collateral_with_the_highest_bonus_first() -> None:
@@ -246,6 +255,7 @@ def test_accounts_the_oracle_cannot_price_are_left_alone_and_the_rest_go_on() ->
     assert fresh.has_route("WETH", "USDC") and not fresh.has_route("WBTC", "USDC")
     report = keeper.run()
     assert {ex.plan.user for ex in report.liquidations} == {"bob"} and not report.failures
+    assert report.unpriced == [("core", "carol")]
     assert p.account("bob").health_factor >= WAD
     p.set_fallback_price("admin", "WBTC", 1_000 * USD)  # a price again: carol is valued, and in trouble
     assert keeper.monitor.detect() == {"core": ["carol"], 0: []}

@@ -258,8 +258,8 @@ def test_queue_is_the_scan_by_pool_and_largest_debt() -> None:
     p.set_price("WETH", 2_150 * USD)
     m = Monitor(p)
     queue = m.queue()
-    assert [ref for ref, _ in queue] == ["core", 0]
-    assert [(ref, user) for ref, users in queue for user in sorted(users)] == found(m) == brute_force(p)
-    for ref, users in queue:
+    assert [q.ref for q in queue] == ["core", 0] and not any(q.unpriced for q in queue)
+    assert [(q.ref, user) for q in queue for user in sorted(q.unhealthy)] == found(m) == brute_force(p)
+    for ref, users, _ in queue:
         debts = [account_data(p.pool(ref), user).total_debt_base for user in users]
         assert debts == sorted(debts, reverse=True) and len(debts) > 3

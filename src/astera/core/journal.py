@@ -34,6 +34,14 @@ class Journal:
         #: Sees what each transaction wrote before the log is dropped (the state digest).
         self.observer: CommitObserver | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The log only: an observer is a hook of the process that set it, not state."""
+        return {"log": self.log}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.log = state["log"]
+        self.observer = None
+
     def set(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
         """``mapping[key] = value``, remembering the old value (or its absence)."""
         self.log.append((mapping, key, mapping.get(key, MISSING)))

@@ -104,6 +104,18 @@ class Protocol:
         #: Running hashes of the large maps, made by the first state_hash() (see there).
         self._digest: StateDigest | None = None
 
+    # ---- pickling (node snapshots, the keeper's working copy) -----------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the running state digest: map identities do not survive pickling, so
+        a copy builds its own on its first :meth:`state_hash` (and pays no observer until then)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_digest"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._digest = None
+
     # ---- atomicity -----------------------------------------------------------------------------
 
     def atomic(self, fn: Callable[..., T], *args: Any) -> T:
@@ -232,12 +244,13 @@ class Protocol:
     def set_price_timeout(self, caller: str, asset: str, timeout: int) -> None:
         """Seconds after which the asset's feed is stale (0 = never); stale falls back."""
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
-        self.oracle.timeouts[self._asset(asset)] = _int(timeout, "timeout")
+        self.atomic(self.journal.set, self.oracle.timeouts, self._asset(asset), _int(timeout, "timeout"))
 
     def set_fallback_price(self, caller: str, asset: str, price: int) -> None:
         """The fallback oracle's answer, used when the feed is stale or invalid."""
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
-        self.oracle.fallback[self._asset(asset)] = _int(price, "price", 1, (1 << 255) - 1)
+        price = _int(price, "price", 1, (1 << 255) - 1)
+        self.atomic(self.journal.set, self.oracle.fallback, self._asset(asset), price)
 
     # ---- deployment and admin (§4.11, §7.1) ---------------------------------------------------------
 

@@ -78,8 +78,8 @@ class DefaultRateStrategy(RateStrategy):
     model = "default"
 
     def __init__(self, optimal_utilization: int, base_rate: int, slope1: int, slope2: int) -> None:
-        # The contracts only underflow above RAY; U0 = 0 deploys, and then a rate update at
-        # zero utilization divides by it (``33``), as theirs does.
+        # Above RAY the contracts' constructor underflows (refused here with 22). U0 = 0 deploys,
+        # and then a rate update at zero utilization divides by it (``33``), as theirs does.
         if not 0 <= optimal_utilization <= RAY:
             raise ProtocolError(U0_GREATER_THAN_RAY)
         self.optimal_utilization = optimal_utilization

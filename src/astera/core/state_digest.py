@@ -19,7 +19,8 @@ value. When the outermost transaction commits, :meth:`StateDigest.observe` keeps
 entry written, the value it had at the last hash (the first logged one); a rolled-back
 transaction never reaches the commit and leaves nothing to do. :meth:`StateDigest.digests`
 then re-hashes exactly those entries. A map seen for the first time (a new reserve, pool or
-asset, or every map after the protocol was unpickled) is hashed whole once.
+asset) is hashed whole once. A digest is not pickled with its protocol (map identities do
+not survive pickling): an unpickled protocol builds a fresh one on its first state hash.
 """
 
 from __future__ import annotations
@@ -63,10 +64,6 @@ class StateDigest:
         self._sums: dict[str, int] = {}
         #: (id(map), key) -> (label, key, value at the last hash), for entries written since.
         self._dirty: dict[tuple[int, Any], tuple[str, Any, Any]] = {}
-
-    def __reduce__(self) -> tuple[type[StateDigest], tuple[()]]:
-        """Unpickled, a digest starts empty: map identities do not survive pickling."""
-        return StateDigest, ()
 
     def observe(self, log: Iterable[tuple[Any, Any, Any]]) -> None:
         """Note the entries a committed transaction wrote (its undo log, oldest first)."""

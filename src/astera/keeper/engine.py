@@ -78,8 +78,9 @@ class KeeperReport:
     #: Still unhealthy after ``max_rounds`` liquidations in this run; the next run goes on.
     unfinished: list[Unhealthy] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    #: Accounts found unhealthy that cannot be valued now (an oracle refusal such as 78), with the code.
-    unpriced: list[tuple[PoolRef, str, str]] = field(default_factory=list)
+    #: Borrowers no one can value now: they hold a position in a reserve whose price the oracle
+    #: refuses (a stale feed without a fallback, ``78``). Neither liquidatable nor known healthy.
+    unpriced: list[tuple[PoolRef, str]] = field(default_factory=list)
 
     def bad_debt_by_reserve(self) -> dict[tuple[PoolRef, str], tuple[int, int]]:
         """Bad debt summed per (pool, reserve): (amount in reserve units, USD value)."""
@@ -175,12 +176,13 @@ class KeeperEngine:
         state = _Run(self.monitor, self.submitter.liquidator)
         report = KeeperReport()
         try:
-            for ref, users in queue:
+            for ref, users, unpriced in queue:
+                report.unpriced += [(ref, user) for user in unpriced]
                 for user in users:
                     try:
                         position = state.valuation(ref).position(user)
-                    except ProtocolError as e:  # a price it needs is missing (78): no one can liquidate it
-                        report.unpriced.append((ref, user, e.code))
+                    except ProtocolError:  # a price it needs is missing (78): no one can liquidate it
+                        report.unpriced.append((ref, user))
                         continue
                     account = position.account
                     if account.health_factor < WAD:  # a premium paid since can have helped it

@@ -160,6 +160,8 @@ class InProcessSubmitter:
         for call in events:
             if call.name == "LiquidationCall":
                 break
+        else:
+            raise AssertionError("a liquidation without a LiquidationCall event")
         received = p.wallet(plan.receive_asset, me) - before
         # A sale below the cost is refused before the venue moves, and the liquidation rolls back.
         proceeds = self.market.swap(plan.receive_asset, received, plan.pay_asset, min_out=plan.cost)

@@ -315,10 +315,11 @@ class InNodeKeeper:
 
     def _detect(self) -> set[tuple[PoolRef, str]]:
         """Every account with HF < 1 in the live protocol, exactly."""
-        found = self.monitor.detect()
+        queue = self.monitor.queue()
         self._detected_at = self.protocol.now
-        targets = {(ref, user) for ref, users in found.items() for user in users}
+        targets = {(q.ref, user) for q in queue for user in q.unhealthy}
         self.counters.unhealthy = len(targets)
+        self.counters.unpriced = sum(len(q.unpriced) for q in queue)
         return targets
 
     def _run(self, workspace: Protocol, loop: asyncio.AbstractEventLoop) -> KeeperReport:

@@ -101,6 +101,16 @@ def _below_one(valuation: Valuation, user: str) -> bool:
         return False
 
 
+class PoolQueue(NamedTuple):
+    """One pool's work for the engine (:meth:`PoolIndex.queue`)."""
+
+    ref: PoolRef
+    #: Accounts with HF < 1, exactly, the largest debt first.
+    unhealthy: list[str]
+    #: Accounts holding a position the oracle cannot price now: neither liquidatable nor known healthy.
+    unpriced: list[str]
+
+
 class PoolIndex:
     """Columnar borrowing positions of one pool."""
 
@@ -271,8 +281,9 @@ class PoolIndex:
                 continue
         return out
 
-    def by_debt(self) -> list[str]:
-        """Every account with HF < 1, exactly, the largest debt first.
+    def queue(self) -> PoolQueue:
+        """Every account with HF < 1, exactly, the largest debt first; and the accounts that
+        cannot be valued now (:attr:`Triage.unpriced`).
 
         The order is a priority, not a promise: it follows the float estimate of each debt
         (ties keep the index's order), which costs nothing next to valuing every account.
@@ -281,7 +292,9 @@ class PoolIndex:
         rows = self.unhealthy_rows(triage)
         rows = rows[np.argsort(-triage.debt[rows], kind="stable")]
         users = self.users
-        return [users[i] for i in rows.tolist()]
+        return PoolQueue(
+            self.ref, [users[i] for i in rows.tolist()], [users[i] for i in triage.unpriced.tolist()]
+        )
 
 
 class Monitor:
@@ -393,10 +406,11 @@ class Monitor:
             out[index.ref] = [users[i] for i in index.unhealthy_rows().tolist()]
         return out
 
-    def queue(self) -> list[tuple[PoolRef, list[str]]]:
+    def queue(self) -> list[PoolQueue]:
         """Every account with HF < 1, exactly, as the engine takes them up: Core-Pool first,
-        then Mini-Pools, the largest debt first within each (:meth:`PoolIndex.by_debt`)."""
-        return [(index.ref, index.by_debt()) for index in self._current()]
+        then Mini-Pools, the largest debt first within each (:meth:`PoolIndex.queue`), with
+        the accounts no one can value now."""
+        return [index.queue() for index in self._current()]
 
     def scan(self) -> list[Unhealthy]:
         """Every account with HF < 1, exactly, with its position: Core-Pool, then Mini-Pools, by user."""

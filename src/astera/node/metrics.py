@@ -45,6 +45,8 @@ class KeeperCounters:
     unhealthy: int = 0
     unprofitable: int = 0
     bad_debt: int = 0
+    #: Borrowers at the last detection that no one can value (a price the oracle refuses).
+    unpriced: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class KeeperCounters:
             "unhealthy": self.unhealthy,
             "unprofitable": self.unprofitable,
             "bad_debt": self.bad_debt,
+            "unpriced": self.unpriced,
         }
 
     def render(self) -> list[str]:
@@ -74,6 +77,7 @@ class KeeperCounters:
             ("unhealthy", self.unhealthy, "Accounts with HF < 1 at the last detection."),
             ("unprofitable", self.unprofitable, "Accounts the last run left unhealthy: no profitable size."),
             ("bad_debt", self.bad_debt, "Accounts the last run left with debt and no collateral."),
+            ("unpriced", self.unpriced, "Borrowers at the last detection whose position has no price (78)."),
         ):
             lines += [
                 f"# HELP astera_keeper_{name} {help_}",

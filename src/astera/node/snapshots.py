@@ -13,7 +13,9 @@ from typing import Final
 
 from .ledger import Ledger, NodeRoles
 
-MAGIC: Final = b"astera-snapshot/1\n"
+#: Format 2: the state hash of the incremental digest (``astera.core.state_digest``); format-1
+#: snapshots (and logs) come from nodes whose block state hashes were defined differently.
+MAGIC: Final = b"astera-snapshot/2\n"
 
 
 def encode(ledger: Ledger) -> bytes:
