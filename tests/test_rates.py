@@ -271,3 +271,11 @@ def test_flow_floor_leaves_higher_rates_and_zero_utilization_alone() -> None:
 
 def test_min_liquidity_rate_without_core_rates_is_zero() -> None:
     assert min_liquidity_rate(0, 0) == 0
+
+
+def test_pi_refuses_a_floor_whose_rate_overflows() -> None:
+    """The constructor computes the transfer function at the error floor, as the contracts'
+    does: a floor so high that the int256 arithmetic overflows panics at deployment."""
+    with pytest.raises(ProtocolError) as exc:
+        PIRateStrategy(RAY // 2, RAY, 0, 10**40, 0, T0)
+    assert exc.value.code == "panic:0x11"

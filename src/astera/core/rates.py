@@ -175,6 +175,9 @@ class PIRateStrategy(RateStrategy):
         self.max_err_i_amp = ray_mul_int(ki, -RAY * max_i_time_amp)
         self.err_i = 0
         self.last_timestamp = now
+        # As the contracts' constructor does: the lowest rate (at the error floor) must compute
+        # (an int256 overflow panics) and not be negative.
+        self.transfer_function(min_controller_error)
 
     def fresh(self, now: int) -> PIRateStrategy:
         return PIRateStrategy(
