@@ -107,5 +107,6 @@ def main_keeper(path: Path, liquidator: str, flash_loan: bool, depth_usd: int, m
     failures = sum(len(r.failures) for _, r in run.reports)
     console.print(
         f"{len(executions)} liquidations; {len(final.unprofitable)} accounts left unhealthy but "
-        f"unprofitable; {failures} refused submissions; {run.refused_actions} scenario actions refused"
+        f"unprofitable; {len(final.unpriced)} borrowers without a price (78); {failures} refused "
+        f"submissions; {run.refused_actions} scenario actions refused"
     )
