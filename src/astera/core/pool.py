@@ -158,25 +158,36 @@ class Pool:
 
     # ---- token primitives -------------------------------------------------------------------
 
-    def mint_a(self, r: Reserve, holder: str, amount: int, index: int) -> bool:
-        """Mint aTokens worth ``amount``; returns whether the holder had none before."""
+    def _mint_scaled(self, balances: dict[str, int], holder: str, amount: int, index: int) -> tuple[int, int]:
+        """Credit ``amount`` at ``index`` to a scaled balance (aToken or debt token): the
+        scaled amount minted, and the holder's balance before. A mint of 0 scaled refuses."""
         scaled = ray_div(amount, index)
         if scaled == 0:
             raise ProtocolError(E.INVALID_MINT_AMOUNT)
-        prev = r.a_scaled.get(holder, 0)
-        self.proto.journal.set(r.a_scaled, holder, prev + scaled)
+        prev = balances.get(holder, 0)
+        self.proto.journal.set(balances, holder, prev + scaled)
+        return scaled, prev
+
+    def _burn_scaled(self, balances: dict[str, int], holder: str, amount: int, index: int) -> int:
+        """Debit ``amount`` at ``index`` from a scaled balance; the scaled amount burnt. A burn
+        of 0 scaled refuses; one beyond the balance underflows, as the tokens' checked math does."""
+        scaled = ray_div(amount, index)
+        if scaled == 0:
+            raise ProtocolError(E.INVALID_BURN_AMOUNT)
+        prev = balances.get(holder, 0)
+        if scaled > prev:
+            raise overflow()
+        self.proto.journal.set(balances, holder, prev - scaled)
+        return scaled
+
+    def mint_a(self, r: Reserve, holder: str, amount: int, index: int) -> bool:
+        """Mint aTokens worth ``amount``; returns whether the holder had none before."""
+        scaled, prev = self._mint_scaled(r.a_scaled, holder, amount, index)
         r.a_scaled_total += scaled
         return prev == 0
 
     def burn_a(self, r: Reserve, holder: str, amount: int, index: int) -> None:
-        scaled = ray_div(amount, index)
-        if scaled == 0:
-            raise ProtocolError(E.INVALID_BURN_AMOUNT)
-        prev = r.a_scaled.get(holder, 0)
-        if scaled > prev:
-            raise overflow()
-        self.proto.journal.set(r.a_scaled, holder, prev - scaled)
-        r.a_scaled_total -= scaled
+        r.a_scaled_total -= self._burn_scaled(r.a_scaled, holder, amount, index)
 
     def mint_debt(self, r: Reserve, user: str, on_behalf_of: str, amount: int) -> bool:
         """Mint variable debt; a delegated borrow spends the delegator's allowance."""
@@ -185,23 +196,12 @@ class Pool:
             if allowance < amount:
                 raise ProtocolError(E.BORROW_ALLOWANCE_NOT_ENOUGH)
             self.proto.journal.set(r.borrow_allowance, (on_behalf_of, user), allowance - amount)
-        scaled = ray_div(amount, r.variable_borrow_index)
-        if scaled == 0:
-            raise ProtocolError(E.INVALID_MINT_AMOUNT)
-        prev = r.d_scaled.get(on_behalf_of, 0)
-        self.proto.journal.set(r.d_scaled, on_behalf_of, prev + scaled)
+        scaled, prev = self._mint_scaled(r.d_scaled, on_behalf_of, amount, r.variable_borrow_index)
         r.d_scaled_total += scaled
         return prev == 0
 
     def burn_debt(self, r: Reserve, user: str, amount: int) -> None:
-        scaled = ray_div(amount, r.variable_borrow_index)
-        if scaled == 0:
-            raise ProtocolError(E.INVALID_BURN_AMOUNT)
-        prev = r.d_scaled.get(user, 0)
-        if scaled > prev:
-            raise overflow()
-        self.proto.journal.set(r.d_scaled, user, prev - scaled)
-        r.d_scaled_total -= scaled
+        r.d_scaled_total -= self._burn_scaled(r.d_scaled, user, amount, r.variable_borrow_index)
 
     #: What the aToken raises when a holder moves more than it holds.
     OVER_BALANCE = "panic:0x11"
