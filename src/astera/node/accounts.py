@@ -16,14 +16,24 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from .public_keys import is_strict_signature, is_valid_public_key
+
 KEY_FORMAT = "astera-key/1"
 ADDRESS_RE = re.compile(r"^[0-9a-f]{64}$")
 SIGNATURE_RE = re.compile(r"^[0-9a-f]{128}$")
 
 
 def is_address(value: object) -> bool:
-    """A well-formed account address: 64 lowercase hex digits."""
-    return isinstance(value, str) and ADDRESS_RE.match(value) is not None
+    """An account address: 64 lowercase hex digits encoding a valid Ed25519 public key.
+
+    Small-order and non-canonical encodings are refused (see :mod:`.public_keys`): for
+    them a fixed signature can verify for many messages, so nobody would own the account.
+    """
+    return (
+        isinstance(value, str)
+        and ADDRESS_RE.match(value) is not None
+        and is_valid_public_key(bytes.fromhex(value))
+    )
 
 
 class Key:
@@ -72,13 +82,15 @@ class Key:
 
 
 def verify(address: str, signature_hex: str, message: bytes) -> bool:
-    """Whether ``signature_hex`` is ``address``'s Ed25519 signature of ``message``."""
+    """Whether ``signature_hex`` is ``address``'s Ed25519 signature of ``message``, verified
+    strictly: valid public key, R not of small order, S reduced, then RFC 8032."""
     if not is_address(address) or not isinstance(signature_hex, str) or not SIGNATURE_RE.match(signature_hex):
         return False
+    signature = bytes.fromhex(signature_hex)
+    if not is_strict_signature(signature):
+        return False
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(address)).verify(
-            bytes.fromhex(signature_hex), message
-        )
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(address)).verify(signature, message)
     except (InvalidSignature, ValueError):
         return False
     return True
