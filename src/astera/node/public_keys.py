@@ -107,7 +107,7 @@ def _torsion_points() -> list[Point]:
 
 def _small_order_encodings() -> frozenset[bytes]:
     """Every 32-byte string that decodes, canonically or not, to a small-order point."""
-    out = set()
+    out: set[bytes] = set()
     for point in _torsion_points():
         enc = _encode(point)
         y, sign = enc & ((1 << 255) - 1), enc >> 255
