@@ -1,0 +1,79 @@
+"""The shock ladder: measured on a rolled-back transaction, equal to the keeper on a copy."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from astera.core import Protocol
+from astera.keeper import InProcessSubmitter, KeeperEngine, PlannerConfig
+from astera.keeper.scenario import DEFAULT_DEPTH_USD, fund, model_market
+from astera.lab.ladder import LIQUIDATOR, collateral_assets, shock_ladder
+from astera.replay import build, load_json, run_action
+
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "isolation-crash.json"
+
+
+@pytest.fixture(scope="module")
+def book() -> Protocol:
+    """The isolation experiment's book on day 30, before its crash."""
+    doc = load_json(SCENARIO)
+    p, _ = build({**doc, "actions": []})
+    for action in doc["actions"]:
+        if action["op"] == "set_price":
+            break
+        with p.transaction():
+            run_action(p, action)
+    return p
+
+
+def test_ladder_changes_nothing_and_is_deterministic(book: Protocol) -> None:
+    before = book.state_hash()
+    first = shock_ladder(book)
+    assert book.state_hash() == before == first["state_hash"]
+    assert shock_ladder(book) == first
+    assert list(first["assets"]) == collateral_assets(book) == ["USDC", "WETH", "EXA", "EXB"]
+
+
+def test_ladder_figures_grow_with_the_shock(book: Protocol) -> None:
+    rungs = shock_ladder(book, assets=["EXA"])["assets"]["EXA"]
+    assert [r["shock_bps"] for r in rungs] == list(range(0, 10_000, 1_000))
+    assert rungs[0]["total"]["liquidatable_accounts"] == 0 and rungs[0]["total"]["bad_debt"] == 0
+    bad = [r["total"]["bad_debt"] for r in rungs]
+    assert bad == sorted(bad) and bad[-1] > 0
+    # EXA is collateral in Mini-Pool 0 only: nothing happens to the Core or to Mini-Pool 1.
+    for r in rungs:
+        assert r["pools"]["core"]["liquidatable_debt"] == r["pools"]["1"]["liquidatable_debt"] == 0
+        assert all(isinstance(v, int) for v in r["total"].values())
+
+
+def test_a_rung_equals_the_keeper_on_a_copy(book: Protocol) -> None:
+    rung = shock_ladder(book, assets=["EXA"], rungs_bps=[7000])["assets"]["EXA"][0]
+    copy = pickle.loads(pickle.dumps(book))
+    copy.set_price("EXA", copy.price("EXA") * 3 // 10)
+    copy.register_user(LIQUIDATOR)
+    fund(copy, LIQUIDATOR, 10**23)
+    market = model_market(copy, DEFAULT_DEPTH_USD)
+    engine = KeeperEngine(
+        copy, market, InProcessSubmitter(copy, LIQUIDATOR, market), PlannerConfig(margin_bps=0)
+    )
+    report = engine.run()
+    assert rung["total"]["liquidations"] == len(report.liquidations)
+    assert rung["total"]["bad_debt"] == sum(b.value for b in report.bad_debt)
+    by_reserve = report.bad_debt_by_reserve()
+    assert rung["pools"]["0"]["reserves"]["aUSDC"]["bad_debt"] == by_reserve[(0, "aUSDC")][0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"assets": ["DOGE"]}, "assets"),
+        ({"rungs_bps": [10_000]}, "rungs_bps"),
+        ({"depth_usd": 0}, "depth_usd"),
+    ],
+)
+def test_bad_arguments_are_refused(book: Protocol, kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        shock_ladder(book, **kwargs)  # type: ignore[arg-type]
