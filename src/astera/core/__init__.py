@@ -6,7 +6,7 @@ operation validates, runs atomically, and returns its events or raises a
 """
 
 from .account import AccountData, account_data
-from .errors import ERROR_NAMES, InputError, ProtocolError
+from .errors import ERROR_NAMES, BalanceExceeded, InputError, ProtocolError
 from .events import Event
 from .minipool import MiniPool
 from .pool import Pool
@@ -22,6 +22,7 @@ __all__ = [
     "UINT256_MAX",
     "WAD",
     "AccountData",
+    "BalanceExceeded",
     "DefaultRateStrategy",
     "Event",
     "FixedRateStrategy",

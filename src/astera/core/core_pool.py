@@ -69,8 +69,9 @@ class CorePool(Pool):
         index = r.normalized_income(self.proto.now)
         from_before = ray_mul(r.a_scaled.get(sender, 0), index)
         to_before = ray_mul(r.a_scaled.get(to, 0), index)
-        self.move_a_scaled(r, sender, to, shares)
-        self.finalize_transfer(r, sender, to, ray_mul(shares, index), from_before, to_before, True)
+        amount = ray_mul(shares, index)
+        self.move_a_scaled(r, sender, to, shares, amount)
+        self.finalize_transfer(r, sender, to, amount, from_before, to_before, True)
 
     # ---- flow limiter (§7.9) -------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 Every refusal the protocol can produce is a :class:`ProtocolError`. Its ``code`` is the
 string the contracts revert with (``"9"``), a Solidity panic (``"panic:0x11"``), a custom
-error (``"error:ERC20InsufficientBalance"``) or an input error of this library
-(``"input:..."``); ``name`` is the matching constant. Codes never change meaning.
+error (``"error:ERC20InsufficientBalance"``), a revert reason string that is not an
+``Errors.sol`` number (``"reason:ERC20: transfer amount exceeds balance"``) or an input
+error of this library (``"input:..."``); ``name`` is the matching constant. Codes never
+change meaning.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ ERROR_NAMES: Final[dict[str, str]] = {
     "error:ERC20InsufficientAllowance": "ERC20InsufficientAllowance",
     "error:InsufficientBalance": "InsufficientBalance",
     "revert": "EMPTY_REVERT",
+    # Reason strings of the Core's ERC-20 tokens (IncentivizedERC20), vectors FORMAT §4.6.
+    "reason:ERC20: transfer amount exceeds balance": "REVERT_REASON",
+    "reason:ERC20: burn amount exceeds balance": "REVERT_REASON",
     # Input errors of this library (never produced by the contracts, which cannot see them).
     "input:type": "INVALID_TYPE",
     "input:amount": "INVALID_AMOUNT_RANGE",
@@ -139,6 +144,40 @@ class ProtocolError(Exception):
 
 class InputError(ProtocolError, ValueError):
     """Bad input at the library boundary (type, range, unknown name, missing role)."""
+
+
+class BalanceExceeded(ProtocolError):
+    """A token refused to move or burn more than the holder has: the token's own balance check.
+
+    ``code`` is what that token reverts with (the Core's ERC-20 aToken and debt token give a
+    reason string, a Mini-Pool's ERC-6909 token a custom error). ``held`` and ``amount`` are
+    base units of ``token``; the message reads them in whole tokens for a person.
+    """
+
+    __slots__ = ("holder", "token", "held", "amount", "decimals")
+
+    def __init__(
+        self, code: str, holder: str, token: str, held: int, amount: int, decimals: int, burn: bool = False
+    ) -> None:
+        self.holder = holder
+        self.token = token
+        self.held = held
+        self.amount = amount
+        self.decimals = decimals
+        have, want = whole_tokens(held, decimals), whole_tokens(amount, decimals)
+        super().__init__(
+            code,
+            f"{holder} holds {have} {token}; burning {want} was refused"
+            if burn
+            else f"you hold {have} {token} and tried to send {want}",
+        )
+
+
+def whole_tokens(amount: int, decimals: int) -> str:
+    """``amount`` base units as an exact decimal number of whole tokens (``400000, 6`` -> ``0.4``)."""
+    units, frac = divmod(abs(amount), 10**decimals)
+    text = str(units) + ("." + str(frac).rjust(decimals, "0").rstrip("0") if frac else "")
+    return "-" + text if amount < 0 else text
 
 
 def overflow() -> ProtocolError:
@@ -204,3 +243,6 @@ INVALID_RESERVE_FACTOR = "85"
 INVALID_DEPOSIT_CAP = "86"
 ASSERTION_FAILED = "panic:0x01"
 INSUFFICIENT_BALANCE = "error:ERC20InsufficientBalance"
+ERC6909_INSUFFICIENT_BALANCE = "error:InsufficientBalance"
+TRANSFER_EXCEEDS_BALANCE = "reason:ERC20: transfer amount exceeds balance"
+BURN_EXCEEDS_BALANCE = "reason:ERC20: burn amount exceeds balance"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import errors as E
-from .errors import ProtocolError
+from .errors import BalanceExceeded, ProtocolError
 from .events import Event
 from .pool import Pool
 from .rates import apply_flow_floor
@@ -45,8 +45,6 @@ class MiniPool(Pool):
     """One Mini-Pool, with its admin, owner treasury and minimum-debt threshold."""
 
     __slots__ = ("id", "erc6909", "owner_treasury", "min_debt_threshold", "admin", "unique_count")
-    #: The ERC-6909 token (Solady) reverts with a custom error on an over-balance move.
-    OVER_BALANCE = "error:InsufficientBalance"
 
     def __init__(self, proto: Protocol, mp_id: int, admin: str) -> None:
         super().__init__(proto, f"mini:{mp_id}", f"minipool:{mp_id}")
@@ -89,6 +87,26 @@ class MiniPool(Pool):
             core._withdraw(self.erc6909, cr, core.shares_to_assets(cr, amount), to)
         else:
             self.proto.core.transfer_shares(cr, self.erc6909, to, amount)
+
+    def over_balance(self, r: Reserve, holder: str, held: int, amount: int) -> ProtocolError:
+        """The ERC-6909 token (Solady) refuses an over-balance move with a custom error."""
+        return BalanceExceeded(
+            E.ERC6909_INSUFFICIENT_BALANCE, holder, f"a{r.asset} ({self.name})", held, amount, r.decimals
+        )
+
+    def over_burn(
+        self, r: Reserve, holder: str, token: str, over_supply: bool, held: int, amount: int
+    ) -> ProtocolError:
+        """Solady's ``_burn`` checks the balance first (the supply is lowered after the move)."""
+        return BalanceExceeded(
+            E.ERC6909_INSUFFICIENT_BALANCE,
+            holder,
+            f"{token} ({self.name})",
+            held,
+            amount,
+            r.decimals,
+            burn=True,
+        )
 
     def total_reserve_factor(self, r: Reserve) -> int:
         return r.reserve_factor + r.owner_reserve_factor

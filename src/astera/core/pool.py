@@ -27,7 +27,7 @@ from .account import (
     balance_decrease_allowed,
     health_factor,
 )
-from .errors import ProtocolError, overflow
+from .errors import BalanceExceeded, ProtocolError, overflow
 from .events import Event
 from .liquidation import collateral_to_seize
 from .reserve import Reserve
@@ -168,15 +168,19 @@ class Pool:
         self.proto.journal.set(balances, holder, prev + scaled)
         return scaled, prev
 
-    def _burn_scaled(self, balances: dict[str, int], holder: str, amount: int, index: int) -> int:
-        """Debit ``amount`` at ``index`` from a scaled balance; the scaled amount burnt. A burn
-        of 0 scaled refuses; one beyond the balance underflows, as the tokens' checked math does."""
+    def _burn_scaled(
+        self, r: Reserve, balances: dict[str, int], total: int, holder: str, amount: int, index: int
+    ) -> int:
+        """Debit ``amount`` at ``index`` from a scaled balance of ``r``'s aToken or debt token
+        (``total`` is that token's scaled supply); the scaled amount burnt. A burn of 0 scaled
+        refuses (``36``); one beyond the balance is refused by the token (:meth:`over_burn`)."""
         scaled = ray_div(amount, index)
         if scaled == 0:
             raise ProtocolError(E.INVALID_BURN_AMOUNT)
         prev = balances.get(holder, 0)
         if scaled > prev:
-            raise overflow()
+            token = f"{r.asset} debt" if balances is r.d_scaled else f"a{r.asset}"
+            raise self.over_burn(r, holder, token, scaled > total, ray_mul(prev, index), amount)
         self.proto.journal.set(balances, holder, prev - scaled)
         return scaled
 
@@ -187,7 +191,7 @@ class Pool:
         return prev == 0
 
     def burn_a(self, r: Reserve, holder: str, amount: int, index: int) -> None:
-        r.a_scaled_total -= self._burn_scaled(r.a_scaled, holder, amount, index)
+        r.a_scaled_total -= self._burn_scaled(r, r.a_scaled, r.a_scaled_total, holder, amount, index)
 
     def mint_debt(self, r: Reserve, user: str, on_behalf_of: str, amount: int) -> bool:
         """Mint variable debt; a delegated borrow spends the delegator's allowance."""
@@ -201,19 +205,38 @@ class Pool:
         return prev == 0
 
     def burn_debt(self, r: Reserve, user: str, amount: int) -> None:
-        r.d_scaled_total -= self._burn_scaled(r.d_scaled, user, amount, r.variable_borrow_index)
+        r.d_scaled_total -= self._burn_scaled(
+            r, r.d_scaled, r.d_scaled_total, user, amount, r.variable_borrow_index
+        )
 
-    #: What the aToken raises when a holder moves more than it holds.
-    OVER_BALANCE = "panic:0x11"
-
-    def move_a_scaled(self, r: Reserve, sender: str, to: str, scaled: int) -> None:
+    def move_a_scaled(self, r: Reserve, sender: str, to: str, scaled: int, amount: int) -> None:
+        """Move ``scaled`` aToken units (``amount`` of underlying) from ``sender`` to ``to``;
+        beyond the sender's balance the token refuses (:meth:`over_balance`)."""
         a = r.a_scaled
         prev = a.get(sender, 0)
         if scaled > prev:
-            raise ProtocolError(self.OVER_BALANCE)
+            raise self.over_balance(r, sender, ray_mul(prev, r.normalized_income(self.proto.now)), amount)
         j = self.proto.journal
         j.set(a, sender, prev - scaled)
         j.set(a, to, a.get(to, 0) + scaled)
+
+    def over_balance(self, r: Reserve, holder: str, held: int, amount: int) -> ProtocolError:
+        """What the Core aToken's transfer raises when ``holder`` moves more than it holds:
+        IncentivizedERC20's balance check, a reason string (vectors FORMAT §4.6)."""
+        return BalanceExceeded(E.TRANSFER_EXCEEDS_BALANCE, holder, f"a{r.asset}", held, amount, r.decimals)
+
+    def over_burn(
+        self, r: Reserve, holder: str, token: str, over_supply: bool, held: int, amount: int
+    ) -> ProtocolError:
+        """What a Core aToken or debt-token burn raises beyond the holder's balance.
+
+        IncentivizedERC20's ``_burn`` lowers the total supply (checked) before it checks the
+        balance, so a burn beyond the whole supply panics and one beyond only the holder's
+        balance reverts with the reason string.
+        """
+        if over_supply:
+            return overflow()
+        return BalanceExceeded(E.BURN_EXCEEDS_BALANCE, holder, token, held, amount, r.decimals, burn=True)
 
     def check_not_paused(self) -> None:
         if self.paused:
@@ -355,7 +378,7 @@ class Pool:
         index = r.normalized_income(self.proto.now)
         from_before = ray_mul(r.a_scaled.get(sender, 0), index)
         to_before = ray_mul(r.a_scaled.get(to, 0), index)
-        self.move_a_scaled(r, sender, to, ray_div(amount, index))
+        self.move_a_scaled(r, sender, to, ray_div(amount, index), amount)
         self.finalize_transfer(r, sender, to, amount, from_before, to_before, validate)
         return [Event("Transfer", self.name, reserve=r.asset, sender=sender, to=to, amount=amount)]
 
@@ -421,7 +444,7 @@ class Pool:
         if receive_a_token:
             index = coll.normalized_income(now)
             liquidator_before = ray_mul(coll.a_scaled.get(liquidator, 0), index)
-            self.move_a_scaled(coll, target, liquidator, ray_div(seize, index))
+            self.move_a_scaled(coll, target, liquidator, ray_div(seize, index), seize)
             if liquidator_before == 0:
                 self.set_collateral_bit(liquidator, coll, True)
         else:
