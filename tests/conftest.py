@@ -11,11 +11,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _find_vectors_dir() -> Path:
+    """The conformance vectors: ``ASTERA_VECTORS`` when set (e.g. a larger acceptance set),
+    else the public vectors shipped with the project in ``tests/vectors``."""
     env = os.environ.get("ASTERA_VECTORS")
     if env:
         return Path(env).expanduser().resolve()
-    # CI clones the repo with shared/ beside it; locally the repo is /work/main, shared is /work/shared.
-    return (REPO_ROOT / ".." / "shared" / "vectors").resolve()
+    return REPO_ROOT / "tests" / "vectors"
 
 
 @pytest.fixture(scope="session")

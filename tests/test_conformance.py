@@ -1,7 +1,7 @@
 """Conformance: every vector in the vectors directory replays to its reference trace exactly.
 
-One test per vector found in the ``vectors_dir`` fixture's directory (``ASTERA_VECTORS``
-or ``../shared/vectors``), so a larger acceptance set dropped into that directory is
+One test per vector found in the ``vectors_dir`` fixture's directory (``ASTERA_VECTORS``,
+else the copy shipped in ``tests/vectors``), so a larger acceptance set dropped into that directory is
 checked the same way. Nothing is approximate (vectors/FORMAT.md §5): a difference of one
 wei in any field of any step fails, and the message lists the first differing paths.
 
@@ -50,10 +50,10 @@ def test_vector_replays_exactly(vectors_dir: Path, vector: str) -> None:
 
 
 def test_public_vectors_are_all_present(vectors_dir: Path) -> None:
-    """The 13 public vectors of vectors/README.md, so a half-copied directory cannot pass silently."""
-    public = {"basic", "misc", "multi-2001", "ops", "seed-example-1"} | {
-        f"random-000{i}" for i in range(1, 9)
-    }
+    """The 17 public vectors of vectors/README.md, so a half-copied directory cannot pass silently."""
+    public = {"basic", "misc", "multi-2001", "ops", "seed-example-1"}
+    public |= {f"random-000{i}" for i in range(1, 9)}
+    public |= {"diff-3001", "diff-3010", "diff-3022", "diffmulti-4003"}
     assert public <= set(vector_names(vectors_dir))
 
 

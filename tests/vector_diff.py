@@ -80,9 +80,7 @@ def compare_vector(vectors: Path, name: str, limit: int = 20) -> list[str]:
 if __name__ == "__main__":
     import sys
 
-    root = (
-        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "vectors"
-    )
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "vectors"
     names = sys.argv[2:] or vector_names(root)
     for n in names:
         probs = compare_vector(root, n, 8)
