@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from astera.node.api import create_app
 from astera.node.chain import open_chain
+from astera.node.limits import Limits
 from astera.node.node import Node
 from astera.node.store import SqlStore, open_store
 
@@ -53,10 +55,21 @@ def open_test_store(db_url: str | None, tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def api(open_test_store: Any, genesis_doc: dict[str, Any]) -> Iterator[TestClient]:
-    """The HTTP API of a fresh node (faucet key held), in process."""
-    chain = open_chain(open_test_store(), genesis_doc)
-    node = Node(chain, snapshot_every=5, faucet_key=key("faucet"))
-    with TestClient(create_app(node)) as client:
-        client.node = node  # type: ignore[attr-defined]
-        yield client
+def make_api(open_test_store: Any, genesis_doc: dict[str, Any]) -> Iterator[Callable[..., TestClient]]:
+    """``make_api(limits=...)``: the HTTP API of a fresh node (faucet key held), in process."""
+    with ExitStack() as stack:
+
+        def _make(limits: Limits | None = None) -> TestClient:
+            chain = open_chain(open_test_store(), genesis_doc)
+            node = Node(chain, snapshot_every=5, faucet_key=key("faucet"), limits=limits)
+            client = stack.enter_context(TestClient(create_app(node)))
+            client.node = node  # type: ignore[attr-defined]
+            return client
+
+        yield _make
+
+
+@pytest.fixture
+def api(make_api: Callable[..., TestClient]) -> TestClient:
+    """The HTTP API of a fresh node with the default limits."""
+    return make_api()

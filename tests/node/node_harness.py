@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -150,3 +151,42 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait(30)
             self.log.close()
+
+
+class LiveApi:
+    """An in-process node's API served by uvicorn on a loopback port, in a thread (for what the
+    test client cannot do: streams, disconnects, several connections at once)."""
+
+    def __init__(self, app: Any, node: Any) -> None:
+        import uvicorn
+
+        self.node = node
+        self.port = free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            loop="asyncio",
+            timeout_graceful_shutdown=2,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveApi:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the in-process server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.node.end_streams()
+        self.server.should_exit = True
+        self.thread.join(30)

@@ -181,7 +181,7 @@ def test_faucet_limits_and_lookups(api: TestClient) -> None:
     r = api.post("/faucet", json={"address": me, "asset": "WETH", "amount": str(10**30)})
     assert r.status_code == 422 and r.json()["error"]["code"] == "faucet_limit"
     r = api.post("/faucet", json={"address": me, "asset": "DOGE", "amount": "1"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "faucet_limit"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_asset"
     r = api.post("/faucet", json={"address": "nope", "asset": "WETH", "amount": "1"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
     assert api.get("/txs/" + "0" * 64).json()["error"]["code"] == "not_found"

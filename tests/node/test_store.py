@@ -265,3 +265,33 @@ def test_a_failed_commit_stops_the_node_without_acknowledging(
         assert isinstance(e, NodeError) and e.code == "unavailable"
     restored = open_chain(open_test_store(), genesis_doc)  # the log is intact at block 1
     assert restored.head.height == 1
+
+
+def indexed_columns(store: Any, table: str) -> set[str]:
+    """The leading column of each index on ``table``."""
+    if store.kind == "sqlite":
+        names = [
+            r[0]
+            for r in store._query(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+            )
+        ]
+        return {store._query(f"PRAGMA index_info({name})")[0][2] for name in names}
+    rows = store._query("SELECT indexdef FROM pg_indexes WHERE tablename = ?", (table,))
+    return {r[0].split("(", 1)[1].split(")")[0].split(",")[0].strip() for r in rows}
+
+
+def test_log_lookups_by_height_and_transaction_are_indexed(
+    open_test_store: Any, genesis_doc: dict[str, Any]
+) -> None:
+    """/blocks/{h}, /txs/{hash} and the stream's backlog read txs and events by height and by
+    transaction: indexed, also in a log created before the indexes existed."""
+    store = open_test_store()
+    open_chain(store, genesis_doc)
+    for name in ("txs_height", "events_height", "events_tx_seq"):
+        store._writer.execute(f"DROP INDEX {name}")  # a log from before
+    store._writer.commit()
+    store.close()
+    store = open_test_store()
+    assert "height" in indexed_columns(store, "txs")
+    assert {"height", "tx_seq"} <= indexed_columns(store, "events")

@@ -1,10 +1,14 @@
 """The HTTP API (FastAPI): submit signed transactions; read markets, accounts and the log.
 
-OpenAPI is published at ``/openapi.json`` and browsable at ``/docs``. Every refusal
-is ``{"error": {"code": ..., "message": ...}}`` with a 4xx status and a stable code
-(see :mod:`astera.node.errors`). Amounts are decimal strings. Lists are paginated by
-cursor: ``?after=N`` walks forward (oldest first), ``?before=N`` or no cursor walks
-backward (newest first); each page says its ``next`` cursor.
+OpenAPI is published at ``/openapi.json`` and browsable at ``/docs`` (Swagger UI served
+from the package: no network needed). Every refusal, on every route (unknown routes,
+wrong methods and unparsable requests included), is ``{"error": {"code": ..., "message":
+...}}`` with a stable code (see :mod:`astera.node.errors`), and every status a route can
+answer is declared in the OpenAPI document. Request bodies are limited in size on every
+route; the faucet and ``/stream`` are rate-limited per client (:mod:`astera.node.limits`).
+Amounts are decimal strings. Lists are paginated by cursor: ``?after=N`` walks forward
+(oldest first), ``?before=N`` or no cursor walks backward (newest first); each page says
+its ``next`` cursor.
 """
 
 from __future__ import annotations
@@ -14,17 +18,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Request
+import swagger_ui_bundle
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 
 from astera import __version__
 
 from . import sse
 from .actions import ACTIONS
-from .blocks import Header, jsonable
-from .errors import NodeError
+from .blocks import Header as BlockHeader
+from .blocks import jsonable
+from .body_limit import BodyLimit
+from .errors import STATUS, NodeError
 from .node import Node, event_json
 from .sequencer import Receipt
 from .transactions import decode_tx, parse_json
@@ -32,7 +49,8 @@ from .views import account_view, markets_view, pool_view
 
 ADDRESS = r"^[0-9a-f]{64}$"
 HASH = r"^[0-9a-f]{64}$"
-AMOUNT = r"^(0|[1-9][0-9]{0,77})$"
+POSITIVE_AMOUNT = r"^[1-9][0-9]{0,77}$"
+EVENT_ID = r"^[0-9]{1,18}$"
 MAX_CURSOR = 1 << 62
 
 Cursor = Annotated[int | None, Query(ge=-1, le=MAX_CURSOR, description="Page forward from this cursor.")]
@@ -66,13 +84,50 @@ SIGNED_TX_SCHEMA: dict[str, Any] = {
 
 
 class FaucetRequest(BaseModel):
+    """``POST /faucet``: base units of one asset to one address."""
+
+    model_config = ConfigDict(extra="forbid")
+
     address: str = Field(pattern=ADDRESS)
     asset: str = Field(min_length=1, max_length=32)
-    amount: str = Field(pattern=AMOUNT, description="Base units (decimal string).")
+    amount: str = Field(pattern=POSITIVE_AMOUNT, description="Base units (decimal string), at least 1.")
+
+
+class ErrorDetail(BaseModel):
+    """A refusal: ``code`` is stable (clients switch on it); some codes add fields (``reason``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable error code, e.g. invalid_request, not_found, refused.")
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorDetail
+
+
+#: Every route can answer these: a body over the size limit, a request FastAPI cannot validate.
+COMMON_ERRORS = ("payload_too_large", "invalid_request")
+
+
+def refusals(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route that may refuse with ``codes`` (plus :data:`COMMON_ERRORS`)."""
+    by_status: dict[int, list[str]] = {}
+    for code in dict.fromkeys((*codes, *COMMON_ERRORS)):
+        by_status.setdefault(STATUS[code], []).append(code)
+    return {
+        status: {"model": ErrorEnvelope, "description": "error codes: " + ", ".join(names)}
+        for status, names in sorted(by_status.items())
+    }
 
 
 def _error(e: NodeError) -> JSONResponse:
     return JSONResponse(e.body(), status_code=e.status)
+
+
+def client_of(request: Request) -> str:
+    """The client a per-client limit counts (its IP address as the server sees it)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def receipt_json(r: Receipt) -> dict[str, Any]:
@@ -113,6 +168,22 @@ def ev_json(row: tuple[Any, ...], tx_hash: str | None = None) -> dict[str, Any]:
     return out
 
 
+def block_json(
+    header: BlockHeader, txs: list[tuple[Any, ...]], events: list[tuple[Any, ...]]
+) -> dict[str, Any]:
+    """One block as ``/blocks/{height}`` and the ``/stream`` backlog show it."""
+    hash_of = {r[0]: r[1] for r in txs}
+    by_tx: dict[int, list[dict[str, Any]]] = {}
+    for e in events:
+        by_tx.setdefault(e[2], []).append(ev_json(e, hash_of.get(e[2], "")))
+    items = []
+    for r in txs:
+        t = tx_json(r)
+        t["events"] = by_tx.get(t["seq"], [])
+        items.append(t)
+    return {**header.as_dict(), "txs": items}
+
+
 def _page(items: list[dict[str, Any]], key: str, forward: bool) -> dict[str, Any]:
     nxt = items[-1][key] if items else None
     return {
@@ -120,6 +191,12 @@ def _page(items: list[dict[str, Any]], key: str, forward: bool) -> dict[str, Any
         "order": "asc" if forward else "desc",
         "next": ({"after": nxt} if forward else {"before": nxt}) if nxt is not None else None,
     }
+
+
+def invalid_request(errors: Any) -> NodeError:
+    """``invalid_request`` listing what failed validation, where (``loc``) and why (``msg``)."""
+    detail = [{"loc": [str(x) for x in err.get("loc", ())], "msg": str(err.get("msg", ""))} for err in errors]
+    return NodeError("invalid_request", "invalid request parameters", detail=detail)
 
 
 def create_app(node: Node) -> FastAPI:
@@ -133,7 +210,17 @@ def create_app(node: Node) -> FastAPI:
         finally:
             await node.stop()
 
-    app = FastAPI(title="Astera Lend node", version=__version__, lifespan=lifespan, description=__doc__)
+    app = FastAPI(
+        title="Astera Lend node",
+        version=__version__,
+        lifespan=lifespan,
+        description=__doc__,
+        docs_url=None,  # served below from the package's own Swagger UI assets
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.add_middleware(BodyLimit, max_bytes=node.limits.max_body_bytes)
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
     @app.exception_handler(NodeError)
     async def node_error(request: Request, e: NodeError) -> JSONResponse:
@@ -141,12 +228,33 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, e: RequestValidationError) -> JSONResponse:
-        detail = [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in e.errors()]
-        return _error(NodeError("invalid_request", "invalid request parameters", detail=detail))
+        return _error(invalid_request(e.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            e.status_code, "invalid_request"
+        )
+        detail = e.detail if e.status_code != 404 else f"no route {request.url.path}"
+        return _error(NodeError(code, str(detail)))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, e: Exception) -> JSONResponse:
+        return _error(NodeError("internal_error", "the request failed unexpectedly; nothing changed"))
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Astera Lend node",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
     # ---- transactions -------------------------------------------------------------------------
 
@@ -157,21 +265,24 @@ def create_app(node: Node) -> FastAPI:
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": SIGNED_TX_SCHEMA}}}
         },
-        responses={
-            400: {"description": "malformed_json"},
-            401: {"description": "bad_signature"},
-            403: {"description": "unauthorized"},
-            409: {"description": "bad_nonce"},
-            413: {"description": "payload_too_large"},
-            422: {"description": "invalid_tx, wrong_chain or refused (protocol code in reason)"},
-        },
+        responses=refusals(
+            "malformed_json",
+            "bad_signature",
+            "unauthorized",
+            "bad_nonce",
+            "invalid_tx",
+            "wrong_chain",
+            "expired",
+            "refused",
+            "unavailable",
+        ),
     )
     async def submit(request: Request) -> JSONResponse:
         """Answers once the transaction is in a durable block, with its receipt and events."""
         tx = decode_tx(parse_json(await request.body()), node.chain_id)
         return JSONResponse(receipt_json(await node.submit(tx)))
 
-    @app.get("/txs", tags=["log"], summary="Transactions, paginated by sequence number")
+    @app.get("/txs", tags=["log"], summary="Transactions, paginated by sequence number", responses=refusals())
     async def list_txs(
         after: Cursor = None,
         before: Before = None,
@@ -181,7 +292,12 @@ def create_app(node: Node) -> FastAPI:
         rows = await node.read(node.store.txs, after, before, limit, sender)
         return _page([tx_json(r) for r in rows], "seq", after is not None)
 
-    @app.get("/txs/{tx_hash}", tags=["log"], summary="One transaction with its events")
+    @app.get(
+        "/txs/{tx_hash}",
+        tags=["log"],
+        summary="One transaction with its events",
+        responses=refusals("not_found"),
+    )
     async def get_tx(tx_hash: Annotated[str, Path(pattern=HASH)]) -> dict[str, Any]:
         row = await node.read(node.store.tx, tx_hash)
         if row is None:
@@ -192,33 +308,39 @@ def create_app(node: Node) -> FastAPI:
 
     # ---- blocks and events --------------------------------------------------------------------
 
-    @app.get("/blocks", tags=["log"], summary="Block headers, paginated by height")
+    @app.get("/blocks", tags=["log"], summary="Block headers, paginated by height", responses=refusals())
     async def list_blocks(after: Cursor = None, before: Before = None, limit: Limit = 50) -> dict[str, Any]:
-        headers: list[Header] = await node.read(node.store.headers, after, before, limit)
+        headers: list[BlockHeader] = await node.read(node.store.headers, after, before, limit)
         return _page([h.as_dict() for h in headers], "height", after is not None)
 
-    @app.get("/blocks/{height}", tags=["log"], summary="One block with its transactions and events")
+    @app.get(
+        "/blocks/{height}",
+        tags=["log"],
+        summary="One block with its transactions and events",
+        responses=refusals("not_found"),
+    )
     async def get_block(height: Annotated[int, Path(ge=0, le=MAX_CURSOR)]) -> dict[str, Any]:
-        return await _block(height)
-
-    async def _block(height: int) -> dict[str, Any]:
         h = await node.read(node.store.header, height)
         if h is None:
             raise NodeError("not_found", f"no block {height}")
         txs = await node.read(node.store.txs_at, height)
         events = await node.read(node.store.events_at, height)
-        hash_of = {r[0]: r[1] for r in txs}
-        by_tx: dict[int, list[dict[str, Any]]] = {}
-        for e in events:
-            by_tx.setdefault(e[2], []).append(ev_json(e, hash_of.get(e[2], "")))
-        items = []
-        for r in txs:
-            t = tx_json(r)
-            t["events"] = by_tx.get(t["seq"], [])
-            items.append(t)
-        return {**h.as_dict(), "txs": items}
+        return block_json(h, txs, events)
 
-    @app.get("/events", tags=["log"], summary="Events, paginated by sequence number")
+    async def blocks_after(after: int, limit: int) -> list[dict[str, Any]]:
+        headers, txs, events = await node.read(node.store.blocks_after, after, limit)
+        by_height_txs: dict[int, list[tuple[Any, ...]]] = {}
+        for t in txs:
+            by_height_txs.setdefault(t[2], []).append(t)
+        by_height_events: dict[int, list[tuple[Any, ...]]] = {}
+        for e in events:
+            by_height_events.setdefault(e[1], []).append(e)
+        return [
+            block_json(h, by_height_txs.get(h.height, []), by_height_events.get(h.height, []))
+            for h in headers
+        ]
+
+    @app.get("/events", tags=["log"], summary="Events, paginated by sequence number", responses=refusals())
     async def list_events(
         after: Cursor = None,
         before: Before = None,
@@ -233,40 +355,65 @@ def create_app(node: Node) -> FastAPI:
         tags=["log"],
         summary="Server-Sent Events: one `block` event per new block",
         response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "`block` events, then `end`"},
+            **refusals("rate_limited"),
+        },
     )
     async def stream(
         request: Request,
         since: Annotated[
             int | None, Query(ge=0, le=MAX_CURSOR, description="Replay blocks after this height first.")
         ] = None,
+        last_event_id: Annotated[
+            str | None,
+            Header(
+                alias="Last-Event-ID",
+                pattern=EVENT_ID,
+                description="Resume after this block height (what an EventSource sends on reconnect).",
+            ),
+        ] = None,
     ) -> StreamingResponse:
-        last_id = request.headers.get("last-event-id", "")
-        after = int(last_id) if last_id.isdigit() and len(last_id) < 19 else since
+        """Blocks after ``since`` (or ``Last-Event-ID``) first, at most ``stream_backlog_blocks`` per
+        request (then ``event: end`` with ``resume_after``: reconnect), then each new block."""
+        after = int(last_event_id) if last_event_id is not None else since
+        release = node.streams.acquire(client_of(request))
         q = node.broadcaster.subscribe()
-        backlog: list[dict[str, Any]] = []
-        if after is not None:
-            head = node.sequencer.head.height
-            for height in range(after + 1, min(head, after + 1000) + 1):
-                backlog.append(await _block(height))
+
+        def close() -> None:
+            node.broadcaster.unsubscribe(q)
+            release()
 
         async def body() -> AsyncIterator[str]:
             try:
+                limits = node.limits
                 async for chunk in sse.stream(
-                    backlog, q, after if after is not None else node.sequencer.head.height
+                    blocks_after,
+                    lambda: node.sequencer.head.height,
+                    q,
+                    after,
+                    limits.stream_backlog_blocks,
+                    limits.stream_page_blocks,
                 ):
                     yield chunk
             finally:
-                node.broadcaster.unsubscribe(q)
+                close()
 
         return StreamingResponse(
             body(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(close),  # also when the body never started
         )
 
     # ---- state --------------------------------------------------------------------------------
 
-    @app.get("/status", tags=["node"], summary="Network, head block, store and durability")
+    @app.get(
+        "/status",
+        tags=["node"],
+        summary="Network, head block, store and durability",
+        responses=refusals("unavailable"),
+    )
     async def status() -> dict[str, Any]:
         await node.ready()
         head = node.sequencer.head
@@ -293,17 +440,33 @@ def create_app(node: Node) -> FastAPI:
             },
         }
 
-    @app.get("/metrics", tags=["node"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["node"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses=refusals(),
+    )
     async def metrics() -> PlainTextResponse:
         text = node.metrics.render(node.sequencer.head.height, node.sequencer.queued, len(node.broadcaster))
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    @app.get("/markets", tags=["markets"], summary="Every pool's reserves: prices, rates, utilization")
+    @app.get(
+        "/markets",
+        tags=["markets"],
+        summary="Every pool's reserves: prices, rates, utilization",
+        responses=refusals("unavailable"),
+    )
     async def markets() -> dict[str, Any]:
         await node.ready()
         return markets_view(node.chain.ledger.protocol)
 
-    @app.get("/pools/{pool}", tags=["markets"], summary='One pool ("core" or a Mini-Pool id)')
+    @app.get(
+        "/pools/{pool}",
+        tags=["markets"],
+        summary='One pool ("core" or a Mini-Pool id)',
+        responses=refusals("not_found", "unavailable"),
+    )
     async def get_pool(pool: Annotated[str, Path(pattern=r"^(core|[0-9]{1,5})$")]) -> dict[str, Any]:
         await node.ready()
         p = node.chain.ledger.protocol
@@ -313,7 +476,12 @@ def create_app(node: Node) -> FastAPI:
             raise NodeError("not_found", f"no Mini-Pool {pool}")
         return pool_view(p, p.mini_pools[int(pool)])
 
-    @app.get("/mini-pools", tags=["markets"], summary="Mini-Pools with their Core-Pool credit lines")
+    @app.get(
+        "/mini-pools",
+        tags=["markets"],
+        summary="Mini-Pools with their Core-Pool credit lines",
+        responses=refusals("unavailable"),
+    )
     async def mini_pools() -> list[dict[str, Any]]:
         await node.ready()
         p = node.chain.ledger.protocol
@@ -323,6 +491,7 @@ def create_app(node: Node) -> FastAPI:
         "/accounts/{address}",
         tags=["accounts"],
         summary="Wallet, positions, health factor and borrowing power in every pool; next nonce",
+        responses=refusals("unavailable"),
     )
     async def account(address: Annotated[str, Path(pattern=ADDRESS)]) -> dict[str, Any]:
         await node.ready()
@@ -333,9 +502,33 @@ def create_app(node: Node) -> FastAPI:
         "/faucet",
         tags=["accounts"],
         summary="Test funds: the node's faucet key mints to an address",
-        responses={403: {"description": "faucet_disabled"}, 422: {"description": "faucet_limit"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": FaucetRequest.model_json_schema()}},
+            }
+        },
+        responses=refusals(
+            "malformed_json",
+            "faucet_disabled",
+            "unknown_asset",
+            "faucet_limit",
+            "rate_limited",
+            "unavailable",
+        ),
     )
-    async def faucet(req: FaucetRequest) -> dict[str, Any]:
-        return receipt_json(await node.mint_from_faucet(req.address, req.asset, int(req.amount)))
+    async def faucet(request: Request) -> dict[str, Any]:
+        """At most the genesis ``faucet_limits`` per request and per address and window; a client
+        makes at most ``faucet_requests_per_client`` requests per window."""
+        try:
+            req = FaucetRequest.model_validate(parse_json(await request.body()))
+        except NodeError as e:
+            if e.code != "invalid_tx":  # the strict parser's word for a float, a duplicate key...
+                raise
+            raise NodeError("invalid_request", e.message) from None
+        except ValidationError as e:
+            raise invalid_request(e.errors()) from None
+        receipt = await node.mint_from_faucet(req.address, req.asset, int(req.amount), client_of(request))
+        return receipt_json(receipt)
 
     return app

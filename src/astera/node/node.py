@@ -20,6 +20,7 @@ from .accounts import Key
 from .blocks import jsonable
 from .chain import Chain
 from .errors import NodeError
+from .limits import Limits, SlidingWindow, Slots
 from .metrics import Metrics
 from .sequencer import BlockHook, CommittedBlock, Receipt, Sequencer
 from .sse import Broadcaster
@@ -67,8 +68,10 @@ class Node:
         faucet_key: Key | None = None,
         keeper_key: Key | None = None,
         clock: Callable[[], float] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.chain = chain
+        self.limits = limits = limits or Limits()
         self.chain_id = chain.chain_id
         self.metrics = Metrics()
         self.broadcaster = Broadcaster()
@@ -80,6 +83,12 @@ class Node:
         self.faucet_limits = genesis_mod.faucet_limits(chain.genesis)
         holds_faucet = faucet_key is not None and faucet_key.address == chain.ledger.roles.faucet
         self.faucet = Participant(faucet_key, self) if holds_faucet and faucet_key is not None else None
+        #: What the faucet gave each (address, asset), and how many requests each client made,
+        #: over the last ``limits.faucet_window_seconds``.
+        self.faucet_given = SlidingWindow(limits.faucet_window_seconds)
+        self.faucet_requests = SlidingWindow(limits.faucet_window_seconds)
+        #: Open SSE streams per client.
+        self.streams = Slots(limits.streams_per_client, "open streams")
         #: The key the in-node keeper liquidates with (any key: liquidations need no role).
         self.keeper_key = keeper_key
         #: Set by :func:`astera.keeper.attach`; None when the node runs without a keeper.
@@ -125,19 +134,48 @@ class Node:
         """Run a store query on the read pool."""
         return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
 
-    async def mint_from_faucet(self, address: str, asset: str, amount: int) -> Receipt:
+    async def mint_from_faucet(
+        self, address: str, asset: str, amount: int, client: str | None = None
+    ) -> Receipt:
+        """Mint test funds to ``address`` with the faucet key, within the faucet's limits: per
+        request and per address and window (genesis ``faucet_limits``), and per ``client`` and
+        window (:class:`Limits`; ``None``: the node's own callers, not counted)."""
         if self.faucet is None:
             raise NodeError("faucet_disabled", "this node does not hold the faucet key")
         limit = self.faucet_limits.get(asset)
-        if limit is None or amount > limit:
+        if limit is None:
+            raise NodeError("unknown_asset", f"the faucet has no {asset}", assets=sorted(self.faucet_limits))
+        if amount <= 0:
+            raise NodeError("invalid_request", "the faucet amount must be at least 1 base unit")
+        if amount > limit:
             raise NodeError(
-                "faucet_limit",
-                f"the faucet gives at most {limit} {asset} per request"
-                if limit is not None
-                else f"the faucet has no {asset}",
-                limit=jsonable(limit),
+                "faucet_limit", f"the faucet gives at most {limit} {asset} per request", limit=jsonable(limit)
             )
-        return await self.faucet.send("mint", {"to": address, "asset": asset, "amount": str(amount)})
+        window = self.limits.faucet_window_seconds
+        given = self.faucet_given.used((address, asset))
+        if given + amount > limit:
+            raise NodeError(
+                "rate_limited",
+                f"this address received {given} of the {limit} {asset} the faucet gives an address "
+                f"every {window} s; it may ask for {limit - given} more now",
+                limit=jsonable(limit),
+                available=jsonable(limit - given),
+            )
+        if client is not None:
+            per_client = self.limits.faucet_requests_per_client
+            if self.faucet_requests.used(client) >= per_client:
+                raise NodeError(
+                    "rate_limited",
+                    f"at most {per_client} faucet requests per client every {window} s",
+                    limit=per_client,
+                )
+            self.faucet_requests.add(client, 1)
+        self.faucet_given.add((address, asset), amount)
+        try:
+            return await self.faucet.send("mint", {"to": address, "asset": asset, "amount": str(amount)})
+        except BaseException:
+            self.faucet_given.remove((address, asset), amount)  # nothing was given
+            raise
 
     def _publish(self, block: CommittedBlock) -> None:
         if len(self.broadcaster):

@@ -2,14 +2,17 @@
 
 Each subscriber has a bounded queue; one that falls too far behind is dropped (its
 stream ends) rather than slowing the sequencer. A client that reconnects with
-``Last-Event-ID`` (or ``?since=HEIGHT``) gets the blocks it missed from the store first.
+``Last-Event-ID`` (or ``?since=HEIGHT``) gets the blocks it missed from the store first,
+read a page at a time as the client takes them (so a client that leaves stops the work),
+at most ``backlog`` of them per request: then the stream ends with ``event: end`` and
+``{"reason": "backlog", "resume_after": HEIGHT}``, and the client reconnects to go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
 QUEUE_SIZE: Final = 1024
@@ -55,14 +58,37 @@ def frame(message: dict[str, Any]) -> str:
     return f"id: {message['height']}\nevent: block\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
 
 
+def end(reason: str, **fields: Any) -> str:
+    """The last frame of a stream: the client should reconnect (with ``Last-Event-ID``)."""
+    return f"event: end\ndata: {json.dumps({'reason': reason, **fields}, separators=(',', ':'))}\n\n"
+
+
 async def stream(
-    backlog: list[dict[str, Any]], q: asyncio.Queue[dict[str, Any] | None], after: int
+    fetch: Callable[[int, int], Awaitable[list[dict[str, Any]]]],
+    head: Callable[[], int],
+    q: asyncio.Queue[dict[str, Any] | None],
+    after: int | None,
+    backlog: int,
+    page: int,
 ) -> AsyncIterator[str]:
-    """Backlog first, then live blocks (skipping any the backlog already sent)."""
-    last = after
-    for old in backlog:
-        last = old["height"]
-        yield frame(old)
+    """Blocks after height ``after`` from the store (``fetch(after, n)``, a page at a time, at most
+    ``backlog``), then live blocks from ``q`` (skipping any the backlog already sent).
+
+    ``q`` must be subscribed before this starts, so no block falls between the two.
+    """
+    last = head() if after is None else after
+    sent = 0
+    while last < head():
+        if sent >= backlog:
+            yield end("backlog", resume_after=last)
+            return
+        blocks = await fetch(last, min(page, backlog - sent))
+        if not blocks:
+            break
+        for old in blocks:
+            last = old["height"]
+            yield frame(old)
+        sent += len(blocks)
     while True:
         try:
             message: dict[str, Any] | None = await asyncio.wait_for(q.get(), KEEPALIVE_SECONDS)
@@ -70,7 +96,7 @@ async def stream(
             yield ": keepalive\n\n"
             continue
         if message is None:
-            yield "event: end\ndata: {}\n\n"  # node stopping, or this client fell behind: reconnect
+            yield end("closed")  # node stopping, or this client fell behind: reconnect
             return
         if message["height"] > last:
             last = message["height"]

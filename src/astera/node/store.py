@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS events (
     seq BIGINT PRIMARY KEY, height BIGINT NOT NULL, tx_seq BIGINT NOT NULL,
     name TEXT NOT NULL, pool TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_name ON events (name, seq);
+CREATE INDEX IF NOT EXISTS txs_height ON txs (height);
+CREATE INDEX IF NOT EXISTS events_height ON events (height);
+CREATE INDEX IF NOT EXISTS events_tx_seq ON events (tx_seq);
 CREATE TABLE IF NOT EXISTS snapshots (
     height BIGINT PRIMARY KEY, state_hash TEXT NOT NULL, data {blob} NOT NULL);
 """
@@ -310,6 +313,28 @@ class SqlStore(ABC):
     def events_at(self, height: int) -> list[tuple[Any, ...]]:
         """Every event of one block, in order."""
         return self._query(f"SELECT {EVENT_COLS} FROM events WHERE height = ? ORDER BY seq", (height,))
+
+    def blocks_after(
+        self, after: int, limit: int
+    ) -> tuple[list[Header], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Up to ``limit`` blocks after height ``after``: headers, their transactions and their events
+        (three indexed range reads; a page of the SSE backlog)."""
+        headers = [
+            header_of(r)
+            for r in self._query(
+                f"SELECT {BLOCK_COLS} FROM blocks WHERE height > ? ORDER BY height LIMIT ?", (after, limit)
+            )
+        ]
+        if not headers:
+            return [], [], []
+        last = headers[-1].height
+        txs = self._query(
+            f"SELECT {TX_COLS} FROM txs WHERE height > ? AND height <= ? ORDER BY seq", (after, last)
+        )
+        events = self._query(
+            f"SELECT {EVENT_COLS} FROM events WHERE height > ? AND height <= ? ORDER BY seq", (after, last)
+        )
+        return headers, txs, events
 
     def events_of(self, tx_seq: int) -> list[tuple[Any, ...]]:
         return self._query(f"SELECT {EVENT_COLS} FROM events WHERE tx_seq = ? ORDER BY seq", (tx_seq,))
