@@ -65,6 +65,7 @@ def test_faucet_bodies_get_the_same_codes_as_txs(api: TestClient) -> None:
         (b'{"address": "%s", "asset": "WETH", "amount": 1.5}' % me.encode(), 422, "invalid_request"),
         (b'{"address": "%s", "asset": "DOGE", "amount": "1"}' % me.encode(), 422, "unknown_asset"),
         (b"[]", 422, "invalid_request"),
+        (b'{"address": "%s", "asset": "WETH", "amount": "1"}' % (b"0" * 64), 422, "invalid_request"),
     ]
     for body, status, code in cases:
         r = api.post("/faucet", content=body, headers={"content-type": "application/json"})

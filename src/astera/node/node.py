@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from . import genesis as genesis_mod
-from .accounts import Key
+from .accounts import Key, is_address
 from .blocks import jsonable
 from .chain import Chain
 from .errors import NodeError
@@ -142,6 +142,8 @@ class Node:
         window (:class:`Limits`; ``None``: the node's own callers, not counted)."""
         if self.faucet is None:
             raise NodeError("faucet_disabled", "this node does not hold the faucet key")
+        if not is_address(address):
+            raise NodeError("invalid_request", f"{address} is not an account address (a valid Ed25519 key)")
         limit = self.faucet_limits.get(asset)
         if limit is None:
             raise NodeError("unknown_asset", f"the faucet has no {asset}", assets=sorted(self.faucet_limits))
