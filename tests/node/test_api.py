@@ -205,3 +205,22 @@ def test_admin_actions_through_the_api(api: TestClient, pool: Any) -> None:
     assert r.status_code == 200, r.text
     reserves = api.get(f"/pools/{pool}").json()["reserves"]
     assert next(x for x in reserves if x["asset"] == asset)["config"]["frozen"] is True
+
+
+def test_refusal_in_plain_words_with_the_exact_max(api: TestClient) -> None:
+    """A protocol refusal answers the plain-words explanation (code kept) and the most the same
+    action would take now; sending that amount then succeeds."""
+    assert post(api, env(api, "bob", 0, "deposit", pool="core", asset="WETH", amount=str(10**19))).is_success
+    r = post(api, env(api, "bob", 1, "borrow", pool="core", asset="USDC", amount=str(100_000 * 10**6)))
+    err = r.json()["error"]
+    assert r.status_code == 422 and err["code"] == "refused" and err["reason"] == "9"
+    assert err["explanation"].startswith("borrowing 100,000 USDC needs $133,334 of collateral at your LTV")
+    assert err["message"] == err["explanation"] + " (protocol code 9 VL_COLLATERAL_CANNOT_COVER_NEW_BORROW)"
+    best = err["max_amount"]
+    assert (
+        post(
+            api, env(api, "bob", 1, "borrow", pool="core", asset="USDC", amount=str(int(best) + 1))
+        ).status_code
+        == 422
+    )
+    assert post(api, env(api, "bob", 1, "borrow", pool="core", asset="USDC", amount=best)).is_success

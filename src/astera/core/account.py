@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import overflow
-from .wadray import UINT256_MAX, WAD, div_up, percent_mul, ray_mul, wad_div
+from .wadray import UINT256_MAX, WAD, div_up, percent_div_up, percent_mul, ray_mul, wad_div
 
 if TYPE_CHECKING:
     from .pool import Pool
@@ -94,29 +94,41 @@ def health_factor(pool: Pool, user: str) -> int:
     return account_data(pool, user).health_factor
 
 
-def balance_decrease_allowed(pool: Pool, r: Reserve, user: str, amount: int) -> bool:
-    """Would the user's HF stay >= 1 after removing ``amount`` of ``r`` as collateral? (§5.3)
+def collateral_needed(data: AccountData, amount_base: int) -> int:
+    """Collateral (USD, 8 decimals) a borrow of ``amount_base`` needs at the account's average
+    LTV (§5.2); the borrow is refused with ``9`` unless the account has more than this."""
+    return percent_div_up(data.total_debt_base + amount_base, data.ltv)
+
+
+def health_factor_after_decrease(pool: Pool, r: Reserve, user: str, amount: int) -> int | None:
+    """The user's HF once ``amount`` of ``r`` stops counting as collateral (§5.3); ``None`` when
+    that cannot lower it (no debt, or ``r`` is not collateral).
 
     The decrease rounds up; when it exceeds the collateral the contracts underflow, which
     is a revert (``panic:0x11``) rather than a refusal code.
     """
     cfg = pool.user_config.get(user, 0)
     if not cfg & BORROWING_MASK:
-        return True
+        return None
     if not (cfg >> (2 * r.id + 1)) & 1 or r.liquidation_threshold == 0:
-        return True
+        return None
     data = account_data(pool, user)
     if data.total_debt_base == 0:
-        return True
+        return None
     dec = div_up(pool.price(r) * amount, r.unit)
     coll_after = data.total_collateral_base - dec
     if coll_after < 0:
         raise overflow()
     if coll_after == 0:
-        return False
+        return 0
     lt_after = data.total_collateral_base * data.current_liquidation_threshold - dec * r.liquidation_threshold
     if lt_after < 0:
         raise overflow()
     lt_after //= coll_after
-    hf_after = wad_div(percent_mul(coll_after, lt_after), data.total_debt_base)
-    return hf_after >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD
+    return wad_div(percent_mul(coll_after, lt_after), data.total_debt_base)
+
+
+def balance_decrease_allowed(pool: Pool, r: Reserve, user: str, amount: int) -> bool:
+    """Would the user's HF stay >= 1 after removing ``amount`` of ``r`` as collateral? (§5.3)"""
+    hf = health_factor_after_decrease(pool, r, user, amount)
+    return hf is None or hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD

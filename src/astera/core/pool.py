@@ -25,6 +25,7 @@ from .account import (
     HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
     account_data,
     balance_decrease_allowed,
+    collateral_needed,
     health_factor,
 )
 from .errors import BalanceExceeded, ProtocolError, overflow
@@ -35,7 +36,6 @@ from .wadray import (
     PERCENTAGE_FACTOR,
     UINT128_MAX,
     UINT256_MAX,
-    percent_div_up,
     percent_mul,
     ray_div,
     ray_mul,
@@ -305,8 +305,7 @@ class Pool:
             raise ProtocolError(E.COLLATERAL_BALANCE_IS_0)
         if data.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
             raise ProtocolError(E.HF_BELOW_THRESHOLD)
-        needed = percent_div_up(data.total_debt_base + amount_base, data.ltv)
-        if needed >= data.total_collateral_base:
+        if collateral_needed(data, amount_base) >= data.total_collateral_base:
             raise ProtocolError(E.COLLATERAL_CANNOT_COVER)
 
     def check_min_debt_on_borrow(self, r: Reserve, amount: int) -> None:

@@ -27,6 +27,7 @@ from astera.core import (
     ProtocolError,
     RateStrategy,
 )
+from astera.human import Explanation
 
 from .accounts import is_address
 from .errors import NodeError
@@ -456,6 +457,11 @@ def role_holder(p: Protocol, role: Role, args: dict[str, Any], oracle: str, fauc
     return str(p.mini_pools[ref].admin)
 
 
-def refusal(e: ProtocolError) -> NodeError:
-    """The node's answer to a protocol refusal: code ``refused``, the core's code as ``reason``."""
-    return NodeError("refused", str(e), reason=e.code, name=e.name)
+def refusal(e: ProtocolError, why: Explanation | None = None) -> NodeError:
+    """The node's answer to a protocol refusal: code ``refused``, the core's code as ``reason``;
+    with an explanation, the message is in plain words (``explanation`` without the code) and
+    ``max_amount`` (base units) is the most the same action would take now, where one applies."""
+    if why is None:
+        return NodeError("refused", str(e), reason=e.code, name=e.name)
+    extra = {} if why.max_amount is None else {"max_amount": str(why.max_amount)}
+    return NodeError("refused", why.message, reason=e.code, name=e.name, explanation=why.text, **extra)

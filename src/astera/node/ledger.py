@@ -14,10 +14,13 @@ chose "refusals change nothing" so that the log holds only effective transaction
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from astera.core import Event, Protocol, ProtocolError
+from astera.human import explain
 
-from .actions import ACTIONS, refusal, role_holder
+from .actions import ACTIONS, Action, refusal, role_holder
 from .errors import NodeError
 from .transactions import SignedTx
 
@@ -81,12 +84,19 @@ class Ledger:
                 )
         try:
             with p.transaction():
-                for address in (tx.sender, *action.accounts(tx.args)):
-                    if address not in p.users:
-                        # Journaled (Protocol.register_user is not), so a refusal un-registers too.
-                        p.journal.set(p.users, address, None)
-                events = action.run(p, tx.sender, tx.args) or []
+                events = self._execute(action, tx.sender, tx.args)
         except ProtocolError as e:
-            raise refusal(e) from None
+            rerun = partial(self._execute, action, tx.sender)
+            raise refusal(e, explain(p, tx.sender, tx.action, tx.args, e, rerun)) from None
         self.nonces[tx.sender] = expected + 1
         return events
+
+    def _execute(self, action: Action, sender: str, args: dict[str, Any]) -> list[Event]:
+        """Run an action on the protocol (inside the caller's transaction), registering the
+        accounts it names first: journaled (Protocol.register_user is not), so a refusal
+        un-registers them too."""
+        p = self.protocol
+        for address in (sender, *action.accounts(args)):
+            if address not in p.users:
+                p.journal.set(p.users, address, None)
+        return action.run(p, sender, args) or []

@@ -1,0 +1,51 @@
+"""What a person reads and types: amounts in whole tokens and USD, and refusals in plain words.
+
+Shared by the CLI, the node (the plain-words text of a refused transaction) and the web
+app. Machines keep exact base units; these functions only sit at the edge.
+
+Amounts (:mod:`astera.human.amounts`):
+    ``parse_amount(text, decimals)`` whole tokens -> base units, exact, or :class:`AmountError`;
+    ``parse_amount_or_max``; ``tokens(units, decimals, symbol, rounding)``; ``usd(value)``;
+    ``price(value)``; ``health_factor(wad)``; ``bps(value)``; ``percent_ray(value)``;
+    ``supply_apy(rate)`` / ``borrow_apy(rate)`` (ray).
+
+Refusals (:mod:`astera.human.refusals`):
+    ``explain(p, sender, action, args, error, run)`` -> :class:`Explanation` (``text``,
+    ``code``, ``name``, ``max_amount``, ``message``); ``liquidation_price(p, user, pool,
+    asset)``; ``dry_run(p, fn)``; ``max_amount(p, args, run, hi, guess)``.
+"""
+
+from .amounts import (
+    AmountError,
+    borrow_apy,
+    bps,
+    health_factor,
+    parse_amount,
+    parse_amount_or_max,
+    percent_ray,
+    price,
+    supply_apy,
+    tokens,
+    usd,
+)
+from .refusals import Explanation, dry_run, explain, liquidation_price, max_amount, pool_name
+
+__all__ = [
+    "AmountError",
+    "Explanation",
+    "borrow_apy",
+    "bps",
+    "dry_run",
+    "explain",
+    "health_factor",
+    "liquidation_price",
+    "max_amount",
+    "parse_amount",
+    "parse_amount_or_max",
+    "percent_ray",
+    "pool_name",
+    "price",
+    "supply_apy",
+    "tokens",
+    "usd",
+]

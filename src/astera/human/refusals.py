@@ -1,0 +1,486 @@
+"""Protocol refusals in plain words, with the largest amount the protocol would accept now.
+
+:func:`explain` turns a :class:`~astera.core.ProtocolError` raised by one action into a
+sentence computed from the exact state the action was refused on, e.g. *borrowing
+100,000 USDC needs $133,334 of collateral at your LTV of 75%; you have $17,000, so you
+can borrow at most 12,750 USDC*. The maxima are exact: a closed-form estimate seeds a
+search whose every step is a dry run of the real action on the real state (rolled back
+through the core's journal), so the figure given is accepted and one base unit more is
+not. The protocol's code stays available (:attr:`Explanation.message` ends with it).
+
+The caller passes ``run``, a function that performs the action on the protocol with
+given parameters (the node passes its action table's runner); parameters use the node's
+names (``pool``, ``asset``, ``amount``, ``on_behalf_of``, ``to``, ``target``,
+``collateral_asset``, ``debt_asset``, ``debt_to_cover``), amounts are base units and
+``max`` is ``2**256 - 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from astera.core import Protocol, ProtocolError
+from astera.core import errors as E
+from astera.core.account import (
+    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
+    collateral_needed,
+    health_factor_after_decrease,
+)
+from astera.core.minipool import MiniPool
+from astera.core.pool import Pool
+from astera.core.reserve import Reserve
+from astera.core.wadray import PERCENTAGE_FACTOR, UINT256_MAX
+
+from .amounts import bps, health_factor, tokens, usd
+
+#: Performs one action on the protocol with these parameters (raising its refusal).
+Runner = Callable[[dict[str, Any]], object]
+
+#: Dry runs one explanation may spend searching for a maximum (a good estimate needs ~4).
+MAX_TRIES: Final = 600
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A refusal in plain words: ``text`` says what went wrong and what to do; ``max_amount``
+    (base units) is the most the same action would take now, where such a figure applies."""
+
+    text: str
+    code: str
+    name: str
+    max_amount: int | None = None
+
+    @property
+    def message(self) -> str:
+        """The text with the protocol's code, for those who need it."""
+        return f"{self.text} (protocol code {self.code} {self.name})"
+
+
+class _Rollback(Exception):
+    """Raised inside a dry run so the journal undoes it."""
+
+
+def dry_run(p: Protocol, fn: Callable[[], object]) -> ProtocolError | None:
+    """Run ``fn`` on ``p`` and undo everything it did; its refusal, or ``None`` if it would pass."""
+    try:
+        with p.transaction():
+            fn()
+            raise _Rollback
+    except _Rollback:
+        return None
+    except ProtocolError as e:
+        return e
+
+
+def largest_accepted(ok: Callable[[int], bool], hi: int, guess: int) -> int | None:
+    """The largest ``x`` in ``[1, hi]`` with ``ok(x)`` (``ok`` true up to a point, then false),
+    searched outward from ``guess`` and then by bisection; ``None`` if ``ok(1)`` is false."""
+    if hi < 1:
+        return None
+    tries = 0
+
+    def check(x: int) -> bool:
+        nonlocal tries
+        tries += 1
+        if tries > MAX_TRIES:
+            raise RuntimeError("search did not converge")
+        return ok(x)
+
+    guess = min(max(guess, 1), hi)
+    step = 1
+    if check(guess):
+        lo, top = guess, None
+        while top is None:
+            nxt = lo + step
+            if nxt >= hi:
+                if check(hi):
+                    return hi
+                top = hi
+            elif check(nxt):
+                lo, step = nxt, step * 2
+            else:
+                top = nxt
+    else:
+        top, lo_ = guess, None
+        while lo_ is None:
+            nxt = top - step
+            if nxt <= 1:
+                if not check(1):
+                    return None
+                lo_ = 1
+            elif check(nxt):
+                lo_ = nxt
+            else:
+                top, step = nxt, step * 2
+        lo = lo_
+    while top - lo > 1:
+        mid = (lo + top) // 2
+        if check(mid):
+            lo = mid
+        else:
+            top = mid
+    return lo
+
+
+def max_amount(
+    p: Protocol, args: dict[str, Any], run: Runner, hi: int, guess: int, field: str = "amount"
+) -> int | None:
+    """The largest ``args[field]`` in ``[1, hi]`` the action accepts on this state (dry runs)."""
+    try:
+        return largest_accepted(lambda x: dry_run(p, lambda: run({**args, field: x})) is None, hi, guess)
+    except RuntimeError:
+        return None
+
+
+def pool_name(ref: str | int) -> str:
+    return "the Core-Pool" if ref == "core" else f"Mini-Pool {ref}"
+
+
+def liquidation_price(p: Protocol, user: str, pool: str | int, asset: str) -> int | None:
+    """The highest oracle price (USD, 8 decimals) of ``asset``'s underlying at which ``user``'s
+    health factor in ``pool`` is below 1, other prices unchanged; ``None`` if no price of it
+    alone can make the account liquidatable (no debt, or the asset is not its collateral).
+
+    Exact: each candidate price is set on the oracle inside a rolled-back transaction and the
+    account valued by the core."""
+    pl = p.pool(pool)
+    r = pl.reserve((asset, True))
+    if not (pl.is_collateral(user, r) and r.liquidation_threshold and r.a_scaled.get(user)):
+        return None
+    underlying = r.tranche_of.asset if r.tranche_of is not None else r.asset
+    now_price = p.price(underlying)
+
+    def liquidatable(x: int) -> bool:
+        hf = HEALTH_FACTOR_LIQUIDATION_THRESHOLD
+
+        def value() -> None:
+            nonlocal hf
+            p.set_price(underlying, x)
+            hf = p.health_factor(user, pool)
+
+        return dry_run(p, value) is None and hf < HEALTH_FACTOR_LIQUIDATION_THRESHOLD
+
+    data = p.account(user, pool)
+    if data.total_debt_base == 0:
+        return None
+    # HF scales about linearly with this price: start from where it would reach 1.
+    guess = now_price * HEALTH_FACTOR_LIQUIDATION_THRESHOLD // max(data.health_factor, 1)
+    top = max(now_price, guess) * 2 + 1
+    if not liquidatable(1):
+        return None  # the account stays healthy however low the price goes
+    try:
+        return largest_accepted(liquidatable, top, guess)
+    except RuntimeError:
+        return None
+
+
+# ---- explanations ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    p: Protocol
+    sender: str
+    action: str
+    args: dict[str, Any]
+    run: Runner
+    pool: Pool | None
+    reserve: Reserve | None
+
+    @property
+    def where(self) -> str:
+        return pool_name(self.args.get("pool", "core"))
+
+    @property
+    def asset(self) -> str:
+        return str(self.args.get("asset") or self.args.get("debt_asset") or "")
+
+    def amt(self, units: int, asset: str | None = None, rounding: str = "down") -> str:
+        a = asset or self.asset
+        return tokens(units, self.p.decimals.get(a, 0), a, rounding)  # type: ignore[arg-type]
+
+    @property
+    def requested(self) -> int:
+        return int(self.args.get("amount", self.args.get("debt_to_cover", 0)))
+
+    def you(self, address: str) -> str:
+        return "you" if address == self.sender else f"account {address[:12]}…"
+
+
+def _reserve_of(p: Protocol, args: dict[str, Any]) -> tuple[Pool | None, Reserve | None]:
+    try:
+        pl = p.pool(args.get("pool", "core"))
+    except ProtocolError:
+        return None, None
+    asset = args.get("asset") or args.get("debt_asset")
+    r = pl.by_key.get((asset, True)) if asset is not None else None
+    return pl, r
+
+
+def _max_text(c: _Ctx, best: int | None, verb: str) -> str:
+    if best is None:
+        return f"you cannot {verb} any {c.asset} now"
+    return f"the most you can {verb} now is {c.amt(best)}"
+
+
+def _search(c: _Ctx, hi: int, guess: int, field: str = "amount") -> int | None:
+    return max_amount(c.p, c.args, c.run, hi, guess, field)
+
+
+def _borrow_guess(c: _Ctx, borrower: str) -> int:
+    assert c.pool is not None and c.reserve is not None
+    data = c.p.account(borrower, c.args.get("pool", "core"))
+    price = c.pool.price(c.reserve)
+    unit: int = c.reserve.unit
+    return data.available_borrows_base * unit // max(price, 1)
+
+
+def _explain_borrow(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
+    assert c.pool is not None and c.reserve is not None
+    borrower = c.args.get("on_behalf_of") or c.sender
+    ref = c.args.get("pool", "core")
+    data = c.p.account(borrower, ref)
+    amount = c.requested
+    if e.code == E.COLLATERAL_BALANCE_IS_0:
+        return (
+            f"{c.you(borrower)} {'have' if borrower == c.sender else 'has'} no collateral in {c.where}: "
+            "deposit an asset that counts as collateral first",
+            None,
+        )
+    if e.code == E.HF_BELOW_THRESHOLD:
+        return (
+            f"the health factor is {health_factor(data.health_factor)}, below 1: repay debt or add "
+            "collateral before borrowing more",
+            None,
+        )
+    best = _search(c, amount - 1, _borrow_guess(c, borrower))
+    if e.code == E.COLLATERAL_CANNOT_COVER:
+        if data.ltv == 0:
+            return (f"your collateral in {c.where} has an LTV of 0%: it cannot back a borrow", best)
+        amount_base = c.pool.price(c.reserve) * amount // c.reserve.unit
+        needed = collateral_needed(data, amount_base)
+        return (
+            f"borrowing {c.amt(amount)} needs {usd(needed, 'up')} of collateral at your LTV of "
+            f"{bps(data.ltv)}; you have {usd(data.total_collateral_base)}, so "
+            + _max_text(c, best, "borrow"),
+            best,
+        )
+    if e.code == E.FLOW_LIMIT_REACHED:
+        return (
+            f"the Core-Pool's credit line to {c.where} cannot lend that much {c.asset}; "
+            + _max_text(c, best, "borrow"),
+            best,
+        )
+    if e.code == E.DEBT_TOO_SMALL and isinstance(c.pool, MiniPool):
+        minimum = c.pool.min_debt(c.reserve.decimals)
+        return (
+            f"{c.where} keeps each reserve's total debt at {c.amt(minimum)} or more; borrow at least "
+            f"{c.amt(max(0, minimum - c.reserve.debt_total_supply(c.p.now)), rounding='up')}",
+            None,
+        )
+    if e.code == E.BORROW_ALLOWANCE_NOT_ENOUGH:
+        allowance = c.reserve.borrow_allowance.get((borrower, c.sender), 0)
+        return (
+            f"{c.you(borrower)} delegated you {c.amt(allowance)} of {c.asset} credit; "
+            + _max_text(c, best, "borrow"),
+            best,
+        )
+    if e.code in (E.NOT_ENOUGH_LIQUIDITY, E.INSUFFICIENT_BALANCE, "panic:0x11"):
+        return (
+            f"{c.where}'s {c.asset} reserve has only {c.amt(c.pool.cash(c.reserve))} available to lend; "
+            + _max_text(c, best, "borrow"),
+            best,
+        )
+    return None
+
+
+def _removable_guess(c: _Ctx, user: str) -> int:
+    """Collateral that can leave before HF reaches 1, from the averages (an estimate)."""
+    assert c.pool is not None and c.reserve is not None
+    data = c.p.account(user, c.args.get("pool", "core"))
+    lt = c.reserve.liquidation_threshold
+    if data.total_debt_base == 0 or not lt:
+        return c.reserve.a_balance(user, c.p.now)
+    spare = (
+        data.total_collateral_base * data.current_liquidation_threshold
+        - data.total_debt_base * PERCENTAGE_FACTOR
+    )
+    unit: int = c.reserve.unit
+    return max(0, spare // lt) * unit // max(c.pool.price(c.reserve), 1)
+
+
+def _explain_decrease(c: _Ctx, e: ProtocolError, verb: str, noun: str) -> tuple[str, int | None] | None:
+    """Withdraw and aToken transfer: both take collateral away from the sender."""
+    assert c.pool is not None and c.reserve is not None
+    balance = c.reserve.a_balance(c.sender, c.p.now)
+    amount = balance if c.requested == UINT256_MAX else c.requested
+    hi = min(balance, amount - 1)
+    if e.code == E.NOT_ENOUGH_USER_BALANCE or (amount > balance and e.code == "panic:0x11"):
+        return (f"you have {c.amt(balance)} supplied in {c.where}; {verb} at most that", balance or None)
+    if e.code == E.TRANSFER_NOT_ALLOWED:
+        best = _search(c, hi, _removable_guess(c, c.sender))
+        hf = health_factor_after_decrease(c.pool, c.reserve, c.sender, amount)
+        after = f" at {health_factor(hf)}" if hf is not None else " below 1"
+        return (f"this {noun} would leave your health factor{after}; " + _max_text(c, best, verb), best)
+    if e.code in (E.NOT_ENOUGH_LIQUIDITY, E.INSUFFICIENT_BALANCE, "panic:0x11"):
+        best = _search(c, hi, c.pool.cash(c.reserve))
+        return (
+            f"{c.where}'s {c.asset} reserve holds only {c.amt(c.pool.cash(c.reserve))} in cash (the rest "
+            "is lent out); " + _max_text(c, best, verb),
+            best,
+        )
+    return None
+
+
+def _wallet_shortfall(
+    c: _Ctx, paying: int, asset: str, what: str, field: str = "amount"
+) -> tuple[str, int | None]:
+    held = c.p.wallet(asset, c.sender)
+    best = _search(c, c.requested - 1 if c.requested != UINT256_MAX else held, held, field) if held else None
+    text = (
+        f"{what} needs {c.amt(paying - held, asset, 'up')} more than your wallet holds ({c.amt(held, asset)})"
+    )
+    if best is not None:
+        text += f"; the most you can {c.action.replace('_', ' ')} now is {c.amt(best, asset)}"
+    return text, best
+
+
+def _explain_repay(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
+    assert c.pool is not None and c.reserve is not None
+    owner = c.args.get("on_behalf_of") or c.sender
+    debt = c.reserve.debt_balance(owner, c.p.now)
+    if e.code == E.NO_DEBT:
+        return (
+            f"{c.you(owner)} {'have' if owner == c.sender else 'has'} no {c.asset} debt in {c.where}",
+            None,
+        )
+    if e.code == E.NO_EXPLICIT_AMOUNT_ON_BEHALF:
+        return ("repaying someone else's debt needs an amount, not max", None)
+    if e.code == E.INSUFFICIENT_BALANCE:
+        paying = min(c.requested, debt)
+        what = "repay max" if c.requested == UINT256_MAX else f"repaying {c.amt(paying)}"
+        return _wallet_shortfall(c, paying, c.asset, what)
+    if e.code == E.DEBT_TOO_SMALL and isinstance(c.pool, MiniPool):
+        minimum = c.pool.min_debt(c.reserve.decimals)
+        return (
+            f"{c.where} keeps each reserve's total debt at {c.amt(minimum)} or more: repay all of the "
+            f"debt ({c.amt(debt, rounding='up')}, or max) or leave at least that much",
+            None,
+        )
+    return None
+
+
+def _explain_deposit(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
+    assert c.pool is not None and c.reserve is not None
+    r = c.reserve
+    if e.code == E.DEPOSIT_CAP_REACHED:
+        room = r.deposit_cap * r.unit - r.a_total_supply(c.p.now) - 1
+        best = _search(c, min(room, c.requested - 1), room)
+        return (
+            f"{c.where}'s {c.asset} reserve is capped at {c.amt(r.deposit_cap * r.unit)} supplied; "
+            + _max_text(c, best, "deposit"),
+            best,
+        )
+    if e.code == E.INSUFFICIENT_BALANCE:
+        return _wallet_shortfall(c, c.requested, c.asset, f"depositing {c.amt(c.requested)}")
+    return None
+
+
+def _explain_set_collateral(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
+    assert c.pool is not None and c.reserve is not None
+    if e.code == E.UNDERLYING_BALANCE_ZERO:
+        return (f"you have no {c.asset} supplied in {c.where}", None)
+    if e.code == E.DEPOSIT_IN_USE:
+        balance = c.reserve.a_balance(c.sender, c.p.now)
+        hf = health_factor_after_decrease(c.pool, c.reserve, c.sender, balance)
+        after = f" would fall to {health_factor(hf)}" if hf is not None else " would fall below 1"
+        return (
+            f"your {c.asset} backs your debt: without it your health factor{after}; repay debt or "
+            "add other collateral first",
+            None,
+        )
+    return None
+
+
+def _explain_liquidate(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
+    target = str(c.args.get("target", ""))
+    ref = c.args.get("pool", "core")
+    coll, debt_asset = c.args.get("collateral_asset"), c.args.get("debt_asset")
+    if e.code == E.HF_NOT_BELOW_THRESHOLD:
+        hf = c.p.health_factor(target, ref)
+        return (
+            f"that account's health factor is {health_factor(hf)}: only accounts below 1 can be liquidated",
+            None,
+        )
+    if e.code == E.COLLATERAL_CANNOT_BE_LIQUIDATED:
+        return (f"that account has no {coll} collateral in {c.where}", None)
+    if e.code == E.CURRENCY_NOT_BORROWED:
+        return (f"that account has no {debt_asset} debt in {c.where}", None)
+    if e.code == E.MINIPOOL_CANNOT_BE_LIQUIDATED:
+        return ("a Mini-Pool's credit line from the Core-Pool cannot be liquidated", None)
+    if e.code == E.NOT_ENOUGH_LIQUIDITY_TO_LIQUIDATE:
+        return (
+            f"{c.where}'s {coll} reserve lacks the cash to pay the collateral out: receive aTokens instead",
+            None,
+        )
+    if e.code == E.INSUFFICIENT_BALANCE and debt_asset:
+        return _wallet_shortfall(c, c.requested, str(debt_asset), "covering that debt", "debt_to_cover")
+    return None
+
+
+_BY_ACTION: Final = {
+    "borrow": _explain_borrow,
+    "withdraw": lambda c, e: _explain_decrease(c, e, "withdraw", "withdrawal"),
+    "transfer": lambda c, e: _explain_decrease(c, e, "transfer", "transfer"),
+    "repay": _explain_repay,
+    "deposit": _explain_deposit,
+    "set_collateral": _explain_set_collateral,
+    "liquidate": _explain_liquidate,
+}
+
+#: Refusals that read the same whatever the action.
+_GENERAL: Final[dict[str, str]] = {
+    E.POOL_PAUSED: "{where} is paused by its emergency admin: nothing moves in it until it is unpaused",
+    E.NO_ACTIVE_RESERVE: "the {asset} reserve of {where} is not active",
+    E.RESERVE_INACTIVE: "the {asset} reserve of {where} is not active",
+    E.RESERVE_FROZEN: "the {asset} reserve of {where} is frozen: no new deposits or borrows "
+    "(withdrawals and repayments still work)",
+    E.INVALID_AMOUNT: "the amount must be more than 0",
+    E.BORROWING_NOT_ENABLED: "borrowing {asset} is not enabled in {where}",
+    E.PRICE_FEED_INCONSISTENCY: "the oracle has no current price for an asset involved (stale feed, no "
+    "fallback): actions that value an account wait until a price returns",
+    "input:unknown_asset": "this network has no asset {asset}",
+    "input:unknown_reserve": "{where} has no {asset} reserve",
+    "input:unknown_pool": "there is no such Mini-Pool",
+    "input:unknown_user": "that account is unknown to the protocol",
+    "input:role": "this action needs a role key the sender does not hold",
+}
+
+
+def explain(
+    p: Protocol, sender: str, action: str, args: dict[str, Any], error: ProtocolError, run: Runner
+) -> Explanation:
+    """``error`` (raised by ``action`` with ``args`` from ``sender`` on ``p``, now as it was
+    before) in plain words, with the largest accepted amount where one applies. Any
+    failure to explain falls back to the error's name: this never raises."""
+    pl, r = _reserve_of(p, args)
+    c = _Ctx(p, sender, action, args, run, pl, r)
+    try:
+        specific = _BY_ACTION.get(action)
+        found = (
+            specific(c, error)
+            if specific is not None and pl is not None and (r is not None or action == "liquidate")
+            else None
+        )
+    except ProtocolError:
+        found = None  # the state cannot be valued (e.g. a stale price): say what we know
+    if found is not None:
+        return Explanation(found[0], error.code, error.name, found[1])
+    general = _GENERAL.get(error.code)
+    if general is not None:
+        text = general.format(where=c.where, asset=c.asset)
+    else:
+        text = f"the protocol refused: {error.name.replace('_', ' ').lower()}"
+    return Explanation(text, error.code, error.name)
