@@ -382,8 +382,12 @@ def replay(scenario: dict[str, Any], with_states: bool = True) -> dict[str, Any]
 
 
 def main_replay(scenario: Path, trace: Path | None) -> None:
-    """CLI body of ``astera replay``."""
-    doc = load_json(scenario)
+    """CLI body of ``astera replay`` on a scenario file."""
+    main_replay_doc(load_json(scenario), scenario, trace)
+
+
+def main_replay_doc(doc: dict[str, Any], scenario: Path, trace: Path | None) -> None:
+    """Replay a loaded scenario; print a summary, or write the trace."""
     t0 = time.perf_counter()
     result = replay(doc, with_states=trace is not None)
     seconds = time.perf_counter() - t0

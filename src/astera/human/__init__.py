@@ -17,6 +17,7 @@ Refusals (:mod:`astera.human.refusals`):
 
 from .amounts import (
     AmountError,
+    Rounding,
     borrow_apy,
     bps,
     health_factor,
@@ -33,6 +34,7 @@ from .refusals import Explanation, dry_run, explain, liquidation_price, max_amou
 __all__ = [
     "AmountError",
     "Explanation",
+    "Rounding",
     "borrow_apy",
     "bps",
     "dry_run",

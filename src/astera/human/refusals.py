@@ -55,6 +55,8 @@ class Explanation:
     @property
     def message(self) -> str:
         """The text with the protocol's code, for those who need it."""
+        if self.code.startswith("error:"):  # a custom error: its name is the code
+            return f"{self.text} (protocol error {self.name})"
         return f"{self.text} (protocol code {self.code} {self.name})"
 
 
@@ -323,7 +325,10 @@ def _explain_decrease(c: _Ctx, e: ProtocolError, verb: str, noun: str) -> tuple[
         best = _search(c, hi, _removable_guess(c, c.sender))
         hf = health_factor_after_decrease(c.pool, c.reserve, c.sender, amount)
         after = f" at {health_factor(hf)}" if hf is not None else " below 1"
-        return (f"this {noun} would leave your health factor{after}; " + _max_text(c, best, verb), best)
+        return (
+            f"{noun} {c.amt(amount)} would leave your health factor{after}; " + _max_text(c, best, verb),
+            best,
+        )
     if e.code in (E.NOT_ENOUGH_LIQUIDITY, E.INSUFFICIENT_BALANCE, "panic:0x11"):
         best = _search(c, hi, c.pool.cash(c.reserve))
         return (
@@ -432,8 +437,8 @@ def _explain_liquidate(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | No
 
 _BY_ACTION: Final = {
     "borrow": _explain_borrow,
-    "withdraw": lambda c, e: _explain_decrease(c, e, "withdraw", "withdrawal"),
-    "transfer": lambda c, e: _explain_decrease(c, e, "transfer", "transfer"),
+    "withdraw": lambda c, e: _explain_decrease(c, e, "withdraw", "withdrawing"),
+    "transfer": lambda c, e: _explain_decrease(c, e, "transfer", "transferring"),
     "repay": _explain_repay,
     "deposit": _explain_deposit,
     "set_collateral": _explain_set_collateral,

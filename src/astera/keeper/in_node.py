@@ -64,6 +64,7 @@ from typing import Any
 
 from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError
 from astera.core.errors import INSUFFICIENT_BALANCE
+from astera.human import health_factor, pool_name, tokens
 from astera.node.accounts import Key
 from astera.node.actions import ACTIONS
 from astera.node.errors import NodeError
@@ -77,6 +78,7 @@ from .market import Market
 from .monitor import Monitor, PoolRef
 from .planner import LiquidationPlan, PlannerConfig, deposit_for_shares
 from .scenario import DEFAULT_DEPTH_USD, model_market
+from .tables import reserve_decimals
 
 log = logging.getLogger("astera.keeper")
 
@@ -349,16 +351,21 @@ class InNodeKeeper:
             | {(b.pool, b.user) for b in report.bad_debt}
             | {(f.plan.pool, f.plan.user) for f in report.failures}
         )
+        p = self.protocol
         for ex in report.liquidations:
+            plan = ex.plan
             log.info(
-                "liquidated %s in pool %s: repaid %d %s, took %d %s, HF now %s",
-                ex.plan.user,
-                ex.plan.pool,
-                ex.debt_repaid,
-                ex.plan.debt,
-                ex.collateral_taken,
-                ex.plan.collateral,
-                ex.health_factor_after,
+                "liquidated %s in %s: repaid %s, took %s, health factor now %s",
+                plan.user,
+                pool_name(plan.pool),
+                tokens(ex.debt_repaid, reserve_decimals(p, plan.pool, plan.debt), plan.debt, "exact"),
+                tokens(
+                    ex.collateral_taken,
+                    reserve_decimals(p, plan.pool, plan.collateral),
+                    plan.collateral,
+                    "exact",
+                ),
+                health_factor(ex.health_factor_after),
             )
         for f in report.failures:
             log.warning("liquidation of %s in pool %s refused: %s", f.plan.user, f.plan.pool, f.reason)

@@ -89,18 +89,20 @@ def run_scenario(
 
 
 def main_keeper(path: Path, liquidator: str, flash_loan: bool, depth_usd: int, margin_bps: int) -> None:
-    """CLI body of ``astera keeper``."""
-    doc = load_json(path)
+    """CLI body of ``astera keeper`` on a scenario file."""
+    main_keeper_doc(load_json(path), path.name, liquidator, flash_loan, depth_usd, margin_bps)
+
+
+def main_keeper_doc(
+    doc: dict[str, Any], name: str, liquidator: str, flash_loan: bool, depth_usd: int, margin_bps: int
+) -> None:
+    """Run the keeper on a loaded scenario and print its liquidations, bad debt and counts."""
     run = run_scenario(doc, liquidator, flash_loan=flash_loan, depth_usd=depth_usd, margin_bps=margin_bps)
-    console = Console()
-    if not console.is_terminal:
-        console.width = 160  # tables are wide; do not wrap them in logs and pipes
+    console = Console(highlight=False)
     executions = [(when, ex) for when, report in run.reports for ex in report.liquidations]
     funding = "flash loans" if flash_loan else "own balances"
     console.print(
-        liquidations_table(
-            run.protocol, executions, f"{doc.get('name', path.name)}: liquidations ({funding})"
-        )
+        liquidations_table(run.protocol, executions, f"{doc.get('name', name)}: liquidations ({funding})")
     )
     final = run.reports[-1][1]
     console.print(bad_debt_table(run.protocol, final.bad_debt))

@@ -1,35 +1,21 @@
-"""Rich tables for keeper output (the ``astera keeper`` command and the demo).
-
-Amounts are shown in whole tokens, converted from the integers with :class:`decimal.Decimal`
-(display only); health factors with four decimals.
+"""Rich tables for keeper output (the ``astera keeper`` command and the demo), narrow enough
+for 80 columns: whole tokens and USD from :mod:`astera.human`, health factors to two decimals
+rounded down.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
+from rich import box
 from rich.table import Table
 
-from astera.core import WAD, Protocol
+from astera.core import Protocol
+from astera.human import bps, tokens, usd
+from astera.human import health_factor as health
 
 from .engine import BadDebt
 from .executor import Execution
 
-MAX_HF = 2**256 - 1
-
-
-def tokens(amount: int, decimals: int, places: int = 4) -> str:
-    """``amount`` base units as whole tokens, with thousands separators."""
-    return f"{Decimal(amount).scaleb(-decimals):,.{places}f}"
-
-
-def usd(value: int) -> str:
-    """A USD value with 8 decimals, to the cent."""
-    return f"${Decimal(value).scaleb(-8):,.2f}"
-
-
-def health(hf: int) -> str:
-    return "∞" if hf == MAX_HF else f"{Decimal(hf) / WAD:.4f}"
+__all__ = ["bad_debt_table", "health", "liquidations_table", "reserve_decimals", "usd"]
 
 
 def reserve_decimals(protocol: Protocol, pool: str | int, name: str) -> int:
@@ -38,36 +24,23 @@ def reserve_decimals(protocol: Protocol, pool: str | int, name: str) -> int:
 
 
 def liquidations_table(protocol: Protocol, executions: list[tuple[str, Execution]], title: str) -> Table:
-    """One row per liquidation: when, account, debt repaid, collateral taken, bonus, slippage, HF."""
-    table = Table(title=title)
-    for name, justify in (
-        ("when", "left"),
-        ("pool", "left"),
-        ("account", "left"),
-        ("debt repaid", "right"),
-        ("collateral taken", "right"),
-        ("bonus", "right"),
-        ("sold for", "right"),
-        ("slippage", "right"),
-        ("HF before", "right"),
-        ("HF after", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    """One row per liquidation: when, account, debt repaid, collateral taken, slippage of the
+    sale, health factor before and after."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("when", "account", "repaid", "seized", "slip.", "HF"):
+        table.add_column(name, justify="left" if name in ("when", "account") else "right", no_wrap=True)
     for when, ex in executions:
         plan = ex.plan
         debt_decimals = reserve_decimals(protocol, plan.pool, plan.debt)
         coll_decimals = reserve_decimals(protocol, plan.pool, plan.collateral)
+        where = "" if plan.pool == "core" else f"mp{plan.pool}:"
         table.add_row(
             when,
-            str(plan.pool),
-            plan.user,
-            f"{tokens(ex.debt_repaid, debt_decimals, 2)} {plan.debt}",
-            f"{tokens(ex.collateral_taken, coll_decimals)} {plan.collateral}",
-            f"{(plan.bonus - 10_000) / 100:.2f}%",
-            f"{tokens(ex.proceeds, protocol.decimals[plan.pay_asset], 2)} {plan.pay_asset}",
-            f"{plan.slippage_bps / 100:.2f}%",
-            health(plan.health_factor),
-            health(ex.health_factor_after),
+            f"{where}{plan.user[:8]}",
+            tokens(ex.debt_repaid, debt_decimals, plan.debt),
+            tokens(ex.collateral_taken, coll_decimals, plan.collateral),
+            bps(plan.slippage_bps),
+            f"{health(plan.health_factor)}→{health(ex.health_factor_after)}",
         )
     return table
 
@@ -80,7 +53,9 @@ def bad_debt_table(protocol: Protocol, bad_debt: list[BadDebt]) -> Table:
         row[0] += 1
         row[1] += b.amount
         row[2] += b.value
-    table = Table(title="Bad debt (debt left on accounts without collateral)")
+    table = Table(
+        title="Bad debt (debt left on accounts without collateral)", title_justify="left", box=box.SIMPLE_HEAD
+    )
     for name in ("pool", "reserve", "accounts", "debt", "value"):
         table.add_column(name, justify="left" if name in ("pool", "reserve") else "right")
     for (pool, reserve), (accounts, amount, value) in sorted(totals.items(), key=lambda kv: str(kv[0])):
@@ -88,7 +63,7 @@ def bad_debt_table(protocol: Protocol, bad_debt: list[BadDebt]) -> Table:
             str(pool),
             reserve,
             str(accounts),
-            tokens(amount, reserve_decimals(protocol, pool, reserve)),
+            tokens(amount, reserve_decimals(protocol, pool, reserve), rounding="up"),
             usd(value),
         )
     if not totals:

@@ -346,8 +346,11 @@ def create_app(node: Node) -> FastAPI:
         before: Before = None,
         limit: Limit = 50,
         name: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,64}$")] = None,
+        account: Annotated[
+            str | None, Query(pattern=ADDRESS, description="Only events naming this address.")
+        ] = None,
     ) -> dict[str, Any]:
-        rows = await node.read(node.store.events, after, before, limit, name)
+        rows = await node.read(node.store.events, after, before, limit, name, account)
         return _page([ev_json(r) for r in rows], "seq", after is not None)
 
     @app.get(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,8 +151,9 @@ class VerifyReport:
     seconds: float
 
 
-def verify(store: SqlStore) -> VerifyReport:
-    """Replay the whole log from genesis, checking every signature, block hash and state hash."""
+def verify(store: SqlStore, on_block: Callable[[int, int], None] | None = None) -> VerifyReport:
+    """Replay the whole log from genesis, checking every signature, block hash and state hash;
+    ``on_block(height, head)`` is told of each block read (a progress display)."""
     t0 = time.perf_counter()
     stored = store.genesis_json()
     if stored is None:
@@ -162,8 +163,22 @@ def verify(store: SqlStore) -> VerifyReport:
     start = store.header(0)
     if start is None or start != genesis_header(doc, fresh):
         raise ReplayError("block 0 does not match the genesis")
-    head, count = replay(fresh, genesis_mod.chain_id(doc), start, store.log(0), check_every_block=True)
+    log = store.log(0)
+    if on_block is not None:
+        last = store.head()
+        log = _told(log, on_block, last.height if last is not None else 0)
+    head, count = replay(fresh, genesis_mod.chain_id(doc), start, log, check_every_block=True)
     tip = store.head()
     if tip is None or head != tip:
         raise ReplayError("the log did not replay to its head")
     return VerifyReport(head.height, count, head.state_hash, time.perf_counter() - t0)
+
+
+LogItem = tuple[Header, list[tuple[Any, ...]]]
+
+
+def _told(log: Iterator[LogItem], on_block: Callable[[int, int], None], head: int) -> Iterator[LogItem]:
+    """The log, telling ``on_block`` of each block as it is read."""
+    for block in log:
+        yield block
+        on_block(block[0].height, head)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,11 +133,13 @@ class NodeServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def verify_store(data: Path, db: str | None) -> VerifyReport:
+def verify_store(
+    data: Path, db: str | None, on_block: Callable[[int, int], None] | None = None
+) -> VerifyReport:
     if db is None and not (data / "ledger.sqlite3").exists():
         raise StoreError(f"no log in {data} (use --data DIR or --db URL)")
     store: SqlStore = open_store(db, str(data))
     try:
-        return verify(store)
+        return verify(store, on_block)
     finally:
         store.close()

@@ -298,12 +298,22 @@ class SqlStore(ABC):
         return rows[0] if rows else None
 
     def events(
-        self, after: int | None, before: int | None, limit: int, name: str | None = None
+        self,
+        after: int | None,
+        before: int | None,
+        limit: int,
+        name: str | None = None,
+        account: str | None = None,
     ) -> list[tuple[Any, ...]]:
+        """A page of events, optionally of one name and/or naming one account (address) in
+        any field (matched on the stored JSON: an address is 64 hex digits, quoted)."""
         where, args = [], []
         if name is not None:
             where.append("name = ?")
             args.append(name)
+        if account is not None:
+            where.append("data LIKE ?")
+            args.append(f'%"{account}"%')
         return self._page("events", EVENT_COLS, "seq", where, args, after, before, limit)
 
     def txs_at(self, height: int) -> list[tuple[Any, ...]]:

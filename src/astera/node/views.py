@@ -4,7 +4,8 @@ Everything is computed from the in-memory ledger at its current block timestamp 
 same views the contracts expose, rolled forward to ``now``). Amounts, prices, indexes
 and rates are decimal strings: rates and utilization are ray (1e27 = 100 %) per year,
 the health factor is wad (1e18 = 1.0; ``2**256-1`` without debt), values in USD have
-8 decimals.
+8 decimals. A collateral position's ``liquidation_price`` is the highest oracle price of its
+asset (other prices unchanged) at which the account could be liquidated, if any.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from astera.core import RAY, Protocol, ProtocolError
 from astera.core.minipool import MiniPool
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
+from astera.human import liquidation_price
 
 from .blocks import jsonable
 
@@ -108,6 +110,7 @@ def _asset_price(p: Protocol, asset: str) -> str | None:
 
 def _pool_account(p: Protocol, pool: Pool, address: str) -> dict[str, Any]:
     now = p.now
+    ref = "core" if pool is p.core else pool.id  # type: ignore[attr-defined]
     positions = []
     for r in pool.reserves:
         supplied, debt = r.a_balance(address, now), r.debt_balance(address, now)
@@ -119,14 +122,20 @@ def _pool_account(p: Protocol, pool: Pool, address: str) -> dict[str, Any]:
                     "supplied": str(supplied),
                     "debt": str(debt),
                     "collateral": pool.is_collateral(address, r),
+                    "liquidation_price": None,
                 }
             )
     view: dict[str, Any] = {"positions": positions}
     try:
-        data = p.account(address, "core" if pool is p.core else pool.id)  # type: ignore[attr-defined]
+        data = p.account(address, ref)
     except ProtocolError as e:
         view["error"] = e.as_dict()
         return view
+    if data.total_debt_base:
+        for pos in positions:
+            if pos["collateral"]:
+                price = liquidation_price(p, address, ref, str(pos["asset"]))
+                pos["liquidation_price"] = None if price is None else str(price)
     view.update(
         {
             "total_collateral_usd": str(data.total_collateral_base),

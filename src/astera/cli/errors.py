@@ -1,0 +1,126 @@
+"""How the CLI fails: one plain-words line on stderr and exit code 1, never a traceback for
+something the user can fix (a file, a key, a URL, an amount, a refusal, a node that is down).
+
+:func:`guarded` wraps every command body; the node's refusals are worded here from their
+stable codes (a protocol refusal already carries its plain words from the node).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+
+from astera.client import ApiError
+from astera.human import AmountError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+err_console = Console(stderr=True, highlight=False)
+
+
+class CliError(Exception):
+    """A user error with its message (what is wrong and what to do)."""
+
+
+def no_node(url: str) -> str:
+    return (
+        f"no node answers at {url}: start one with `make run` or `astera serve` "
+        "(or point --node / ASTERA_NODE at a running node)"
+    )
+
+
+def api_error_text(e: ApiError, amount: Callable[[str, int], str] | None = None) -> str:
+    """A node refusal in plain words; ``amount(asset, units)`` formats base units if given."""
+    err = e.body.get("error", {}) if isinstance(e.body, dict) else {}
+    message = str(err.get("message", e))
+    if e.code == "refused":
+        return f"refused: {message}"
+    if e.code == "bad_nonce":
+        expected = err.get("expected")
+        return f"another transaction from this key went first (expected nonce {expected}): run it again"
+    if e.code == "unauthorized":
+        role = err.get("role")
+        return f"refused: {message}; sign with that role's key, e.g. --key astera-data/keys/{role}.key"
+    if e.code == "faucet_limit" and err.get("limit") is not None and amount is not None:
+        asset = message.rsplit(" per request", 1)[0].rsplit(" ", 1)[-1]
+        return f"the faucet gives at most {amount(asset, int(err['limit']))} per request"
+    if e.code == "faucet_disabled":
+        return "this node has no faucet (it is not a test network)"
+    return f"{e.code}: {message}"
+
+
+def guarded(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run a command body; user errors become one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (CliError, AmountError) as e:
+            message = str(e)
+        except ApiError as e:
+            message = api_error_text(e)
+        except httpx.UnsupportedProtocol as e:
+            message = f"bad node URL ({e}): write it with its scheme, e.g. http://127.0.0.1:8000"
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            message = no_node(str(e.request.url.copy_with(path="/")).rstrip("/"))
+        except httpx.HTTPError as e:
+            message = f"the node did not answer properly: {e}"
+        except json.JSONDecodeError as e:
+            message = f"not valid JSON: {e}"
+        except FileNotFoundError as e:
+            message = f"no such file: {e.filename or e}"
+        except IsADirectoryError as e:
+            message = f"{e.filename} is a directory, not a file"
+        except OSError as e:
+            message = f"{e.filename or 'file'}: {e.strerror or e}"
+        except KeyboardInterrupt:
+            message = "interrupted"
+        err_console.print(f"[red]error:[/] {message}" if message else "[red]error[/]", soft_wrap=True)
+        raise typer.Exit(1)
+
+    return wrapper
+
+
+def load_json_file(path: Path) -> Any:
+    """A JSON document (``.gz`` too) from a file, or a :class:`CliError` naming the problem."""
+    from astera.replay import load_json
+
+    if not path.exists():
+        raise CliError(f"no such file: {path}")
+    if path.is_dir():
+        raise CliError(f"{path} is a directory, not a file")
+    try:
+        return load_json(path)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):
+        raise CliError(f"{path} is not a JSON text file") from None
+    except json.JSONDecodeError as e:
+        raise CliError(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+
+@contextmanager
+def scenario_errors(path: Path) -> Iterator[None]:
+    """Turn a malformed scenario (valid JSON, wrong shape) into a :class:`CliError`."""
+    from astera.core import ProtocolError
+    from astera.replay import SCENARIO_FORMAT, ScenarioError
+
+    try:
+        yield
+    except ScenarioError as e:
+        raise CliError(f"{path}: {e}") from None
+    except ProtocolError as e:
+        raise CliError(f"{path}: the protocol refuses the scenario's deployment: {e}") from None
+    except KeyError as e:
+        raise CliError(f"{path}: not a valid {SCENARIO_FORMAT} document (missing {e})") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise CliError(f"{path}: not a valid {SCENARIO_FORMAT} document ({e})") from None

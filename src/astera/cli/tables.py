@@ -1,0 +1,220 @@
+"""Rich tables for the node's views, narrow enough for an 80-column terminal or pipe.
+
+Whole tokens and USD (rounded down for what you have, exact with ``--raw`` in base units);
+rates as yearly percentages: supply APY equals the liquidity rate (aTokens accrue linearly),
+borrow APY compounds the variable rate every second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from astera.core import UINT256_MAX, WAD
+from astera.human import borrow_apy, bps, health_factor, percent_ray, pool_name, price, tokens, usd
+
+from .errors import CliError
+
+if TYPE_CHECKING:
+    from .node_client import Session
+
+
+def _table(title: str, *columns: str) -> Table:
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="left" if i == 0 else "right", no_wrap=True)
+    return t
+
+
+def _amount(units: int | str, decimals: int, raw: bool) -> str:
+    return str(units) if raw else tokens(int(units), decimals)
+
+
+def _usd(value: int | str, raw: bool) -> str:
+    return str(value) if raw else usd(int(value))
+
+
+def _hf(wad: str) -> Text:
+    v = int(wad)
+    style = "red" if v < WAD else "yellow" if v < 15 * WAD // 10 else "green"
+    return Text(health_factor(v), style=style)
+
+
+# ---- account -----------------------------------------------------------------------------------------------
+
+
+def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[RenderableType]:
+    yield Text(f"account {view['address']}\nnext nonce {view['next_nonce']}")
+    wallet = _table("wallet", "asset", "balance")
+    for asset, units in view["wallet"].items():
+        if int(units):
+            wallet.add_row(asset, _amount(units, s.decimals(asset), raw))
+    yield wallet if wallet.row_count else Text("wallet: empty (get test funds with `astera faucet`)")
+    for ref, pv in view["pools"].items():
+        if not pv["positions"]:
+            continue
+        t = _table(
+            pool_name(ref if ref == "core" else int(ref)), "asset", "supplied", "debt", "coll.", "liq. price"
+        )
+        for pos in pv["positions"]:
+            dec = int(pos["decimals"])
+            lp = pos.get("liquidation_price")
+            t.add_row(
+                pos["asset"],
+                _amount(pos["supplied"], dec, raw),
+                _amount(pos["debt"], dec, raw),
+                "yes" if pos["collateral"] else "no",
+                ("" if lp is None else lp if raw else price(int(lp))),
+            )
+        yield t
+        if "health_factor" not in pv:
+            yield Text(f"  cannot be valued now: {pv.get('error', {}).get('name', 'no price')}", style="red")
+            continue
+        line = Text("  health factor ")
+        line.append_text(
+            _hf(pv["health_factor"]) if int(pv["health_factor"]) < UINT256_MAX else Text("∞ (no debt)")
+        )
+        line.append(
+            f"  collateral {_usd(pv['total_collateral_usd'], raw)}  debt {_usd(pv['total_debt_usd'], raw)}"
+            f"  can borrow {_usd(pv['borrowing_power_usd'], raw)}"
+        )
+        yield line
+    yield Text(
+        "liq. price: the oracle price of that collateral at which the account could be liquidated "
+        "(other prices unchanged)",
+        style="dim",
+    )
+
+
+# ---- markets -----------------------------------------------------------------------------------------------
+
+
+def _pool_tables(title: str, pool: dict[str, Any], raw: bool) -> Iterator[RenderableType]:
+    rates = _table(f"{title}: rates", "asset", "price", "supply APY", "borrow APY", "utilization")
+    size = _table(
+        f"{title}: size and risk", "asset", "supplied", "borrowed", "available", "cap", "LTV", "LT", "bonus"
+    )
+    for r in pool["reserves"]:
+        cfg = r["config"]
+        dec = int(cfg["decimals"])
+        p = r["price"]
+        rates.add_row(
+            r["asset"],
+            "no price" if p is None else p if raw else price(int(p)),
+            r["liquidity_rate"] if raw else percent_ray(int(r["liquidity_rate"])),
+            str(borrow_apy(int(r["variable_borrow_rate"])))
+            if raw
+            else percent_ray(borrow_apy(int(r["variable_borrow_rate"]))),
+            r["utilization"] if raw else percent_ray(int(r["utilization"])),
+        )
+        cap = int(cfg["deposit_cap"])
+        size.add_row(
+            r["asset"],
+            _amount(r["total_supplied"], dec, raw),
+            _amount(r["total_debt"], dec, raw),
+            _amount(r["available_liquidity"], dec, raw),
+            "none" if cap == 0 else str(cap) if raw else tokens(cap * 10**dec, dec),
+            bps(int(cfg["ltv"])),
+            bps(int(cfg["liquidation_threshold"])),
+            bps(int(cfg["liquidation_bonus"]) - 10_000) if int(cfg["liquidation_bonus"]) else "-",
+        )
+    yield rates
+    yield size
+
+
+def market_tables(s: Session, doc: dict[str, Any], raw: bool) -> Iterator[RenderableType]:
+    core = doc["core"]
+    yield from _pool_tables("Core-Pool" + (" (PAUSED)" if core["paused"] else ""), core, raw)
+    for mp in doc["mini_pools"]:
+        title = f"Mini-Pool {mp['pool']}" + (" (PAUSED)" if mp["paused"] else "")
+        yield from _pool_tables(title, mp, raw)
+        if mp["credit_lines"]:
+            lines = _table(
+                f"{title}: credit lines from the Core-Pool", "asset", "limit", "drawn", "headroom", "drawing"
+            )
+            for line in mp["credit_lines"]:
+                dec = s.decimals(line["asset"])
+                lines.add_row(
+                    line["asset"],
+                    _amount(line["flow_limit"], dec, raw),
+                    _amount(line["current_flow"], dec, raw),
+                    _amount(line["available"], dec, raw),
+                    "yes" if line["is_flow_borrowing"] else "no",
+                )
+            yield lines
+    yield Text(
+        "supply APY = the liquidity rate (accrues linearly); borrow APY = the variable rate "
+        "compounded every second; bonus: extra collateral a liquidator receives",
+        style="dim",
+    )
+
+
+# ---- history -----------------------------------------------------------------------------------------------
+
+_AMOUNT_FIELDS = ("amount", "debt_to_cover", "cap", "limit", "price", "shares")
+
+
+def _describe(s: Session, action: str, params: dict[str, Any], raw: bool) -> str:
+    """One transaction's parameters in words: ``10 WETH``, ``WETH off``, ``USDC to 3f2a…``."""
+    asset = params.get("asset") or params.get("debt_asset")
+    parts: list[str] = []
+    for field in _AMOUNT_FIELDS:
+        if field in params:
+            value = params[field]
+            if value == "max" or int(value) == UINT256_MAX:
+                parts.append(f"max {asset or ''}".strip())
+            elif field == "price":
+                parts.append(f"{asset} at {value if raw else price(int(value))}")
+            elif raw or field in ("shares", "cap") or asset is None:
+                parts.append(f"{value} {asset or ''}".strip())
+            else:
+                try:
+                    parts.append(tokens(int(value), s.decimals(str(asset)), str(asset), "exact"))
+                except CliError:  # an asset the markets do not list (a tranche): base units
+                    parts.append(f"{value} {asset}")
+            break
+    else:
+        if asset:
+            parts.append(str(asset))
+    if "enabled" in params:
+        parts.append("on" if params["enabled"] else "off")
+    for who in ("to", "target", "on_behalf_of"):
+        if who in params:
+            parts.append(f"{'for' if who == 'on_behalf_of' else who} {str(params[who])[:8]}…")
+    if params.get("pool") not in (None, "core"):
+        parts.append(f"(Mini-Pool {params['pool']})")
+    return " ".join(parts)
+
+
+def history_table(
+    s: Session, address: str, txs: list[dict[str, Any]], liquidations: list[dict[str, Any]], raw: bool
+) -> Iterator[RenderableType]:
+    yield Text(f"history of {address}")
+    t = _table("your transactions (newest first)", "block", "action", "what", "tx")
+    for tx in txs:
+        t.add_row(
+            str(tx["height"]),
+            tx["action"],
+            _describe(s, tx["action"], tx["params"], raw),
+            tx["hash"][:10] + "…",
+        )
+    yield t if t.row_count else Text("no transactions yet")
+    if not liquidations:
+        yield Text("no liquidations suffered")
+        return
+    lq = _table("liquidations you suffered", "block", "pool", "repaid", "seized", "by")
+    for e in liquidations:
+        d = e["data"]
+        lq.add_row(
+            str(e["height"]),
+            "core" if e["pool"] == "core" else e["pool"],
+            _amount(d["debt_to_cover"], s.decimals(d["debt"]), raw) + f" {d['debt']}",
+            _amount(d["liquidated_collateral"], s.decimals(d["collateral"]), raw) + f" {d['collateral']}",
+            str(d["liquidator"])[:8] + "…",
+        )
+    yield lq

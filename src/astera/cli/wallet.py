@@ -1,0 +1,242 @@
+"""Commands for a user of a node: keys, test funds, the pool actions, account, markets, history.
+
+Each command signs with ``--key`` and talks to ``--node``; amounts are whole tokens unless
+``--raw``; reads print tables that fit 80 columns, or the node's exact JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from .app import DEFAULT_NODE, JsonOpt, KeyName, NodeUrl, PoolOpt, RawOpt, app
+from .errors import CliError, guarded
+from .node_client import (
+    Session,
+    address_of,
+    console,
+    key_path,
+    load_key,
+    new_key,
+    pool_ref,
+    print_receipt,
+)
+from .tables import account_tables, history_table, market_tables
+
+PANEL = "Your account"
+#: Lets "-1" reach the amount parser (refused there with its reason) instead of reading as an option.
+AMOUNTS = {"ignore_unknown_options": True}
+
+key_app = typer.Typer(help="Account keys (Ed25519).", no_args_is_help=True)
+app.add_typer(key_app, name="key", rich_help_panel=PANEL)
+
+
+@key_app.command("new")
+@guarded
+def key_new(
+    name: Annotated[str, typer.Argument(help="Key name (or path to a .key file).")] = "default",
+) -> None:
+    """Create a key; prints its address."""
+    console.print(f"{new_key(name).address}  ({key_path(name)})", soft_wrap=True)
+
+
+@key_app.command("show")
+@guarded
+def key_show(name: Annotated[str, typer.Argument()] = "default") -> None:
+    """Print a key's address."""
+    console.print(load_key(name).address, soft_wrap=True)
+
+
+@app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
+@guarded
+def faucet(
+    asset: str,
+    amount: str,
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Get test funds from the node's faucet (test networks)."""
+    from astera.client import ApiError
+
+    from .errors import api_error_text
+
+    with Session(node) as s:
+        address = load_key(key).address
+        units = s.units(asset, amount, raw)
+        try:
+            receipt = s.client.faucet(address, asset, int(units))
+        except ApiError as e:
+            raise CliError(api_error_text(e, s.fmt)) from None
+        print_receipt(f"faucet {s.fmt(asset, units, 'exact')} to {address[:16]}…", receipt)
+
+
+# ---- pool actions: one registration for the four that take an asset and an amount --------------------
+
+POOL_ACTIONS: dict[str, tuple[str, bool]] = {
+    # action: (help, takes "max")
+    "deposit": ("Supply tokens to a pool (amount in whole tokens, e.g. 1.5).", False),
+    "withdraw": ('Withdraw supplied tokens ("max" for everything).', True),
+    "borrow": ("Borrow against your collateral (variable rate).", False),
+    "repay": ('Repay debt ("max" repays all of your own debt).', True),
+}
+
+
+def _register_pool_action(action: str, help_text: str, takes_max: bool) -> None:
+    @guarded
+    def command(
+        asset: str,
+        amount: str,
+        pool: PoolOpt = "core",
+        node: NodeUrl = DEFAULT_NODE,
+        key: KeyName = "default",
+        raw: RawOpt = False,
+    ) -> None:
+        with Session(node) as s:
+            units = s.units(asset, amount, raw, allow_max=takes_max)
+            receipt = s.send(key, action, pool=pool_ref(pool), asset=asset, amount=str(units))
+            print_receipt(f"{action} {s.fmt_amount(asset, units)}", receipt)
+
+    command.__doc__ = help_text
+    app.command(name=action, rich_help_panel=PANEL, context_settings=AMOUNTS)(command)
+
+
+for _action, (_help, _max) in POOL_ACTIONS.items():
+    _register_pool_action(_action, _help, _max)
+
+
+@app.command("set-collateral", rich_help_panel=PANEL)
+@guarded
+def set_collateral(
+    asset: str,
+    enabled: Annotated[str, typer.Argument(help="on or off", metavar="on|off")],
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+) -> None:
+    """Use a supplied asset as collateral, or stop using it."""
+    if enabled not in ("on", "off"):
+        raise CliError(f"say on or off, not {enabled!r}")
+    with Session(node) as s:
+        receipt = s.send(key, "set_collateral", pool=pool_ref(pool), asset=asset, enabled=enabled == "on")
+        print_receipt(f"{asset} collateral {enabled}", receipt)
+
+
+@app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
+@guarded
+def transfer(
+    asset: str,
+    amount: str,
+    to: Annotated[str, typer.Argument(help="Recipient: an address or a key name.")],
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Transfer supplied tokens (aTokens) to another account."""
+    with Session(node) as s:
+        units = s.units(asset, amount, raw)
+        receipt = s.send(
+            key, "transfer", pool=pool_ref(pool), asset=asset, to=address_of(to), amount=str(units)
+        )
+        print_receipt(f"transfer {s.fmt(asset, units, 'exact')} to {address_of(to)[:16]}…", receipt)
+
+
+@app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
+@guarded
+def liquidate(
+    target: Annotated[str, typer.Argument(help="The account to liquidate (address or key name).")],
+    collateral: Annotated[str, typer.Argument(help="Collateral asset to seize.")],
+    debt: Annotated[str, typer.Argument(help="Debt asset to repay.")],
+    amount: Annotated[str, typer.Argument(help='Debt to cover, or "max" (up to the close factor).')],
+    receive_atoken: Annotated[
+        bool, typer.Option("--receive-atoken", help="Take the collateral as aTokens.")
+    ] = False,
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Repay part of an unhealthy account's debt and seize its collateral plus the bonus."""
+    with Session(node) as s:
+        units = s.units(debt, amount, raw, allow_max=True)
+        params: dict[str, Any] = {
+            "pool": pool_ref(pool),
+            "target": address_of(target),
+            "collateral_asset": collateral,
+            "debt_asset": debt,
+            "debt_to_cover": str(units),
+        }
+        if receive_atoken:
+            params["receive_a_token"] = True
+        receipt = s.send(key, "liquidate", **params)
+        for ev in receipt["events"]:
+            if ev["event"] == "LiquidationCall":
+                d = ev["data"]
+                console.print(
+                    f"repaid {s.fmt(debt, d['debt_to_cover'], 'exact')}, seized "
+                    f"{s.fmt(collateral, d['liquidated_collateral'], 'exact')}"
+                )
+        print_receipt("liquidate", receipt)
+
+
+# ---- reads -----------------------------------------------------------------------------------------------
+
+
+def _print_json(doc: Any) -> None:
+    typer.echo(json.dumps(doc, indent=2))
+
+
+@app.command(rich_help_panel=PANEL)
+@guarded
+def account(
+    who: Annotated[str, typer.Argument(help="Address, or key name.")] = "default",
+    node: NodeUrl = DEFAULT_NODE,
+    as_json: JsonOpt = False,
+    raw: RawOpt = False,
+) -> None:
+    """Wallet, positions with liquidation prices, health factor and borrowing power."""
+    with Session(node) as s:
+        view = s.client.account(address_of(who))
+        if as_json:
+            _print_json(view)
+            return
+        for renderable in account_tables(s, view, raw):
+            console.print(renderable)
+
+
+@app.command(rich_help_panel=PANEL)
+@guarded
+def markets(node: NodeUrl = DEFAULT_NODE, as_json: JsonOpt = False, raw: RawOpt = False) -> None:
+    """Reserves of every pool (price, APYs, utilization, caps, risk) and Mini-Pool credit lines."""
+    with Session(node) as s:
+        doc = s.markets()
+        if as_json:
+            _print_json(doc)
+            return
+        for renderable in market_tables(s, doc, raw):
+            console.print(renderable)
+
+
+@app.command(rich_help_panel=PANEL)
+@guarded
+def history(
+    who: Annotated[str, typer.Argument(help="Address, or key name.")] = "default",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500, help="Most recent N.")] = 20,
+    node: NodeUrl = DEFAULT_NODE,
+    as_json: JsonOpt = False,
+    raw: RawOpt = False,
+) -> None:
+    """Your transactions, and the liquidations you suffered, newest first."""
+    with Session(node) as s:
+        address = address_of(who)
+        txs = s.client.get("/txs", sender=address, limit=limit)["items"]
+        events = s.client.get("/events", name="LiquidationCall", account=address, limit=limit)["items"]
+        suffered = [e for e in events if e["data"].get("user") == address]
+        if as_json:
+            _print_json({"address": address, "txs": txs, "liquidations": suffered})
+            return
+        for renderable in history_table(s, address, txs, suffered, raw):
+            console.print(renderable)

@@ -1,0 +1,206 @@
+"""The CLI as a person uses it, against a real node (``astera serve`` in a subprocess, SQLite):
+whole tokens in and out, refusals in plain words, operator commands signed with role keys,
+one line and exit code 1 (never a traceback) for every user error, tables in 80 columns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from astera.cli import app
+
+from .node_harness import NodeProcess, free_port, key, make_genesis
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    tmp = tmp_path_factory.mktemp("cli-node")
+    proc = NodeProcess(tmp / "data", make_genesis(), faucet=True).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """$ASTERA_HOME with the network's role keys saved under their role names."""
+    home = tmp_path_factory.mktemp("cli-home")
+    for role in ("oracle", "admin", "emergency_admin"):
+        key(role).save(home / "keys" / f"{role}.key")
+    return home
+
+
+def astera(home: Path, node: NodeProcess | str, *args: str) -> tuple[int, str, str]:
+    url = node if isinstance(node, str) else node.url
+    result = runner.invoke(app, list(args), env={"ASTERA_HOME": str(home), "ASTERA_NODE": url})
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    ), result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def ok(home: Path, node: NodeProcess, *args: str) -> str:
+    code, out, err = astera(home, node, *args)
+    assert code == 0, err
+    return out
+
+
+def refused(home: Path, node: NodeProcess | str, *args: str) -> str:
+    code, out, err = astera(home, node, *args)
+    assert code == 1, out
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Path) -> None:
+    address = ok(home, node, "key", "new", "ann").split()[0]
+    assert "faucet 10 WETH" in ok(home, node, "faucet", "WETH", "10", "-k", "ann")
+    assert "the faucet gives at most 100 WETH per request" in refused(
+        home, node, "faucet", "WETH", "101", "-k", "ann"
+    )
+    assert "deposit 10 WETH" in ok(home, node, "deposit", "WETH", "10", "-k", "ann")
+    err = refused(home, node, "borrow", "USDC", "100,000", "-k", "ann")
+    assert err.startswith(
+        "error: refused: borrowing 100,000 USDC needs $133,334 of collateral at your LTV of 75%; you have "
+        "$37,000, so the most you can borrow now is 27,749.99 USDC (protocol code 9 "
+        "VL_COLLATERAL_CANNOT_COVER_NEW_BORROW)"
+    )
+    assert "borrow 25,000 USDC" in ok(home, node, "borrow", "USDC", "25000", "-k", "ann")
+    err = refused(home, node, "withdraw", "WETH", "max", "-k", "ann")
+    assert (
+        "withdrawing 10 WETH would leave your health factor at 0.00; the most you can withdraw now is" in err
+    )
+    assert "(protocol code 5 VL_TRANSFER_NOT_ALLOWED)" in err
+    assert "without it your health factor would fall to 0.00" in refused(
+        home, node, "set-collateral", "WETH", "off", "-k", "ann"
+    )
+    err = refused(home, node, "repay", "USDC", "max", "-k", "ann")
+    assert "repay max needs" in err and "USDC more than your wallet holds (25,000 USDC)" in err
+    ok(home, node, "key", "new", "ben")
+    assert "transfer 0.5 WETH to" in ok(home, node, "transfer", "WETH", "0.5", "ben", "-k", "ann")
+
+    out = ok(home, node, "account", "ann")
+    assert address in out and "health factor 1.12" in out
+    # 25,000 / (9.5 × 0.8) = $3,289.47...: the highest price at which HF < 1
+    assert "$3,289.47" in out and "25,000" in out and "9.5" in out
+    raw = ok(home, node, "account", "ann", "--raw")
+    assert str(95 * 10**17) in raw and str(25_000 * 10**6) in raw
+    assert '"next_nonce": 3' in ok(home, node, "account", "ann", "--json")
+    out = ok(home, node, "markets")
+    for text in (
+        "Core-Pool: rates",
+        "supply APY",
+        "Mini-Pool 0: credit lines",
+        "1,000,000",
+        "$3,700.00",
+        "75%",
+    ):
+        assert text in out
+    out = ok(home, node, "history", "ann")
+    assert "transfer" in out and "0.5 WETH to" in out and "25,000 USDC" in out and "10 WETH" in out
+
+
+def test_operator_commands_and_a_liquidation_in_the_history(node: NodeProcess, home: Path) -> None:
+    ok(home, node, "key", "new", "cat")
+    ok(home, node, "key", "new", "liq")
+    ok(home, node, "faucet", "WETH", "1", "-k", "cat")
+    ok(home, node, "deposit", "WETH", "1", "-k", "cat")
+    ok(home, node, "borrow", "USDC", "2500", "-k", "cat")
+    err = refused(home, node, "set-price", "WETH", "2000", "-k", "cat")
+    assert "set_price needs the oracle key" in err and "--key astera-data/keys/oracle.key" in err
+    err = refused(home, node, "liquidate", "cat", "WETH", "USDC", "max", "-k", "liq")
+    assert "that account's health factor is 1.18: only accounts below 1 can be liquidated" in err
+    assert "WETH price set to $2,900.00" in ok(home, node, "set-price", "WETH", "2900", "-k", "oracle")
+    ok(home, node, "faucet", "USDC", "10000", "-k", "liq")
+    out = ok(home, node, "liquidate", "cat", "WETH", "USDC", "max", "-k", "liq")
+    assert "repaid 1,250" in out and " USDC, seized 0.46" in out
+    out = ok(home, node, "history", "cat")
+    assert "liquidations you suffered" in out and "1,250 USDC" in out
+    ok(home, node, "set-price", "WETH", "3700", "-k", "oracle")
+
+    assert "paused core" in ok(home, node, "pause", "-k", "emergency_admin")
+    assert "the Core-Pool is paused by its emergency admin" in refused(
+        home, node, "deposit", "WETH", "0.1", "-k", "cat"
+    )
+    ok(home, node, "unpause", "core", "-k", "emergency_admin")
+    assert "set_deposit_cap" in ok(home, node, "admin")
+    ok(home, node, "admin", "set_deposit_cap", "pool=core", "asset=WBTC", "cap=60", "-k", "admin")
+    assert "60" in ok(home, node, "markets").split("WBTC")[2]
+    assert "set_deposit_cap needs cap" in refused(
+        home, node, "admin", "set_deposit_cap", "pool=core", "asset=WBTC"
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("1e3", "'1e3' uses an exponent: write the number out (e.g. 1000, not 1e3)"),
+        ("-1", "'-1' is negative: amounts are 0 or more"),
+        ("0.0000001", "0.0000001 USDC has 7 decimals; the asset has 6 (smallest step 0.000001 USDC)"),
+        ("1,5", "'1,5' is not an amount"),
+    ],
+)
+def test_amounts_are_refused_with_their_reason(
+    node: NodeProcess, home: Path, amount: str, reason: str
+) -> None:
+    assert reason in refused(home, node, "deposit", "USDC", amount)
+
+
+def test_user_errors_are_one_line_without_a_traceback(node: NodeProcess, home: Path, tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text('{"format": ')
+    (tmp_path / "shape.json").write_text('{"format": "astera-scenario/1", "actions": []}')
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
+    (home / "keys" / "broken.key").write_text("not a key")
+    down = f"http://127.0.0.1:{free_port()}"
+    cases = [
+        (("replay", str(tmp_path / "missing.json")), "no such file"),
+        (("replay", str(tmp_path / "bad.json")), "is not valid JSON (line 1, column 12"),
+        (("replay", str(tmp_path / "bin.json")), "is not a JSON text file"),
+        (
+            ("replay", str(tmp_path / "shape.json")),
+            "not a valid astera-scenario/1 document (missing 'start_timestamp')",
+        ),
+        (("keeper", str(tmp_path / "bad.json")), "is not valid JSON"),
+        (("replay", str(tmp_path)), "is a directory"),
+        (("deposit", "USDC", "1", "-k", "broken"), "is not a usable astera key file"),
+        (("deposit", "USDC", "1", "-k", "nobody"), "no key"),
+        (("account", "--node", "127.0.0.1:8000"), "needs its scheme, e.g. http://127.0.0.1:8000"),
+        (("verify", "--data", str(tmp_path / "nothing")), "FAILED: no log in"),
+        (
+            ("deposit", "FOO", "1", "-k", "ann"),
+            "unknown asset 'FOO'; the node lists USDC, USDT, WBTC, WETH, wstETH",
+        ),
+    ]
+    for args, text in cases:
+        assert text in refused(home, node, *args), args
+    err = refused(home, down, "account", key("ann").address)
+    assert f"no node answers at {down}: start one with `make run` or `astera serve`" in err
+
+
+def test_tables_fit_80_columns_when_piped(node: NodeProcess, home: Path) -> None:
+    ok(home, node, "key", "new", "dan")
+    ok(home, node, "faucet", "WBTC", "2", "-k", "dan")
+    ok(home, node, "deposit", "WBTC", "2", "-k", "dan")
+    ok(home, node, "borrow", "USDT", "12345.678901", "-k", "dan")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(ASTERA_HOME=str(home), ASTERA_NODE=node.url)
+    for args, whole in (
+        (("markets",), "5,000,000"),
+        (("account", "dan"), "12,345.6"),
+        (("history", "dan"), "12,345.678901 USDT"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "astera", *args], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        assert max(len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
+        assert whole in out.stdout, out.stdout  # nothing cut to fit
