@@ -233,7 +233,7 @@ def test_demo_shows_each_liquidation() -> None:
     console = Console(record=True, width=200)
     liquidation_demo(console)
     text = console.export_text()
-    for needle in ("bob", "carol", "dave", "erin", "frank", "HF before", "slippage", "Bad debt", "USDC"):
+    for needle in ("bob", "carol", "dave", "erin", "frank", "HF", "slip.", "bonus", "Bad debt", "USDC"):
         assert needle in text
 
 

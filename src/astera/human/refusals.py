@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from astera.core import Protocol, ProtocolError
+from astera.core import BalanceExceeded, Protocol, ProtocolError
 from astera.core import errors as E
 from astera.core.account import (
     HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
@@ -57,6 +57,8 @@ class Explanation:
         """The text with the protocol's code, for those who need it."""
         if self.code.startswith("error:"):  # a custom error: its name is the code
             return f"{self.text} (protocol error {self.name})"
+        if self.code.startswith("reason:"):  # a token's revert string
+            return f"{self.text} (protocol revert {self.code.split(':', 1)[1]!r})"
         return f"{self.text} (protocol code {self.code} {self.name})"
 
 
@@ -319,7 +321,9 @@ def _explain_decrease(c: _Ctx, e: ProtocolError, verb: str, noun: str) -> tuple[
     balance = c.reserve.a_balance(c.sender, c.p.now)
     amount = balance if c.requested == UINT256_MAX else c.requested
     hi = min(balance, amount - 1)
-    if e.code == E.NOT_ENOUGH_USER_BALANCE or (amount > balance and e.code == "panic:0x11"):
+    if e.code == E.NOT_ENOUGH_USER_BALANCE or (
+        amount > balance and (e.code == "panic:0x11" or isinstance(e, BalanceExceeded))
+    ):
         return (f"you have {c.amt(balance)} supplied in {c.where}; {verb} at most that", balance or None)
     if e.code == E.TRANSFER_NOT_ALLOWED:
         best = _search(c, hi, _removable_guess(c, c.sender))
@@ -486,6 +490,8 @@ def explain(
     general = _GENERAL.get(error.code)
     if general is not None:
         text = general.format(where=c.where, asset=c.asset)
+    elif error.detail and not error.code.startswith("panic:"):
+        text = f"the protocol refused: {error.detail}"
     else:
         text = f"the protocol refused: {error.name.replace('_', ' ').lower()}"
     return Explanation(text, error.code, error.name)

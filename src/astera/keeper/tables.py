@@ -24,10 +24,10 @@ def reserve_decimals(protocol: Protocol, pool: str | int, name: str) -> int:
 
 
 def liquidations_table(protocol: Protocol, executions: list[tuple[str, Execution]], title: str) -> Table:
-    """One row per liquidation: when, account, debt repaid, collateral taken, slippage of the
-    sale, health factor before and after."""
+    """One row per liquidation: when, account, debt repaid, collateral taken, the bonus, slippage
+    of the sale, health factor before and after."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("when", "account", "repaid", "seized", "slip.", "HF"):
+    for name in ("when", "account", "repaid", "seized", "bonus", "slip.", "HF"):
         table.add_column(name, justify="left" if name in ("when", "account") else "right", no_wrap=True)
     for when, ex in executions:
         plan = ex.plan
@@ -39,6 +39,7 @@ def liquidations_table(protocol: Protocol, executions: list[tuple[str, Execution
             f"{where}{plan.user[:8]}",
             tokens(ex.debt_repaid, debt_decimals, plan.debt),
             tokens(ex.collateral_taken, coll_decimals, plan.collateral),
+            bps(plan.bonus - 10_000),
             bps(plan.slippage_bps),
             f"{health(plan.health_factor)}→{health(ex.health_factor_after)}",
         )
