@@ -20,7 +20,7 @@ import pytest
 
 from astera.core import RAY, WAD
 from astera.core.wadray import ray_mul
-from astera.lab.__main__ import render, scenario_documents
+from astera.lab.experiments import render, scenario_documents
 from astera.lab.isolation import (
     A_BORROWERS,
     A_DEPOSITORS,
@@ -207,7 +207,7 @@ def test_scenario_files_replay_to_the_experiment(repo_root: Path, report95: Isol
         name = f"{run.scenario['name']}.json"
         assert docs[name] == run.scenario
         path = repo_root / "scenarios" / name
-        assert path.read_text() == render(run.scenario), f"{path} is stale: run `python -m astera.lab`"
+        assert path.read_text() == render(run.scenario), f"{path} is stale: run `astera lab scenarios`"
         trace = replay(run.scenario, with_states=False)
         assert all(step["ok"] for step in trace["steps"])
         assert trace["state_hash"] == run.state_hash

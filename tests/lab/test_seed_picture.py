@@ -17,7 +17,7 @@ import pytest
 
 from astera.core import RAY
 from astera.core.wadray import ray_div
-from astera.lab.__main__ import render
+from astera.lab.experiments import render
 from astera.lab.seed_picture import LAYOUTS, LayoutRates, findings, seed_picture
 from astera.replay import replay
 
@@ -110,4 +110,4 @@ def test_the_seed_claim_as_the_faithful_protocol_shows_it(picture: dict[str, Lay
 def test_scenario_files_match_the_builder(repo_root: Path, picture: dict[str, LayoutRates]) -> None:
     for name, layout in picture.items():
         path = repo_root / "scenarios" / f"seed-picture-{name}.json"
-        assert path.read_text() == render(layout.scenario), f"{path} is stale: run `python -m astera.lab`"
+        assert path.read_text() == render(layout.scenario), f"{path} is stale: run `astera lab scenarios`"

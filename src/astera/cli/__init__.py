@@ -14,3 +14,7 @@ from . import local  # noqa: F401
 from .app import app
 
 __all__ = ["app"]
+
+from astera.lab.cli import app as lab_app  # noqa: E402
+
+app.add_typer(lab_app, name="lab")

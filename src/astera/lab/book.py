@@ -1,0 +1,234 @@
+"""The book a study starts from, as one ``astera-scenario/1`` document.
+
+Every path starts from the same book: a deployment (the study's scenario file, or the lab's
+default one below), the study's protocol parameters applied to it, the scenario's own actions,
+and the synthetic populations as deposit and borrow actions. The book is built by the
+replayer (:func:`astera.replay.build` and :func:`astera.replay.run_action`), never by hand,
+so a path exported as ``book + the path's actions`` replays with ``astera replay`` to the
+state the path ended in.
+
+Parameter keys (``parameters`` and ``sweep`` in a study), all integers:
+
+* ``POOL.RESERVE.FIELD``: ``core.WETH.liquidation_threshold``, ``0.aUSDC.reserve_factor``;
+  FIELD is one of ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``, ``reserve_factor``;
+* ``flow_limit.MINI_POOL.ASSET``: the Core's credit line to a Mini-Pool, in base units;
+* ``strategy.NAME.FIELD``: a rate strategy's parameter (ray for rates), e.g. ``strategy.usdc.slope2``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+
+from astera.core import Protocol, ProtocolError
+from astera.replay import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
+
+from .scenario import default_strategy, reserve_params
+from .study import Population, Study, StudyError
+
+#: The account the lab's keeper liquidates from (part of every book).
+KEEPER = "keeper"
+START = 1_700_000_000
+USD = 10**8
+RESERVE_FIELDS = ("ltv", "liquidation_threshold", "liquidation_bonus", "reserve_factor")
+
+
+def default_deployment() -> dict[str, Any]:
+    """The lab's deployment: a Core-Pool (WETH, WBTC, USDC, USDT) and two Mini-Pools, each with
+    an exotic collateral (EXA, EXB) and a USDC tranche drawing on a 2M USDC credit line."""
+    assets = {
+        "WETH": (18, 3_000),
+        "WBTC": (8, 60_000),
+        "USDC": (6, 1),
+        "USDT": (6, 1),
+        "EXA": (18, 2),
+        "EXB": (18, 5),
+    }
+    mini_pools = [
+        {
+            "id": i,
+            "min_debt_threshold": 0,
+            "reserves": {
+                exotic: reserve_params("exotic", 5000, 6500, 11000, 1000, borrowing_enabled=False),
+                "aUSDC": reserve_params("tranche", 8000, 8500, 10500, 1000, tranche_of="USDC"),
+            },
+            "flow_limits": {"USDC": str(2_000_000 * 10**6)},
+        }
+        for i, exotic in enumerate(("EXA", "EXB"))
+    ]
+    return {
+        "format": SCENARIO_FORMAT,
+        "name": "lab-default",
+        "start_timestamp": START,
+        "assets": {a: {"decimals": d, "price": str(p * USD)} for a, (d, p) in assets.items()},
+        "rate_strategies": {
+            "stable": default_strategy(90, 0, 4, 60),
+            "volatile": default_strategy(45, 0, 7, 300),
+            "tranche": default_strategy(80, 2, 6, 20),
+            "exotic": default_strategy(45, 0, 7, 300),
+        },
+        "core_pool": {
+            "reserves": {
+                "WETH": reserve_params("volatile", 8000, 8250, 10500, 1500),
+                "WBTC": reserve_params("volatile", 7300, 7800, 10650, 2000),
+                "USDC": reserve_params("stable", 7700, 8000, 10450, 1000),
+                "USDT": reserve_params("stable", 7500, 7800, 10450, 1000),
+            }
+        },
+        "mini_pools": mini_pools,
+        "users": [KEEPER],
+        "actions": [],
+    }
+
+
+def _reserves(head: dict[str, Any], pool: str) -> dict[str, Any]:
+    """The reserves table of ``core`` or a Mini-Pool id (as text) in a scenario head."""
+    if pool == "core":
+        reserves: dict[str, Any] = head["core_pool"]["reserves"]
+        return reserves
+    if pool.isdigit() and int(pool) < len(head.get("mini_pools", [])):
+        reserves = head["mini_pools"][int(pool)]["reserves"]
+        return reserves
+    raise KeyError(f"no pool {pool!r}")
+
+
+def apply_parameter(head: dict[str, Any], key: str, value: int) -> None:
+    """Set one parameter (module docstring) in a scenario head; KeyError says what is unknown."""
+    parts = key.split(".")
+    if len(parts) != 3:
+        raise KeyError("a parameter is POOL.RESERVE.FIELD, flow_limit.POOL.ASSET or strategy.NAME.FIELD")
+    a, b, c = parts
+    if a == "flow_limit":
+        if not b.isdigit() or int(b) >= len(head.get("mini_pools", [])):
+            raise KeyError(f"no Mini-Pool {b!r}")
+        if c not in head["assets"]:
+            raise KeyError(f"no asset {c!r}")
+        head["mini_pools"][int(b)].setdefault("flow_limits", {})[c] = str(value)
+    elif a == "strategy":
+        strategies = head.get("rate_strategies", {})
+        if b not in strategies:
+            raise KeyError(f"no rate strategy {b!r}")
+        if c not in strategies[b] or c == "model":
+            raise KeyError(f"rate strategy {b!r} has no parameter {c!r}")
+        strategies[b][c] = str(value)
+    else:
+        reserves = _reserves(head, a)
+        if b not in reserves:
+            raise KeyError(f"pool {a} has no reserve {b!r}")
+        if c not in RESERVE_FIELDS:
+            raise KeyError(f"{c!r} is not one of {', '.join(RESERVE_FIELDS)}")
+        reserves[b][c] = value
+
+
+def _ref(pool: str | int) -> dict[str, Any]:
+    """The pool fields of a scenario action."""
+    return {"pool": "core"} if pool == "core" else {"pool": "mini", "mini_pool": pool}
+
+
+def _price_of(head: dict[str, Any], pool: str | int, reserve: str) -> tuple[int, int]:
+    """(price, decimals) of a reserve: a tranche is priced as its Core asset."""
+    params = _reserves(head, str(pool))[reserve]
+    asset = params.get("tranche_of", reserve)
+    spec = head["assets"][asset]
+    return int(spec["price"]), int(spec["decimals"])
+
+
+def population_actions(head: dict[str, Any], k: int, pop: Population, rng: np.random.Generator) -> list[Any]:
+    """Deposit and borrow actions for one synthetic population (the ``k``-th of the book)."""
+    reserves = _reserves(head, str(pop.pool))
+    weights = {a: w / sum(pop.collateral.values()) for a, w in pop.collateral.items()}
+    avg_lt = sum(w * reserves[a]["liquidation_threshold"] for a, w in weights.items()) / 10_000
+    avg_ltv = sum(w * reserves[a]["ltv"] for a, w in weights.items()) / 10_000
+    debt_price, debt_decimals = _price_of(head, pop.pool, pop.debt)
+    sizes = pop.debt_usd_median * np.exp(pop.debt_usd_sigma * rng.standard_normal(pop.borrowers))
+    hfs = rng.uniform(pop.health_factor[0], pop.health_factor[1], pop.borrowers)
+    # Borrowing needs debt ≤ Σ value·LTV: the start HF is at least avg_lt / avg_ltv (+0.1 %).
+    floor = avg_lt / avg_ltv * 1.001
+    ref = _ref(pop.pool)
+    borrows: list[dict[str, Any]] = []
+    total_debt = 0
+    for j in range(pop.borrowers):
+        user = f"p{k}b{j}"
+        debt_usd = float(sizes[j])
+        collateral_usd = max(float(hfs[j]), floor) * debt_usd / avg_lt
+        for asset, w in weights.items():
+            price, decimals = _price_of(head, pop.pool, asset)
+            amount = int(collateral_usd * w * USD * 10**decimals // price)
+            borrows.append({"op": "deposit", **ref, "user": user, "asset": asset, "amount": str(amount)})
+        debt = int(debt_usd * USD * 10**debt_decimals // debt_price)
+        total_debt += debt
+        borrows.append({"op": "borrow", **ref, "user": user, "asset": pop.debt, "amount": str(debt)})
+    supplies: list[dict[str, Any]] = []
+    if pop.suppliers:
+        each = math.ceil(total_debt / pop.utilization / pop.suppliers)
+        supplies = [
+            {"op": "deposit", **ref, "user": f"p{k}s{j}", "asset": pop.debt, "amount": str(each)}
+            for j in range(pop.suppliers)
+        ]
+    return supplies + borrows
+
+
+def book_document(study: Study) -> dict[str, Any]:
+    """The study's book as one scenario document (deployment, parameters, actions, populations)."""
+    if study.book.scenario is None:
+        doc = default_deployment()
+    else:
+        try:
+            doc = load_json(study.path(study.book.scenario))
+        except (OSError, ValueError) as e:
+            raise StudyError("book.scenario", f"cannot read a scenario document: {e}") from None
+        if not isinstance(doc, dict) or doc.get("format") != SCENARIO_FORMAT:
+            raise StudyError("book.scenario", f"not an {SCENARIO_FORMAT} document")
+        doc = copy.deepcopy(doc)
+    doc["name"] = study.name
+    doc.setdefault("users", [])
+    if KEEPER not in doc["users"]:
+        doc["users"].append(KEEPER)
+    for key, value in study.parameters.items():
+        try:
+            apply_parameter(doc, key, value)
+        except KeyError as e:
+            raise StudyError(f"parameters.{key}", e.args[0]) from None
+    rng = np.random.default_rng(study.book.seed if study.book.seed is not None else study.seed)
+    actions = list(doc.get("actions", []))
+    for k, pop in enumerate(study.book.population):
+        check_population(doc, k, pop)
+        actions += population_actions(doc, k, pop, rng)
+    doc["actions"] = actions
+    return doc
+
+
+def check_population(head: dict[str, Any], k: int, pop: Population) -> None:
+    """Refuse a population naming pools, reserves or assets the deployment does not have."""
+    where = f"book.population.{k}"
+    try:
+        reserves = _reserves(head, str(pop.pool))
+    except KeyError as e:
+        raise StudyError(f"{where}.pool", e.args[0]) from None
+    if pop.debt not in reserves:
+        raise StudyError(f"{where}.debt", f"pool {pop.pool} has no reserve {pop.debt!r}")
+    for asset in pop.collateral:
+        if asset not in reserves:
+            raise StudyError(f"{where}.collateral", f"pool {pop.pool} has no reserve {asset!r}")
+        if reserves[asset]["liquidation_threshold"] == 0:
+            raise StudyError(f"{where}.collateral", f"{asset!r} is not collateral in pool {pop.pool}")
+
+
+def build_book(doc: dict[str, Any]) -> Protocol:
+    """Build the book's protocol with the replayer; a refused action refuses the study."""
+    try:
+        p, _ = build(doc)  # registers every user the actions name; runs none
+    except (ProtocolError, ScenarioError, KeyError, TypeError, ValueError) as e:
+        raise StudyError("book", f"the deployment is refused: {e}") from None
+    for i, action in enumerate(doc["actions"]):
+        try:
+            with p.transaction():
+                run_action(p, action)
+        except (ProtocolError, ScenarioError, KeyError) as e:
+            raise StudyError(
+                "book", f"action {i} ({action.get('op')} by {action.get('user')}) is refused: {e}"
+            )
+    return p

@@ -1,0 +1,242 @@
+"""``astera lab ...``: run studies and sweeps, build reports, export paths, shock ladders.
+
+A STUDY argument is a study file (TOML or JSON) or the name of a built-in study
+(``astera lab studies`` lists them). Every refusal of a study names the field and the reason
+and exits with status 2 before any path runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import webbrowser
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .study import Study, StudyError, load_study
+
+app = typer.Typer(
+    name="lab", help="The risk lab: Monte Carlo studies on the exact engine.", no_args_is_help=True
+)
+err = Console(stderr=True)
+
+
+def builtin_studies() -> dict[str, Path]:
+    """Built-in study name → its file (shipped in the package)."""
+    folder = resources.files("astera.lab") / "studies"
+    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
+
+
+def _study(ref: str, paths: int | None) -> Study:
+    builtin = builtin_studies()
+    path = Path(ref)
+    try:
+        if not path.exists() and ref in builtin:
+            path = builtin[ref]
+        study = load_study(path)
+        if paths is not None:
+            if paths < 1:
+                raise StudyError("--paths", "must be at least 1")
+            study = study.model_copy(update={"paths": paths})
+        return study
+    except StudyError as e:
+        _refuse(e)
+
+
+def _refuse(e: StudyError) -> Any:
+    err.print(f"[red]study refused[/red]: {e}")
+    raise typer.Exit(2)
+
+
+def _progress(total: int) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def _run(study: Study, out: Path, workers: int, scheduler: str | None, resume: bool, label: str) -> None:
+    from .runner import run_study  # noqa: PLC0415 - keeps `--help` fast
+
+    with _progress(study.paths) as bar:
+        task = bar.add_task(label, total=study.paths, rate="")
+        failed = 0
+
+        def tick(result: Any) -> None:
+            nonlocal failed
+            failed += result.error is not None
+            speed = bar.tasks[task].speed
+            bar.update(task, advance=1, rate=f"{speed or 0:.2f} paths/s, {failed} failed")
+
+        results = run_study(study, out, workers=workers, scheduler=scheduler, resume=resume, progress=tick)
+        bar.update(task, completed=len(results.done()))
+
+
+Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes.")]
+Scheduler = Annotated[
+    str | None, typer.Option("--scheduler", help="A Dask distributed scheduler, e.g. tcp://HOST:8786.")
+]
+Paths = Annotated[int | None, typer.Option("--paths", "-n", help="Number of paths (default: the study's).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Finish an interrupted study in --out.")]
+
+
+@app.command()
+def run(
+    study: Annotated[str, typer.Argument(help="Study file (TOML/JSON) or built-in study name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Result directory (never overwritten).")],
+    paths: Paths = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    resume: Resume = False,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Build the report at the end.")] = True,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+) -> None:
+    """Run a study's paths (local processes, or a Dask cluster) into --out, then its report."""
+    s = _study(study, paths)
+    try:
+        _run(s, out, workers, scheduler, resume, s.name)
+    except StudyError as e:
+        _refuse(e)
+    if report:
+        _report(out, open_report)
+
+
+@app.command()
+def sweep(
+    study: Annotated[str, typer.Argument(help="Study file with a [sweep] table, or built-in study name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Result directory (one folder per grid point).")],
+    paths: Paths = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    resume: Resume = False,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+) -> None:
+    """Run the study once per point of its parameter grid (same seeds: common random numbers)."""
+    s = _study(study, paths)
+    if not s.sweep:
+        _refuse(StudyError("sweep", "the study has no [sweep] table"))
+    keys = list(s.sweep)
+    points = []
+    for n, values in enumerate(itertools.product(*(s.sweep[k] for k in keys))):
+        points.append({"values": list(values), "dir": f"point-{n:03d}"})
+    manifest = out / "sweep.json"
+    doc = {"study": s.name, "digest": s.digest(), "keys": keys, "points": points}
+    if manifest.exists() and json.loads(manifest.read_text()).get("digest") != s.digest():
+        _refuse(StudyError("--out", f"{out} holds another sweep's results"))
+    if not manifest.exists() and out.exists() and any(out.iterdir()):
+        _refuse(StudyError("--out", f"{out} is not empty and holds no sweep"))
+    out.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(doc, indent=1) + "\n")
+    for point in points:
+        params = {**s.parameters, **dict(zip(keys, point["values"], strict=True))}
+        variant = s.model_copy(update={"parameters": params, "sweep": {}})
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, point["values"], strict=True))
+        try:
+            target = out / point["dir"]
+            again = resume or (target / "study.json").exists()
+            _run(variant, target, workers, scheduler, again, label)
+        except StudyError as e:
+            _refuse(StudyError(f"sweep ({label}): {e.field}", e.reason))
+    _report(out, open_report)
+
+
+def _report(out: Path, open_it: bool) -> None:
+    from .report import build_report  # noqa: PLC0415
+
+    page = build_report(out)
+    typer.echo(f"report: {page} (summary: {out / 'summary.json'})")
+    if open_it:
+        webbrowser.open(page.resolve().as_uri())
+
+
+@app.command("report")
+def report_cmd(
+    out: Annotated[Path, typer.Argument(help="A study's or sweep's result directory.")],
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+) -> None:
+    """(Re)build report.html and summary.json from a result directory's Parquet tables."""
+    if not (out / "study.json").exists() and not (out / "sweep.json").exists():
+        _refuse(StudyError("DIR", f"{out} holds no study results"))
+    _report(out, open_report)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="A study's result directory.")],
+    path: Annotated[int, typer.Option("--path", "-p", min=0, help="The path to export.")],
+    to: Annotated[Path, typer.Option("--to", help="Where to write the astera-scenario/1 document.")],
+) -> None:
+    """Re-run one path and write it as a scenario that `astera replay` runs to the same state hash."""
+    from .path import run_path  # noqa: PLC0415
+    from .runner import ResultDir  # noqa: PLC0415
+
+    if not (out / "study.json").exists():
+        _refuse(StudyError("DIR", f"{out} holds no study results"))
+    study = ResultDir(out).study()
+    if path >= study.paths:
+        _refuse(StudyError("--path", f"the study has paths 0 to {study.paths - 1}"))
+    run_ = run_path(study, path)
+    to.write_text(json.dumps(run_.scenario()) + "\n")
+    typer.echo(f"wrote {to}: {len(run_.actions)} path actions, final state {run_.protocol.state_hash()}")
+
+
+@app.command()
+def studies() -> None:
+    """List the built-in studies."""
+    for name, path in sorted(builtin_studies().items()):
+        study = load_study(path)
+        typer.echo(f"{name:24} {study.description}")
+
+
+@app.command()
+def ladder(
+    scenario: Annotated[
+        Path, typer.Argument(help="A scenario document: the ladder runs on its final state.")
+    ],
+    depth_usd: Annotated[int, typer.Option(help="USD depth per side of each model AMM pool.")] = 10_000_000,
+) -> None:
+    """Print the shock ladder (each collateral asset down 0-90 %) of a scenario's final state as JSON."""
+    from astera.core import ProtocolError  # noqa: PLC0415
+    from astera.replay import build, load_json, run_action  # noqa: PLC0415
+
+    from .ladder import shock_ladder  # noqa: PLC0415
+
+    doc = load_json(scenario)
+    p, _ = build(doc)
+    for action in doc["actions"]:
+        try:
+            with p.transaction():
+                run_action(p, action)
+        except ProtocolError:  # a refused action leaves the state as it was
+            continue
+    json.dump(shock_ladder(p, depth_usd=depth_usd * 10**8), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+@app.command()
+def scenarios(
+    directory: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("scenarios"),
+) -> None:
+    """Write the hand-written experiments (isolation, the seed's picture) as scenario files."""
+    from .experiments import write_scenarios  # noqa: PLC0415
+
+    for line in write_scenarios(directory):
+        typer.echo(line)

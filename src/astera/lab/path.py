@@ -1,0 +1,438 @@
+"""One Monte Carlo path on the exact core: prices, behaviour, the keeper, step by step.
+
+A path starts from a copy of the study's book and, at every step: moves the clock, sets the
+oracle prices the price model drew, lets borrowers and suppliers act (top-ups, runs), and runs
+the project's keeper (:class:`astera.keeper.KeeperEngine`, unchanged) against a model market
+whose depth the keeper's own sales eat and which recovers with a half-life. Every change to
+the protocol is a scenario action run through the replayer's runner
+(:func:`astera.replay.run_action`) and recorded, so ``book + actions`` is an
+``astera-scenario/1`` document that replays to the path's final state (same state hash).
+Money is integers throughout; floats only draw prices and behaviour and estimate who is near
+a top-up (the decision itself is then taken on exact figures).
+
+The path's randomness comes from ``SeedSequence([study seed, path index])`` alone: the same
+path gives the same result on any worker, in any order.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from astera.core import PERCENTAGE_FACTOR, RAY, WAD, Protocol, ProtocolError
+from astera.core.minipool import MiniPool
+from astera.core.pool import Pool
+from astera.core.reserve import Reserve
+from astera.keeper import KeeperEngine, Monitor, PlannerConfig
+from astera.keeper.engine import oracle_prices
+from astera.keeper.executor import Outcome
+from astera.keeper.market import ConstantProductPool, Market, SlippageExceeded, Token, Venue
+from astera.keeper.planner import LiquidationPlan
+from astera.keeper.valuation import Valuation
+from astera.replay import run_action
+
+from .book import KEEPER, USD, book_document, build_book
+from .prices import PriceModel
+from .study import Study
+
+#: Columns of the per-step table (one row per step, pool and reserve).
+STEP_COLUMNS = (
+    "path", "step", "pool", "reserve", "utilization_bps", "borrow_rate_bps", "liquidations",
+    "repaid_usd", "slippage_usd", "core_flow_usd",
+)  # fmt: skip
+#: Columns of the outcome table (one row per pool; the path's state hash on each).
+OUTCOME_COLUMNS = (
+    "path", "seed", "pool", "bad_debt_usd", "bad_debt_accounts", "no_collateral_debt_usd",
+    "liquidations", "repaid_usd", "slippage_usd", "core_exposure_max_usd", "core_exposure_end_usd",
+    "core_loss_usd", "debt_end_usd", "state_hash",
+)  # fmt: skip
+
+
+@dataclass
+class Prepared:
+    """What every path of one study shares: the book (document and pickled protocol) and the
+    price model. Built once per process."""
+
+    study: Study
+    doc: dict[str, Any]
+    blob: bytes
+    prices: PriceModel
+
+    @classmethod
+    def of(cls, study: Study) -> Prepared:
+        doc = book_document(study)
+        protocol = build_book(doc)
+        model = PriceModel(study, oracle_prices(protocol))
+        return cls(study, doc, pickle.dumps(protocol, protocol=pickle.HIGHEST_PROTOCOL), model)
+
+
+_PREPARED: dict[str, Prepared] = {}
+
+
+def prepared(study: Study) -> Prepared:
+    """The study's shared part, cached per process (a worker builds the book once)."""
+    key = study.digest()
+    if key not in _PREPARED:
+        _PREPARED.clear()
+        _PREPARED[key] = Prepared.of(study)
+    return _PREPARED[key]
+
+
+def path_rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Path ``index``'s generators (prices, behaviour), from the study seed and the index alone."""
+    prices, behaviour = np.random.SeedSequence([seed, index]).spawn(2)
+    return np.random.default_rng(prices), np.random.default_rng(behaviour)
+
+
+def pool_name(ref: str | int) -> str:
+    return "core" if ref == "core" else str(ref)
+
+
+def _ref(ref: str | int) -> dict[str, Any]:
+    return {"pool": "core"} if ref == "core" else {"pool": "mini", "mini_pool": ref}
+
+
+class KeeperBusy(SlippageExceeded):
+    """The keeper's capacity for this run is used up: like a sale that cannot happen now, the
+    engine leaves the account for its next run."""
+
+
+class DepthBook:
+    """Per-asset market depth (USD per side): eaten by sales, recovering with a half-life."""
+
+    def __init__(self, study: Study, assets: list[str]) -> None:
+        liq = study.liquidity
+        self.base = {a: float(liq.asset_depth_usd.get(a, liq.depth_usd)) for a in assets}
+        self.depth = dict(self.base)
+        self.recovery = 1.0 - 0.5 ** (1.0 / liq.recovery_half_life)
+
+    def recover(self) -> None:
+        for a, base in self.base.items():
+            self.depth[a] += (base - self.depth[a]) * self.recovery
+
+    def eat(self, asset: str, usd: float) -> None:
+        self.depth[asset] = max(self.depth[asset] - usd, self.base[asset] * 0.01)
+
+
+class LabMarket(Market):
+    """Constant-product pools made on demand at the current oracle prices and depths."""
+
+    def __init__(self, protocol: Protocol, depths: DepthBook, fee_bps: int) -> None:
+        super().__init__()
+        self.protocol, self.depths, self.fee_bps = protocol, depths, fee_bps
+        self.prices: dict[str, int] = {}
+
+    def reset(self) -> None:
+        """New keeper run: arbitrage has re-centred the venues on the oracle."""
+        self.venues.clear()
+        self.prices = oracle_prices(self.protocol)
+
+    def has_route(self, sell: str, buy: str) -> bool:
+        return sell == buy or (sell in self.prices and buy in self.prices)
+
+    def venue(self, sell: str, buy: str) -> Venue:
+        key = (sell, buy)
+        if key not in self.venues:
+            dec = self.protocol.decimals
+            depth = int(min(self.depths.depth[sell], self.depths.depth[buy])) * USD
+            pool = ConstantProductPool(
+                Token(sell, dec[sell]), Token(buy, dec[buy]), depth, self.prices, self.fee_bps
+            )
+            self.add(pool)
+        return self.venues[key]
+
+
+@dataclass
+class StepTally:
+    """What the keeper did in one step, per (pool, debt reserve)."""
+
+    liquidations: dict[tuple[str, str], int] = field(default_factory=dict)
+    repaid: dict[tuple[str, str], int] = field(default_factory=dict)
+    slippage: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, key: tuple[str, str], repaid: int, slippage: int) -> None:
+        self.liquidations[key] = self.liquidations.get(key, 0) + 1
+        self.repaid[key] = self.repaid.get(key, 0) + repaid
+        self.slippage[key] = self.slippage.get(key, 0) + slippage
+
+
+class LabSubmitter:
+    """The keeper's liquidations as recorded scenario actions (implicit funding, FORMAT §3.1);
+    the seized collateral is sold into the model market, outside the protocol's ledger."""
+
+    def __init__(self, path: PathRun) -> None:
+        self.path = path
+        self.liquidator = KEEPER
+        self.capacity = path.study.liquidity.keeper_capacity
+        self.count = 0
+
+    def premium_bps(self, pool: str | int, pay_asset: str) -> int:
+        return 0
+
+    def submit(self, plan: LiquidationPlan) -> Outcome:
+        if self.capacity and self.count >= self.capacity:
+            raise KeeperBusy("keeper capacity reached")
+        path, p = self.path, self.path.protocol
+        pool = p.pool(plan.pool)
+        debt_r = pool.reserve((plan.debt, True) if plan.pool == "core" else plan.debt)
+        coll_r = pool.reserve((plan.collateral, True) if plan.pool == "core" else plan.collateral)
+        action: dict[str, Any] = {
+            "op": "liquidate",
+            **_ref(plan.pool),
+            "user": KEEPER,
+            "target": plan.user,
+            "collateral_asset": plan.collateral,
+            "debt_asset": plan.debt,
+            "debt_to_cover": str(plan.debt_to_cover),
+        }
+        if plan.unwrap:
+            action["unwrap"] = True
+        debt_before, coll_before = debt_r.debt_balance(plan.user, p.now), coll_r.a_balance(plan.user, p.now)
+        market = path.market
+        with p.transaction():
+            run_action(p, action)
+            proceeds = market.swap(plan.receive_asset, plan.receive_amount, plan.pay_asset, min_out=plan.cost)
+        path.actions.append(action)
+        self.count += 1
+        repaid = debt_before - debt_r.debt_balance(plan.user, p.now)
+        taken = coll_before - coll_r.a_balance(plan.user, p.now)
+        pay_value = market.prices[plan.pay_asset]
+        pay_unit = 10 ** p.decimals[plan.pay_asset]
+        fair_usd = plan.fair_value * pay_value // pay_unit
+        path.depths.eat(plan.receive_asset, fair_usd / USD)
+        path.tally.add(
+            (pool_name(plan.pool), debt_r.asset),
+            repaid * pool.price(debt_r) // debt_r.unit,
+            (plan.fair_value - proceeds) * pay_value // pay_unit,
+        )
+        return Outcome(repaid, taken, plan.receive_amount, proceeds)
+
+
+def _pools(p: Protocol) -> list[tuple[str | int, Pool]]:
+    return [("core", p.core), *((mp.id, mp) for mp in p.mini_pools)]
+
+
+def _usd(pool: Pool, r: Reserve, amount: int) -> int:
+    return amount * pool.price(r) // r.unit
+
+
+class PathRun:
+    """One path, run step by step (:meth:`run`)."""
+
+    def __init__(self, prep: Prepared, index: int) -> None:
+        self.study = study = prep.study
+        self.index = index
+        self.doc = prep.doc
+        self.protocol: Protocol = pickle.loads(prep.blob)
+        price_rng, self.rng = path_rngs(study.seed, index)
+        self.assets = prep.prices.assets
+        self.prices = prep.prices.draw(price_rng)
+        self.actions: list[dict[str, Any]] = []
+        self.monitor = Monitor(self.protocol)
+        self.depths = DepthBook(study, list(self.protocol.decimals))
+        self.market = LabMarket(self.protocol, self.depths, study.liquidity.fee_bps)
+        self.submitter = LabSubmitter(self)
+        self.engine = KeeperEngine(
+            self.protocol,
+            self.market,
+            self.submitter,
+            PlannerConfig(margin_bps=study.liquidity.margin_bps),
+            monitor=self.monitor,
+            anchor_market=False,
+        )
+        self.tally = StepTally()
+        self.steps: list[tuple[Any, ...]] = []
+        self.totals = StepTally()
+        self.exposure_max: dict[str, int] = {}
+
+    def act(self, action: dict[str, Any]) -> bool:
+        """Run and record one action; a refusal changes nothing and records nothing."""
+        try:
+            with self.monitor.tracking():
+                run_action(self.protocol, action)
+        except ProtocolError:
+            return False
+        self.actions.append(action)
+        return True
+
+    def run(self, on_step: Callable[[int], None] | None = None) -> None:
+        study = self.study
+        for t in range(1, study.steps + 1):
+            self.act({"op": "warp", "seconds": study.step_seconds})
+            row, prev = self.prices[t], self.prices[t - 1]
+            for j, asset in enumerate(self.assets):
+                if row[j] != prev[j]:
+                    self.act({"op": "set_price", "asset": asset, "price": str(int(row[j]))})
+            self._behave(t)
+            self.depths.recover()
+            if t % study.liquidity.keeper_every == 0:
+                self.market.reset()
+                self.submitter.count = 0
+                self.engine.run()
+            self._record(t)
+            if on_step is not None:
+                on_step(t)
+
+    # ---- behaviour -------------------------------------------------------------------------------
+
+    def _behave(self, t: int) -> None:
+        b = self.study.behaviour
+        for run in b.runs:
+            if run.start <= t < run.start + run.steps:
+                self._run_on(run.pool, run.asset, run.fraction)
+        if b.topup_probability > 0:
+            for ref, _pool in _pools(self.protocol):
+                self._top_ups(ref)
+
+    def _run_on(self, ref: str | int, asset: str, fraction: float) -> None:
+        """Suppliers of one reserve withdraw ``fraction`` of their balance, as far as cash goes."""
+        p = self.protocol
+        pool = p.pool(ref)
+        r = pool.reserve((asset, True) if ref == "core" else asset)
+        holders = sorted(u for u, s in r.a_scaled.items() if s and u in p.users and u != KEEPER)
+        for user in holders:
+            cash = pool.cash(r)
+            amount = min(int(r.a_balance(user, p.now) * fraction), cash)
+            if amount <= 0:
+                break
+            self.act({"op": "withdraw", **_ref(ref), "user": user, "asset": asset, "amount": str(amount)})
+
+    def _top_ups(self, ref: str | int) -> None:
+        """Borrowers whose health factor is below ``topup_below`` repay part of their largest
+        debt, each with the study's probability (floats pick the candidates; the exact health
+        factor decides)."""
+        b = self.study.behaviour
+        index = self.monitor.index(ref)
+        n = len(index.users)
+        if n == 0:
+            return
+        pool, now = index.pool, self.protocol.now
+        weighted = np.zeros(index.width)
+        debt_value = np.zeros(index.width)
+        for r in pool.reserves:
+            try:
+                price = pool.price(r)
+            except ProtocolError:
+                continue
+            weighted[r.id] = (
+                price
+                * r.normalized_income(now)
+                * r.liquidation_threshold
+                / (RAY * r.unit * PERCENTAGE_FACTOR)
+            )
+            debt_value[r.id] = price * r.normalized_debt(now) / (RAY * r.unit)
+        w = index.collateral[:n] @ weighted
+        d = index.debt[:n] @ debt_value
+        near = np.flatnonzero((d > 0) & (w < d * b.topup_below * 1.01))
+        if len(near) == 0:
+            return
+        draws = self.rng.random(len(near))
+        users = [
+            index.users[i]
+            for i, u in zip(near.tolist(), draws.tolist(), strict=True)
+            if u < b.topup_probability
+        ]
+        threshold = int(b.topup_below * WAD)
+        valuation = Valuation(pool)
+        for user in users:
+            position = valuation.position(user)
+            if position.account.health_factor >= threshold or not position.debt:
+                continue
+            leg = max(position.debt, key=lambda g: (g.value, g.reserve.id))
+            amount = int(leg.amount * b.topup_fraction)
+            if amount > 0:
+                asset = leg.reserve.asset
+                self.act({"op": "repay", **_ref(ref), "user": user, "asset": asset, "amount": str(amount)})
+
+    # ---- observation -----------------------------------------------------------------------------
+
+    def _record(self, t: int) -> None:
+        p, tally = self.protocol, self.tally
+        for ref, pool in _pools(p):
+            name = pool_name(ref)
+            for r in pool.reserves:
+                key = (name, r.asset)
+                debt = r.debt_total_supply(p.now)
+                cash = pool.cash(r)
+                util = debt * 10_000 // (debt + cash) if debt + cash else 0
+                flow = 0
+                if isinstance(pool, MiniPool) and r.tranche_of is not None:
+                    flow = _usd(p.core, r.tranche_of, p.core.current_flow(r.tranche_of.asset, pool))
+                    self.exposure_max[name] = max(self.exposure_max.get(name, 0), flow)
+                self.steps.append((
+                    self.index, t, name, r.asset, util, r.current_variable_borrow_rate * 10_000 // RAY,
+                    tally.liquidations.get(key, 0), tally.repaid.get(key, 0), tally.slippage.get(key, 0), flow,
+                ))  # fmt: skip
+        for key, count in tally.liquidations.items():
+            self.totals.liquidations[key] = self.totals.liquidations.get(key, 0) + count
+            self.totals.repaid[key] = self.totals.repaid.get(key, 0) + tally.repaid[key]
+            self.totals.slippage[key] = self.totals.slippage.get(key, 0) + tally.slippage[key]
+        self.tally = StepTally()
+
+    def outcome(self) -> list[tuple[Any, ...]]:
+        """One row per pool at the horizon (:data:`OUTCOME_COLUMNS`).
+
+        Bad debt is the debt no collateral covers, account by account: Σ max(0, debt − collateral)
+        at oracle prices (what an account left underwater owes beyond what it holds), over every
+        borrower; ``no_collateral_debt_usd`` is the part on accounts with no collateral left.
+        A Mini-Pool's ``core_loss_usd`` bounds what the Core-Pool loses to it: its flow debt to
+        the Core, at most the Mini-Pool's bad debt in that Core asset's tranche.
+        """
+        p = self.protocol
+        state_hash = p.state_hash()
+        rows = []
+        for ref, pool in _pools(p):
+            name = pool_name(ref)
+            valuation = Valuation(pool)
+            bad = accounts = naked = debt_total = 0
+            tranche_bad: dict[str, int] = {}
+            for user in self.monitor.index(ref).users:
+                position = valuation.position(user)
+                account = position.account
+                debt_total += account.total_debt_base
+                short = account.total_debt_base - account.total_collateral_base
+                if short > 0:
+                    bad += short
+                    accounts += 1
+                    if account.total_collateral_base == 0:
+                        naked += account.total_debt_base
+                    for leg in position.debt:
+                        if leg.reserve.tranche_of is not None:
+                            share = short * leg.value // account.total_debt_base
+                            asset = leg.reserve.tranche_of.asset
+                            tranche_bad[asset] = tranche_bad.get(asset, 0) + share
+            exposure = loss = 0
+            if isinstance(pool, MiniPool):
+                for r in pool.reserves:
+                    if r.tranche_of is not None:
+                        flow = _usd(p.core, r.tranche_of, p.core.current_flow(r.tranche_of.asset, pool))
+                        exposure += flow
+                        loss += min(flow, tranche_bad.get(r.tranche_of.asset, 0))
+            keys = [k for k in self.totals.liquidations if k[0] == name]
+            rows.append((
+                self.index, self.study.seed, name, bad, accounts, naked,
+                sum(self.totals.liquidations[k] for k in keys), sum(self.totals.repaid[k] for k in keys),
+                sum(self.totals.slippage[k] for k in keys), self.exposure_max.get(name, 0), exposure, loss,
+                debt_total, state_hash,
+            ))  # fmt: skip
+        return rows
+
+    def scenario(self) -> dict[str, Any]:
+        """The path as one ``astera-scenario/1`` document: the book, then the path's actions."""
+        return {
+            **self.doc,
+            "name": f"{self.study.name}-path-{self.index}",
+            "description": f"Path {self.index} of lab study {self.study.name} (seed {self.study.seed}).",
+            "actions": [*self.doc["actions"], *self.actions],
+        }
+
+
+def run_path(study: Study, index: int) -> PathRun:
+    """Run path ``index`` of ``study`` to the horizon."""
+    path = PathRun(prepared(study), index)
+    path.run()
+    return path

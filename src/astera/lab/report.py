@@ -1,0 +1,340 @@
+"""The study report: ``summary.json`` and one self-contained HTML file (figures embedded).
+
+Risk figures over paths, per pool and for the protocol (``total``), all USD with 8 decimals
+as integers, computed exactly on the integer outcomes:
+
+* **VaR 95** of bad debt: the 95th percentile by nearest rank (the ``⌈0.95·n⌉``-th smallest);
+* **ES 99**: the mean (floored) of the worst ``⌈0.01·n⌉`` paths' bad debt;
+* **LaR 95**: the 95th percentile of the debt repaid by liquidations over the horizon;
+* keeper slippage losses, liquidation counts, the Core-Pool's exposure to each Mini-Pool and
+  its loss when that Mini-Pool fails (has bad debt), and what the other pools lose in the
+  same paths: the isolation claim, measured.
+
+Time series (liquidations and volume, utilization and borrow-rate percentile bands) are read
+from the per-step Parquet tables. A sweep adds a heatmap of VaR 95 over its grid.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .runner import ResultDir  # noqa: E402
+
+USD = 10**8
+
+
+def nearest_rank(values: list[int], q: float) -> int:
+    """The ``⌈q·n⌉``-th smallest value (0 for no values)."""
+    if not values:
+        return 0
+    s = sorted(values)
+    return s[max(1, math.ceil(q * len(s))) - 1]
+
+
+def expected_shortfall(values: list[int], q: float) -> int:
+    """Mean (floored) of the worst ``⌈(1 − q)·n⌉`` values."""
+    if not values:
+        return 0
+    k = max(1, math.ceil(round((1 - q) * len(values), 9)))
+    worst = sorted(values)[-k:]
+    return sum(worst) // k
+
+
+def risk(values: list[int]) -> dict[str, int]:
+    return {
+        "mean": sum(values) // len(values) if values else 0,
+        "var95": nearest_rank(values, 0.95),
+        "es99": expected_shortfall(values, 0.99),
+        "max": max(values, default=0),
+    }
+
+
+def summarize(results: ResultDir) -> dict[str, Any]:
+    """The figures of ``summary.json`` (module docstring)."""
+    study = results.study()
+    outcome = results.table("outcome").to_pydict()
+    paths = sorted(set(outcome["path"]))
+    pools = list(dict.fromkeys(outcome["pool"]))
+    by: dict[str, dict[int, dict[str, int]]] = {p: {} for p in pools}
+    for i in range(len(outcome["path"])):
+        by[outcome["pool"][i]][outcome["path"][i]] = {k: outcome[k][i] for k in outcome if k not in ("pool",)}
+
+    def column(pool: str | None, key: str, among: list[int] | None = None) -> list[int]:
+        chosen = among if among is not None else paths
+        if pool is None:
+            return [sum(by[p][i][key] for p in pools) for i in chosen]
+        return [by[pool][i][key] for i in chosen]
+
+    def figures(pool: str | None) -> dict[str, Any]:
+        return {
+            "bad_debt": risk(column(pool, "bad_debt_usd")),
+            "paths_with_bad_debt": sum(1 for v in column(pool, "bad_debt_usd") if v > 0),
+            "liquidated": {
+                **risk(column(pool, "repaid_usd")),
+                "lar95": nearest_rank(column(pool, "repaid_usd"), 0.95),
+            },
+            "liquidations": risk(column(pool, "liquidations")),
+            "slippage": risk(column(pool, "slippage_usd")),
+            "debt_end": risk(column(pool, "debt_end_usd")),
+        }
+
+    per_pool = {p: figures(p) for p in pools}
+    for p in pools:
+        if p != "core":
+            per_pool[p]["core_exposure_max"] = risk(column(p, "core_exposure_max_usd"))
+            per_pool[p]["core_loss"] = risk(column(p, "core_loss_usd"))
+    isolation = {}
+    for p in pools:
+        if p == "core":
+            continue
+        failed = [i for i in paths if by[p][i]["bad_debt_usd"] > 0]
+        others = {q: risk(column(q, "bad_debt_usd", failed)) for q in pools if q != p}
+        isolation[p] = {
+            "paths_failed": len(failed),
+            "core_loss_when_failed": risk(column(p, "core_loss_usd", failed)),
+            "other_pools_bad_debt_when_failed": others,
+        }
+    failures = results.failed()
+    return {
+        "format": "astera-lab-summary/1",
+        "study": study.name,
+        "digest": study.digest(),
+        "seed": study.seed,
+        "steps": study.steps,
+        "step_seconds": study.step_seconds,
+        "paths": {"planned": study.paths, "finished": len(paths), "failed": len(failures)},
+        "units": "USD values in base units of 8 decimals; counts as counts",
+        "total": figures(None),
+        "pools": per_pool,
+        "isolation": isolation,
+        "failures": [{"path": f["path"], "seed": f["seed"]} for f in failures],
+        "state_hashes": {str(i): by[pools[0]][i]["state_hash"] for i in paths[:1000]} if pools else {},
+    }
+
+
+# ---- figures ---------------------------------------------------------------------------------------
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _step_arrays(results: ResultDir) -> dict[str, np.ndarray]:
+    t = results.table("steps")
+    return {name: t.column(name).to_numpy(zero_copy_only=False) for name in t.column_names}
+
+
+def time_series_figures(results: ResultDir) -> list[tuple[str, str]]:
+    """(title, PNG data URL) of the time-series figures."""
+    s = _step_arrays(results)
+    if len(s["step"]) == 0:
+        return []
+    steps = int(s["step"].max())
+    n_paths = len(np.unique(s["path"]))
+    figs = []
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4))
+    for pool in np.unique(s["pool"]):
+        m = s["pool"] == pool
+        count = np.bincount(s["step"][m], weights=s["liquidations"][m], minlength=steps + 1) / n_paths
+        vol = np.bincount(s["step"][m], weights=s["repaid_usd"][m] / USD, minlength=steps + 1) / n_paths
+        ax1.plot(np.cumsum(count), label=f"pool {pool}")
+        ax2.plot(np.cumsum(vol), label=f"pool {pool}")
+    ax1.set(title="Liquidations (cumulative, mean per path)", xlabel="step")
+    ax2.set(title="Debt repaid by liquidations, USD (cumulative, mean)", xlabel="step")
+    ax1.legend()
+    figs.append(("Liquidations over time", _png(fig)))
+    keys = sorted({(str(p), str(r)) for p, r in zip(s["pool"], s["reserve"], strict=True)})
+    borrowed = [
+        k for k in keys if s["utilization_bps"][(s["pool"] == k[0]) & (s["reserve"] == k[1])].max() > 0
+    ]
+    if borrowed:
+        fig, axes = plt.subplots(len(borrowed), 2, figsize=(11, 2.6 * len(borrowed)), squeeze=False)
+        for row, (pool, reserve) in enumerate(borrowed):
+            m = (s["pool"] == pool) & (s["reserve"] == reserve)
+            for col, (name, label) in enumerate(
+                (("utilization_bps", "utilization %"), ("borrow_rate_bps", "borrow rate %/yr"))
+            ):
+                grid = np.zeros((n_paths, steps))
+                paths_idx = np.searchsorted(np.unique(s["path"][m]), s["path"][m])
+                grid[paths_idx, s["step"][m] - 1] = s[name][m] / 100
+                lo, mid, hi = np.percentile(grid, [5, 50, 95], axis=0)
+                ax = axes[row][col]
+                ax.fill_between(np.arange(1, steps + 1), lo, hi, alpha=0.3, label="5-95 %")
+                ax.plot(np.arange(1, steps + 1), mid, label="median")
+                ax.set(title=f"pool {pool} {reserve}: {label}", xlabel="step")
+        axes[0][0].legend()
+        figs.append(("Utilization and borrow rate, percentile bands", _png(fig)))
+    return figs
+
+
+def distribution_figure(results: ResultDir) -> tuple[str, str]:
+    t = results.table("outcome").to_pydict()
+    totals: dict[int, int] = {}
+    for path, bad in zip(t["path"], t["bad_debt_usd"], strict=True):
+        totals[path] = totals.get(path, 0) + bad
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(np.array(list(totals.values()), dtype=float) / USD, bins=40)
+    ax.set(title="Bad debt at the horizon, all pools (USD)", xlabel="USD", ylabel="paths")
+    return "Distribution of bad debt", _png(fig)
+
+
+# ---- HTML ------------------------------------------------------------------------------------------
+
+
+def usd(value: int) -> str:
+    """Whole dollars for a person (the exact base units are in summary.json)."""
+    return f"${value // USD:,}"
+
+
+def _figures_table(name: str, f: dict[str, Any]) -> str:
+    rows = [
+        ("Bad debt VaR 95", usd(f["bad_debt"]["var95"])),
+        ("Bad debt ES 99", usd(f["bad_debt"]["es99"])),
+        ("Bad debt, mean", usd(f["bad_debt"]["mean"])),
+        ("Paths with bad debt", str(f["paths_with_bad_debt"])),
+        ("Liquidated debt LaR 95", usd(f["liquidated"]["lar95"])),
+        (
+            "Liquidations per path, mean / max",
+            f"{f['liquidations']['mean']:,} / {f['liquidations']['max']:,}",
+        ),
+        ("Keeper slippage, mean / VaR 95", f"{usd(f['slippage']['mean'])} / {usd(f['slippage']['var95'])}"),
+    ]
+    if "core_exposure_max" in f:
+        rows.append(("Core exposure (peak flow debt), VaR 95", usd(f["core_exposure_max"]["var95"])))
+        rows.append(
+            (
+                "Core loss to this pool, VaR 95 / ES 99",
+                f"{usd(f['core_loss']['var95'])} / {usd(f['core_loss']['es99'])}",
+            )
+        )
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<div><h3>{html.escape(name)}</h3><table>{body}</table></div>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .7em;text-align:left}
+td{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}.grid{display:flex;flex-wrap:wrap;gap:2em}
+.note{color:#444;font-size:.9em}"""
+
+
+def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: str) -> str:
+    pools = summary.get("pools", {})
+    tables = _figures_table("Protocol (all pools)", summary["total"]) + "".join(
+        _figures_table("Core-Pool" if p == "core" else f"Mini-Pool {p}", f) for p, f in pools.items()
+    )
+    iso = ""
+    for p, entry in summary.get("isolation", {}).items():
+        others = ", ".join(
+            f"{'Core-Pool' if q == 'core' else 'Mini-Pool ' + q}: {usd(r['var95'])}"
+            for q, r in entry["other_pools_bad_debt_when_failed"].items()
+        )
+        iso += (
+            f"<li>Mini-Pool {html.escape(p)} ends with bad debt in {entry['paths_failed']} paths; in those, "
+            f"the Core-Pool's loss to it is {usd(entry['core_loss_when_failed']['var95'])} (VaR 95) and the other "
+            f"pools' own bad debt (VaR 95) is {html.escape(others or 'none')}.</li>"
+        )
+    imgs = "".join(
+        f"<figure><figcaption>{html.escape(t)}</figcaption><img src='{u}' alt='{html.escape(t)}'></figure>"
+        for t, u in figures
+    )
+    paths = summary.get("paths", {})
+    head = (
+        f"<p>{paths.get('finished', 0):,} paths finished of {paths.get('planned', 0):,} planned, "
+        f"{paths.get('failed', 0)} failed; {summary.get('steps', 0)} steps of {summary.get('step_seconds', 0)} s; seed "
+        f"{summary.get('seed')}. Study digest <code>{summary.get('digest')}</code>.</p>"
+    )
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}"
+        f"<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by account, at oracle prices. "
+        f"VaR 95: 95th percentile over paths (nearest rank); ES 99: mean of the worst 1 %; LaR 95: 95th percentile of "
+        f"the debt repaid by liquidations. Exact figures in USD base units are in summary.json.</p>"
+        f"<h2>Risk figures</h2><div class='grid'>{tables}</div>"
+        f"<h2>Isolation</h2><ul>{iso or '<li>No Mini-Pool in this study.</li>'}</ul><h2>Figures</h2>{imgs}</body></html>"
+    )
+
+
+def build_report(out: Path) -> Path:
+    """(Re)build ``summary.json`` and ``report.html`` of a study or sweep directory; returns the HTML's path."""
+    if (out / "sweep.json").exists():
+        return build_sweep_report(out)
+    results = ResultDir(out)
+    summary = summarize(results)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    figures = (
+        [distribution_figure(results), *time_series_figures(results)] if summary["paths"]["finished"] else []
+    )
+    page = out / "report.html"
+    page.write_text(render_html(summary, figures, f"Risk lab: {summary['study']}"))
+    return page
+
+
+def build_sweep_report(out: Path) -> Path:
+    """A sweep's report: each grid point's figures, and a heatmap of VaR 95 over the grid."""
+    sweep = json.loads((out / "sweep.json").read_text())
+    keys: list[str] = sweep["keys"]
+    points = []
+    for point in sweep["points"]:
+        summary = summarize(ResultDir(out / point["dir"]))
+        points.append({**point, "summary": summary})
+    doc = {
+        "format": "astera-lab-sweep/1",
+        "keys": keys,
+        "points": [{"values": p["values"], "dir": p["dir"], "total": p["summary"]["total"]} for p in points],
+    }
+    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    var = [p["summary"]["total"]["bad_debt"]["var95"] / USD for p in points]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    if len(keys) >= 2:
+        xs = sorted({p["values"][0] for p in points})
+        ys = sorted({p["values"][1] for p in points})
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for p, v in zip(points, var, strict=True):
+            grid[ys.index(p["values"][1]), xs.index(p["values"][0])] = v
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+        ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95 (USD)")
+        for (yi, xi), v in np.ndenumerate(grid):
+            ax.text(xi, yi, f"{v:,.0f}", ha="center", va="center", color="w", fontsize=8)
+        fig.colorbar(im)
+    else:
+        ax.bar([str(p["values"][0]) for p in points], var)
+        ax.set(xlabel=keys[0], ylabel="USD", title="Bad debt VaR 95")
+    figures = [("Bad debt VaR 95 over the sweep", _png(fig))]
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{v}</td>" for v in p["values"])
+        + f"<td>{usd(p['summary']['total']['bad_debt']['var95'])}</td><td>{usd(p['summary']['total']['bad_debt']['es99'])}</td>"
+        f"<td>{usd(p['summary']['total']['liquidated']['lar95'])}</td></tr>"
+        for p in points
+    )
+    header = (
+        "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "<th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
+    )
+    imgs = "".join(
+        f"<figure><figcaption>{html.escape(t)}</figcaption><img src='{u}' alt='{html.escape(t)}'></figure>"
+        for t, u in figures
+    )
+    page = out / "report.html"
+    page.write_text(
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sweep: {html.escape(sweep['study'])}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Sweep: {html.escape(sweep['study'])}</h1>"
+        f"<table><tr>{header}</tr>{rows}</table>{imgs}<p class='note'>Each grid point's own report is in its folder.</p></body></html>"
+    )
+    return page

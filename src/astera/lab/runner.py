@@ -1,0 +1,196 @@
+"""Running a study: paths on local processes or a Dask cluster, streamed to Parquet.
+
+``DIR`` (``--out``) holds
+
+* ``study.json``: the validated study (its digest names the results: a directory holding
+  another study's results is refused, never overwritten);
+* ``paths/steps-NNNNNNN.parquet`` and ``paths/outcome-NNNNNNN.parquet`` per finished path
+  (written by the parent as each path comes back, so memory stays bounded);
+* ``failures/path-NNNNNNN.json`` per failed path: its index, seed and traceback (the study
+  goes on without it).
+
+``--resume`` runs only the paths with neither results nor a recorded failure. The path
+function is the same on every kind of worker and depends on the study and the path index
+alone, so the Parquet tables are identical whatever the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .path import OUTCOME_COLUMNS, STEP_COLUMNS, prepared, run_path
+from .study import Study, StudyError, parse_study
+
+STRING_COLUMNS = frozenset(("pool", "reserve", "state_hash"))
+#: Paths in flight per worker: enough to keep workers busy, few enough to bound memory.
+IN_FLIGHT_PER_WORKER = 2
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """A finished path's tables (rows), or its failure."""
+
+    index: int
+    steps: list[tuple[Any, ...]] | None = None
+    outcome: list[tuple[Any, ...]] | None = None
+    error: str | None = None
+
+
+def path_task(study_data: dict[str, Any], base_dir: str, index: int) -> PathResult:
+    """Run one path; never raises (a failure comes back with its traceback)."""
+    try:
+        study = parse_study(study_data, base_dir)
+        path = run_path(study, index)
+        return PathResult(index, path.steps, path.outcome())
+    except Exception:  # noqa: BLE001 - a failing path is recorded and the study goes on
+        return PathResult(index, error=traceback.format_exc())
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    arrays = [
+        pa.array(list(col), type=pa.string() if name in STRING_COLUMNS else pa.int64())
+        for name, col in zip(columns, cols, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+class ResultDir:
+    """A study's result directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.paths = root / "paths"
+        self.failures = root / "failures"
+
+    def open(self, study: Study, resume: bool) -> None:
+        """Create it for ``study``, or reopen it to resume the same study; refuse anything else."""
+        manifest = self.root / "study.json"
+        if manifest.exists():
+            held = json.loads(manifest.read_text())
+            if held.get("digest") != study.digest():
+                raise StudyError("--out", f"{self.root} holds another study's results ({held.get('name')})")
+            if not resume:
+                raise StudyError(
+                    "--out", f"{self.root} holds this study's results: pass --resume to finish it"
+                )
+        elif self.root.exists() and any(self.root.iterdir()):
+            raise StudyError("--out", f"{self.root} is not empty and holds no study")
+        self.paths.mkdir(parents=True, exist_ok=True)
+        self.failures.mkdir(exist_ok=True)
+        doc = {
+            "digest": study.digest(),
+            "name": study.name,
+            "base_dir": study.base_dir,
+            "study": study.canonical(),
+        }
+        manifest.write_text(json.dumps(doc, indent=1) + "\n")
+
+    def study(self) -> Study:
+        held = json.loads((self.root / "study.json").read_text())
+        return parse_study(held["study"], held["base_dir"])
+
+    def done(self) -> set[int]:
+        """Paths with results or a recorded failure."""
+        ok = {int(f.stem.split("-")[1]) for f in self.paths.glob("outcome-*.parquet")}
+        return ok | {int(f.stem.split("-")[1]) for f in self.failures.glob("path-*.json")}
+
+    def write(self, result: PathResult, seed: int) -> None:
+        i = result.index
+        if result.error is not None:
+            doc = {"path": i, "seed": [seed, i], "traceback": result.error}
+            (self.failures / f"path-{i:07d}.json").write_text(json.dumps(doc, indent=1) + "\n")
+            return
+        assert result.steps is not None and result.outcome is not None
+        pq.write_table(_table(STEP_COLUMNS, result.steps), self.paths / f"steps-{i:07d}.parquet")
+        # The outcome file is written last: its presence marks the path done (for --resume).
+        tmp = self.paths / f".outcome-{i:07d}.parquet"
+        pq.write_table(_table(OUTCOME_COLUMNS, result.outcome), tmp)
+        tmp.replace(self.paths / f"outcome-{i:07d}.parquet")
+
+    def table(self, kind: str) -> pa.Table:
+        """All paths' ``steps`` or ``outcome`` rows, ordered by path."""
+        files = sorted(self.paths.glob(f"{kind}-*.parquet"))
+        columns = STEP_COLUMNS if kind == "steps" else OUTCOME_COLUMNS
+        if not files:
+            return _table(columns, [])
+        return pa.concat_tables(pq.read_table(f) for f in files)
+
+    def failed(self) -> list[dict[str, Any]]:
+        return [json.loads(f.read_text()) for f in sorted(self.failures.glob("path-*.json"))]
+
+
+Progress = Callable[[PathResult], None]
+
+
+def _local(study: Study, todo: list[int], workers: int) -> Iterator[PathResult]:
+    """Paths on ``workers`` local processes (in this process when ``workers`` is 1)."""
+    data, base = study.canonical(), study.base_dir
+    if workers <= 1:
+        for i in todo:
+            yield path_task(data, base, i)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[PathResult]] = set()
+        queue = iter(todo)
+        for i in queue:
+            pending.add(pool.submit(path_task, data, base, i))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                yield f.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(path_task, data, base, nxt))
+
+
+def _dask(study: Study, todo: list[int], scheduler: str) -> Iterator[PathResult]:
+    """Paths on an existing Dask distributed cluster."""
+    from distributed import Client, as_completed  # noqa: PLC0415 - only when asked for
+
+    data, base = study.canonical(), study.base_dir
+    with Client(scheduler) as client:
+        limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+        queue = iter(todo)
+        futures = [client.submit(path_task, data, base, i, pure=False) for _, i in zip(range(limit), queue)]
+        done = as_completed(futures)
+        for f in done:
+            yield f.result()
+            f.release()
+            nxt = next(queue, None)
+            if nxt is not None:
+                done.add(client.submit(path_task, data, base, nxt, pure=False))
+
+
+def run_study(
+    study: Study,
+    out: Path,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+) -> ResultDir:
+    """Run every path of ``study`` not yet in ``out``; results stream to Parquet there."""
+    results = ResultDir(out)
+    results.open(study, resume)
+    prepared(study)  # the book and prices are checked here, before any path runs
+    done = results.done()
+    todo = [i for i in range(study.paths) if i not in done]
+    stream = _dask(study, todo, scheduler) if scheduler else _local(study, todo, workers)
+    for result in stream:
+        results.write(result, study.seed)
+        if progress is not None:
+            progress(result)
+    return results
