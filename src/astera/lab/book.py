@@ -228,7 +228,6 @@ def build_book(doc: dict[str, Any]) -> Protocol:
             with p.transaction():
                 run_action(p, action)
         except (ProtocolError, ScenarioError, KeyError) as e:
-            raise StudyError(
-                "book", f"action {i} ({action.get('op')} by {action.get('user')}) is refused: {e}"
-            )
+            what = f"action {i} ({action.get('op')} by {action.get('user')})"
+            raise StudyError("book", f"{what} is refused: {e}") from None
     return p

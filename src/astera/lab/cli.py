@@ -13,7 +13,7 @@ import sys
 import webbrowser
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -56,7 +56,7 @@ def _study(ref: str, paths: int | None) -> Study:
         _refuse(e)
 
 
-def _refuse(e: StudyError) -> Any:
+def _refuse(e: StudyError) -> NoReturn:
     err.print(f"[red]study refused[/red]: {e}")
     raise typer.Exit(2)
 
@@ -134,7 +134,7 @@ def sweep(
     if not s.sweep:
         _refuse(StudyError("sweep", "the study has no [sweep] table"))
     keys = list(s.sweep)
-    points = []
+    points: list[dict[str, Any]] = []
     for n, values in enumerate(itertools.product(*(s.sweep[k] for k in keys))):
         points.append({"values": list(values), "dir": f"point-{n:03d}"})
     manifest = out / "sweep.json"

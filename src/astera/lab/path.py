@@ -217,7 +217,8 @@ def _pools(p: Protocol) -> list[tuple[str | int, Pool]]:
 
 
 def _usd(pool: Pool, r: Reserve, amount: int) -> int:
-    return amount * pool.price(r) // r.unit
+    value: int = amount * pool.price(r) // r.unit
+    return value
 
 
 class PathRun:
@@ -365,7 +366,8 @@ class PathRun:
                     self.exposure_max[name] = max(self.exposure_max.get(name, 0), flow)
                 self.steps.append((
                     self.index, t, name, r.asset, util, r.current_variable_borrow_rate * 10_000 // RAY,
-                    tally.liquidations.get(key, 0), tally.repaid.get(key, 0), tally.slippage.get(key, 0), flow,
+                    tally.liquidations.get(key, 0), tally.repaid.get(key, 0),
+                    tally.slippage.get(key, 0), flow,
                 ))  # fmt: skip
         for key, count in tally.liquidations.items():
             self.totals.liquidations[key] = self.totals.liquidations.get(key, 0) + count

@@ -76,7 +76,8 @@ def _bridge(rng: np.random.Generator, n: int, end: float, sigma: float) -> np.nd
     """n+1 points from 0 to ``end``: the line plus a Brownian bridge of step std ``sigma``."""
     t = np.arange(n + 1) / n
     w = np.concatenate(([0.0], np.cumsum(rng.standard_normal(n) * sigma)))
-    return end * t + (w - t * w[-1])
+    bridge: np.ndarray = end * t + (w - t * w[-1])
+    return bridge
 
 
 class PriceModel:
@@ -154,7 +155,8 @@ class PriceModel:
             log[t2 : t2 + d.recover + 1, i] += level - _bridge(rng, d.recover, level, sd)
             log[t2, i] -= level  # the hold's last point and the way back's first are one point
         prices = np.rint(self.start * np.exp(log))
-        return np.clip(prices, 1, MAX_PRICE).astype(np.int64)
+        out: np.ndarray = np.clip(prices, 1, MAX_PRICE).astype(np.int64)
+        return out
 
     def _history_returns(self, rng: np.random.Generator, returns: np.ndarray) -> np.ndarray:
         """``steps`` rows of historical log returns: replayed (cycling) or block-bootstrapped."""
@@ -165,4 +167,5 @@ class PriceModel:
         blocks = -(-steps // h.block)
         starts = rng.integers(0, len(returns) - h.block + 1, blocks)
         idx = (starts[:, None] + np.arange(h.block)[None, :]).ravel()[:steps]
-        return returns[idx]
+        picked: np.ndarray = returns[idx]
+        return picked

@@ -227,7 +227,8 @@ def _figures_table(name: str, f: dict[str, Any]) -> str:
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}
-table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .7em;text-align:left}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:.3em .7em;text-align:left}
 td{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}.grid{display:flex;flex-wrap:wrap;gap:2em}
 .note{color:#444;font-size:.9em}"""
 
@@ -245,7 +246,8 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
         )
         iso += (
             f"<li>Mini-Pool {html.escape(p)} ends with bad debt in {entry['paths_failed']} paths; in those, "
-            f"the Core-Pool's loss to it is {usd(entry['core_loss_when_failed']['var95'])} (VaR 95) and the other "
+            f"the Core-Pool's loss to it is {usd(entry['core_loss_when_failed']['var95'])} (VaR "
+            f"95) and the other "
             f"pools' own bad debt (VaR 95) is {html.escape(others or 'none')}.</li>"
         )
     imgs = "".join(
@@ -255,22 +257,27 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
     paths = summary.get("paths", {})
     head = (
         f"<p>{paths.get('finished', 0):,} paths finished of {paths.get('planned', 0):,} planned, "
-        f"{paths.get('failed', 0)} failed; {summary.get('steps', 0)} steps of {summary.get('step_seconds', 0)} s; seed "
+        f"{paths.get('failed', 0)} failed; {summary.get('steps', 0)} steps of "
+        f"{summary.get('step_seconds', 0)} s; seed "
         f"{summary.get('seed')}. Study digest <code>{summary.get('digest')}</code>.</p>"
     )
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}"
-        f"<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by account, at oracle prices. "
-        f"VaR 95: 95th percentile over paths (nearest rank); ES 99: mean of the worst 1 %; LaR 95: 95th percentile of "
+        f"<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by "
+        f"account, at oracle prices. "
+        f"VaR 95: 95th percentile over paths (nearest rank); ES 99: mean of the worst 1 %; LaR "
+        f"95: 95th percentile of "
         f"the debt repaid by liquidations. Exact figures in USD base units are in summary.json.</p>"
         f"<h2>Risk figures</h2><div class='grid'>{tables}</div>"
-        f"<h2>Isolation</h2><ul>{iso or '<li>No Mini-Pool in this study.</li>'}</ul><h2>Figures</h2>{imgs}</body></html>"
+        f"<h2>Isolation</h2><ul>{iso or '<li>No Mini-Pool in this study.</li>'}</ul>"
+        f"<h2>Figures</h2>{imgs}</body></html>"
     )
 
 
 def build_report(out: Path) -> Path:
-    """(Re)build ``summary.json`` and ``report.html`` of a study or sweep directory; returns the HTML's path."""
+    """(Re)build ``summary.json`` and ``report.html`` of a study or sweep directory; returns "
+    "the HTML's path."""
     if (out / "sweep.json").exists():
         return build_sweep_report(out)
     results = ResultDir(out)
@@ -320,7 +327,8 @@ def build_sweep_report(out: Path) -> Path:
     rows = "".join(
         "<tr>"
         + "".join(f"<td>{v}</td>" for v in p["values"])
-        + f"<td>{usd(p['summary']['total']['bad_debt']['var95'])}</td><td>{usd(p['summary']['total']['bad_debt']['es99'])}</td>"
+        + f"<td>{usd(p['summary']['total']['bad_debt']['var95'])}</td>"
+        f"<td>{usd(p['summary']['total']['bad_debt']['es99'])}</td>"
         f"<td>{usd(p['summary']['total']['liquidated']['lar95'])}</td></tr>"
         for p in points
     )
@@ -333,8 +341,10 @@ def build_sweep_report(out: Path) -> Path:
     )
     page = out / "report.html"
     page.write_text(
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sweep: {html.escape(sweep['study'])}</title>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Sweep: {html.escape(sweep['study'])}</title>"
         f"<style>{STYLE}</style></head><body><h1>Sweep: {html.escape(sweep['study'])}</h1>"
-        f"<table><tr>{header}</tr>{rows}</table>{imgs}<p class='note'>Each grid point's own report is in its folder.</p></body></html>"
+        f"<table><tr>{header}</tr>{rows}</table>{imgs}<p class='note'>Each grid point's own "
+        f"report is in its folder.</p></body></html>"
     )
     return page

@@ -160,17 +160,20 @@ def _dask(study: Study, todo: list[int], scheduler: str) -> Iterator[PathResult]
     from distributed import Client, as_completed  # noqa: PLC0415 - only when asked for
 
     data, base = study.canonical(), study.base_dir
-    with Client(scheduler) as client:
+    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
         limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
         queue = iter(todo)
-        futures = [client.submit(path_task, data, base, i, pure=False) for _, i in zip(range(limit), queue)]
-        done = as_completed(futures)
+        futures = [
+            client.submit(path_task, data, base, i, pure=False)
+            for _, i in zip(range(limit), queue, strict=False)
+        ]
+        done = as_completed(futures)  # type: ignore[no-untyped-call]
         for f in done:
             yield f.result()
             f.release()
             nxt = next(queue, None)
             if nxt is not None:
-                done.add(client.submit(path_task, data, base, nxt, pure=False))
+                done.add(client.submit(path_task, data, base, nxt, pure=False))  # type: ignore[no-untyped-call]
 
 
 def run_study(

@@ -1,0 +1,92 @@
+"""Risk-lab throughput: paths/s and account-steps/s on a Core-Pool + two Mini-Pools book.
+
+The issue's target study: 1,000 paths of 720 hourly steps on a 10,000-borrower book (8,000 in
+the Core-Pool, 1,000 in each Mini-Pool), keeper active, WETH -40 % over 6 hours at mid-horizon.
+A full run does not fit a short session on 2 shared cores, so this measures ``--paths`` paths
+with 1 worker and with 2 (local processes, or a Dask LocalCluster with ``--dask``) and
+extrapolates to ``--target-paths`` linearly (paths are independent). Not a test.
+
+    .venv/bin/python bench/lab_bench.py                       # 4 paths, 720 steps, 10,000 borrowers
+    .venv/bin/python bench/lab_bench.py --paths 8 --dask
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from astera.lab.path import prepared
+from astera.lab.runner import run_study
+from astera.lab.study import Study, parse_study
+
+
+def bench_study(borrowers: int, steps: int, paths: int) -> Study:
+    core, mini = borrowers * 8 // 10, borrowers // 10
+    data: dict[str, Any] = {
+        "name": "bench", "seed": 11, "steps": steps, "paths": paths,
+        "book": {"population": [
+            {"pool": "core", "borrowers": core, "collateral": {"WETH": 2.0, "WBTC": 1.0}, "debt": "USDC",
+             "suppliers": 50},
+            {"pool": 0, "borrowers": mini, "collateral": {"EXA": 1.0}, "debt": "aUSDC", "suppliers": 10},
+            {"pool": 1, "borrowers": mini, "collateral": {"EXB": 1.0}, "debt": "aUSDC", "suppliers": 10},
+        ]},
+        "parameters": {"flow_limit.0.USDC": 10**14, "flow_limit.1.USDC": 10**14},
+        "prices": {
+            "assets": {"WETH": {"volatility": 0.8}, "WBTC": {"volatility": 0.6}, "EXA": {"volatility": 1.0},
+                       "EXB": {"volatility": 1.0}},
+            "correlation": {"WETH/WBTC": 0.8},
+            "shocks": [
+                {"asset": "WETH", "change": -0.4, "start": steps // 2, "duration": min(6, steps // 2)}
+            ],
+        },
+        "liquidity": {"depth_usd": 20_000_000},
+    }  # fmt: skip
+    return parse_study(data)
+
+
+def timed_run(study: Study, workers: int, dask: bool) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        if dask:
+            from distributed import LocalCluster
+
+            with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster:
+                t0 = time.perf_counter()
+                run_study(study, Path(out) / "r", scheduler=cluster.scheduler_address)
+        else:
+            run_study(study, Path(out) / "r", workers=workers)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paths", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=720)
+    ap.add_argument("--borrowers", type=int, default=10_000)
+    ap.add_argument("--target-paths", type=int, default=1_000)
+    ap.add_argument("--dask", action="store_true", help="Dask LocalCluster instead of local processes")
+    args = ap.parse_args()
+    study = bench_study(args.borrowers, args.steps, args.paths)
+    t0 = time.perf_counter()
+    prepared(study)
+    print(f"book of {args.borrowers:,} borrowers built in {time.perf_counter() - t0:.1f}s (once per worker)")
+    kind = "Dask workers" if args.dask else "local processes"
+    rates = {}
+    for workers in (1, 2):
+        seconds = timed_run(study, workers, args.dask)
+        rates[workers] = args.paths / seconds
+        account_steps = args.paths * args.steps * args.borrowers / seconds
+        target = args.target_paths / rates[workers]
+        print(
+            f"{workers} {kind}: {args.paths} paths x {args.steps} steps in {seconds:.1f}s: "
+            f"{rates[workers]:.3f} paths/s, {account_steps:,.0f} account-steps/s; "
+            f"{args.target_paths:,} paths would take ~{target / 60:.0f} min"
+        )
+    print(f"speed-up of 2 workers over 1: {rates[2] / rates[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The risk lab: determinism across workers and Dask, exported paths, hand-checked VaR and LaR,
+failures, --resume and malformed studies. Studies here are tiny (a few paths of a few steps)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+import astera.lab.runner as runner_module
+from astera.lab.book import KEEPER, USD, default_deployment
+from astera.lab.path import run_path
+from astera.lab.report import build_report, expected_shortfall, nearest_rank, summarize
+from astera.lab.runner import ResultDir, run_study
+from astera.lab.study import Study, StudyError, parse_study
+from astera.replay import replay
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 7,
+    "steps": 12,
+    "paths": 4,
+    "book": {
+        "population": [
+            {"pool": "core", "borrowers": 12, "collateral": {"WETH": 1.0}, "debt": "USDC",
+             "health_factor": [1.02, 1.3], "suppliers": 2},
+            {"pool": 0, "borrowers": 4, "collateral": {"EXA": 1.0}, "debt": "aUSDC", "suppliers": 0},
+        ]
+    },
+    "prices": {
+        "assets": {"WETH": {"volatility": 1.5},
+                   "EXA": {"volatility": 2.0, "jumps": {"rate": 50, "mean": -0.1}}},
+        "shocks": [{"asset": "WETH", "change": -0.2, "start": 3, "duration": 2}],
+    },
+    "behaviour": {"topup_probability": 0.5,
+                  "runs": [{"pool": "core", "asset": "USDC", "start": 8, "steps": 2}]},
+    "liquidity": {"depth_usd": 200_000, "recovery_half_life": 3},
+}  # fmt: skip
+
+
+def tiny(**changes: Any) -> Study:
+    return parse_study({**TINY, **changes})
+
+
+def tables(results: ResultDir) -> tuple[pa.Table, pa.Table]:
+    return results.table("steps"), results.table("outcome")
+
+
+def test_results_are_identical_with_one_or_two_workers(tmp_path: Path) -> None:
+    one = run_study(tiny(), tmp_path / "one", workers=1)
+    two = run_study(tiny(), tmp_path / "two", workers=2)
+    assert tables(one) == tables(two)
+    steps, outcome = tables(one)
+    assert outcome.num_rows == 4 * 3 and steps.num_rows > 0
+    assert sum(outcome.column("liquidations").to_pylist()) > 0  # the study exercises the keeper
+
+
+def test_dask_cluster_gives_the_same_results(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    local = run_study(tiny(paths=2), tmp_path / "local", workers=1)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    ) as cluster:
+        remote = run_study(tiny(paths=2), tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert tables(local) == tables(remote)
+
+
+def test_an_exported_path_replays_to_the_same_state_hash() -> None:
+    path = run_path(tiny(), 1)
+    hashes = {row[-1] for row in path.outcome()}
+    doc = json.loads(json.dumps(path.scenario()))  # what `astera lab export` writes
+    assert replay(doc, with_states=False)["state_hash"] == path.protocol.state_hash()
+    assert hashes == {path.protocol.state_hash()}
+    assert any(a["op"] == "liquidate" for a in path.actions)
+
+
+def one_borrower(folder: Path, crash: float, keeper: bool) -> Study:
+    """One borrower: 10 WETH at $3,000, 20,000 USDC borrowed; interest rates zero; WETH falls by
+    ``crash`` at step 2; every path is the same (no volatility)."""
+    head = default_deployment()
+    head["actions"] = [
+        {"op": "deposit", "pool": "core", "user": "lp", "asset": "USDC", "amount": str(100_000 * 10**6)},
+        {"op": "deposit", "pool": "core", "user": "bob", "asset": "WETH", "amount": str(10 * 10**18)},
+        {"op": "borrow", "pool": "core", "user": "bob", "asset": "USDC", "amount": str(20_000 * 10**6)},
+    ]
+    (folder / "book.json").write_text(json.dumps(head))
+    zero = {f"strategy.stable.{k}": 0 for k in ("base_rate", "slope1", "slope2")}
+    return parse_study(
+        {
+            "name": "one-borrower", "steps": 4, "paths": 20, "book": {"scenario": "book.json"},
+            "parameters": zero,
+            "prices": {"shocks": [{"asset": "WETH", "change": crash, "start": 1, "duration": 1}]},
+            "liquidity": {"keeper_every": 1 if keeper else 5, "margin_bps": 0},
+        },
+        base_dir=folder,
+    )  # fmt: skip
+
+
+def test_var_and_es_of_bad_debt_equal_the_hand_figures(tmp_path: Path) -> None:
+    # WETH -60 %: the collateral is worth 10 x $1,200 = $12,000 against $20,000 of debt, no keeper.
+    summary = summarize(run_study(one_borrower(tmp_path, -0.6, keeper=False), tmp_path / "r"))
+    assert summary["total"]["bad_debt"] == {
+        "mean": 8_000 * USD,
+        "var95": 8_000 * USD,
+        "es99": 8_000 * USD,
+        "max": 8_000 * USD,
+    }
+    assert summary["total"]["liquidated"]["lar95"] == 0
+
+
+def test_lar_equals_the_hand_figure(tmp_path: Path) -> None:
+    # WETH -20 %: HF = 24,000 x 0.825 / 20,000 = 0.99; the keeper repays half the debt (close factor)
+    # and the account is healthy again (HF 1.11): LaR 95 = $10,000, no bad debt.
+    summary = summarize(run_study(one_borrower(tmp_path, -0.2, keeper=True), tmp_path / "r"))
+    assert summary["total"]["liquidated"]["lar95"] == 10_000 * USD
+    assert summary["total"]["liquidations"]["max"] == 1
+    assert summary["total"]["bad_debt"]["var95"] == 0
+
+
+def test_risk_measures_by_hand() -> None:
+    values = list(range(1, 101))
+    assert nearest_rank(values, 0.95) == 95
+    assert expected_shortfall(values, 0.99) == 100
+    assert expected_shortfall([0] * 150 + [10, 30], 0.99) == 20  # the worst ceil(1.52) = 2 paths
+
+
+def test_a_failing_path_is_recorded_and_the_rest_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = runner_module.run_path
+
+    def flaky(study: Study, index: int) -> Any:
+        if index == 2:
+            raise RuntimeError("boom on path 2")
+        return real(study, index)
+
+    monkeypatch.setattr(runner_module, "run_path", flaky)
+    results = run_study(tiny(), tmp_path / "r")
+    assert sorted(set(results.table("outcome").column("path").to_pylist())) == [0, 1, 3]
+    [failure] = results.failed()
+    assert failure["path"] == 2 and failure["seed"] == [7, 2] and "boom on path 2" in failure["traceback"]
+    assert build_report(tmp_path / "r").exists()
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["paths"]["failed"] == 1
+
+
+def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    first = run_study(tiny(), out)
+    (out / "paths" / "outcome-0000001.parquet").unlink()  # path 1 was interrupted
+    with pytest.raises(StudyError, match="--resume"):
+        run_study(tiny(), out)
+    with pytest.raises(StudyError, match="another study"):
+        run_study(tiny(seed=8), out, resume=True)
+    ran: list[int] = []
+    run_study(tiny(), out, resume=True, progress=lambda r: ran.append(r.index))
+    assert ran == [1]
+    assert tables(ResultDir(out)) == tables(first)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"stepz": 3}, "stepz"),
+        ({"steps": 0}, "steps"),
+        ({"prices": {"assets": {"DOGE": {"volatility": 0.5}}}}, "prices.assets"),
+        ({"prices": {"assets": {"WETH": {"volatility": -1}}}}, "prices.assets.WETH.volatility"),
+        ({"prices": {"assets": {"WETH": {}, "WBTC": {}},
+                     "correlation": {"WETH/WBTC": 1.0, "WBTC/WETH": -1.0}}},
+         "prices.correlation"),
+        ({"prices": {"shocks": [{"asset": "WETH", "change": -0.5, "start": 11, "duration": 5}]}},
+         "prices.shocks.0"),
+        ({"book": {"population": [{"borrowers": 1, "collateral": {"EXA": 1}, "debt": "USDC"}]}},
+         "book.population.0.collateral"),
+        ({"book": {"population": [{"pool": 5, "borrowers": 1, "collateral": {"EXA": 1}, "debt": "USDC"}]}},
+         "book.population.0.pool"),
+        ({"parameters": {"core.WETH.color": 1}}, "parameters.core.WETH.color"),
+        # An LTV above the liquidation threshold: the core refuses the deployment.
+        ({"parameters": {"core.WETH.ltv": 9000}}, "book"),
+        ({"behaviour": {"topup_probability": 2}}, "behaviour.topup_probability"),
+    ],
+)  # fmt: skip
+def test_malformed_studies_are_refused_with_the_field(
+    tmp_path: Path, change: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(StudyError) as e:
+        run_study(parse_study({**TINY, **change}), tmp_path / "r")
+    assert e.value.field == field
+    assert not (tmp_path / "r" / "paths").exists() or not any((tmp_path / "r" / "paths").iterdir())
+
+
+def test_cli_refuses_a_bad_file_and_never_creates_a_directory_for_help(tmp_path: Path) -> None:
+    from astera.cli import app
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nsteps = "many"\n')
+    result = CliRunner().invoke(app, ["lab", "run", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "steps" in result.output
+    proc = subprocess.run(
+        [sys.executable, "-m", "astera.lab", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "run" in proc.stdout and list(tmp_path.iterdir()) == [bad]
+
+
+def test_keeper_account_is_in_every_book() -> None:
+    assert KEEPER in run_path(tiny(paths=1), 0).doc["users"]
