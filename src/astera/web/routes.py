@@ -1,0 +1,261 @@
+"""The web app's routes: HTML pages, their static assets, and the JSON endpoints behind them.
+
+Pages are static shells (``templates/page.html``) that load ``static/app.js`` and the
+page's module; assets are read from the package once and served from memory with a
+content hash as ETag. JSON endpoints answer in the API's conventions (decimal strings,
+ray rates, wad health factors, USD with 8 decimals) and the node's error envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from string import Template
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from astera.core import RAY, Protocol
+from astera.core.pool import Pool
+from astera.core.reserve import Reserve
+from astera.node.errors import NodeError
+from astera.node.node import Node
+
+from . import curves, health, risk, svg
+from .feed import liquidation_json
+from .history import ReserveHistory
+
+ADDRESS: Final = r"^[0-9a-f]{64}$"
+POOL: Final = r"^(core|[0-9]{1,5})$"
+SYMBOL: Final = r"^[A-Za-z0-9._-]{1,32}$"
+AMOUNT: Final = r"^(0|[1-9][0-9]{0,77})$"
+
+PoolParam = Annotated[str, Path(pattern=POOL, description='"core" or a Mini-Pool id')]
+AssetParam = Annotated[str, Path(pattern=SYMBOL)]
+
+#: page name -> (title, script module); the shell is the same for all.
+PAGES: Final = {
+    "markets": "Markets",
+    "reserve": "Reserve",
+    "mini-pool": "Mini-Pool",
+    "account": "Your account",
+    "liquidations": "Liquidations",
+    "risk": "Risk",
+}
+#: Static assets by file name, with their media types.
+MEDIA: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
+#: How many LiquidationCall events the feed reads back at most per request.
+FEED_SCAN: Final = 500
+
+
+def _load_assets() -> dict[str, tuple[bytes, str, str]]:
+    """Every file of ``static/``: name -> (bytes, media type, ETag)."""
+    out = {}
+    for f in resources.files(__package__).joinpath("static").iterdir():
+        suffix = "." + f.name.rsplit(".", 1)[-1]
+        if f.is_file() and suffix in MEDIA:
+            data = f.read_bytes()
+            out[f.name] = (data, MEDIA[suffix], '"' + hashlib.sha256(data).hexdigest()[:16] + '"')
+    return out
+
+
+SHELL: Final = Template(resources.files(__package__).joinpath("templates/page.html").read_text())
+
+
+class WhatIf(BaseModel):
+    """A what-if on one account: oracle prices to assume, and/or a USD value to compare as a
+    repayment of each debt or a deposit of each collateral asset."""
+
+    model_config = {"extra": "forbid"}
+    address: str = Field(pattern=ADDRESS)
+    prices: dict[Annotated[str, Field(pattern=SYMBOL)], Annotated[str, Field(pattern=AMOUNT)]] = Field(
+        default_factory=dict, max_length=64, description="asset -> price (USD, 8 decimals)"
+    )
+    value_usd: str | None = Field(default=None, pattern=AMOUNT, description="USD, 8 decimals")
+
+
+def _pool(p: Protocol, ref: str) -> Pool:
+    if ref == "core":
+        return p.core
+    if int(ref) >= len(p.mini_pools):
+        raise NodeError("not_found", f"no Mini-Pool {ref}")
+    return p.mini_pools[int(ref)]
+
+
+def _reserve(pool: Pool, asset: str) -> Reserve:
+    r = pool.by_key.get((asset, True))
+    if r is None:
+        raise NodeError("not_found", f"no reserve {asset} in pool {pool.name}")
+    return r
+
+
+def create_router(node: Node) -> APIRouter:
+    """The web app's routes for ``node``; also hooks the reserve-history sampler to its blocks."""
+    router = APIRouter()
+    assets = _load_assets()
+    history = ReserveHistory(lambda: node.chain.ledger.protocol, node.chain.head.height)
+    node.add_block_hook(history.record)
+    risk_cache: dict[tuple[int, int], dict[str, Any]] = {}
+
+    async def protocol() -> Protocol:
+        await node.ready()
+        return node.chain.ledger.protocol
+
+    def page(name: str) -> HTMLResponse:
+        html = SHELL.substitute(title=PAGES[name], page=name, version=assets["app.js"][2].strip('"'))
+        return HTMLResponse(html)
+
+    # ---- pages ---------------------------------------------------------------------------------
+
+    @router.get("/", include_in_schema=False)
+    async def markets_page() -> HTMLResponse:
+        return page("markets")
+
+    @router.get("/app/reserve/{pool}/{asset}", include_in_schema=False)
+    async def reserve_page(pool: PoolParam, asset: AssetParam) -> HTMLResponse:
+        return page("reserve")
+
+    @router.get("/app/mini-pool/{pool}", include_in_schema=False)
+    async def mini_pool_page(pool: Annotated[int, Path(ge=0, le=65535)]) -> HTMLResponse:
+        return page("mini-pool")
+
+    @router.get("/app/{name}", include_in_schema=False)
+    async def other_page(name: Annotated[str, Path(pattern=r"^(account|liquidations|risk)$")]) -> HTMLResponse:
+        return page(name)
+
+    @router.get("/app/static/{name}", include_in_schema=False)
+    async def static(name: str, request: Request) -> Response:
+        found = assets.get(name)
+        if found is None:
+            raise NodeError("not_found", f"no asset {name}")
+        data, media, etag = found
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type=media, headers=headers)
+
+    # ---- reserves ------------------------------------------------------------------------------
+
+    @router.get("/reserves/{pool}/{asset}/curve", tags=["web"], summary="A reserve's rate curve now",
+                responses={404: {"description": "not_found"}})
+    async def curve(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
+        p = await protocol()
+        pl = _pool(p, pool)
+        return curves.rate_curve(pl, _reserve(pl, asset))
+
+    @router.get("/reserves/{pool}/{asset}/curve.svg", tags=["web"], summary="The rate curve as SVG",
+                response_class=Response, responses={200: {"content": {"image/svg+xml": {}}},
+                                                    404: {"description": "not_found"}})
+    async def curve_svg(pool: PoolParam, asset: AssetParam) -> Response:
+        p = await protocol()
+        pl = _pool(p, pool)
+        c = curves.rate_curve(pl, _reserve(pl, asset))
+        pts = c["points"]
+        xs = [int(q["utilization"]) for q in pts]
+        chart = svg.line_chart(
+            f"{asset} interest-rate curve",
+            xs,
+            [("borrow APR %", [int(q["borrow_rate"]) for q in pts]),
+             ("supply APR %", [int(q["supply_rate"]) for q in pts])],
+            "utilization (%)", "rate per year (%)", RAY // 100, RAY // 100,
+            marker=(int(c["current"]["utilization"]), int(c["current"]["borrow_rate"])),
+        )
+        return Response(chart, media_type="image/svg+xml")
+
+    @router.get("/reserves/{pool}/{asset}/history", tags=["web"],
+                summary="A reserve's utilization, rates and price after each block since the node started",
+                responses={404: {"description": "not_found"}})
+    async def reserve_history(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
+        p = await protocol()
+        _reserve(_pool(p, pool), asset)
+        return {"pool": pool, "asset": asset, "samples": history.series(pool, asset)}
+
+    @router.get("/reserves/{pool}/{asset}/history.svg", tags=["web"], summary="The history as SVG",
+                response_class=Response, responses={200: {"content": {"image/svg+xml": {}}},
+                                                    404: {"description": "not_found"}})
+    async def history_svg(
+        pool: PoolParam, asset: AssetParam,
+        series: Annotated[str, Query(pattern=r"^(rates|price)$")] = "rates",
+    ) -> Response:
+        p = await protocol()
+        _reserve(_pool(p, pool), asset)
+        samples = history.series(pool, asset)
+        t0 = samples[0]["timestamp"] if samples else 0
+        xs = [s["timestamp"] - t0 for s in samples]
+        if series == "price":
+            lines = [("price $", [int(s["price"] or 0) for s in samples])]
+            chart = svg.line_chart(f"{asset} oracle price", xs, lines, "seconds", "USD", 10**8, 1)
+        else:
+            lines = [("utilization %", [int(s["utilization"]) for s in samples]),
+                     ("borrow APR %", [int(s["borrow_rate"]) for s in samples]),
+                     ("supply APR %", [int(s["supply_rate"]) for s in samples])]
+            chart = svg.line_chart(f"{asset} utilization and rates", xs, lines, "seconds", "%", RAY // 100, 1)
+        return Response(chart, media_type="image/svg+xml")
+
+    @router.get("/oracle", tags=["web"], summary="Every asset's oracle price, when it was set, its timeout")
+    async def oracle() -> dict[str, Any]:
+        p = await protocol()
+        o = p.oracle
+        return {
+            a: {
+                "answer": None if a not in o.answers else str(o.answers[a]),
+                "updated_at": o.updated_at.get(a),
+                "timeout": o.timeouts.get(a, 0),
+                "fallback": None if a not in o.fallback else str(o.fallback[a]),
+            }
+            for a in sorted(p.wallets)
+        }
+
+    # ---- accounts ------------------------------------------------------------------------------
+
+    @router.get("/accounts/{address}/health", tags=["web"],
+                summary="Health factor per pool and each collateral's liquidation price (exact)")
+    async def account_health(address: Annotated[str, Path(pattern=ADDRESS)]) -> dict[str, Any]:
+        return health.account_health(await protocol(), address)
+
+    @router.post("/what-if", tags=["web"], summary="An account's health under other prices, or after "
+                 "repaying or depositing the same USD value (exact, nothing changes)",
+                 responses={422: {"description": "invalid_request, or refused (unknown asset)"}})
+    async def what_if(req: WhatIf) -> dict[str, Any]:
+        p = await protocol()
+        prices = {a: int(v) for a, v in req.prices.items()}
+        for a, v in prices.items():
+            if a not in p.wallets:
+                raise NodeError("invalid_request", f"unknown asset {a}")
+            if not 1 <= v < 1 << 255:
+                raise NodeError("invalid_request", f"price of {a} must be in [1, 2**255-1]")
+        out: dict[str, Any] = {"address": req.address, "timestamp": p.now}
+        out["prices"] = health.price_what_if(p, req.address, prices)
+        if req.value_usd is not None:
+            out["value"] = health.value_what_if(p, req.address, int(req.value_usd))
+        return out
+
+    # ---- liquidations and risk -----------------------------------------------------------------
+
+    @router.get("/liquidations", tags=["web"], summary="Recent liquidations across all pools, newest first")
+    async def liquidations(
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        user: Annotated[str | None, Query(pattern=ADDRESS, description="only this borrower's")] = None,
+    ) -> dict[str, Any]:
+        p = await protocol()
+        rows = await node.read(node.store.events, None, None, FEED_SCAN, "LiquidationCall")
+        items = [liquidation_json(p, r) for r in rows]
+        if user is not None:
+            items = [i for i in items if i["user"] == user]
+        keeper = None if node.keeper is None else node.keeper.status()
+        return {"items": items[:limit], "keeper": keeper}
+
+    @router.get("/risk", tags=["web"], summary="Per pool: closest to liquidation, HF histogram, bad debt; "
+                "the Core-Pool's exposure to each Mini-Pool")
+    async def risk_route() -> dict[str, Any]:
+        p = await protocol()
+        key = (node.sequencer.head.height, p.now)
+        view = risk_cache.get(key)
+        if view is None:
+            risk_cache.clear()
+            view = risk_cache[key] = risk.risk_view(p)
+        return view
+
+    return router

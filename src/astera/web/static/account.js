@@ -1,0 +1,356 @@
+// Your account: key, faucet, positions and health, actions with an exact preview, what-ifs,
+// alerts, history, and operator actions for role keys.
+import {
+  api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, short, thresholds, setThresholds, WAD, MAX_HF, USD,
+} from "./app.js";
+import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
+
+let key = null;
+let markets = null;
+const byId = (id) => document.getElementById(id);
+const say = (id, ...nodes) => byId(id).replaceChildren(...nodes);
+const poolName = (p) => (String(p) === "core" ? "Core-Pool" : `Mini-Pool ${p}`);
+const poolParam = (p) => (String(p) === "core" ? "core" : Number(p));
+const pools = () => [markets.core, ...markets.mini_pools];
+const reserveOf = (pool, asset) => pools().find((p) => String(p.pool) === String(pool)).reserves.find((r) => r.asset === asset);
+const decimalsOf = (pool, asset) => reserveOf(pool, asset).config.decimals;
+/** An asset's decimals by symbol, Mini-Pool tranches included. */
+function assetDecimals(a) {
+  if (markets.assets[a]) return markets.assets[a].decimals;
+  for (const p of pools()) for (const r of p.reserves) if (r.asset === a) return r.config.decimals;
+  return 0;
+}
+const errorText = (e) => (e.body && e.body.error && e.body.error.explanation) || e.message;
+
+// ---- key ----------------------------------------------------------------------------------------------
+
+function keySection() {
+  if (!key) {
+    return h("section", { "aria-labelledby": "key-h" },
+      h("h2", { id: "key-h" }, "Connect with a key"),
+      h("p", {}, "Your private key stays in this browser (local storage); transactions are signed here. " +
+        "The key file is the one `astera key` writes, so the CLI and this page can be one account."),
+      h("form", { onsubmit: (e) => e.preventDefault() },
+        h("button", { type: "button", id: "create-key", onclick: async () => { saveKey(await newKey()); location.reload(); } }, "Create a new key"),
+        h("label", {}, "Import a key file", h("input", { type: "file", id: "import-key", accept: ".key,.json,application/json", onchange: importFile })),
+      ),
+      h("p", { id: "key-error", class: "error", role: "status" }));
+  }
+  const blob = URL.createObjectURL(new Blob([keyFile(key)], { type: "application/json" }));
+  return h("section", { "aria-labelledby": "key-h" },
+    h("h2", { id: "key-h" }, "Key"),
+    h("p", {}, "Address: ", h("code", { id: "address" }, key.address)),
+    h("p", {}, h("a", { href: blob, download: "astera.key", id: "export-key" }, "Export key file"), " · ",
+      h("button", { type: "button", class: "secondary", onclick: () => { if (confirm("Forget this key? Export it first if you need it.")) { forgetKey(); location.reload(); } } }, "Forget key")));
+}
+
+async function importFile(e) {
+  try {
+    const k = await keyFromFile(await e.target.files[0].text());
+    saveKey(k);
+    location.reload();
+  } catch (err) {
+    say("key-error", `Import refused: ${err.message}`);
+  }
+}
+
+// ---- faucet -----------------------------------------------------------------------------------------
+
+function faucetSection(st) {
+  if (!st.faucet) return null;
+  const assets = Object.keys(markets.assets);
+  return h("section", { "aria-labelledby": "faucet-h" },
+    h("h2", { id: "faucet-h" }, "Faucet (test network)"),
+    h("form", { id: "faucet-form", onsubmit: faucet },
+      h("label", {}, "Asset", h("select", { id: "faucet-asset" }, assets.map((a) => h("option", { value: a }, a)))),
+      h("label", {}, "Amount (whole tokens)", h("input", { id: "faucet-amount", inputmode: "decimal", value: "10", required: true })),
+      h("button", { type: "submit" }, "Get test funds")),
+    h("p", { id: "faucet-result", role: "status" }));
+}
+
+async function faucet(e) {
+  e.preventDefault();
+  const asset = byId("faucet-asset").value;
+  try {
+    const amount = parseUnits(byId("faucet-amount").value, markets.assets[asset].decimals, asset);
+    await api("/faucet", { method: "POST", body: { address: key.address, asset, amount: amount.toString() } });
+    say("faucet-result", `Received ${formatUnits(amount, markets.assets[asset].decimals)} ${asset}.`);
+  } catch (err) {
+    say("faucet-result", h("span", { class: "error" }, `Refused: ${errorText(err)}`));
+  }
+}
+
+// ---- positions and health ------------------------------------------------------------------------------
+
+function gauge(hf) {
+  const v = BigInt(hf);
+  const shown = v === MAX_HF ? 3 : Math.min(3, Number(v / 10n ** 14n) / 1e4);
+  return h("div", { class: "gauge" },
+    h("meter", { min: 0, max: 3, low: 1, high: 2, optimum: 3, value: shown, "aria-label": "Health factor" }),
+    h("strong", { class: hfClass(hf), "data-testid": "hf" }, fmtHf(hf)),
+    h("span", { class: "muted" }, "below 1: liquidatable · keep above 2"));
+}
+
+async function setCollateral(pool, asset, enabled) {
+  try {
+    await send(key, "set_collateral", { pool: poolParam(pool), asset, enabled });
+  } catch (err) {
+    say("positions-error", `Refused: ${errorText(err)}`);
+  }
+}
+
+function renderPositions(acct, healthView) {
+  const wallet = table("Wallet", ["Asset", "Balance"],
+    Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6)]));
+  const sections = Object.entries(acct.pools).filter(([, v]) => v.positions.length).map(([pool, v]) => {
+    const hv = (healthView.pools[pool] || {}).collateral || [];
+    const liq = Object.fromEntries(hv.map((c) => [c.asset, c]));
+    return h("div", { "data-pool": pool },
+      h("h3", {}, poolName(pool)),
+      v.error ? h("p", { class: "error" }, `Cannot value this account: ${v.error.code}`) : gauge(v.health_factor),
+      v.error ? null : h("p", {}, `Collateral ${fmtUsd(v.total_collateral_usd)} · debt ${fmtUsd(v.total_debt_usd)} · ` +
+        `borrowing power ${fmtUsd(v.borrowing_power_usd)}`),
+      table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Borrowed", "Collateral", "Liquidation price"],
+        v.positions.map((p) => {
+          const l = liq[p.asset];
+          return [p.asset, formatUnits(p.supplied, p.decimals, 6), formatUnits(p.debt, p.decimals, 6),
+            p.supplied === "0" ? "" : h("button", {
+              type: "button", class: "secondary", "aria-pressed": String(p.collateral),
+              "aria-label": `Use ${p.asset} as collateral in ${poolName(pool)}: ${p.collateral ? "on" : "off"}`,
+              onclick: () => setCollateral(pool, p.asset, !p.collateral),
+            }, p.collateral ? "on" : "off"),
+            l && l.liquidation_price ? `${fmtUsd(l.liquidation_price)} (${l.oracle_asset} now ${fmtUsd(l.price)})` : ""];
+        })));
+  });
+  say("positions", wallet, ...(sections.length ? sections : [h("p", {}, "No positions yet: deposit below.")]),
+    h("p", { id: "positions-error", class: "error", role: "status" }));
+}
+
+// ---- actions with an exact preview --------------------------------------------------------------------
+
+const ACTIONS = ["deposit", "withdraw", "borrow", "repay"];
+let previewed = null;
+
+function actionSection() {
+  const poolOptions = pools().map((p) => h("option", { value: String(p.pool) }, poolName(p.pool)));
+  return h("section", { "aria-labelledby": "act-h" },
+    h("h2", { id: "act-h" }, "Deposit, withdraw, borrow, repay"),
+    h("form", { id: "action-form", onsubmit: preview, oninput: () => { previewed = null; byId("sign").disabled = true; } },
+      h("label", {}, "Action", h("select", { id: "action" }, ACTIONS.map((a) => h("option", { value: a }, a)))),
+      h("label", {}, "Pool", h("select", { id: "pool", onchange: fillAssets }, poolOptions)),
+      h("label", {}, "Asset", h("select", { id: "asset" })),
+      h("label", {}, "Amount (whole tokens)", h("input", { id: "amount", inputmode: "decimal", autocomplete: "off" })),
+      h("label", {}, h("span", {}, "Max (withdraw/repay all)"), h("input", { type: "checkbox", id: "max" })),
+      h("button", { type: "submit", id: "preview-btn" }, "Preview"),
+      h("button", { type: "button", id: "sign", disabled: true, onclick: signPreviewed }, "Sign and send")),
+    h("div", { id: "preview", role: "status", "aria-live": "polite" }));
+}
+
+function fillAssets() {
+  const pool = byId("pool").value;
+  const reserves = pools().find((p) => String(p.pool) === pool).reserves;
+  byId("asset").replaceChildren(...reserves.map((r) => h("option", { value: r.asset }, r.asset)));
+}
+
+function formTx() {
+  const action = byId("action").value, pool = byId("pool").value, asset = byId("asset").value;
+  const max = byId("max").checked;
+  if (max && !["withdraw", "repay"].includes(action)) throw new Error(`"max" is for withdraw and repay only`);
+  const amount = max ? "max" : parseUnits(byId("amount").value, decimalsOf(pool, asset), asset);
+  if (amount === 0n) throw new Error("the amount must be more than 0");
+  return { action, params: { pool: poolParam(pool), asset, amount: amount.toString() } };
+}
+
+async function preview(e) {
+  e.preventDefault();
+  previewed = null;
+  byId("sign").disabled = true;
+  let tx;
+  try {
+    tx = formTx();
+  } catch (err) {
+    say("preview", h("div", { class: "preview refused" }, `Refused before signing: ${err.message}`));
+    return;
+  }
+  try {
+    const r = await api("/preview", { method: "POST", body: { sender: key.address, ...tx } });
+    if (r.refused) {
+      say("preview", h("div", { class: "preview refused" }, `Refused: ${r.refused.explanation || r.refused.message}`,
+        h("span", { class: "muted" }, ` (code ${r.refused.code} ${r.refused.name || ""})`)));
+      return;
+    }
+    const pool = String(tx.params.pool);
+    const after = r.account.pools[pool];
+    const res = r.reserve;
+    say("preview", h("div", { class: "preview" },
+      h("p", {}, `After this ${tx.action}: health factor `, h("strong", { "data-testid": "preview-hf" }, fmtHf(after.health_factor)),
+        `, borrowing power ${fmtUsd(after.borrowing_power_usd)}.`),
+      res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply rate ${fmtPct(res.liquidity_rate)}, borrow rate ${fmtPct(res.variable_borrow_rate)}.`) : null));
+    previewed = tx;
+    byId("sign").disabled = false;
+  } catch (err) {
+    say("preview", h("div", { class: "preview refused" }, `Refused: ${errorText(err)}`));
+  }
+}
+
+async function signPreviewed() {
+  if (!previewed) return;
+  const tx = previewed;
+  byId("sign").disabled = true;
+  try {
+    const receipt = await send(key, tx.action, tx.params);
+    say("preview", h("div", { class: "preview" }, `Done: ${tx.action} in block ${receipt.height}.`));
+  } catch (err) {
+    say("preview", h("div", { class: "preview refused" }, `Refused: ${errorText(err)}`));
+  }
+  previewed = null;
+}
+
+// ---- what-if -----------------------------------------------------------------------------------------
+
+function whatIfSection() {
+  const assets = Object.keys(markets.assets);
+  return h("section", { "aria-labelledby": "whatif-h" },
+    h("h2", { id: "whatif-h" }, "What if"),
+    h("form", { id: "value-form", onsubmit: valueWhatIf },
+      h("label", {}, "The same value in USD", h("input", { id: "whatif-usd", inputmode: "decimal", value: "1000" })),
+      h("button", { type: "submit" }, "Compare repaying and depositing")),
+    h("div", { id: "whatif-value", role: "status" }),
+    h("form", { id: "price-form", onsubmit: priceWhatIf },
+      h("label", {}, "Oracle price of", h("select", { id: "whatif-asset" }, assets.map((a) => h("option", { value: a }, a)))),
+      h("label", {}, "New price (USD)", h("input", { id: "whatif-price", inputmode: "decimal" })),
+      h("label", {}, "or change (%)", h("input", { id: "whatif-pct", inputmode: "decimal", placeholder: "-30" })),
+      h("button", { type: "submit" }, "Show my health")),
+    h("div", { id: "whatif-price-out", role: "status" }));
+}
+
+async function valueWhatIf(e) {
+  e.preventDefault();
+  try {
+    const usd = parseUnits(byId("whatif-usd").value, 8, "USD");
+    const r = await api("/what-if", { method: "POST", body: { address: key.address, value_usd: usd.toString() } });
+    const rows = [];
+    for (const [pool, v] of Object.entries(r.value)) {
+      for (const [kind, list] of [["repay", v.repay], ["deposit", v.deposit]]) {
+        for (const x of list) {
+          rows.push([poolName(pool), `${kind} ${formatUnits(x.amount, decimalsOf(pool, x.asset), 6)} ${x.asset}`,
+            x.refused ? `refused (${x.refused.code})` : h("td", { class: hfClass(x.health_factor), "data-testid": `whatif-${kind}-${pool}-${x.asset}` }, fmtHf(x.health_factor))]);
+        }
+      }
+    }
+    say("whatif-value", table(`${fmtUsd(usd)} as a repayment or as a deposit: health factor after`, ["Pool", "Action", "Health factor"], rows));
+  } catch (err) {
+    say("whatif-value", h("p", { class: "error" }, `Refused: ${errorText(err)}`));
+  }
+}
+
+async function priceWhatIf(e) {
+  e.preventDefault();
+  try {
+    const asset = byId("whatif-asset").value;
+    let price;
+    if (byId("whatif-price").value.trim()) {
+      price = parseUnits(byId("whatif-price").value, 8, "USD");
+    } else {
+      const pct = byId("whatif-pct").value.trim();
+      if (!/^-?[0-9]+(\.[0-9]{1,2})?$/.test(pct)) throw new Error("enter a price, or a change in percent with at most 2 decimals (e.g. -30)");
+      const neg = pct.startsWith("-");
+      const bps = parseUnits(pct.replace("-", ""), 2, "percent");
+      const now = BigInt(markets.assets[asset].price);
+      price = (now * (10000n + (neg ? -bps : bps))) / 10000n;
+    }
+    if (price <= 0n) throw new Error("the price must be above 0");
+    const r = await api("/what-if", { method: "POST", body: { address: key.address, prices: { [asset]: price.toString() } } });
+    say("whatif-price-out", table(`With ${asset} at ${fmtUsd(price)}`, ["Pool", "Health factor", "Status"],
+      Object.entries(r.prices).map(([pool, v]) => [poolName(pool),
+        h("td", { class: hfClass(v.health_factor), "data-testid": `whatif-price-${pool}` }, fmtHf(v.health_factor)),
+        v.liquidatable ? "liquidatable" : "safe"])));
+  } catch (err) {
+    say("whatif-price-out", h("p", { class: "error" }, `Refused: ${errorText(err)}`));
+  }
+}
+
+// ---- alerts --------------------------------------------------------------------------------------------
+
+function alertSection() {
+  const t = thresholds();
+  return h("section", { "aria-labelledby": "alerts-h" },
+    h("h2", { id: "alerts-h" }, "Alerts"),
+    h("p", {}, "A banner appears when your health factor falls below a threshold, and when you are liquidated."),
+    h("form", { onsubmit: (e) => {
+      e.preventDefault();
+      try {
+        const warn = byId("warn").value.trim(), danger = byId("danger").value.trim();
+        parseUnits(warn, 18); parseUnits(danger, 18);
+        setThresholds({ warn, danger, notify: byId("notify").checked });
+        if (byId("notify").checked && "Notification" in window) Notification.requestPermission();
+        say("alerts-saved", "Saved.");
+      } catch (err) { say("alerts-saved", h("span", { class: "error" }, err.message)); }
+    } },
+      h("label", {}, "Warn below", h("input", { id: "warn", value: t.warn, inputmode: "decimal" })),
+      h("label", {}, "Danger below", h("input", { id: "danger", value: t.danger, inputmode: "decimal" })),
+      h("label", {}, "Browser notifications", h("input", { type: "checkbox", id: "notify", checked: t.notify })),
+      h("button", { type: "submit" }, "Save")),
+    h("p", { id: "alerts-saved", role: "status" }));
+}
+
+// ---- history -----------------------------------------------------------------------------------------
+
+async function renderHistory() {
+  const [txs, liq] = await Promise.all([api(`/txs?sender=${key.address}&limit=50`), api(`/liquidations?user=${key.address}`)]);
+  say("history",
+    table("Your transactions (newest first)", ["Block", "Action", "Pool", "Asset", "Amount"],
+      txs.items.map((t) => [String(t.height), t.action, t.params.pool === undefined ? "" : poolName(t.params.pool),
+        t.params.asset || "", t.params.amount === undefined ? (t.params.enabled === undefined ? "" : String(t.params.enabled))
+          : t.params.amount === "max" ? "max" : formatUnits(t.params.amount, assetDecimals(t.params.asset), 6)])),
+    liq.items.length
+      ? table("Liquidations you suffered", LIQUIDATION_HEADERS, liquidationRows(liq.items, assetDecimals))
+      : h("p", {}, "No liquidations of this account."));
+}
+
+// ---- operator ---------------------------------------------------------------------------------------
+
+function operatorSection(st) {
+  if (st.roles.oracle !== key.address) return null;
+  const assets = Object.keys(markets.assets);
+  return h("section", { "aria-labelledby": "op-h" },
+    h("h2", { id: "op-h" }, "Oracle (this key holds the oracle role)"),
+    h("form", { id: "oracle-form", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const asset = byId("oracle-asset").value;
+        const price = parseUnits(byId("oracle-price").value, 8, "USD");
+        if (price <= 0n) throw new Error("the price must be above 0");
+        const r = await send(key, "set_price", { asset, price: price.toString() });
+        say("oracle-result", `${asset} set to ${fmtUsd(price)} in block ${r.height}.`);
+      } catch (err) { say("oracle-result", h("span", { class: "error" }, `Refused: ${errorText(err)}`)); }
+    } },
+      h("label", {}, "Asset", h("select", { id: "oracle-asset" }, assets.map((a) => h("option", { value: a }, a)))),
+      h("label", {}, "Price (USD)", h("input", { id: "oracle-price", inputmode: "decimal" })),
+      h("button", { type: "submit" }, "Sign and set price")),
+    h("p", { id: "oracle-result", role: "status" }));
+}
+
+// ---- page -------------------------------------------------------------------------------------------
+
+let built = false;
+async function render() {
+  markets = await api("/markets");
+  if (!built) {
+    key = await currentKey().catch(() => null);
+    const st = await status();
+    if (!key) { show(keySection()); built = true; return; }
+    show(keySection(), faucetSection(st), h("section", { "aria-labelledby": "pos-h" }, h("h2", { id: "pos-h" }, "Positions and health"), h("div", { id: "positions" })),
+      actionSection(), whatIfSection(), alertSection(), h("section", { "aria-labelledby": "hist-h" }, h("h2", { id: "hist-h" }, "History"), h("div", { id: "history" })),
+      operatorSection(st));
+    fillAssets();
+    built = true;
+  }
+  if (!key) return;
+  const [acct, hv] = await Promise.all([api(`/accounts/${key.address}`), api(`/accounts/${key.address}/health`)]);
+  renderPositions(acct, hv);
+  await renderHistory();
+}
+
+start(render);

@@ -1,0 +1,261 @@
+// Shared by every page: the node's API, exact amounts (BigInt), keys and signing, live alerts.
+// Money never becomes a JS number: amounts are BigInt base units, typed and shown as whole tokens.
+
+export const WAD = 10n ** 18n;
+export const RAY = 10n ** 27n;
+export const USD = 10n ** 8n;
+export const MAX_HF = 2n ** 256n - 1n;
+const SECONDS_PER_YEAR = 31536000;
+
+// ---- the node's API -----------------------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = err.code || `http_${status}`;
+    this.body = body;
+  }
+}
+
+export async function api(path, { method = "GET", body } = {}) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+// ---- amounts --------------------------------------------------------------------------------------
+
+/** Whole tokens typed by a person -> base units, exactly; throws an Error saying why not. */
+export function parseUnits(text, decimals, symbol = "") {
+  const t = String(text).trim();
+  if (t === "") throw new Error("enter an amount");
+  if (!/^[0-9]+(\.[0-9]*)?$|^\.[0-9]+$/.test(t)) {
+    throw new Error(`"${t}" is not an amount: use digits and at most one decimal point (no signs, exponents or commas)`);
+  }
+  const [whole, frac = ""] = t.split(".");
+  if (frac.length > decimals) {
+    throw new Error(`${symbol || "this asset"} has ${decimals} decimals; "${t}" has ${frac.length}`);
+  }
+  return BigInt(whole || "0") * 10n ** BigInt(decimals) + BigInt((frac + "0".repeat(decimals)).slice(0, decimals) || "0");
+}
+
+/** Base units -> whole tokens, with thousands separators and at most `maxFrac` decimals (cut, not rounded). */
+export function formatUnits(value, decimals, maxFrac = decimals) {
+  let v = BigInt(value);
+  const neg = v < 0n;
+  if (neg) v = -v;
+  const unit = 10n ** BigInt(decimals);
+  const whole = (v / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  let frac = (v % unit).toString().padStart(decimals, "0").slice(0, maxFrac).replace(/0+$/, "");
+  return (neg ? "-" : "") + whole + (frac ? "." + frac : "");
+}
+
+export const fmtUsd = (v) => "$" + formatUnits(v, 8, 2);
+
+/** A wad health factor for people: 2 decimals (cut), "∞" without debt. */
+export function fmtHf(hf) {
+  const v = BigInt(hf);
+  return v === MAX_HF ? "∞ (no debt)" : formatUnits(v, 18, 2);
+}
+
+/** A ray rate or ratio as a percentage with 2 decimals (cut). */
+export const fmtPct = (ray) => formatUnits(BigInt(ray) * 100n, 27, 2) + " %";
+export const fmtBps = (bps) => formatUnits(BigInt(bps), 2, 2) + " %";
+
+/** Supply APY: supply interest accrues linearly, so a year earns the rate itself (APY = APR). */
+export const supplyApy = (ray) => fmtPct(ray);
+
+/** Borrow APY: debt compounds every second, (1 + r/S)^S - 1. A display figure only (float). */
+export function borrowApy(ray) {
+  const r = Number(BigInt(ray) / 10n ** 18n) / 1e9;
+  return ((Math.expm1(SECONDS_PER_YEAR * Math.log1p(r / SECONDS_PER_YEAR))) * 100).toFixed(2) + " %";
+}
+
+export const value = (amount, price, decimals) => (BigInt(amount) * BigInt(price)) / 10n ** BigInt(decimals);
+
+// ---- keys and signing (WebCrypto Ed25519; the key stays in this browser) --------------------------
+
+const KEY_FORMAT = "astera-key/1";
+const STORE = "astera-key";
+const PKCS8_PREFIX = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const unhex = (h) => new Uint8Array(h.match(/../g).map((b) => parseInt(b, 16)));
+const b64url = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+
+function subtle() {
+  if (!globalThis.crypto || !crypto.subtle) {
+    throw new Error("signing needs a secure context: open the node at http://127.0.0.1 or over https");
+  }
+  return crypto.subtle;
+}
+
+async function importSeed(seedHex) {
+  const key = await subtle().importKey("pkcs8", new Uint8Array([...PKCS8_PREFIX, ...unhex(seedHex)]),
+    { name: "Ed25519" }, true, ["sign"]);
+  const jwk = await subtle().exportKey("jwk", key);
+  return { key, address: hex(b64url(jwk.x)), seed: seedHex };
+}
+
+/** The key file `astera key` writes: {"format", "address", "private_key"} (hex seed). */
+export async function keyFromFile(text) {
+  let doc;
+  try { doc = JSON.parse(text); } catch { throw new Error("not a key file: it is not JSON"); }
+  if (!doc || doc.format !== KEY_FORMAT) throw new Error(`not an ${KEY_FORMAT} key file`);
+  if (!/^[0-9a-f]{64}$/.test(doc.private_key || "")) throw new Error("the key file's private_key is not 64 hex digits");
+  const k = await importSeed(doc.private_key);
+  if (k.address !== doc.address) throw new Error("the key file's address does not match its private key");
+  return k;
+}
+
+export const keyFile = (k) => JSON.stringify({ format: KEY_FORMAT, address: k.address, private_key: k.seed }, null, 1) + "\n";
+
+export async function newKey() {
+  return importSeed(hex(crypto.getRandomValues(new Uint8Array(32))));
+}
+
+export function saveKey(k) { localStorage.setItem(STORE, keyFile(k)); }
+export function forgetKey() { localStorage.removeItem(STORE); }
+export async function currentKey() {
+  const text = localStorage.getItem(STORE);
+  return text ? keyFromFile(text) : null;
+}
+
+/** Canonical JSON as the node signs it: sorted keys, no whitespace, ASCII only. */
+export function canonical(v) {
+  if (v === null || typeof v === "boolean") return JSON.stringify(v);
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) throw new Error("only integers travel as JSON numbers");
+    return String(v);
+  }
+  if (typeof v === "string") return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  if (Array.isArray(v)) return "[" + v.map(canonical).join(",") + "]";
+  return "{" + Object.keys(v).sort().map((k) => canonical(k) + ":" + canonical(v[k])).join(",") + "}";
+}
+
+let chainId = null;
+export async function status() {
+  const s = await api("/status");
+  chainId = s.chain_id;
+  return s;
+}
+
+/** Sign {action, params} with key `k` at the sender's next nonce and submit it; the receipt. */
+export async function send(k, action, params) {
+  if (chainId === null) await status();
+  const acct = await api(`/accounts/${k.address}`);
+  const tx = { chain_id: chainId, sender: k.address, nonce: acct.next_nonce, action, params };
+  const message = new TextEncoder().encode("astera-tx/1\n" + canonical(tx));
+  const signature = hex(new Uint8Array(await subtle().sign("Ed25519", k.key, message)));
+  return api("/txs", { method: "POST", body: { tx, signature } });
+}
+
+// ---- rendering helpers ------------------------------------------------------------------------------
+
+/** Build an element: h("td", {class: "x"}, "text", child, ...). Text is never parsed as HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+export function table(caption, headers, rows) {
+  return h("table", {}, h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => (c instanceof Node && c.tagName === "TD" ? c : h("td", {}, c)))))));
+}
+
+export const short = (addr) => addr.slice(0, 8) + "…" + addr.slice(-4);
+export const content = () => document.getElementById("content");
+export function show(...nodes) { content().replaceChildren(...nodes); }
+export function hfClass(hf) {
+  const v = BigInt(hf);
+  return v < WAD ? "bad" : v < 15n * WAD / 10n ? "warn" : "good";
+}
+
+// ---- live updates and alerts ---------------------------------------------------------------------------
+
+const THRESHOLDS = "astera-alert-thresholds";
+export function thresholds() {
+  const saved = JSON.parse(localStorage.getItem(THRESHOLDS) || "null");
+  return saved || { warn: "1.5", danger: "1.1", notify: false };
+}
+export function setThresholds(t) { localStorage.setItem(THRESHOLDS, JSON.stringify(t)); }
+
+export function banner(kind, text) {
+  const box = document.getElementById("alerts");
+  const b = h("div", { class: `banner ${kind}` }, h("span", {}, text),
+    h("button", { type: "button", onclick: () => b.remove(), "aria-label": "Dismiss alert" }, "Dismiss"));
+  box.append(b);
+  const t = thresholds();
+  if (t.notify && "Notification" in window && Notification.permission === "granted") new Notification("Astera Lend", { body: text });
+}
+
+const lastBand = {};
+function band(hf, t) {
+  const v = BigInt(hf);
+  if (v === MAX_HF) return 0;
+  if (v < WAD) return 3;
+  if (v < parseUnits(t.danger, 18)) return 2;
+  if (v < parseUnits(t.warn, 18)) return 1;
+  return 0;
+}
+
+async function checkHealth(k, block) {
+  for (const tx of block ? block.txs : []) {
+    for (const ev of tx.events) {
+      if (ev.event === "LiquidationCall" && ev.data.user === k.address) {
+        banner("", `You were liquidated in pool ${ev.pool}: ${ev.data.debt} debt repaid, ${ev.data.collateral} seized (block ${block.height}).`);
+      }
+    }
+  }
+  const acct = await api(`/accounts/${k.address}`);
+  const t = thresholds();
+  for (const [pool, v] of Object.entries(acct.pools)) {
+    if (!v.health_factor) continue;
+    const b = band(v.health_factor, t);
+    const before = lastBand[pool] ?? 0;
+    if (b > before) {
+      const words = b === 3 ? "below 1: you can be liquidated" : b === 2 ? `below ${t.danger}` : `below ${t.warn}`;
+      banner(b >= 2 ? "" : "warn", `Health factor in pool ${pool} is ${fmtHf(v.health_factor)}, ${words}.`);
+    }
+    lastBand[pool] = b;
+  }
+}
+
+/** Start the page: render once, then re-render on every block from the node's event stream. */
+export async function start(render) {
+  const head = document.getElementById("head");
+  const k = await currentKey().catch(() => null);
+  const run = async (block) => {
+    try {
+      await render(block);
+    } catch (e) {
+      show(h("p", { class: "error" }, `Could not load: ${e.message}`));
+    }
+    if (k) await checkHealth(k, block).catch(() => {});
+  };
+  await run(null);
+  const st = await status();
+  head.textContent = `block ${st.height}`;
+  const es = new EventSource(`/stream?since=${st.height}`);
+  let busy = Promise.resolve();
+  es.addEventListener("block", (e) => {
+    const block = JSON.parse(e.data);
+    head.textContent = `block ${block.height}`;
+    busy = busy.then(() => run(block));
+  });
+  window.asteraReady = true;
+}

@@ -1,0 +1,41 @@
+// Recent liquidations across all pools, and the keeper's status.
+import { api, h, show, table, start, formatUnits, short } from "./app.js";
+
+export function liquidationRows(items, decimals) {
+  return items.map((l) => [
+    String(l.height),
+    l.pool === "core" ? "Core-Pool" : `Mini-Pool ${l.pool}`,
+    h("span", { class: "addr", title: l.user }, short(l.user)),
+    `${formatUnits(l.debt_repaid, decimals(l.debt_asset), 6)} ${l.debt_asset}`,
+    `${formatUnits(l.collateral_seized, decimals(l.collateral_asset), 6)} ${l.collateral_asset}`,
+    l.bonus === null ? "" : `${formatUnits(l.bonus, decimals(l.collateral_asset), 6)} ${l.collateral_asset}`,
+    h("span", { class: "addr", title: l.liquidator }, short(l.liquidator)),
+  ]);
+}
+export const LIQUIDATION_HEADERS = ["Block", "Pool", "Account", "Debt repaid", "Collateral seized", "Bonus", "Liquidator"];
+
+/** Asset decimals, Mini-Pool tranches included (a tranche has its Core asset's decimals). */
+export async function decimalsOf() {
+  const m = await api("/markets");
+  const d = Object.fromEntries(Object.entries(m.assets).map(([a, v]) => [a, v.decimals]));
+  for (const p of m.mini_pools) for (const r of p.reserves) d[r.asset] = r.config.decimals;
+  return (a) => d[a] ?? 0;
+}
+
+async function render() {
+  const [feed, decimals] = await Promise.all([api("/liquidations?limit=100"), decimalsOf()]);
+  const k = feed.keeper;
+  show(
+    h("section", {},
+      h("h2", {}, "Keeper"),
+      k ? table("The node's liquidation keeper", ["", "Value"],
+        Object.entries(k).map(([key, v]) => [key.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : String(v)]))
+        : h("p", {}, "This node runs no keeper.")),
+    h("section", {},
+      h("h2", {}, "Recent liquidations"),
+      feed.items.length ? table("Newest first", LIQUIDATION_HEADERS, liquidationRows(feed.items, decimals))
+        : h("p", {}, "No liquidations yet.")),
+  );
+}
+
+if (document.body.dataset.page === "liquidations") start(render);

@@ -1,0 +1,47 @@
+// A pool's reserves table, shared by the markets and Mini-Pool pages.
+import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy } from "./app.js";
+
+export function age(seconds) {
+  if (seconds === null) return "no price";
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
+}
+
+export function poolSection(m, oracle, pool) {
+  const name = pool.pool === "core" ? "Core-Pool" : `Mini-Pool ${pool.pool}`;
+  let supplied = 0n, borrowed = 0n;
+  const rows = pool.reserves.map((r) => {
+    const dec = r.config.decimals;
+    const price = r.price === null ? 0n : BigInt(r.price);
+    supplied += value(r.total_supplied, price, dec);
+    borrowed += value(r.total_debt, price, dec);
+    const feed = oracle[r.tranche_of || r.asset];
+    const cap = r.config.deposit_cap ? `${formatUnits(r.config.deposit_cap, 0)} ${r.asset}` : "none";
+    return [
+      h("td", {}, h("a", { href: `/app/reserve/${pool.pool}/${encodeURIComponent(r.asset)}` }, r.asset),
+        r.tranche_of ? h("span", { class: "muted" }, ` (tranche of ${r.tranche_of})`) : null),
+      r.price === null ? "no price" : fmtUsd(r.price),
+      feed ? age(m.timestamp - feed.updated_at) : "",
+      fmtUsd(value(r.total_supplied, price, dec)),
+      fmtUsd(value(r.total_debt, price, dec)),
+      `${formatUnits(r.available_liquidity, dec, 4)} ${r.asset}`,
+      fmtPct(r.utilization),
+      supplyApy(r.liquidity_rate),
+      borrowApy(r.variable_borrow_rate),
+      cap,
+      fmtBps(r.config.ltv),
+      fmtBps(r.config.liquidation_threshold),
+      fmtBps(BigInt(r.config.liquidation_bonus) - 10000n),
+      fmtBps(r.config.reserve_factor),
+    ];
+  });
+  return h("section", { "aria-labelledby": `pool-${pool.pool}` },
+    h("h2", { id: `pool-${pool.pool}` }, pool.pool === "core" ? name : h("a", { href: `/app/mini-pool/${pool.pool}` }, name),
+      pool.paused ? h("span", { class: "bad" }, " (paused)") : null),
+    h("p", {}, `Supplied ${fmtUsd(supplied)} · borrowed ${fmtUsd(borrowed)} · available ${fmtUsd(supplied > borrowed ? supplied - borrowed : 0n)}`),
+    table(`${name} reserves`,
+      ["Asset", "Oracle price", "Price age", "Supplied", "Borrowed", "Available", "Utilization", "Supply APY",
+        "Borrow APY", "Deposit cap", "LTV", "Liq. threshold", "Liq. bonus", "Reserve factor"], rows));
+}
+
