@@ -26,7 +26,6 @@ from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
-    RedirectResponse,
     StreamingResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
 from astera import __version__
+from astera.web import create_router
 
 from . import sse
 from .actions import ACTIONS
@@ -242,9 +242,7 @@ def create_app(node: Node) -> FastAPI:
     async def server_error(request: Request, e: Exception) -> JSONResponse:
         return _error(NodeError("internal_error", "the request failed unexpectedly; nothing changed"))
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    app.include_router(create_router(node))  # the web app at "/" (astera.web)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

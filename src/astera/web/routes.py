@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field
 from astera.core import RAY, Protocol
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
+from astera.lab.ladder import shock_ladder
+from astera.node.blocks import jsonable
 from astera.node.errors import NodeError
 from astera.node.node import Node
 
@@ -85,7 +87,7 @@ def _pool(p: Protocol, ref: str) -> Pool:
 
 
 def _reserve(pool: Pool, asset: str) -> Reserve:
-    r = pool.by_key.get((asset, True))
+    r = next((r for r in pool.reserves if r.asset == asset), None)
     if r is None:
         raise NodeError("not_found", f"no reserve {asset} in pool {pool.name}")
     return r
@@ -97,7 +99,18 @@ def create_router(node: Node) -> APIRouter:
     assets = _load_assets()
     history = ReserveHistory(lambda: node.chain.ledger.protocol, node.chain.head.height)
     node.add_block_hook(history.record)
-    risk_cache: dict[tuple[int, int], dict[str, Any]] = {}
+    #: Views of the whole book, computed once per block: (name, height, time) -> view.
+    cache: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+    async def per_block(name: str, compute: Any) -> dict[str, Any]:
+        p = await protocol()
+        key = (name, node.sequencer.head.height, p.now)
+        view = cache.get(key)
+        if view is None:
+            for old in [k for k in cache if k[0] == name]:
+                del cache[old]
+            view = cache[key] = compute(p)
+        return view
 
     async def protocol() -> Protocol:
         await node.ready()
@@ -250,12 +263,12 @@ def create_router(node: Node) -> APIRouter:
     @router.get("/risk", tags=["web"], summary="Per pool: closest to liquidation, HF histogram, bad debt; "
                 "the Core-Pool's exposure to each Mini-Pool")
     async def risk_route() -> dict[str, Any]:
-        p = await protocol()
-        key = (node.sequencer.head.height, p.now)
-        view = risk_cache.get(key)
-        if view is None:
-            risk_cache.clear()
-            view = risk_cache[key] = risk.risk_view(p)
-        return view
+        return await per_block("risk", risk.risk_view)
+
+    @router.get("/risk/shock-ladder", tags=["web"],
+                summary="Each collateral asset's price down 0-90 %: liquidatable debt, liquidations, bad debt "
+                "(astera.lab.ladder, format astera-shock-ladder/1; integers as decimal strings)")
+    async def ladder_route() -> dict[str, Any]:
+        return await per_block("ladder", lambda p: jsonable(shock_ladder(p)))
 
     return router

@@ -28,7 +28,7 @@ def line_chart(
     """An SVG with one polyline per series. ``y_scale``/``x_scale`` turn the integers into the
     axis units shown (e.g. 10**25 for percent of a ray); ``marker`` is an (x, y) point."""
     x_max = max(max(xs, default=1), 1)
-    y_max = max([max(ys, default=0) for _, ys in series] + [1] + ([marker[1]] if marker else []))
+    y_max = max([max(ys, default=0) for _, ys in series] + [y_scale] + ([marker[1]] if marker else []))
     w, h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
 
     def px(x: int, y: int) -> str:
@@ -48,6 +48,8 @@ def line_chart(
         f'<text x="{PAD - 4}" y="{HEIGHT - PAD}" text-anchor="end">0</text>',
         f'<text x="{WIDTH - PAD}" y="{HEIGHT - PAD + 16}" text-anchor="end">{x_max / x_scale:.6g}</text>',
     ]
+    if len(xs) < 2:
+        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">not enough blocks yet</text>')
     for i, (name, ys) in enumerate(series):
         color = COLORS[i % len(COLORS)]
         points = " ".join(px(x, y) for x, y in zip(xs, ys, strict=True))

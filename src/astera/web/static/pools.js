@@ -17,7 +17,7 @@ export function poolSection(m, oracle, pool) {
     supplied += value(r.total_supplied, price, dec);
     borrowed += value(r.total_debt, price, dec);
     const feed = oracle[r.tranche_of || r.asset];
-    const cap = r.config.deposit_cap ? `${formatUnits(r.config.deposit_cap, 0)} ${r.asset}` : "none";
+    const cap = BigInt(r.config.deposit_cap) ? `${formatUnits(r.config.deposit_cap, 0)} ${r.asset}` : "none";
     return [
       h("td", {}, h("a", { href: `/app/reserve/${pool.pool}/${encodeURIComponent(r.asset)}` }, r.asset),
         r.tranche_of ? h("span", { class: "muted" }, ` (tranche of ${r.tranche_of})`) : null),

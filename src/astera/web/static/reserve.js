@@ -27,7 +27,7 @@ async function render(block) {
         ["LTV / liquidation threshold", `${fmtBps(r.config.ltv)} / ${fmtBps(r.config.liquidation_threshold)}`],
         ["Liquidation bonus", fmtBps(BigInt(r.config.liquidation_bonus) - 10000n)],
         ["Reserve factor", fmtBps(r.config.reserve_factor)],
-        ["Deposit cap", r.config.deposit_cap ? `${formatUnits(r.config.deposit_cap, 0)} ${asset}` : "none"],
+        ["Deposit cap", BigInt(r.config.deposit_cap) ? `${formatUnits(r.config.deposit_cap, 0)} ${asset}` : "none"],
       ])),
     h("section", {},
       h("h2", {}, "Interest-rate curve"),

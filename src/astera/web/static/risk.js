@@ -7,8 +7,24 @@ function bucketLabels(edges) {
   return [`< ${e[0]}`, ...e.slice(1).map((x, i) => `${e[i]} – ${x}`), `≥ ${e[e.length - 1]}`];
 }
 
+function ladderSection(ladder) {
+  const rungs = ladder.rungs_bps.map((b) => `−${Number(b) / 100} %`);
+  return h("section", {},
+    h("h2", {}, "Shock ladder"),
+    h("p", { class: "muted" }, "Each collateral asset's price cut alone, on the live state (rolled back after): the debt that becomes " +
+      "liquidatable, and the bad debt left after the keeper liquidates into a model market (constant product, " +
+      `${fmtUsd(ladder.market.depth_usd)} per side). JSON: `, h("a", { href: "/risk/shock-ladder" }, "/risk/shock-ladder"), "."),
+    ...Object.entries(ladder.assets).map(([asset, list]) =>
+      table(`${asset} price down`, ["", ...rungs], [
+        ["Price", ...list.map((r) => fmtUsd(r.price))],
+        ["Liquidatable debt", ...list.map((r) => fmtUsd(r.total.liquidatable_debt))],
+        ["Accounts", ...list.map((r) => String(r.total.liquidatable_accounts))],
+        ["Bad debt after", ...list.map((r) => fmtUsd(r.total.bad_debt))],
+      ])));
+}
+
 async function render() {
-  const [risk, decimals] = await Promise.all([api("/risk"), decimalsOf()]);
+  const [risk, ladder, decimals] = await Promise.all([api("/risk"), api("/risk/shock-ladder"), decimalsOf()]);
   show(
     h("p", { class: "muted" }, "Exact health factors of every borrower on the live state, recomputed each block. JSON: ",
       h("a", { href: "/risk" }, "/risk"), "."),
@@ -32,6 +48,7 @@ async function render() {
         risk.exposure.map((e) => [String(e.mini_pool),
           e.lines.map((l) => `${formatUnits(l.flow_debt, decimals(l.asset), 2)} ${l.asset}`).join(", ") || "none",
           fmtUsd(e.flow_debt_usd), fmtUsd(e.collateral_usd)]))),
+    ladderSection(ladder),
   );
 }
 

@@ -1,0 +1,142 @@
+"""The web app's JSON endpoints against the exact core: liquidation prices, what-ifs, the risk
+view and the liquidations feed equal what the core computes, and reading them changes nothing."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from astera.core import WAD, Protocol
+from astera.node.api import create_app
+from astera.node.chain import open_chain
+from astera.node.node import Node
+from astera.node.store import open_store
+from astera.node.transactions import sign_tx
+from tests.node.node_harness import key, make_genesis
+
+E18, E6 = 10**18, 10**6
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    store = open_store(None, str(tmp_path / "data"))
+    node = Node(open_chain(store, make_genesis()), faucet_key=key("faucet"))
+    with TestClient(create_app(node)) as client:
+        client.node = node  # type: ignore[attr-defined]
+        yield client
+
+
+def send(api: TestClient, who: str, action: str, **params: Any) -> Any:
+    node = api.node  # type: ignore[attr-defined]
+    nonce = node.chain.ledger.next_nonce(key(who).address)
+    r = api.post("/txs", json=sign_tx(key(who), node.chain_id, nonce, action, params))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def live(api: TestClient) -> Protocol:
+    return api.node.chain.ledger.protocol  # type: ignore[attr-defined, no-any-return]
+
+
+def copy(api: TestClient) -> Protocol:
+    return pickle.loads(pickle.dumps(live(api)))
+
+
+@pytest.fixture
+def borrower(api: TestClient) -> str:
+    """alice: 10 WETH in the Core-Pool, 25,000 USDC borrowed against it."""
+    send(api, "alice", "deposit", pool="core", asset="WETH", amount=str(10 * E18))
+    send(api, "alice", "borrow", pool="core", asset="USDC", amount=str(25_000 * E6))
+    return key("alice").address
+
+
+def test_pages_and_assets_are_served(api: TestClient) -> None:
+    for path in ("/", "/app/reserve/core/USDC", "/app/mini-pool/0", "/app/account", "/app/liquidations", "/app/risk"):
+        r = api.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert '<script type="module"' in r.text
+    js = api.get("/app/static/app.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert api.get("/app/static/app.js", headers={"if-none-match": js.headers["etag"]}).status_code == 304
+    missing = api.get("/app/static/nope.js")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_rate_curve_runs_the_reserves_own_strategy(api: TestClient, borrower: str) -> None:
+    c = api.get("/reserves/core/USDC/curve").json()
+    assert c["model"] == "pi" and len(c["points"]) == 101 and c["controller"] is not None
+    borrow = [int(q["borrow_rate"]) for q in c["points"]]
+    assert borrow == sorted(borrow) and borrow[-1] > borrow[1] > 0
+    p = live(api)
+    assert c["current"]["borrow_rate"] == str(p.core.reserves[2].current_variable_borrow_rate)
+    assert api.get("/reserves/0/was-USDC/curve").status_code == 200
+    assert api.get("/reserves/core/was-USDC/curve").json()["error"]["code"] == "not_found"
+    svg = api.get("/reserves/core/USDC/curve.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<polyline" in svg.text
+    hist = api.get("/reserves/core/USDC/history").json()["samples"]
+    assert [s["height"] for s in hist][-2:] == [1, 2]  # one sample when the node started, one per block
+
+
+def test_liquidation_price_is_the_exact_boundary(api: TestClient, borrower: str) -> None:
+    before = live(api).state_hash()
+    view = api.get(f"/accounts/{borrower}/health").json()
+    assert live(api).state_hash() == before
+    core = view["pools"]["core"]
+    assert core["health_factor"] == str(live(api).health_factor(borrower))
+    (weth,) = core["collateral"]
+    lp = int(weth["liquidation_price"])
+    for price, liquidatable in ((lp, True), (lp + 1, False)):
+        p = copy(api)
+        p.set_price("WETH", price)
+        assert (p.health_factor(borrower) < WAD) is liquidatable
+
+
+def test_what_ifs_equal_the_core(api: TestClient, borrower: str) -> None:
+    before = live(api).state_hash()
+    body = {"address": borrower, "prices": {"WETH": str(2_900 * 10**8)}, "value_usd": str(1_000 * 10**8)}
+    r = api.post("/what-if", json=body).json()
+    assert live(api).state_hash() == before
+    p = copy(api)
+    p.set_price("WETH", 2_900 * 10**8)
+    assert r["prices"]["core"]["health_factor"] == str(p.health_factor(borrower))
+    core = r["value"]["core"]
+    (repay,) = core["repay"]
+    p = copy(api)
+    p.mint(borrower, "USDC", 1_000 * E6)
+    p.repay(borrower, "USDC", 1_000 * E6)
+    assert repay["amount"] == str(1_000 * E6) and repay["health_factor"] == str(p.health_factor(borrower))
+    weth = next(d for d in core["deposit"] if d["asset"] == "WETH")
+    p = copy(api)
+    amount = 1_000 * 10**8 * E18 // p.price("WETH")
+    p.mint(borrower, "WETH", amount)
+    p.deposit(borrower, "WETH", amount)
+    assert weth["health_factor"] == str(p.health_factor(borrower))
+    assert int(repay["health_factor"]) > int(weth["health_factor"])  # repaying raises it more
+    bad = api.post("/what-if", json={"address": borrower, "prices": {"DOGE": "1"}})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+
+
+def test_risk_view_and_liquidations_feed(api: TestClient, borrower: str) -> None:
+    send(api, "oracle", "set_price", asset="WETH", price=str(3_000 * 10**8))
+    risk = api.get("/risk").json()
+    core = risk["pools"][0]
+    assert core["liquidatable"] == 1 and core["closest"][0]["address"] == borrower
+    assert core["closest"][0]["health_factor"] == str(live(api).health_factor(borrower))
+    assert sum(core["hf_histogram"]) == core["borrowers"] == 1
+    assert risk["exposure"][0]["mini_pool"] == 0
+    receipt = send(api, "bob", "liquidate", pool="core", target=borrower, collateral_asset="WETH",
+                   debt_asset="USDC", debt_to_cover=str(5_000 * E6))
+    (event,) = [e for e in receipt["events"] if e["event"] == "LiquidationCall"]
+    feed = api.get(f"/liquidations?user={borrower}").json()
+    (item,) = feed["items"]
+    seized = int(event["data"]["liquidated_collateral"])
+    assert item["collateral_seized"] == str(seized) and item["debt_repaid"] == str(5_000 * E6)
+    assert item["bonus"] == str(seized - seized * 10_000 // 10_800)
+    assert api.get(f"/liquidations?user={key('carol').address}").json()["items"] == []
+    ladder = api.get("/risk/shock-ladder").json()
+    assert ladder["format"] == "astera-shock-ladder/1" and "WETH" in ladder["assets"]
