@@ -110,7 +110,9 @@ class Console:
         self.errors: list[str] = []
 
     def watch(self, page: Any) -> Any:
-        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        page.on(
+            "console", lambda m: self.errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
+        )
         page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         return page
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.node.node_harness import key, make_genesis
 
 from astera.core import WAD, Protocol
 from astera.node.api import create_app
@@ -17,7 +18,6 @@ from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store
 from astera.node.transactions import sign_tx
-from tests.node.node_harness import key, make_genesis
 
 E18, E6 = 10**18, 10**6
 
@@ -56,7 +56,14 @@ def borrower(api: TestClient) -> str:
 
 
 def test_pages_and_assets_are_served(api: TestClient) -> None:
-    for path in ("/", "/app/reserve/core/USDC", "/app/mini-pool/0", "/app/account", "/app/liquidations", "/app/risk"):
+    for path in (
+        "/",
+        "/app/reserve/core/USDC",
+        "/app/mini-pool/0",
+        "/app/account",
+        "/app/liquidations",
+        "/app/risk",
+    ):
         r = api.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert '<script type="module"' in r.text
@@ -129,8 +136,16 @@ def test_risk_view_and_liquidations_feed(api: TestClient, borrower: str) -> None
     assert core["closest"][0]["health_factor"] == str(live(api).health_factor(borrower))
     assert sum(core["hf_histogram"]) == core["borrowers"] == 1
     assert risk["exposure"][0]["mini_pool"] == 0
-    receipt = send(api, "bob", "liquidate", pool="core", target=borrower, collateral_asset="WETH",
-                   debt_asset="USDC", debt_to_cover=str(5_000 * E6))
+    receipt = send(
+        api,
+        "bob",
+        "liquidate",
+        pool="core",
+        target=borrower,
+        collateral_asset="WETH",
+        debt_asset="USDC",
+        debt_to_cover=str(5_000 * E6),
+    )
     (event,) = [e for e in receipt["events"] if e["event"] == "LiquidationCall"]
     feed = api.get(f"/liquidations?user={borrower}").json()
     (item,) = feed["items"]

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from astera.core import RAY
 from astera.core.pool import Pool
-from astera.core.rates import min_liquidity_rate
+from astera.core.rates import PIRateStrategy, min_liquidity_rate
 from astera.core.reserve import Reserve
 
 #: Utilization steps of a curve (0 %, 1 %, ..., 100 %).
@@ -50,9 +50,8 @@ def rate_curve(pool: Pool, r: Reserve) -> dict[str, Any]:
     cash, debt = pool.cash(r), r.debt_total_supply(now)
     strategy = r.strategy
     controller = None
-    if strategy.stateful:
-        err_i, last = strategy.snapshot()  # type: ignore[misc]
-        controller = {"err_i": str(err_i), "last_timestamp": last}
+    if isinstance(strategy, PIRateStrategy):
+        controller = {"err_i": str(strategy.err_i), "last_timestamp": strategy.last_timestamp}
     cr = r.tranche_of
     floor = None
     if cr is not None and p_core_flow(pool, r) > 0:

@@ -110,10 +110,12 @@ def price_what_if(p: Protocol, user: str, prices: dict[str, int]) -> dict[str, A
         return {str(pool_ref(p, pool)): _summary(pool, user) for pool in _pools_of(p, user)}
 
 
-def _outcome(p: Protocol, pool: Pool, user: str, run: Any) -> dict[str, Any]:
+def _funded(p: Protocol, pool: Pool, user: str, action: Any, asset: str, amount: int) -> dict[str, Any]:
+    """The account after minting ``amount`` of ``asset`` to it and running ``action`` with it."""
     with rolled_back(p):
         try:
-            run()
+            p.mint(user, asset, amount)
+            action(user, asset, amount, pool=pool_ref(p, pool))
         except ProtocolError as e:
             return {"refused": e.as_dict()}
         return _summary(pool, user)
@@ -136,16 +138,10 @@ def value_what_if(p: Protocol, user: str, value_usd: int) -> dict[str, Any]:
                 continue
             if amount == 0:
                 continue
-            asset = r.asset
-
-            def fund_and(action: Any, asset: str = asset, amount: int = amount) -> Any:
-                return lambda: (p.mint(user, asset, amount), action(user, asset, amount, pool=ref))
-
+            entry = {"asset": r.asset, "amount": str(amount)}
             if pool.is_borrowing(user, r):
-                repay.append({"asset": asset, "amount": str(amount), **_outcome(p, pool, user, fund_and(p.repay))})
+                repay.append({**entry, **_funded(p, pool, user, p.repay, r.asset, amount)})
             if r.liquidation_threshold and r.active and not r.frozen:
-                deposit.append(
-                    {"asset": asset, "amount": str(amount), **_outcome(p, pool, user, fund_and(p.deposit))}
-                )
+                deposit.append({**entry, **_funded(p, pool, user, p.deposit, r.asset, amount)})
         out[str(ref)] = {"now": _summary(pool, user), "repay": repay, "deposit": deposit}
     return out

@@ -93,7 +93,7 @@ def exposure(p: Protocol) -> list[dict[str, Any]]:
     for mp in p.mini_pools:
         lines = []
         debt_usd = 0
-        for (asset, mp_id) in sorted(core.flow_limits):
+        for asset, mp_id in sorted(core.flow_limits):
             if mp_id != mp.id:
                 continue
             flow = core.current_flow(asset, mp)

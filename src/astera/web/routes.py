@@ -28,6 +28,7 @@ from astera.node.node import Node
 from . import curves, health, risk, svg
 from .feed import liquidation_json
 from .history import ReserveHistory
+from .preview import preview
 
 ADDRESS: Final = r"^[0-9a-f]{64}$"
 POOL: Final = r"^(core|[0-9]{1,5})$"
@@ -76,6 +77,15 @@ class WhatIf(BaseModel):
         default_factory=dict, max_length=64, description="asset -> price (USD, 8 decimals)"
     )
     value_usd: str | None = Field(default=None, pattern=AMOUNT, description="USD, 8 decimals")
+
+
+class Preview(BaseModel):
+    """An unsigned transaction to preview: who would send it, the action and its parameters."""
+
+    model_config = {"extra": "forbid"}
+    sender: str = Field(pattern=ADDRESS)
+    action: str = Field(min_length=1, max_length=64)
+    params: dict[str, Any] = Field(max_length=16)
 
 
 def _pool(p: Protocol, ref: str) -> Pool:
@@ -135,7 +145,9 @@ def create_router(node: Node) -> APIRouter:
         return page("mini-pool")
 
     @router.get("/app/{name}", include_in_schema=False)
-    async def other_page(name: Annotated[str, Path(pattern=r"^(account|liquidations|risk)$")]) -> HTMLResponse:
+    async def other_page(
+        name: Annotated[str, Path(pattern=r"^(account|liquidations|risk)$")],
+    ) -> HTMLResponse:
         return page(name)
 
     @router.get("/app/static/{name}", include_in_schema=False)
@@ -151,16 +163,24 @@ def create_router(node: Node) -> APIRouter:
 
     # ---- reserves ------------------------------------------------------------------------------
 
-    @router.get("/reserves/{pool}/{asset}/curve", tags=["web"], summary="A reserve's rate curve now",
-                responses={404: {"description": "not_found"}})
+    @router.get(
+        "/reserves/{pool}/{asset}/curve",
+        tags=["web"],
+        summary="A reserve's rate curve now",
+        responses={404: {"description": "not_found"}},
+    )
     async def curve(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
         p = await protocol()
         pl = _pool(p, pool)
         return curves.rate_curve(pl, _reserve(pl, asset))
 
-    @router.get("/reserves/{pool}/{asset}/curve.svg", tags=["web"], summary="The rate curve as SVG",
-                response_class=Response, responses={200: {"content": {"image/svg+xml": {}}},
-                                                    404: {"description": "not_found"}})
+    @router.get(
+        "/reserves/{pool}/{asset}/curve.svg",
+        tags=["web"],
+        summary="The rate curve as SVG",
+        response_class=Response,
+        responses={200: {"content": {"image/svg+xml": {}}}, 404: {"description": "not_found"}},
+    )
     async def curve_svg(pool: PoolParam, asset: AssetParam) -> Response:
         p = await protocol()
         pl = _pool(p, pool)
@@ -170,26 +190,39 @@ def create_router(node: Node) -> APIRouter:
         chart = svg.line_chart(
             f"{asset} interest-rate curve",
             xs,
-            [("borrow APR %", [int(q["borrow_rate"]) for q in pts]),
-             ("supply APR %", [int(q["supply_rate"]) for q in pts])],
-            "utilization (%)", "rate per year (%)", RAY // 100, RAY // 100,
+            [
+                ("borrow APR %", [int(q["borrow_rate"]) for q in pts]),
+                ("supply APR %", [int(q["supply_rate"]) for q in pts]),
+            ],
+            "utilization (%)",
+            "rate per year (%)",
+            RAY // 100,
+            RAY // 100,
             marker=(int(c["current"]["utilization"]), int(c["current"]["borrow_rate"])),
         )
         return Response(chart, media_type="image/svg+xml")
 
-    @router.get("/reserves/{pool}/{asset}/history", tags=["web"],
-                summary="A reserve's utilization, rates and price after each block since the node started",
-                responses={404: {"description": "not_found"}})
+    @router.get(
+        "/reserves/{pool}/{asset}/history",
+        tags=["web"],
+        summary="A reserve's utilization, rates and price after each block since the node started",
+        responses={404: {"description": "not_found"}},
+    )
     async def reserve_history(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
         p = await protocol()
         _reserve(_pool(p, pool), asset)
         return {"pool": pool, "asset": asset, "samples": history.series(pool, asset)}
 
-    @router.get("/reserves/{pool}/{asset}/history.svg", tags=["web"], summary="The history as SVG",
-                response_class=Response, responses={200: {"content": {"image/svg+xml": {}}},
-                                                    404: {"description": "not_found"}})
+    @router.get(
+        "/reserves/{pool}/{asset}/history.svg",
+        tags=["web"],
+        summary="The history as SVG",
+        response_class=Response,
+        responses={200: {"content": {"image/svg+xml": {}}}, 404: {"description": "not_found"}},
+    )
     async def history_svg(
-        pool: PoolParam, asset: AssetParam,
+        pool: PoolParam,
+        asset: AssetParam,
         series: Annotated[str, Query(pattern=r"^(rates|price)$")] = "rates",
     ) -> Response:
         p = await protocol()
@@ -201,9 +234,11 @@ def create_router(node: Node) -> APIRouter:
             lines = [("price $", [int(s["price"] or 0) for s in samples])]
             chart = svg.line_chart(f"{asset} oracle price", xs, lines, "seconds", "USD", 10**8, 1)
         else:
-            lines = [("utilization %", [int(s["utilization"]) for s in samples]),
-                     ("borrow APR %", [int(s["borrow_rate"]) for s in samples]),
-                     ("supply APR %", [int(s["supply_rate"]) for s in samples])]
+            lines = [
+                ("utilization %", [int(s["utilization"]) for s in samples]),
+                ("borrow APR %", [int(s["borrow_rate"]) for s in samples]),
+                ("supply APR %", [int(s["supply_rate"]) for s in samples]),
+            ]
             chart = svg.line_chart(f"{asset} utilization and rates", xs, lines, "seconds", "%", RAY // 100, 1)
         return Response(chart, media_type="image/svg+xml")
 
@@ -223,14 +258,21 @@ def create_router(node: Node) -> APIRouter:
 
     # ---- accounts ------------------------------------------------------------------------------
 
-    @router.get("/accounts/{address}/health", tags=["web"],
-                summary="Health factor per pool and each collateral's liquidation price (exact)")
+    @router.get(
+        "/accounts/{address}/health",
+        tags=["web"],
+        summary="Health factor per pool and each collateral's liquidation price (exact)",
+    )
     async def account_health(address: Annotated[str, Path(pattern=ADDRESS)]) -> dict[str, Any]:
         return health.account_health(await protocol(), address)
 
-    @router.post("/what-if", tags=["web"], summary="An account's health under other prices, or after "
-                 "repaying or depositing the same USD value (exact, nothing changes)",
-                 responses={422: {"description": "invalid_request, or refused (unknown asset)"}})
+    @router.post(
+        "/what-if",
+        tags=["web"],
+        summary="An account's health under other prices, or after "
+        "repaying or depositing the same USD value (exact, nothing changes)",
+        responses={422: {"description": "invalid_request, or refused (unknown asset)"}},
+    )
     async def what_if(req: WhatIf) -> dict[str, Any]:
         p = await protocol()
         prices = {a: int(v) for a, v in req.prices.items()}
@@ -244,6 +286,17 @@ def create_router(node: Node) -> APIRouter:
         if req.value_usd is not None:
             out["value"] = health.value_what_if(p, req.address, int(req.value_usd))
         return out
+
+    @router.post(
+        "/preview",
+        tags=["web"],
+        summary="Exact preview of an unsigned transaction: the account "
+        "and the reserve after it, or the refusal (nothing changes)",
+        responses={422: {"description": "invalid_tx: the transaction is malformed"}},
+    )
+    async def preview_route(req: Preview) -> dict[str, Any]:
+        await node.ready()
+        return preview(node, req.sender, req.action, req.params)
 
     # ---- liquidations and risk -----------------------------------------------------------------
 
@@ -260,14 +313,21 @@ def create_router(node: Node) -> APIRouter:
         keeper = None if node.keeper is None else node.keeper.status()
         return {"items": items[:limit], "keeper": keeper}
 
-    @router.get("/risk", tags=["web"], summary="Per pool: closest to liquidation, HF histogram, bad debt; "
-                "the Core-Pool's exposure to each Mini-Pool")
+    @router.get(
+        "/risk",
+        tags=["web"],
+        summary="Per pool: closest to liquidation, HF histogram, bad debt; "
+        "the Core-Pool's exposure to each Mini-Pool",
+    )
     async def risk_route() -> dict[str, Any]:
         return await per_block("risk", risk.risk_view)
 
-    @router.get("/risk/shock-ladder", tags=["web"],
-                summary="Each collateral asset's price down 0-90 %: liquidatable debt, liquidations, bad debt "
-                "(astera.lab.ladder, format astera-shock-ladder/1; integers as decimal strings)")
+    @router.get(
+        "/risk/shock-ladder",
+        tags=["web"],
+        summary="Each collateral asset's price down 0-90 %: liquidatable debt, liquidations, bad debt "
+        "(astera.lab.ladder, format astera-shock-ladder/1; integers as decimal strings)",
+    )
     async def ladder_route() -> dict[str, Any]:
         return await per_block("ladder", lambda p: jsonable(shock_ladder(p)))
 

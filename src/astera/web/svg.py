@@ -49,13 +49,16 @@ def line_chart(
         f'<text x="{WIDTH - PAD}" y="{HEIGHT - PAD + 16}" text-anchor="end">{x_max / x_scale:.6g}</text>',
     ]
     if len(xs) < 2:
-        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">not enough blocks yet</text>')
+        parts.append(
+            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">not enough blocks yet</text>'
+        )
     for i, (name, ys) in enumerate(series):
         color = COLORS[i % len(COLORS)]
         points = " ".join(px(x, y) for x, y in zip(xs, ys, strict=True))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
+        legend_y = PAD + 16 * i
         parts.append(
-            f'<text x="{WIDTH - PAD}" y="{PAD + 16 * i}" text-anchor="end" fill="{color}">{escape(name)}</text>'
+            f'<text x="{WIDTH - PAD}" y="{legend_y}" text-anchor="end" fill="{color}">{escape(name)}</text>'
         )
     if marker is not None:
         x, y = px(*marker).split(",")

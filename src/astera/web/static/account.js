@@ -88,7 +88,7 @@ function gauge(hf) {
   const shown = v === MAX_HF ? 3 : Math.min(3, Number(v / 10n ** 14n) / 1e4);
   return h("div", { class: "gauge" },
     h("meter", { min: 0, max: 3, low: 1, high: 2, optimum: 3, value: shown, "aria-label": "Health factor" }),
-    h("strong", { class: hfClass(hf), "data-testid": "hf" }, fmtHf(hf)),
+    h("strong", { class: hfClass(hf), "data-testid": "hf", "data-wad": String(hf) }, fmtHf(hf)),
     h("span", { class: "muted" }, "below 1: liquidatable · keep above 2"));
 }
 
@@ -184,7 +184,7 @@ async function preview(e) {
     const after = r.account.pools[pool];
     const res = r.reserve;
     say("preview", h("div", { class: "preview" },
-      h("p", {}, `After this ${tx.action}: health factor `, h("strong", { "data-testid": "preview-hf" }, fmtHf(after.health_factor)),
+      h("p", {}, `After this ${tx.action}: health factor `, h("strong", { "data-testid": "preview-hf", "data-wad": after.health_factor }, fmtHf(after.health_factor)),
         `, borrowing power ${fmtUsd(after.borrowing_power_usd)}.`),
       res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply rate ${fmtPct(res.liquidity_rate)}, borrow rate ${fmtPct(res.variable_borrow_rate)}.`) : null));
     previewed = tx;
@@ -235,7 +235,7 @@ async function valueWhatIf(e) {
       for (const [kind, list] of [["repay", v.repay], ["deposit", v.deposit]]) {
         for (const x of list) {
           rows.push([poolName(pool), `${kind} ${formatUnits(x.amount, decimalsOf(pool, x.asset), 6)} ${x.asset}`,
-            x.refused ? `refused (${x.refused.code})` : h("td", { class: hfClass(x.health_factor), "data-testid": `whatif-${kind}-${pool}-${x.asset}` }, fmtHf(x.health_factor))]);
+            x.refused ? `refused (${x.refused.code})` : h("td", { class: hfClass(x.health_factor), "data-testid": `whatif-${kind}-${pool}-${x.asset}`, "data-wad": x.health_factor }, fmtHf(x.health_factor))]);
         }
       }
     }
@@ -264,7 +264,7 @@ async function priceWhatIf(e) {
     const r = await api("/what-if", { method: "POST", body: { address: key.address, prices: { [asset]: price.toString() } } });
     say("whatif-price-out", table(`With ${asset} at ${fmtUsd(price)}`, ["Pool", "Health factor", "Status"],
       Object.entries(r.prices).map(([pool, v]) => [poolName(pool),
-        h("td", { class: hfClass(v.health_factor), "data-testid": `whatif-price-${pool}` }, fmtHf(v.health_factor)),
+        h("td", { class: hfClass(v.health_factor), "data-testid": `whatif-price-${pool}`, "data-wad": v.health_factor }, fmtHf(v.health_factor)),
         v.liquidatable ? "liquidatable" : "safe"])));
   } catch (err) {
     say("whatif-price-out", h("p", { class: "error" }, `Refused: ${errorText(err)}`));

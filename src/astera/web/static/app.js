@@ -179,7 +179,7 @@ export function table(caption, headers, rows) {
 
 export const short = (addr) => addr.slice(0, 8) + "…" + addr.slice(-4);
 export const content = () => document.getElementById("content");
-export function show(...nodes) { content().replaceChildren(...nodes); }
+export function show(...nodes) { content().replaceChildren(...nodes.filter((n) => n !== null && n !== undefined)); }
 export function hfClass(hf) {
   const v = BigInt(hf);
   return v < WAD ? "bad" : v < 15n * WAD / 10n ? "warn" : "good";
@@ -203,7 +203,10 @@ export function banner(kind, text) {
   if (t.notify && "Notification" in window && Notification.permission === "granted") new Notification("Astera Lend", { body: text });
 }
 
-const lastBand = {};
+// The band each pool was in when last seen, kept for the browser session so that moving between
+// pages does not repeat an alert.
+const BANDS = "astera-alert-bands";
+const lastBand = JSON.parse(sessionStorage.getItem(BANDS) || "{}");
 function band(hf, t) {
   const v = BigInt(hf);
   if (v === MAX_HF) return 0;
@@ -233,6 +236,7 @@ async function checkHealth(k, block) {
     }
     lastBand[pool] = b;
   }
+  sessionStorage.setItem(BANDS, JSON.stringify(lastBand));
 }
 
 /** Start the page: render once, then re-render on every block from the node's event stream. */

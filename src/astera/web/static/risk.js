@@ -8,7 +8,7 @@ function bucketLabels(edges) {
 }
 
 function ladderSection(ladder) {
-  const rungs = ladder.rungs_bps.map((b) => `−${Number(b) / 100} %`);
+  const rungs = ladder.rungs_bps.map((b) => (Number(b) ? `−${Number(b) / 100} %` : "now"));
   return h("section", {},
     h("h2", {}, "Shock ladder"),
     h("p", { class: "muted" }, "Each collateral asset's price cut alone, on the live state (rolled back after): the debt that becomes " +

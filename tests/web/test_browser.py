@@ -1,0 +1,93 @@
+"""The web app in a real browser (Debian's Chromium through Playwright) against a real node.
+
+Lean on purpose: two tests. One is a newcomer's whole journey, through every page; the other
+checks refusals in plain words and that the page's what-if numbers are the core's, exactly.
+Every page must run without a console error; screenshots land in ``artifacts/web/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .conftest import Console, ServedNode, copy_key, ready, screenshot
+
+E18, E6 = 10**18, 10**6
+
+
+def wad_of(page: Any, testid: str) -> int:
+    return int(page.get_by_test_id(testid).first.get_attribute("data-wad"))
+
+
+def act(page: Any, action: str, pool: str, asset: str, amount: str) -> None:
+    """Fill the action form and ask for the exact preview."""
+    page.select_option("#action", action)
+    page.select_option("#pool", pool)
+    page.select_option("#asset", asset)
+    page.fill("#amount", amount)
+    page.click("#preview-btn")
+
+
+def sign(page: Any) -> None:
+    page.wait_for_selector("#sign:enabled")
+    page.click("#sign")
+    page.wait_for_selector("#preview:has-text('Done')")
+
+
+def new_account(browser: Any, console: Console, served: ServedNode) -> tuple[Any, Any, str]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = console.watch(context.new_page())
+    ready(page, served.url + "/app/account")
+    page.click("#create-key")
+    page.wait_for_selector("#address")
+    page.wait_for_function("window.asteraReady === true")
+    return context, page, page.inner_text("#address")
+
+
+def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tmp_path: Path) -> None:
+    context, page, me = new_account(browser, console, served)
+    page.select_option("#faucet-asset", "WETH")
+    page.fill("#faucet-amount", "10")
+    page.click("#faucet-form button")
+    page.wait_for_selector("#faucet-result:has-text('Received 10 WETH')")
+
+    act(page, "deposit", "core", "WETH", "10")
+    sign(page)
+    act(page, "borrow", "core", "USDC", "25000")
+    page.wait_for_selector("[data-testid=preview-hf]")
+    previewed = wad_of(page, "preview-hf")
+    sign(page)
+    hf = served.call(lambda p: p.health_factor(me))
+    assert previewed == hf  # the preview was the core's exact result
+    page.wait_for_selector(f"[data-testid=hf][data-wad='{hf}']")
+    assert page.get_by_test_id("hf").first.inner_text() == "1.18"
+    screenshot(page, "account-borrowing")
+
+    # The oracle (an operator holding the oracle key, in another browser) drops the WETH price.
+    op_context = browser.new_context()
+    operator = console.watch(op_context.new_page())
+    ready(operator, served.url + "/app/account")
+    operator.set_input_files("#import-key", str(copy_key(served, "oracle", tmp_path)))
+    operator.wait_for_selector("#oracle-form")
+    operator.select_option("#oracle-asset", "WETH")
+    operator.fill("#oracle-price", "2900")
+    operator.click("#oracle-form button")
+    operator.wait_for_selector("#oracle-result:has-text('WETH set to $2,900')")
+
+    page.wait_for_selector("#alerts .banner:has-text('liquidated')", timeout=15_000)
+    # The node's keeper liquidates; the feed and the account's history show it.
+    page.wait_for_selector("#history caption:text('Liquidations you suffered')", timeout=30_000)
+    screenshot(page, "account-liquidated")
+    ready(page, served.url + "/app/liquidations")
+    page.wait_for_selector(f"span.addr[title='{me}']")
+    for name, path in (
+        ("markets", "/"),
+        ("reserve", "/app/reserve/core/USDC"),
+        ("mini-pool", "/app/mini-pool/0"),
+        ("liquidations", "/app/liquidations"),
+        ("risk", "/app/risk"),
+    ):
+        ready(page, served.url + path)
+        screenshot(page, name)
+    op_context.close()
+    context.close()
