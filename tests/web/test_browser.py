@@ -7,8 +7,11 @@ Every page must run without a console error; screenshots land in ``artifacts/web
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
+
+from astera.core import WAD, Protocol
 
 from .conftest import Console, ServedNode, copy_key, ready, screenshot
 
@@ -90,4 +93,59 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
         ready(page, served.url + path)
         screenshot(page, name)
     op_context.close()
+    context.close()
+
+
+def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNode) -> None:
+    context, page, me = new_account(browser, console, served)
+    for asset in ("WETH", "USDC"):
+        page.select_option("#faucet-asset", asset)
+        page.fill("#faucet-amount", "2" if asset == "WETH" else "500")
+        page.click("#faucet-form button")
+        page.wait_for_selector(f"#faucet-result:has-text('{asset}')")
+    act(page, "deposit", "core", "WETH", "2")
+    sign(page)
+    act(page, "borrow", "core", "USDC", "3000")
+    sign(page)
+
+    def refused(action: str, asset: str, amount: str, words: str) -> None:
+        act(page, action, "core", asset, amount)
+        page.wait_for_selector(f"#preview .refused:has-text('{words}')")
+        assert page.is_disabled("#sign")
+
+    refused("borrow", "USDC", "1.1234567", "USDC has 6 decimals")
+    refused("deposit", "WETH", "1e3", "is not an amount")
+    refused("deposit", "WETH", "-1", "is not an amount")
+    refused("deposit", "WETH", "0", "more than 0")
+    refused("borrow", "USDC", "100000", "borrow")
+    refused("withdraw", "WETH", "2", "withdraw")
+    refused("deposit", "WETH", "50", "wallet")
+    screenshot(page, "account-refusal")
+
+    page.fill("#whatif-usd", "1000")
+    page.click("#value-form button")
+    page.wait_for_selector("[data-testid=whatif-repay-core-USDC]")
+    page.select_option("#whatif-asset", "WETH")
+    page.fill("#whatif-pct", "-30")
+    page.click("#price-form button")
+    page.wait_for_selector("[data-testid=whatif-price-core]")
+    p: Protocol = served.protocol_copy()
+
+    def after(fn: Any) -> int:
+        q = pickle.loads(pickle.dumps(p))
+        fn(q)
+        return q.health_factor(me)
+
+    usd = 1_000 * 10**8
+    weth = usd * E18 // p.price("WETH")
+    usdc = usd * E6 // p.price("USDC")
+    assert wad_of(page, "whatif-repay-core-USDC") == after(
+        lambda q: (q.mint(me, "USDC", usdc), q.repay(me, "USDC", usdc))
+    )
+    assert wad_of(page, "whatif-deposit-core-WETH") == after(
+        lambda q: (q.mint(me, "WETH", weth), q.deposit(me, "WETH", weth))
+    )
+    shocked = p.price("WETH") * 7_000 // 10_000
+    assert wad_of(page, "whatif-price-core") == after(lambda q: q.set_price("WETH", shocked))
+    assert wad_of(page, "whatif-price-core") < wad_of(page, "hf") and wad_of(page, "hf") > WAD
     context.close()

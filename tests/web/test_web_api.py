@@ -89,13 +89,15 @@ def test_rate_curve_runs_the_reserves_own_strategy(api: TestClient, borrower: st
     assert [s["height"] for s in hist][-2:] == [1, 2]  # one sample when the node started, one per block
 
 
-def test_liquidation_price_is_the_exact_boundary(api: TestClient, borrower: str) -> None:
+def test_liquidation_prices_shown_are_the_exact_boundary(api: TestClient, borrower: str) -> None:
+    carol = key("carol").address  # a Mini-Pool borrower too: wstETH collateral, wstETH debt elsewhere
+    send(api, "carol", "deposit", pool=0, asset="wstETH", amount=str(10 * E18))
+    send(api, "carol", "borrow", pool=0, asset="wstETH", amount=str(E18))
     before = live(api).state_hash()
-    view = api.get(f"/accounts/{borrower}/health").json()
+    view = api.get(f"/accounts/{borrower}").json()
+    assert api.get(f"/accounts/{carol}").status_code == 200
     assert live(api).state_hash() == before
-    core = view["pools"]["core"]
-    assert core["health_factor"] == str(live(api).health_factor(borrower))
-    (weth,) = core["collateral"]
+    weth = next(x for x in view["pools"]["core"]["positions"] if x["asset"] == "WETH")
     lp = int(weth["liquidation_price"])
     for price, liquidatable in ((lp, True), (lp + 1, False)):
         p = copy(api)

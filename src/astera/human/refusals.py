@@ -150,7 +150,7 @@ def liquidation_price(p: Protocol, user: str, pool: str | int, asset: str) -> in
     Exact: each candidate price is set on the oracle inside a rolled-back transaction and the
     account valued by the core."""
     pl = p.pool(pool)
-    r = pl.reserve((asset, True))
+    r = pl.reserve((asset, True) if pl is p.core else asset)  # a Mini-Pool keys reserves by name
     if not (pl.is_collateral(user, r) and r.liquidation_threshold and r.a_scaled.get(user)):
         return None
     underlying = r.tranche_of.asset if r.tranche_of is not None else r.asset

@@ -1,21 +1,21 @@
 """Exact previews: what one unsigned transaction would do, computed by the core on the live state.
 
 The transaction goes through the same checks as a signed one (parameters, role, nonce, the
-protocol) inside a transaction that is rolled back. The answer is the account as
-``GET /accounts/{address}`` would show it after, the reserve's new rates, or the refusal.
+protocol) inside a dry run (:func:`astera.human.dry_run`, always rolled back). The answer is
+the account as ``GET /accounts/{address}`` would show it after and the reserve's new rates, or
+the refusal as ``POST /txs`` would answer it (in plain words, with the most the action allows).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from astera.human import dry_run
 from astera.node.blocks import jsonable
 from astera.node.errors import NodeError
 from astera.node.node import Node
 from astera.node.transactions import decode_tx
 from astera.node.views import account_view, reserve_view
-
-from .dryrun import rolled_back
 
 
 def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -25,22 +25,23 @@ def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dic
     body = {"chain_id": node.chain_id, "sender": sender, "nonce": nonce, "action": action, "params": params}
     tx = decode_tx({"tx": body, "signature": ""}, node.chain_id, check_signature=False)
     out: dict[str, Any] = {"action": action, "refused": None}
-    with rolled_back(p):
-        try:
-            events = ledger.apply(tx)
-        except NodeError as e:
-            out["refused"] = e.body()["error"]
-            return out
-        finally:  # the ledger's nonces are not journaled
-            if nonce:
-                ledger.nonces[sender] = nonce
-            else:
-                ledger.nonces.pop(sender, None)
+
+    def run() -> None:
+        events = ledger.apply(tx)
         out["events"] = [{"event": e.name, "pool": e.pool, "data": jsonable(e.fields)} for e in events]
         out["account"] = account_view(p, sender, nonce + 1)
-        pool_ref = params.get("pool")
-        if pool_ref is not None and "asset" in params:
-            pool = p.pool(pool_ref)
-            r = next(r for r in pool.reserves if r.asset == params["asset"])
+        if "pool" in tx.args and "asset" in tx.args:
+            pool = p.pool(tx.args["pool"])
+            r = next(r for r in pool.reserves if r.asset == tx.args["asset"])
             out["reserve"] = reserve_view(p, pool, r)
+
+    try:
+        dry_run(p, run)
+    except NodeError as e:  # the ledger's refusal (protocol refusals are explained there)
+        out = {"action": action, "refused": e.body()["error"]}
+    finally:  # the ledger's nonces are outside the protocol's journal
+        if nonce:
+            ledger.nonces[sender] = nonce
+        else:
+            ledger.nonces.pop(sender, None)
     return out

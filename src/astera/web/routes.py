@@ -258,14 +258,6 @@ def create_router(node: Node) -> APIRouter:
 
     # ---- accounts ------------------------------------------------------------------------------
 
-    @router.get(
-        "/accounts/{address}/health",
-        tags=["web"],
-        summary="Health factor per pool and each collateral's liquidation price (exact)",
-    )
-    async def account_health(address: Annotated[str, Path(pattern=ADDRESS)]) -> dict[str, Any]:
-        return health.account_health(await protocol(), address)
-
     @router.post(
         "/what-if",
         tags=["web"],

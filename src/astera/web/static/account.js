@@ -100,12 +100,10 @@ async function setCollateral(pool, asset, enabled) {
   }
 }
 
-function renderPositions(acct, healthView) {
+function renderPositions(acct) {
   const wallet = table("Wallet", ["Asset", "Balance"],
     Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6)]));
   const sections = Object.entries(acct.pools).filter(([, v]) => v.positions.length).map(([pool, v]) => {
-    const hv = (healthView.pools[pool] || {}).collateral || [];
-    const liq = Object.fromEntries(hv.map((c) => [c.asset, c]));
     return h("div", { "data-pool": pool },
       h("h3", {}, poolName(pool)),
       v.error ? h("p", { class: "error" }, `Cannot value this account: ${v.error.code}`) : gauge(v.health_factor),
@@ -113,14 +111,15 @@ function renderPositions(acct, healthView) {
         `borrowing power ${fmtUsd(v.borrowing_power_usd)}`),
       table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Borrowed", "Collateral", "Liquidation price"],
         v.positions.map((p) => {
-          const l = liq[p.asset];
+          const r = reserveOf(pool, p.asset);
+          const underlying = r.tranche_of || p.asset;
           return [p.asset, formatUnits(p.supplied, p.decimals, 6), formatUnits(p.debt, p.decimals, 6),
             p.supplied === "0" ? "" : h("button", {
               type: "button", class: "secondary", "aria-pressed": String(p.collateral),
               "aria-label": `Use ${p.asset} as collateral in ${poolName(pool)}: ${p.collateral ? "on" : "off"}`,
               onclick: () => setCollateral(pool, p.asset, !p.collateral),
             }, p.collateral ? "on" : "off"),
-            l && l.liquidation_price ? `${fmtUsd(l.liquidation_price)} (${l.oracle_asset} now ${fmtUsd(l.price)})` : ""];
+            p.liquidation_price ? `${underlying} at ${fmtUsd(p.liquidation_price)} (now ${fmtUsd(markets.assets[underlying].price)})` : ""];
         })));
   });
   say("positions", wallet, ...(sections.length ? sections : [h("p", {}, "No positions yet: deposit below.")]),
@@ -177,7 +176,7 @@ async function preview(e) {
     const r = await api("/preview", { method: "POST", body: { sender: key.address, ...tx } });
     if (r.refused) {
       say("preview", h("div", { class: "preview refused" }, `Refused: ${r.refused.explanation || r.refused.message}`,
-        h("span", { class: "muted" }, ` (code ${r.refused.code} ${r.refused.name || ""})`)));
+        h("span", { class: "muted" }, ` (code ${r.refused.reason || r.refused.code} ${r.refused.name || ""})`)));
       return;
     }
     const pool = String(tx.params.pool);
@@ -348,8 +347,7 @@ async function render() {
     built = true;
   }
   if (!key) return;
-  const [acct, hv] = await Promise.all([api(`/accounts/${key.address}`), api(`/accounts/${key.address}/health`)]);
-  renderPositions(acct, hv);
+  renderPositions(await api(`/accounts/${key.address}`));
   await renderHistory();
 }
 
