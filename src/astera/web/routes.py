@@ -26,6 +26,7 @@ from astera.node.errors import NodeError
 from astera.node.node import Node
 
 from . import curves, health, risk, svg
+from .background import Recomputed
 from .feed import liquidation_json
 from .history import ReserveHistory
 from .preview import preview
@@ -49,6 +50,8 @@ PAGES: Final = {
 }
 #: Static assets by file name, with their media types.
 MEDIA: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
+#: Seconds between two recomputations of the shock ladder (seconds of CPU at 10,000 accounts).
+LADDER_INTERVAL: Final = 30.0
 #: How many LiquidationCall events the feed reads back at most per request.
 FEED_SCAN: Final = 500
 
@@ -109,18 +112,9 @@ def create_router(node: Node) -> APIRouter:
     assets = _load_assets()
     history = ReserveHistory(lambda: node.chain.ledger.protocol, node.chain.head.height)
     node.add_block_hook(history.record)
-    #: Views of the whole book, computed once per block: (name, height, time) -> view.
-    cache: dict[tuple[str, int, int], dict[str, Any]] = {}
-
-    async def per_block(name: str, compute: Any) -> dict[str, Any]:
-        p = await protocol()
-        key = (name, node.sequencer.head.height, p.now)
-        view = cache.get(key)
-        if view is None:
-            for old in [k for k in cache if k[0] == name]:
-                del cache[old]
-            view = cache[key] = compute(p)
-        return view
+    #: Whole-book views, recomputed off the event loop (the ladder at most every 30 s).
+    risk_view = Recomputed(risk.risk_view, 0.0, fresh=True)
+    ladder = Recomputed(lambda p: jsonable(shock_ladder(p)), LADDER_INTERVAL, fresh=False)
 
     async def protocol() -> Protocol:
         await node.ready()
@@ -312,7 +306,7 @@ def create_router(node: Node) -> APIRouter:
         "the Core-Pool's exposure to each Mini-Pool",
     )
     async def risk_route() -> dict[str, Any]:
-        return await per_block("risk", risk.risk_view)
+        return await risk_view.get(node)
 
     @router.get(
         "/risk/shock-ladder",
@@ -321,6 +315,6 @@ def create_router(node: Node) -> APIRouter:
         "(astera.lab.ladder, format astera-shock-ladder/1; integers as decimal strings)",
     )
     async def ladder_route() -> dict[str, Any]:
-        return await per_block("ladder", lambda p: jsonable(shock_ladder(p)))
+        return await ladder.get(node)
 
     return router

@@ -11,7 +11,8 @@ function ladderSection(ladder) {
   const rungs = ladder.rungs_bps.map((b) => (Number(b) ? `−${Number(b) / 100} %` : "now"));
   return h("section", {},
     h("h2", {}, "Shock ladder"),
-    h("p", { class: "muted" }, "Each collateral asset's price cut alone, on the live state (rolled back after): the debt that becomes " +
+    h("p", { class: "muted" }, `As of block ${ladder.height} (recomputed at most every 30 s). ` +
+      "Each collateral asset's price cut alone, on a copy of the state: the debt that becomes " +
       "liquidatable, and the bad debt left after the keeper liquidates into a model market (constant product, " +
       `${fmtUsd(ladder.market.depth_usd)} per side). JSON: `, h("a", { href: "/risk/shock-ladder" }, "/risk/shock-ladder"), "."),
     ...Object.entries(ladder.assets).map(([asset, list]) =>
