@@ -76,6 +76,7 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     operator.fill("#oracle-price", "2900")
     operator.click("#oracle-form button")
     operator.wait_for_selector("#oracle-result:has-text('WETH set to $2,900')")
+    screenshot(operator, "operator")
 
     page.wait_for_selector("#alerts .banner:has-text('liquidated')", timeout=15_000)
     # The node's keeper liquidates; the feed and the account's history show it.

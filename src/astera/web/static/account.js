@@ -310,11 +310,15 @@ async function renderHistory() {
 
 // ---- operator ---------------------------------------------------------------------------------------
 
-function operatorSection(st) {
-  if (st.roles.oracle !== key.address) return null;
-  const assets = Object.keys(markets.assets);
-  return h("section", { "aria-labelledby": "op-h" },
-    h("h2", { id: "op-h" }, "Oracle (this key holds the oracle role)"),
+function rolesOf(st) {
+  const held = Object.entries(st.roles).filter(([r, a]) => typeof a === "string" && a === key.address).map(([r]) => r);
+  for (const [pool, a] of Object.entries(st.roles.pool_admins || {})) if (a === key.address) held.push(`pool ${pool} admin`);
+  return held;
+}
+
+function oracleForm(assets) {
+  return h("div", {},
+    h("h3", {}, "Oracle price"),
     h("form", { id: "oracle-form", onsubmit: async (e) => {
       e.preventDefault();
       try {
@@ -331,6 +335,50 @@ function operatorSection(st) {
     h("p", { id: "oracle-result", role: "status" }));
 }
 
+/** Any action, parameters as JSON (amounts in base units, as decimal strings): for role keys. */
+async function anyActionForm() {
+  const spec = await api("/openapi.json");
+  const actions = spec.paths["/txs"].post.requestBody.content["application/json"].schema.properties.tx.properties.action.enum;
+  let ready = null;
+  const read = () => {
+    let params;
+    try { params = JSON.parse(byId("op-params").value || "{}"); } catch { throw new Error("the parameters are not JSON"); }
+    return { action: byId("op-action").value, params };
+  };
+  return h("div", {},
+    h("h3", {}, "Any transaction"),
+    h("form", { id: "op-form", oninput: () => { ready = null; byId("op-sign").disabled = true; }, onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const tx = read();
+        const r = await api("/preview", { method: "POST", body: { sender: key.address, ...tx } });
+        if (r.refused) throw new Error(r.refused.explanation || r.refused.message);
+        say("op-result", `Preview: ${r.events.map((ev) => ev.event).join(", ") || "no events"}.`);
+        ready = tx;
+        byId("op-sign").disabled = false;
+      } catch (err) { say("op-result", h("span", { class: "error" }, `Refused: ${errorText(err)}`)); }
+    } },
+      h("label", {}, "Action", h("select", { id: "op-action" }, actions.map((a) => h("option", { value: a }, a)))),
+      h("label", {}, "Parameters (JSON; amounts in base units as strings)", h("textarea", { id: "op-params", rows: 3, cols: 50 }, '{"asset": "WETH"}')),
+      h("button", { type: "submit" }, "Preview"),
+      h("button", { type: "button", id: "op-sign", disabled: true, onclick: async () => {
+        if (!ready) return;
+        try { const r = await send(key, ready.action, ready.params); say("op-result", `Done in block ${r.height}.`); }
+        catch (err) { say("op-result", h("span", { class: "error" }, `Refused: ${errorText(err)}`)); }
+        ready = null; byId("op-sign").disabled = true;
+      } }, "Sign and send")),
+    h("p", { id: "op-result", role: "status" }));
+}
+
+async function operatorSection(st) {
+  const roles = rolesOf(st);
+  if (!roles.length) return null;
+  return h("section", { "aria-labelledby": "op-h" },
+    h("h2", { id: "op-h" }, `Operator: this key holds ${roles.join(", ").replace(/_/g, " ")}`),
+    roles.includes("oracle") ? oracleForm(Object.keys(markets.assets)) : null,
+    await anyActionForm());
+}
+
 // ---- page -------------------------------------------------------------------------------------------
 
 let built = false;
@@ -342,7 +390,7 @@ async function render() {
     if (!key) { show(keySection()); built = true; return; }
     show(keySection(), faucetSection(st), h("section", { "aria-labelledby": "pos-h" }, h("h2", { id: "pos-h" }, "Positions and health"), h("div", { id: "positions" })),
       actionSection(), whatIfSection(), alertSection(), h("section", { "aria-labelledby": "hist-h" }, h("h2", { id: "hist-h" }, "History"), h("div", { id: "history" })),
-      operatorSection(st));
+      await operatorSection(st));
     fillAssets();
     built = true;
   }
