@@ -121,6 +121,8 @@ def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNod
     refused("borrow", "USDC", "100000", "borrow")
     refused("withdraw", "WETH", "2", "withdraw")
     refused("deposit", "WETH", "50", "wallet")
+    page.click("button[aria-label^='Use WETH as collateral in Core-Pool']")
+    page.wait_for_selector("#positions-error:has-text('backs your debt')")
     screenshot(page, "account-refusal")
 
     page.fill("#whatif-usd", "1000")

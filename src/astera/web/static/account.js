@@ -92,9 +92,13 @@ function gauge(hf) {
     h("span", { class: "muted" }, "below 1: liquidatable · keep above 2"));
 }
 
+/** Collateral on/off: previewed exactly first, so a switch the protocol would refuse is never signed. */
 async function setCollateral(pool, asset, enabled) {
+  const tx = { action: "set_collateral", params: { pool: poolParam(pool), asset, enabled } };
   try {
-    await send(key, "set_collateral", { pool: poolParam(pool), asset, enabled });
+    const r = await api("/preview", { method: "POST", body: { sender: key.address, ...tx } });
+    if (r.refused) throw new Error(r.refused.explanation || r.refused.message);
+    await send(key, tx.action, tx.params);
   } catch (err) {
     say("positions-error", `Refused: ${errorText(err)}`);
   }
