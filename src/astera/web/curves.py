@@ -32,7 +32,7 @@ def rates_at(pool: Pool, r: Reserve, utilization: int) -> tuple[int, int]:
     return pool.rate_adjust(r, liquidity, borrow, u)
 
 
-def p_core_flow(pool: Pool, r: Reserve) -> int:
+def owed_to_core(pool: Pool, r: Reserve) -> int:
     """What the Mini-Pool owning tranche ``r`` owes the Core-Pool in its asset (0 for others)."""
     cr = r.tranche_of
     return 0 if cr is None else pool.proto.core.current_flow(cr.asset, pool)  # type: ignore[arg-type]
@@ -54,7 +54,7 @@ def rate_curve(pool: Pool, r: Reserve) -> dict[str, Any]:
         controller = {"err_i": str(strategy.err_i), "last_timestamp": strategy.last_timestamp}
     cr = r.tranche_of
     floor = None
-    if cr is not None and p_core_flow(pool, r) > 0:
+    if cr is not None and owed_to_core(pool, r) > 0:
         floor = str(min_liquidity_rate(cr.current_liquidity_rate, cr.current_variable_borrow_rate))
     return {
         "asset": r.asset,

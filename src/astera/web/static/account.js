@@ -2,7 +2,7 @@
 // alerts, history, and operator actions for role keys.
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
-  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, short, thresholds, setThresholds, WAD, MAX_HF, USD,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 

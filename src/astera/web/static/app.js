@@ -2,8 +2,6 @@
 // Money never becomes a JS number: amounts are BigInt base units, typed and shown as whole tokens.
 
 export const WAD = 10n ** 18n;
-export const RAY = 10n ** 27n;
-export const USD = 10n ** 8n;
 export const MAX_HF = 2n ** 256n - 1n;
 const SECONDS_PER_YEAR = 31536000;
 
