@@ -254,10 +254,26 @@ export async function start(render) {
   head.textContent = `block ${st.height}`;
   const es = new EventSource(`/stream?since=${st.height}`);
   let busy = Promise.resolve();
+  let height = st.height;
   es.addEventListener("block", (e) => {
     const block = JSON.parse(e.data);
+    height = block.height;
     head.textContent = `block ${block.height}`;
     busy = busy.then(() => run(block));
+  });
+  // A refused stream (e.g. this client already holds the node's limit of open streams) is not
+  // retried by the browser: fall back to asking for the head every few seconds.
+  es.addEventListener("error", () => {
+    if (es.readyState !== EventSource.CLOSED) return;
+    head.textContent = `block ${height} (live updates off: polling)`;
+    setInterval(async () => {
+      const now = await api("/status").catch(() => null);
+      if (now && now.height !== height) {
+        height = now.height;
+        head.textContent = `block ${height} (polling)`;
+        busy = busy.then(() => run(null));
+      }
+    }, 5000);
   });
   window.asteraReady = true;
 }
