@@ -117,14 +117,21 @@ def serve(
         bool, typer.Option("--no-keeper", help="Do not run the liquidation keeper.")
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    follow: Annotated[
+        str | None,
+        typer.Option("--follow", metavar="URL", help="Follow this leader: verify and serve its log."),
+    ] = None,
 ) -> None:
-    """Run a node: the signed transaction log over HTTP (API docs at /docs)."""
+    """Run a node: the signed transaction log over HTTP (API docs at /docs). With --follow, a
+    follower: it verifies every block of the leader's log by replay, serves the same reads and
+    forwards transactions to the leader."""
     from astera.node.serve import ServeConfig
     from astera.node.serve import serve as run
 
     if genesis is not None and not genesis.is_file():
         raise CliError(f"no genesis file {genesis}")
-    run(ServeConfig(data, db, host, port, genesis, snapshot_every, not no_keeper, log_level))
+    keeper = not no_keeper and follow is None  # a follower's keeper is `astera keeper --node`
+    run(ServeConfig(data, db, host, port, genesis, snapshot_every, keeper, log_level, follow))
 
 
 @app.command(rich_help_panel=PANEL)

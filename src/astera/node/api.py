@@ -36,7 +36,7 @@ from starlette.staticfiles import StaticFiles
 from astera import __version__
 from astera.web import create_router
 
-from . import sse
+from . import replication, sse
 from .actions import ACTIONS
 from .blocks import Header as BlockHeader
 from .blocks import jsonable
@@ -220,6 +220,7 @@ def create_app(node: Node) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.add_middleware(BodyLimit, max_bytes=node.limits.max_body_bytes)
+    app.include_router(replication.router(node, refusals()))
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
     @app.exception_handler(NodeError)
@@ -278,7 +279,10 @@ def create_app(node: Node) -> FastAPI:
     async def submit(request: Request) -> JSONResponse:
         """Answers once the transaction is in a durable block, with its receipt and events."""
         tx = decode_tx(parse_json(await request.body()), node.chain_id)
-        return JSONResponse(receipt_json(await node.submit(tx)))
+        answer = receipt_json(await node.submit(tx))
+        if node.leader is not None:
+            answer["forwarded_to"] = node.leader  # a follower: the leader ordered it, this node verified it
+        return JSONResponse(answer)
 
     @app.get("/txs", tags=["log"], summary="Transactions, paginated by sequence number", responses=refusals())
     async def list_txs(

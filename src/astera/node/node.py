@@ -59,6 +59,9 @@ class Participant:
 class Node:
     """Everything a running node holds; see the module docstring."""
 
+    #: The leader's URL on a follower (:mod:`.follower`), which forwards transactions there.
+    leader: str | None = None
+
     def __init__(
         self,
         chain: Chain,

@@ -47,6 +47,8 @@ class ServeConfig:
     snapshot_every: int = 1000
     keeper: bool = True
     log_level: str = "info"
+    #: A leader's URL: follow its log (:mod:`.follower`) instead of sequencing one.
+    follow: str | None = None
 
 
 def _role_key(keys_dir: Path, name: str) -> Key:
@@ -99,7 +101,16 @@ def serve(config: ServeConfig) -> None:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    node = open_node(config)
+    if config.follow:
+        from .follower import open_follower
+
+        genesis_doc = genesis_mod.load(config.genesis) if config.genesis else None
+        node: Node = open_follower(
+            config.follow, config.data, config.db, snapshot_every=config.snapshot_every, genesis=genesis_doc
+        )
+        log.info("following %s: every block is verified by replay before it is served", config.follow)
+    else:
+        node = open_node(config)
     head = node.chain.head
     log.info(
         "chain %s at block %d (state %s), store %s",
@@ -118,7 +129,19 @@ def serve(config: ServeConfig) -> None:
         access_log=False,
         timeout_graceful_shutdown=3,  # a backstop: a client that never reads must not hold a shutdown
     )
-    NodeServer(uv_config, node).run()
+    server = NodeServer(uv_config, node)
+    failures: list[Exception] = []
+    follower = getattr(node, "follower", None)
+    if follower is not None:
+
+        def stop_on(failure: Exception) -> None:
+            failures.append(failure)
+            server.should_exit = True
+
+        follower.on_failure.append(stop_on)
+    server.run()
+    if failures:
+        raise SystemExit(f"astera serve --follow {config.follow}: stopped, {failures[0]}")
 
 
 class NodeServer(uvicorn.Server):

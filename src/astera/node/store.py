@@ -141,6 +141,24 @@ class SqlStore(ABC):
 
     def append(self, block: Block) -> None:
         """Write one block with its transactions and events; returns once durable."""
+        self.append_all([block])
+
+    def append_all(self, blocks: list[Block]) -> None:
+        """Write consecutive blocks in one database transaction (a follower catching up);
+        returns once durable."""
+        conn = self._writer
+        cur = conn.cursor()
+        try:
+            for block in blocks:
+                self._insert(cur, block)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            cur.close()
+
+    def _insert(self, cur: Any, block: Block) -> None:
         h = block.header
         tx_rows, event_rows = [], []
         tx_seq, ev_seq = h.first_tx, h.first_event
@@ -164,26 +182,16 @@ class SqlStore(ABC):
                 event_rows.append((ev_seq, h.height, tx_seq, ev.name, ev.pool, event_data(ev)))
                 ev_seq += 1
             tx_seq += 1
-        conn = self._writer
-        cur = conn.cursor()
-        try:
-            cur.execute(
-                self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                _header_row(h),
-            )
+        cur.execute(
+            self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), _header_row(h)
+        )
+        cur.executemany(
+            self._sql(f"INSERT INTO txs ({TX_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), tx_rows
+        )
+        if event_rows:
             cur.executemany(
-                self._sql(f"INSERT INTO txs ({TX_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), tx_rows
+                self._sql(f"INSERT INTO events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?, ?)"), event_rows
             )
-            if event_rows:
-                cur.executemany(
-                    self._sql(f"INSERT INTO events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?, ?)"), event_rows
-                )
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
 
     def save_snapshot(self, height: int, state_hash: str, data: bytes) -> None:
         """Store a snapshot and prune all but the newest :data:`SNAPSHOTS_KEPT`."""

@@ -1,0 +1,569 @@
+"""A follower node: the leader's log pulled over HTTP, verified by replay, stored and served.
+
+``astera serve --follow URL`` opens its own store (SQLite by default, PostgreSQL with
+``--db``), takes the genesis from the leader (``GET /genesis``) when the store is new,
+and then pulls blocks (``GET /log``, :mod:`.replication`) from the height it has
+verified. Every block is checked before anything of it is stored or served:
+
+* it extends the verified chain (height, parent hash, timestamp not going back); at
+  start-up the leader's copy of the verified head must be the same block, so a leader
+  that changed a block it served before is caught;
+* every transaction's body is canonical, hashes to the hash logged, and carries its
+  sender's valid Ed25519 signature (checked in worker processes, on every core, while
+  the previous page is being replayed);
+* replayed on the follower's own ledger, every transaction succeeds with the sender's
+  next nonce and role, and the block's state hash, block hash and transaction and event
+  counts come out as the leader's header says.
+
+A page of verified blocks is written in one database transaction, and only once it is
+durable do reads see it (as on the leader: the API waits for a settled state), so a
+``kill -9`` loses nothing the follower has served, and a restart resumes after its last
+durable block (snapshots every ``snapshot_every`` blocks make that fast, as on the
+leader). A block that does not verify stops the follower: the verified prefix is kept,
+:attr:`Follower.failure` says which height and what differed, state reads answer 503
+``unavailable`` with that report, and ``astera serve`` exits with it.
+
+Transactions posted to a follower are checked (format, signature) and forwarded to the
+leader; the answer is the leader's refusal, or the receipt once the follower has itself
+verified the block that holds the transaction, with ``forwarded_to`` naming the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from astera.core import Event
+
+from . import genesis as genesis_mod
+from . import snapshots
+from .accounts import verify
+from .blocks import Block, Header, block_hash
+from .chain import Chain, open_chain
+from .errors import STATUS, NodeError
+from .ledger import Ledger
+from .limits import Limits
+from .metrics import Metrics
+from .node import Node
+from .sequencer import CommittedBlock, Receipt, Sequencer
+from .store import open_store
+from .transactions import SIGNING_DOMAIN, SignedTx, decode_tx
+
+log = logging.getLogger("astera.follower")
+
+#: Blocks asked for per request, and seconds a caught-up request waits for the next block.
+PAGE_BLOCKS: Final = 500
+LONG_POLL: Final = 10.0
+#: Signatures per task of the verifying processes.
+SIGNATURE_BATCH: Final = 512
+#: Pages fetched and being signature-checked ahead of the replay.
+PREFETCH: Final = 2
+#: Seconds a forwarded transaction's block may take to reach the follower.
+RECEIPT_TIMEOUT: Final = 30.0
+
+
+class VerificationFailed(Exception):
+    """The leader served something that does not verify; the follower stops."""
+
+    def __init__(self, height: int, what: str) -> None:
+        super().__init__(f"block {height}: {what}")
+        self.height = height
+        self.what = what
+
+
+class LeaderUnreachable(Exception):
+    """The leader does not answer (the follower retries)."""
+
+
+@dataclass(frozen=True)
+class WireBlock:
+    """A block as ``/log`` serves it, not yet verified."""
+
+    header: Header
+    txs: list[tuple[str, str, str]]  # hash, body, signature
+
+
+def wire_block(item: dict[str, Any]) -> WireBlock:
+    """Parse one ``/log`` block; anything malformed is a verification failure at its height."""
+    height = item.get("height", "?") if isinstance(item, dict) else "?"
+    try:
+        header = Header(
+            int(item["height"]),
+            int(item["timestamp"]),
+            str(item["prev_hash"]),
+            str(item["state_hash"]),
+            str(item["hash"]),
+            int(item["tx_count"]),
+            int(item["first_tx"]),
+            int(item["first_event"]),
+            int(item["event_count"]),
+        )
+        txs = [(str(h), str(b), str(s)) for h, b, s in item["txs"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise VerificationFailed(
+            height if isinstance(height, int) else -1, f"malformed block ({e!r})"
+        ) from None
+    return WireBlock(header, txs)
+
+
+class Leader:
+    """The HTTP client of the node followed."""
+
+    def __init__(self, url: str, timeout: float = LONG_POLL + 20) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _get(self, path: str, **params: Any) -> Any:
+        try:
+            r = await self.http.get(path, params=params)
+            if r.status_code != 200:
+                raise LeaderUnreachable(f"{self.url}{path} answered {r.status_code}: {r.text[:200]}")
+            return r.json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise LeaderUnreachable(f"{self.url}{path}: {e!r}") from None
+
+    async def genesis(self) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._get("/genesis")
+        return doc
+
+    async def header(self, height: int) -> dict[str, Any]:
+        block: dict[str, Any] = await self._get(f"/blocks/{height}")
+        return block
+
+    async def log(self, after: int, wait: float) -> tuple[int, list[WireBlock]]:
+        page = await self._get("/log", after=after, limit=PAGE_BLOCKS, wait=wait)
+        if not isinstance(page, dict) or not isinstance(page.get("blocks"), list):
+            raise LeaderUnreachable(f"{self.url}/log: not a page of blocks")
+        return int(page.get("head", 0)), [wire_block(b) for b in page["blocks"]]
+
+    async def submit(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """POST the transaction; the leader's receipt, or its refusal as a :class:`NodeError`."""
+        try:
+            r = await self.http.post("/txs", json=envelope)
+        except httpx.HTTPError as e:
+            raise NodeError("unavailable", f"the leader {self.url} does not answer ({e!r})") from None
+        body = r.json()
+        if r.status_code == 200:
+            answer: dict[str, Any] = body
+            return answer
+        err = dict(body.get("error", {})) if isinstance(body, dict) else {}
+        code, message = err.pop("code", "unavailable"), err.pop("message", f"leader answered {r.status_code}")
+        if code not in STATUS:
+            code = "unavailable"
+        raise NodeError(code, message, **err, forwarded_to=self.url)
+
+
+def check_signatures(items: list[tuple[str, str, bytes]]) -> list[bool]:
+    """Verify ``(sender, signature, message)`` triples (in a worker process)."""
+    return [verify(sender, signature, message) for sender, signature, message in items]
+
+
+class SignatureChecker:
+    """Ed25519 checks on worker processes, one per core, so replay and checks overlap."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self.pool = ProcessPoolExecutor(workers or multiprocessing.cpu_count(), mp_context=context)
+
+    def check(self, items: list[tuple[str, str, bytes]]) -> asyncio.Future[list[list[bool]]]:
+        loop = asyncio.get_running_loop()
+        parts = [
+            asyncio.wrap_future(self.pool.submit(check_signatures, items[i : i + SIGNATURE_BATCH]))
+            for i in range(0, len(items), SIGNATURE_BATCH)
+        ]
+        if not parts:
+            done: asyncio.Future[list[list[bool]]] = loop.create_future()
+            done.set_result([])
+            return done
+        return asyncio.gather(*parts)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class Page:
+    """Fetched blocks, decoded, with their signature checks under way."""
+
+    blocks: list[WireBlock]
+    txs: list[list[SignedTx]]
+    signatures: asyncio.Future[list[list[bool]]]
+    failure: VerificationFailed | None = None
+
+
+def decode_page(
+    blocks: list[WireBlock], chain_id: str
+) -> tuple[list[list[SignedTx]], VerificationFailed | None]:
+    """Decode every transaction (signatures are checked apart); stop at the first malformed one."""
+    out: list[list[SignedTx]] = []
+    for block in blocks:
+        txs = []
+        for index, (tx_hash, body, signature) in enumerate(block.txs):
+            where = f"transaction {index} ({tx_hash})"
+            try:
+                tx = decode_tx({"tx": json.loads(body), "signature": signature}, chain_id, False)
+            except (NodeError, ValueError) as e:
+                return out, VerificationFailed(
+                    block.header.height, f"{where} is not a valid transaction: {e}"
+                )
+            if tx.body != body or tx.hash != tx_hash:
+                return out, VerificationFailed(
+                    block.header.height, f"{where}: its body is not canonical or hashes to {tx.hash}"
+                )
+            txs.append(tx)
+        out.append(txs)
+    return out, None
+
+
+def apply_block(ledger: Ledger, prev: Header, wire: WireBlock, txs: list[SignedTx]) -> Block:
+    """Replay one block on ``ledger`` after the verified ``prev``; the block as the follower
+    computed it, or :class:`VerificationFailed` saying what differs from the leader's header."""
+    h = wire.header
+    fail = VerificationFailed
+    if h.height != prev.height + 1:
+        raise fail(h.height, f"expected block {prev.height + 1} after the verified block {prev.height}")
+    if h.prev_hash != prev.hash:
+        raise fail(
+            h.height,
+            f"parent hash {h.prev_hash} but the verified block {prev.height} is {prev.hash}: "
+            "the leader's history differs from what was verified",
+        )
+    if h.timestamp < prev.timestamp:
+        raise fail(h.height, f"timestamp {h.timestamp} goes back from {prev.timestamp}")
+    ledger.open_block(h.timestamp)
+    events: list[list[Event]] = []
+    for index, tx in enumerate(txs):
+        try:
+            events.append(ledger.apply(tx))
+        except NodeError as e:
+            raise fail(h.height, f"transaction {index} ({tx.hash}) does not replay: {e}") from None
+    state_hash = ledger.close_block(len(txs))
+    if state_hash is None:
+        raise fail(h.height, "a block without transactions")
+    computed = Header(
+        h.height,
+        h.timestamp,
+        prev.hash,
+        state_hash,
+        block_hash(h.height, h.timestamp, prev.hash, state_hash, [tx.hash for tx in txs]),
+        len(txs),
+        prev.first_tx + prev.tx_count,
+        prev.first_event + prev.event_count,
+        sum(len(e) for e in events),
+    )
+    if state_hash != h.state_hash:
+        raise fail(h.height, f"state hash: the leader says {h.state_hash}, the replay gives {state_hash}")
+    if computed != h:
+        differs = [f for f in h.as_dict() if getattr(computed, f) != getattr(h, f)]
+        differs += [f for f in ("first_tx", "first_event") if getattr(computed, f) != getattr(h, f)]
+        raise fail(
+            h.height,
+            "header fields differ from the replay: "
+            + ", ".join(f"{f} {getattr(h, f)} != {getattr(computed, f)}" for f in differs),
+        )
+    return Block(computed, txs, events)
+
+
+class Follower(Sequencer):
+    """Stands where a leader's sequencer stands: the one writer of the follower's ledger and
+    store, fed by the leader's log instead of by submissions. Hooks (SSE, a keeper) get each
+    block once it is durable, as on the leader."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        metrics: Metrics,
+        leader: Leader,
+        *,
+        snapshot_every: int = 1000,
+        signatures: SignatureChecker | None = None,
+    ) -> None:
+        super().__init__(chain, metrics, snapshot_every=snapshot_every)
+        self.leader = leader
+        self.signatures = signatures or SignatureChecker()
+        #: Told of the failure that stopped the follower (``astera serve`` exits).
+        self.on_failure: list[Callable[[VerificationFailed], None]] = []
+        #: Receipts awaited for forwarded transactions, by hash.
+        self._awaited: dict[str, asyncio.Future[Receipt]] = {}
+        #: When each block reached the follower verified and durable (for lag measurements).
+        self.arrivals: deque[tuple[int, float]] = deque(maxlen=4096)
+        self.leader_head = chain.head.height
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
+                pass
+        for task in list(self._hook_tasks):
+            task.cancel()
+        self._fail_awaited("the follower stopped")
+        self.signatures.close()
+        self._executor.shutdown(wait=True)
+        await self.leader.close()
+
+    # ---- forwarding ------------------------------------------------------------------------------
+
+    async def submit(self, tx: SignedTx) -> Receipt:
+        """Forward to the leader; the receipt once this follower has verified its block."""
+        if self._stopping or self.failure is not None:
+            raise NodeError("unavailable", "the follower is not running; send to the leader")
+        fut = self._awaited.get(tx.hash)
+        if fut is None:
+            fut = self._awaited[tx.hash] = asyncio.get_running_loop().create_future()
+        try:
+            await self.leader.submit({"tx": json.loads(tx.body), "signature": tx.signature})
+            return await asyncio.wait_for(asyncio.shield(fut), RECEIPT_TIMEOUT)
+        except TimeoutError:
+            raise NodeError(
+                "unavailable",
+                f"the leader accepted {tx.hash}, but its block did not reach this follower "
+                f"within {RECEIPT_TIMEOUT:.0f} s",
+            ) from None
+        finally:
+            if self._awaited.get(tx.hash) is fut:
+                del self._awaited[tx.hash]
+
+    def _fail_awaited(self, why: str) -> None:
+        for fut in self._awaited.values():
+            if not fut.done():
+                fut.set_exception(NodeError("unavailable", why))
+        self._awaited.clear()
+
+    # ---- the loop --------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        pages: asyncio.Queue[Page] = asyncio.Queue(PREFETCH)
+        fetcher = asyncio.get_running_loop().create_task(self._fetch(pages), name="astera-follower-fetch")
+        try:
+            while True:
+                page = await pages.get()
+                await self._import(page)
+        except VerificationFailed as e:
+            self._stop_on(e)
+        except Exception as e:  # the store failed, or a bug: nothing more is verified
+            log.exception("follower stopped")
+            self._stop_on(VerificationFailed(self.head.height + 1, f"the follower failed: {e!r}"))
+        finally:
+            fetcher.cancel()
+
+    def _stop_on(self, failure: VerificationFailed) -> None:
+        self.failure = failure
+        self._settled.set()
+        log.error(
+            "FOLLOWER STOPPED at block %d: %s (verified and durable up to block %d; leader %s)",
+            failure.height,
+            failure.what,
+            self.head.height,
+            self.leader.url,
+        )
+        self._fail_awaited(f"the follower stopped: {failure}")
+        for callback in self.on_failure:
+            callback(failure)
+
+    async def _fetch(self, pages: asyncio.Queue[Page]) -> None:
+        """Pull pages from the leader ahead of the replay and start their signature checks; a
+        failure found here travels to the replay as a page, after the pages before it."""
+        try:
+            await self._pull(pages)
+        except VerificationFailed as e:
+            await pages.put(Page([], [], _done([]), e))
+        except Exception as e:  # a bug: stop rather than hang
+            log.exception("follower fetch failed")
+            await pages.put(Page([], [], _done([]), VerificationFailed(self.head.height + 1, repr(e))))
+
+    async def _pull(self, pages: asyncio.Queue[Page]) -> None:
+        await self._check_leader_has_head()
+        after, backoff = self.head.height, 0.2
+        while True:
+            try:
+                head, blocks = await self.leader.log(after, LONG_POLL if after >= self.leader_head else 0)
+            except LeaderUnreachable as e:
+                log.warning("leader unreachable, retrying in %.1f s: %s", backoff, e)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.2
+            self.leader_head = head
+            if not blocks:
+                continue
+            txs, failure = decode_page(blocks, self.chain_id)
+            items = [
+                (tx.sender, tx.signature, SIGNING_DOMAIN + tx.body.encode()) for block in txs for tx in block
+            ]
+            await pages.put(Page(blocks, txs, self.signatures.check(items), failure))
+            if failure is not None:
+                return
+            after = blocks[-1].header.height
+
+    async def _check_leader_has_head(self) -> None:
+        """The leader's block at the verified head must be the very block verified."""
+        ours = self.head
+        while True:
+            try:
+                theirs = await self.leader.header(ours.height)
+                break
+            except LeaderUnreachable as e:
+                log.warning("leader unreachable, retrying: %s", e)
+                await asyncio.sleep(1.0)
+        differs = [f"{k} {theirs.get(k)} != {v}" for k, v in ours.as_dict().items() if theirs.get(k) != v]
+        if differs:
+            raise VerificationFailed(
+                ours.height,
+                "the leader changed a block it served before (the leader's != the verified): "
+                + ", ".join(differs),
+            )
+
+    @property
+    def chain_id(self) -> str:
+        return self.chain.chain_id
+
+    async def _import(self, page: Page) -> None:
+        """Verify and replay a page, write what verified in one transaction, then publish it."""
+        verified: list[Block] = []
+        failure = page.failure
+        checks = [ok for part in await page.signatures for ok in part]
+        self._settled.clear()
+        try:
+            i = 0
+            prev = self.head
+            for wire, txs in zip(page.blocks, page.txs, strict=False):
+                for index, tx in enumerate(txs):
+                    if not checks[i + index]:
+                        raise VerificationFailed(
+                            wire.header.height, f"transaction {index} ({tx.hash}): bad signature"
+                        )
+                i += len(txs)
+                block = apply_block(self.ledger, prev, wire, txs)
+                verified.append(block)
+                prev = block.header
+        except VerificationFailed as e:
+            failure = e
+        if verified:
+            await self._commit(verified)
+        self._settled.set()
+        if failure is not None:
+            raise failure
+
+    async def _commit(self, blocks: list[Block]) -> None:
+        loop, metrics = asyncio.get_running_loop(), self.metrics
+        t0 = time.perf_counter()
+        await loop.run_in_executor(self._executor, self.store.append_all, blocks)
+        metrics.commit.observe(time.perf_counter() - t0)
+        now = time.time()
+        last = blocks[-1].header
+        crossed = (
+            self.snapshot_every
+            and last.height // self.snapshot_every > self.head.height // self.snapshot_every
+        )
+        self.head = last
+        for block in blocks:
+            h = block.header
+            self.arrivals.append((h.height, now))
+            metrics.blocks += 1
+            metrics.txs_accepted += len(block.txs)
+            metrics.block_size.observe(len(block.txs))
+            for index, tx in enumerate(block.txs):
+                fut = self._awaited.get(tx.hash)
+                if fut is not None and not fut.done():
+                    fut.set_result(
+                        Receipt(
+                            tx.hash, h.height, index, h.hash, h.timestamp, h.state_hash, block.events[index]
+                        )
+                    )
+            self._after_block(CommittedBlock(h, block.txs, block.events))
+        if crossed:
+            data = snapshots.encode(self.ledger)
+            await loop.run_in_executor(
+                self._executor, self.store.save_snapshot, last.height, last.state_hash, data
+            )
+            metrics.snapshots += 1
+
+
+def _done(value: Any) -> asyncio.Future[Any]:
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    fut.set_result(value)
+    return fut
+
+
+class FollowerNode(Node):
+    """A :class:`Node` whose blocks come from a leader (see the module docstring)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        leader: Leader,
+        *,
+        snapshot_every: int = 1000,
+        keeper_key: Any = None,
+        limits: Limits | None = None,
+        signatures: SignatureChecker | None = None,
+    ) -> None:
+        super().__init__(chain, snapshot_every=snapshot_every, keeper_key=keeper_key, limits=limits)
+        self.leader = leader.url
+        self.follower = Follower(
+            chain, self.metrics, leader, snapshot_every=snapshot_every, signatures=signatures
+        )
+        self.sequencer = self.follower
+        self.sequencer.hooks.append(self._publish)
+
+    async def ready(self) -> None:
+        await self.sequencer.settled()
+        failure = self.follower.failure
+        if failure is not None:
+            raise NodeError("unavailable", f"the follower stopped: {failure}")
+
+
+async def leader_genesis(url: str) -> dict[str, Any]:
+    leader = Leader(url)
+    try:
+        return await leader.genesis()
+    finally:
+        await leader.close()
+
+
+def open_follower(
+    url: str,
+    data: Path,
+    db: str | None = None,
+    *,
+    snapshot_every: int = 1000,
+    genesis: dict[str, Any] | None = None,
+    keeper_key: Any = None,
+    signatures: SignatureChecker | None = None,
+) -> FollowerNode:
+    """Open (or create) the follower's store in ``data`` (or ``db``) and build the node; a new
+    store starts from ``genesis``, or the leader's when none is given."""
+    data.mkdir(parents=True, exist_ok=True)
+    store = open_store(db, str(data))
+    try:
+        doc = genesis
+        if store.genesis_json() is None and doc is None:
+            doc = asyncio.run(leader_genesis(url))
+        chain = open_chain(store, doc)
+        if store.genesis_json() != genesis_mod.genesis_text(chain.genesis):
+            raise VerificationFailed(0, "the stored genesis is not the one given")
+    except BaseException:
+        store.close()
+        raise
+    return FollowerNode(
+        chain, Leader(url), snapshot_every=snapshot_every, keeper_key=keeper_key, signatures=signatures
+    )

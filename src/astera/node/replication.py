@@ -1,0 +1,89 @@
+"""The log as followers read it: raw blocks with their signed transactions, and the genesis.
+
+``GET /log?after=H`` answers the blocks after height ``H`` exactly as logged: each header
+(height, timestamp, parent hash, state hash, block hash, counts) and each transaction's
+hash, signed body (canonical JSON text) and signature, which is everything a follower
+needs to verify the block by replaying it (:mod:`.follower`). With ``wait=S`` a request
+that finds nothing new waits up to ``S`` seconds for the next block (a long poll: a
+caught-up follower learns of a block one round trip after its commit). ``GET /genesis``
+answers the genesis document the log starts from. Every node serves both, followers too,
+so followers can follow followers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from itertools import islice
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from .blocks import Header
+from .store import SqlStore
+
+if TYPE_CHECKING:
+    from .node import Node
+
+#: Most blocks, and (softly: a block is never split) most transactions, in one answer.
+MAX_BLOCKS: Final = 500
+MAX_TXS: Final = 20_000
+#: Longest long poll, in seconds.
+MAX_WAIT: Final = 30.0
+
+
+def block_wire(header: Header, txs: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """One logged block as ``/log`` sends it: the header's fields and ``txs`` as
+    ``[hash, body, signature]`` triples."""
+    return {
+        **header.as_dict(),
+        "first_tx": header.first_tx,
+        "first_event": header.first_event,
+        "txs": [[tx_hash, body, signature] for tx_hash, body, signature in txs],
+    }
+
+
+def read_log(store: SqlStore, after: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` blocks after height ``after`` (fewer once :data:`MAX_TXS` is reached)."""
+    out: list[dict[str, Any]] = []
+    count = 0
+    for header, txs in islice(store.log(after, chunk=limit), limit):
+        out.append(block_wire(header, txs))
+        count += len(txs)
+        if count >= MAX_TXS:
+            break
+    return out
+
+
+def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
+    """``/log`` and ``/genesis`` over ``node``; ``responses`` are the refusals they declare."""
+    api = APIRouter(tags=["replication"], responses=responses)
+
+    @api.get("/log", summary="Raw blocks after a height, with signed transactions (for followers)")
+    async def log(
+        after: Annotated[int, Query(ge=0, le=1 << 62, description="Blocks after this height.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_BLOCKS)] = 100,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT, include_in_schema=False)] = 0,
+    ) -> Response:
+        """Blocks after ``after``, oldest first. ``wait=S`` (seconds, at most 30): when nothing
+        is new, wait that long for the next block (a long poll)."""
+        if wait > 0 and node.sequencer.head.height <= after:
+            q = node.broadcaster.subscribe()  # before looking again: no block falls in between
+            try:
+                if node.sequencer.head.height <= after:
+                    await asyncio.wait_for(q.get(), wait)  # a block, or None: the node is stopping
+            except TimeoutError:
+                pass
+            finally:
+                node.broadcaster.unsubscribe(q)
+        head = node.sequencer.head.height
+        blocks = await node.read(read_log, node.store, after, limit) if head > after else []
+        body = json.dumps({"head": head, "blocks": blocks}, separators=(",", ":"))
+        return Response(body, media_type="application/json")
+
+    @api.get("/genesis", summary="The genesis document the log starts from")
+    async def genesis() -> Response:
+        return Response(await node.read(node.store.genesis_json), media_type="application/json")
+
+    return api

@@ -1,0 +1,145 @@
+"""Followers: a follower catches up from genesis by verifying every block, serves the same state,
+forwards transactions; a leader that serves a block that does not verify (a bad signature, a
+state hash the replay does not reproduce, a changed earlier block) stops it at that height with
+nothing unverified served."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from astera.node.chain import verify
+from astera.node.store import open_store
+from astera.node.transactions import sign_tx
+
+from .follow_harness import Stub, follower, leader, tampered_leader, wait_for, wait_stopped
+from .node_harness import LiveApi, key, make_genesis
+
+WETH = 10**18
+USDC = 10**6
+
+
+def send(http: httpx.Client, name: str, nonce: int, action: str, **params: Any) -> httpx.Response:
+    chain_id = http.get("/status").json()["chain_id"]
+    return http.post("/txs", json=sign_tx(key(name), chain_id, nonce, action, params))
+
+
+def some_blocks(url: str) -> int:
+    """Deposits and a borrow on the leader, one block each; the leader's head."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for n in range(3):
+            assert send(http, "alice", n, "deposit", pool="core", asset="WETH", amount=str(WETH)).is_success
+        r = send(http, "alice", 3, "borrow", pool="core", asset="USDC", amount=str(1_000 * USDC))
+        assert r.is_success
+        return int(http.get("/status").json()["height"])
+
+
+def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(tmp_path: Path) -> None:
+    with leader(tmp_path, make_genesis()) as lead:
+        height = some_blocks(lead.url)
+        with (
+            follower(lead.url, tmp_path / "follower") as (node, live),
+            httpx.Client(base_url=live.url, timeout=30) as http,
+        ):
+            wait_for(node, height)
+            ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()
+            assert (ours["height"], ours["state_hash"]) == (theirs["height"], theirs["state_hash"])
+            alice = key("alice").address
+            assert http.get(f"/accounts/{alice}").json() == httpx.get(f"{lead.url}/accounts/{alice}").json()
+            # A transaction sent to the follower goes to the leader; the answer says so and comes
+            # once the follower has verified the block that holds it.
+            r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
+            assert r.status_code == 200, r.text
+            receipt = r.json()
+            assert receipt["forwarded_to"] == lead.url and receipt["height"] == height + 1
+            assert node.follower.head.height == height + 1
+            assert http.get(f"/txs/{receipt['hash']}").json()["action"] == "repay"
+            # The leader's refusal comes back as it is, marked forwarded.
+            r = send(http, "alice", 5, "borrow", pool="core", asset="USDC", amount=str(10**9 * USDC))
+            assert r.status_code == 422 and r.json()["error"]["forwarded_to"] == lead.url
+            assert r.json()["error"]["code"] == "refused"
+        # The follower's own store replays from genesis to the leader's state.
+        store = open_store(None, str(tmp_path / "follower"))
+        try:
+            assert verify(store).state_hash == httpx.get(lead.url + "/status").json()["state_hash"]
+        finally:
+            store.close()
+
+
+def bad_signature(block: dict[str, Any]) -> None:
+    tx = block["txs"][0]
+    tx[2] = ("0" if tx[2][0] != "0" else "1") + tx[2][1:]
+
+
+def wrong_state(block: dict[str, Any]) -> None:
+    block["state_hash"] = "0" * 64
+
+
+def resigned_amount(block: dict[str, Any]) -> None:
+    """The sender's own key signs a different amount: a valid signature, a different history."""
+    body = json.loads(block["txs"][0][1])
+    body["params"]["amount"] = str(int(body["params"]["amount"]) + 1)
+    envelope = sign_tx(key("alice"), body["chain_id"], body["nonce"], body["action"], body["params"])
+    from astera.node.transactions import decode_tx
+
+    tx = decode_tx(envelope, body["chain_id"])
+    block["txs"][0] = [tx.hash, tx.body, tx.signature]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "says"),
+    [
+        (bad_signature, "bad signature"),
+        (wrong_state, "state hash: the leader says 0000"),
+        (resigned_amount, "state hash"),
+    ],
+    ids=["bad-signature", "state-hash", "re-signed-amount"],
+)
+def test_a_tampered_block_stops_the_follower_at_its_height(tmp_path: Path, tamper: Any, says: str) -> None:
+    bad = 3
+    with leader(tmp_path, make_genesis()) as lead:
+        some_blocks(lead.url)
+        genesis = httpx.get(lead.url + "/genesis").text
+    store = open_store(None, str(tmp_path / "leader"))
+
+    def edit(block: dict[str, Any]) -> None:
+        if block["height"] == bad:
+            tamper(block)
+
+    try:
+        with (
+            LiveApi(tampered_leader(store, genesis, edit), Stub()) as double,
+            follower(double.url, tmp_path / "follower") as (node, live),
+        ):
+            failure = wait_stopped(node)
+            assert f"block {bad}: " in str(failure) and says in str(failure)
+            assert node.follower.head.height == bad - 1  # the verified prefix is kept
+            # Nothing unverified is served: state reads refuse with the report.
+            r = httpx.get(live.url + "/markets")
+            assert r.status_code == 503 and f"block {bad}" in r.json()["error"]["message"]
+            assert httpx.get(f"{live.url}/blocks/{bad}").status_code == 404
+    finally:
+        store.close()
+
+
+def test_a_leader_that_changed_a_served_block_is_caught_on_restart(tmp_path: Path) -> None:
+    with leader(tmp_path, make_genesis()) as lead:
+        height = some_blocks(lead.url)
+        with follower(lead.url, tmp_path / "follower") as (node, _):
+            wait_for(node, height)
+        genesis = httpx.get(lead.url + "/genesis").text
+    store = open_store(None, str(tmp_path / "leader"))
+    try:
+        with (
+            LiveApi(tampered_leader(store, genesis, wrong_state), Stub()) as double,
+            follower(double.url, tmp_path / "follower") as (node, _),
+        ):
+            failure = wait_stopped(node)
+            assert f"block {height}: " in str(failure) and "changed a block it served before" in str(failure)
+            assert node.follower.head.height == height
+    finally:
+        store.close()
