@@ -80,7 +80,26 @@ def demo() -> None:
 @app.command(rich_help_panel=PANEL)
 @guarded
 def keeper(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (astera-scenario/1) to run the keeper on.")],
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario file (astera-scenario/1) to run the keeper on.")
+    ] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            "--node", metavar="URL", help="Liquidate on this live node instead (a third-party keeper)."
+        ),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", "-k", help="With --node: the key (name or file) to liquidate with.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --node: show what it would send.")] = False,
+    data: Annotated[
+        Path, typer.Option("--data", help="With --node: the verified copy of the log (SQLite here).")
+    ] = Path("astera-keeper-data"),
+    db: DbOpt = None,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="With --node: serve /status and /metrics here.")
+    ] = 8100,
     liquidator: Annotated[str, typer.Option(help="Account that liquidates (any name).")] = "keeper",
     flash_loan: Annotated[
         bool, typer.Option("--flash-loan/--own-funds", help="Fund repayments with flash loans.")
@@ -90,7 +109,13 @@ def keeper(
     ] = 10_000_000,
     margin_bps: Annotated[int, typer.Option(min=0, help="Required profit over cost, in bps.")] = 50,
 ) -> None:
-    """Replay a scenario and run the liquidation engine after every price move and warp."""
+    """Run the liquidation engine: on a scenario (after every price move and warp), or with
+    --node URL --key KEY against a live node, as anyone may (it follows and verifies the log)."""
+    if node is not None:
+        _remote_keeper(node, key, dry_run, data, db, port, depth_usd, margin_bps)
+        return
+    if scenario is None:
+        raise CliError("give a scenario file, or --node URL --key KEY to liquidate on a live node")
     from astera.keeper.scenario import main_keeper_doc
 
     doc = _scenario(scenario)
@@ -98,6 +123,30 @@ def keeper(
         task = bar.add_task("keeper run", total=len(doc["actions"]))
         doc["actions"] = _Tracked(doc["actions"], lambda: bar.advance(task))
         main_keeper_doc(doc, scenario.name, liquidator, flash_loan, depth_usd * 10**8, margin_bps)
+
+
+def _remote_keeper(
+    url: str, key: str | None, dry_run: bool, data: Path, db: str | None, port: int, depth: int, margin: int
+) -> None:
+    """``astera keeper --node URL``: a follower of the node with the keeper on it."""
+    import logging
+
+    from astera.keeper.in_node import KeeperConfig
+    from astera.keeper.remote import open_keeper, serve_keeper
+
+    from .node_client import load_key
+
+    if key is None:
+        raise CliError("--node needs --key KEY: the account that liquidates (any funded key)")
+    signer = load_key(key)
+    logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = KeeperConfig(margin_bps=margin, depth_usd=depth * 10**8)
+    keeper_node = open_keeper(url, signer, data, db, config, dry_run, console=err_console)
+    err_console.print(
+        f"keeper {signer.address} following {url}{' (dry run)' if dry_run else ''}; "
+        f"metrics at http://127.0.0.1:{port}/metrics"
+    )
+    serve_keeper(keeper_node, "127.0.0.1", port)
 
 
 @app.command(rich_help_panel=PANEL)

@@ -71,6 +71,7 @@ from astera.node.errors import NodeError
 from astera.node.metrics import KeeperCounters
 from astera.node.node import Node, Participant
 from astera.node.sequencer import CommittedBlock, Receipt
+from astera.node.transactions import canonical_json
 
 from .engine import KeeperEngine, KeeperReport
 from .executor import Outcome
@@ -100,6 +101,10 @@ class KeeperConfig:
     submit_timeout: float = 30.0
 
 
+#: The refusal reason of a transaction not sent because the node refused the same one before.
+REPEAT = "repeat"
+
+
 class RunAborted(Exception):
     """The run cannot go on: the node is stopping or does not answer, or the copy no longer
     accepts what the node did. The next detection starts afresh from the node's state."""
@@ -124,6 +129,7 @@ class NodeSubmitter:
         *,
         timeout: float,
         stopping: threading.Event,
+        refused: set[str] | None = None,
     ) -> None:
         self.protocol = workspace
         self.participant = participant
@@ -133,6 +139,8 @@ class NodeSubmitter:
         self.counters = counters
         self.timeout = timeout
         self.stopping = stopping
+        #: Transactions the node refused (their canonical text): never sent again.
+        self.refused = refused if refused is not None else set()
 
     def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
         """Own funds: no funding premium."""
@@ -193,9 +201,13 @@ class NodeSubmitter:
             raise ProtocolError(INSUFFICIENT_BALANCE, f"the keeper holds {have} {asset}, needs {amount}")
 
     def _send(self, action: str, params: dict[str, Any]) -> Receipt:
-        """Sign and send one transaction on the node's loop; its receipt once durable."""
+        """Sign and send one transaction on the node's loop; its receipt once durable. One the
+        node refused before (another keeper got there first) is refused here, unsent (``repeat``)."""
         if self.stopping.is_set():
             raise RunAborted("the node is stopping")
+        text = canonical_json([action, params])
+        if text in self.refused:
+            raise ProtocolError(REPEAT, f"{action} {params} was refused before; not sent again")
         future = asyncio.run_coroutine_threadsafe(self.participant.send(action, params), self.loop)
         try:
             return future.result(self.timeout)
@@ -207,6 +219,7 @@ class NodeSubmitter:
         except NodeError as e:
             if e.code == "unavailable":
                 raise RunAborted(e.message) from None
+            self.refused.add(text)
             raise ProtocolError(str(e.extra.get("reason", e.code)), e.message) from None
 
     def _mirror(self, call: Callable[[], object]) -> None:
@@ -233,6 +246,9 @@ def liquidate_params(plan: LiquidationPlan) -> dict[str, Any]:
 class InNodeKeeper:
     """The keeper a node runs; see the module docstring. Built by :func:`attach`."""
 
+    #: What sends the engine's liquidations (a dry run substitutes one that sends nothing).
+    submitter_class: type[NodeSubmitter] = NodeSubmitter
+
     def __init__(self, node: Node, key: Key, config: KeeperConfig) -> None:
         self.node = node
         self.config = config
@@ -252,6 +268,10 @@ class InNodeKeeper:
         self._detected_at: int | None = None
         #: Accounts the last run left unhealthy and could not help.
         self._stuck: set[tuple[PoolRef, str]] = set()
+        #: Transactions the node refused, never sent again (:class:`NodeSubmitter`).
+        self.refused: set[str] = set()
+        #: Told of every run's report (a terminal display).
+        self.on_report: list[Callable[[KeeperReport], None]] = []
 
     @property
     def running(self) -> bool:
@@ -329,7 +349,7 @@ class InNodeKeeper:
         if self.address not in workspace.users:
             workspace.register_user(self.address)  # as the node does with its first transaction
         market = model_market(workspace, self.config.depth_usd, self.config.fee_bps)
-        submitter = NodeSubmitter(
+        submitter = self.submitter_class(
             workspace,
             self.participant,
             loop,
@@ -337,6 +357,7 @@ class InNodeKeeper:
             self.counters,
             timeout=self.config.submit_timeout,
             stopping=self._stopping,
+            refused=self.refused,
         )
         config = PlannerConfig(margin_bps=self.config.margin_bps, max_rounds=self.config.max_rounds)
         return KeeperEngine(workspace, market, submitter, config).run()
@@ -369,6 +390,8 @@ class InNodeKeeper:
             )
         for f in report.failures:
             log.warning("liquidation of %s in pool %s refused: %s", f.plan.user, f.plan.pool, f.reason)
+        for callback in self.on_report:
+            callback(report)
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -384,14 +407,20 @@ class InNodeKeeper:
         self._worker.shutdown(wait=True)
 
 
-def attach(node: Node, key: Key | None = None, config: KeeperConfig | None = None) -> InNodeKeeper:
-    """Run a keeper inside ``node``, signing with ``key`` (default: the node's ``keeper_key``)."""
+def attach(
+    node: Node,
+    key: Key | None = None,
+    config: KeeperConfig | None = None,
+    kind: type[InNodeKeeper] = InNodeKeeper,
+) -> InNodeKeeper:
+    """Run a keeper (of class ``kind``) inside ``node``, signing with ``key`` (default: the
+    node's ``keeper_key``)."""
     key = key or node.keeper_key
     if key is None:
         raise ValueError("no keeper key: pass one, or build the node with keeper_key")
     if node.keeper is not None:
         raise ValueError("this node already runs a keeper")
-    keeper = InNodeKeeper(node, key, config or KeeperConfig())
+    keeper = kind(node, key, config or KeeperConfig())
     node.keeper = keeper
     node.metrics.keeper = keeper.counters
     node.add_block_hook(keeper.on_block)

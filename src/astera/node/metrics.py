@@ -47,6 +47,12 @@ class KeeperCounters:
     bad_debt: int = 0
     #: Borrowers at the last detection that no one can value (a price the oracle refuses).
     unpriced: int = 0
+    #: USD (8 decimals, oracle prices at the time) repaid, seized, and the estimated profit
+    #: (the seized collateral's model sale less the repayment), when a keeper reports them
+    #: (``astera keeper --node``).
+    repaid_usd: int = 0
+    seized_usd: int = 0
+    profit_usd: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +63,9 @@ class KeeperCounters:
             "unprofitable": self.unprofitable,
             "bad_debt": self.bad_debt,
             "unpriced": self.unpriced,
+            "repaid_usd": str(self.repaid_usd),
+            "seized_usd": str(self.seized_usd),
+            "profit_usd": str(self.profit_usd),
         }
 
     def render(self) -> list[str]:
@@ -73,6 +82,20 @@ class KeeperCounters:
         lines += [
             f'astera_keeper_refusals_total{{reason="{r}"}} {n}' for r, n in sorted(self.refusals.items())
         ]
+        for name, total, help_ in (
+            ("repaid_usd", self.repaid_usd, "USD (8 decimals) repaid by the keeper's liquidations."),
+            ("seized_usd", self.seized_usd, "USD (8 decimals) of collateral the keeper seized."),
+            (
+                "profit_usd",
+                self.profit_usd,
+                "Estimated profit in USD (8 decimals): model sale less repayment.",
+            ),
+        ):
+            lines += [
+                f"# HELP astera_keeper_{name}_total {help_}",
+                f"# TYPE astera_keeper_{name}_total counter",
+                f"astera_keeper_{name}_total {total}",
+            ]
         for name, value, help_ in (
             ("unhealthy", self.unhealthy, "Accounts with HF < 1 at the last detection."),
             ("unprofitable", self.unprofitable, "Accounts the last run left unhealthy: no profitable size."),

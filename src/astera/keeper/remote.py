@@ -1,0 +1,178 @@
+"""A third-party keeper: the liquidation engine run against a live node, from outside it.
+
+``astera keeper --node URL --key KEYFILE`` runs a follower of the node
+(:mod:`astera.node.follower`): it holds an exact copy of the state, verified block by block
+(signatures, nonces, state hashes), in its own store. On that copy it runs the very keeper
+the node runs inside itself (:class:`~astera.keeper.in_node.InNodeKeeper`, one engine):
+after each block it finds the accounts with HF < 1, plans against its own market
+configuration (:class:`~astera.keeper.in_node.KeeperConfig`: model depth, fee, margin)
+and sends signed ``liquidate`` transactions, which the follower forwards to the node. It
+holds no privilege: its key is any funded account.
+
+Competing keepers: whoever the node orders first wins. A loser's transaction is refused
+(the account is healthy again: ``73``; nothing is logged, the nonce is not used); the
+keeper counts the refusal by reason, never sends that same transaction again
+(``repeat``), and plans afresh on the next block from the state the follower verified.
+It does nothing while the follower is catching up (plans on a past state would only be
+refused).
+
+What it did is shown on the terminal (Rich: a table per run with something to show, and
+refusals by reason) and in ``/metrics`` (Prometheus) of the follower's own API, served
+on ``--port``. ``--dry-run`` sends nothing: each planned transaction is run on the
+keeper's working copy only and shown as what it would send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from astera.core import Protocol, ProtocolError
+from astera.human import tokens, usd
+from astera.node.accounts import Key
+from astera.node.actions import ACTIONS, parse_params
+from astera.node.follower import FollowerNode, open_follower
+from astera.node.sequencer import CommittedBlock, Receipt
+
+from .engine import KeeperReport
+from .in_node import InNodeKeeper, KeeperConfig, NodeSubmitter, attach
+from .tables import liquidations_table, reserve_decimals
+
+log = logging.getLogger("astera.keeper")
+
+
+class RemoteKeeper(InNodeKeeper):
+    """The in-node keeper on a follower: idle until the follower has caught up with the node."""
+
+    def on_block(self, block: CommittedBlock) -> None:
+        follower = self.node.sequencer
+        if block.header.height < getattr(follower, "leader_head", 0):
+            self._changed = True  # catching up: look once at the head, whatever came before
+            return
+        super().on_block(block)
+
+
+class _RolledBack(Exception):
+    """Ends the transaction a dry run ran in."""
+
+
+class DryRunSubmitter(NodeSubmitter):
+    """Sends nothing: each transaction runs on the working copy alone (so the engine goes on as
+    if it were logged) and is logged as what would be sent."""
+
+    def _send(self, action: str, params: dict[str, Any]) -> Receipt:
+        p = self.protocol
+        args = parse_params(action, params)
+        events: list[Any] = []
+        try:
+            with p.transaction():
+                events = ACTIONS[action].run(p, self.liquidator, args) or []
+                raise _RolledBack
+        except _RolledBack:
+            pass
+        log.info("dry run: would send %s %s", action, params)
+        return Receipt("dry-run", -1, 0, "", p.now, "", events)
+
+
+def value(protocol: Protocol, asset: str, amount: int) -> int:
+    """USD (8 decimals) of ``amount`` base units of an underlying asset at its oracle price."""
+    try:
+        return int(amount * protocol.price(asset) // 10 ** protocol.decimals[asset])
+    except (ProtocolError, KeyError):
+        return 0
+
+
+class Reporter:
+    """Prints each run that did or met something, as Rich tables in whole tokens and USD."""
+
+    def __init__(self, keeper: InNodeKeeper, console: Console, dry_run: bool) -> None:
+        self.keeper = keeper
+        self.console = console
+        self.dry_run = dry_run
+        self.planned = 0
+
+    def __call__(self, report: KeeperReport) -> None:
+        """Add the run's figures to the keeper's counters (``/metrics``) and print it."""
+        p, t = self.keeper.protocol, self.keeper.counters
+        if not (report.liquidations or report.failures or report.bad_debt):
+            return
+        for ex in report.liquidations:
+            plan = ex.plan
+            self.planned += 1
+            t.repaid_usd += value(p, plan.pay_asset, plan.pay_amount)
+            t.seized_usd += value(p, plan.receive_asset, ex.received)
+            t.profit_usd += value(p, plan.pay_asset, ex.profit)
+        verb = "would liquidate" if self.dry_run else "liquidated"
+        rows = [(f"#{i + 1}", ex) for i, ex in enumerate(report.liquidations)]
+        if rows:
+            self.console.print(liquidations_table(p, rows, f"{verb} at block time {p.now}"))
+        refusals = t.refusals
+        for f in report.failures:
+            d = reserve_decimals(p, f.plan.pool, f.plan.debt)
+            self.console.print(
+                f"[yellow]refused[/] ({f.reason}): {tokens(f.plan.debt_to_cover, d, f.plan.debt)} of "
+                f"{f.plan.user[:8]}'s debt; re-planned on the next block"
+            )
+        if report.bad_debt:
+            self.console.print(
+                f"[red]bad debt[/] on {len({(b.pool, b.user) for b in report.bad_debt})} account(s)"
+            )
+        summary = Table.grid(padding=(0, 2))
+        summary.add_row(
+            f"{verb}: {self.planned}",
+            f"repaid {usd(t.repaid_usd)}",
+            f"seized {usd(t.seized_usd)}",
+            f"est. profit {usd(t.profit_usd)}",
+            "refusals: " + (", ".join(f"{r} x{n}" for r, n in sorted(refusals.items())) or "none"),
+        )
+        self.console.print(summary)
+
+
+def open_keeper(
+    url: str,
+    key: Key,
+    data: Path,
+    db: str | None = None,
+    config: KeeperConfig | None = None,
+    dry_run: bool = False,
+    console: Console | None = None,
+    **follower_options: Any,
+) -> FollowerNode:
+    """A follower of ``url`` with a :class:`RemoteKeeper` signing with ``key``; nothing runs yet
+    (serve it with :func:`astera.node.api.create_app`, whose lifespan starts it)."""
+    node = open_follower(url, data, db, keeper_key=key, **follower_options)
+    keeper = attach(node, key, config, kind=RemoteKeeper)
+    if dry_run:
+        keeper.submitter_class = DryRunSubmitter
+    keeper.on_report.append(Reporter(keeper, console or Console(stderr=True), dry_run))
+    return node
+
+
+def serve_keeper(
+    node: FollowerNode, host: str, port: int, on_ready: Callable[[], None] | None = None
+) -> None:
+    """Run the keeper's follower with its API (``/status``, ``/metrics``) until interrupted."""
+    import uvicorn
+
+    from astera.node.api import create_app
+    from astera.node.serve import NodeServer
+
+    config = uvicorn.Config(
+        create_app(node),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
+    server = NodeServer(config, node)
+    follower = node.follower
+    follower.on_failure.append(lambda failure: setattr(server, "should_exit", True))
+    server.run()
+    if follower.failure is not None:
+        raise SystemExit(f"astera keeper: the follower stopped, {follower.failure}")

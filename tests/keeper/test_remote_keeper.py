@@ -1,0 +1,157 @@
+"""Third-party keepers: two keepers follow a leader over HTTP (each with its own verified copy),
+and after a price crash compete to liquidate. Every unhealthy account ends healthy, no
+liquidation takes more than the close factor allows, the loser's refusals are clean protocol
+refusals never sent twice, and both keepers' state is the leader's, hash for hash."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from astera.core import WAD
+from astera.core.errors import HF_NOT_BELOW_THRESHOLD
+from astera.core.pool import CLOSE_FACTOR
+from astera.core.wadray import percent_mul
+from astera.keeper.in_node import REPEAT, KeeperConfig
+from astera.keeper.remote import open_keeper
+from astera.node import genesis
+from astera.node.api import create_app
+from astera.node.follower import FollowerNode, SignatureChecker
+from astera.node.store import open_store
+from astera.node.transactions import decode_tx, sign_tx
+from node.follow_harness import leader, wait_for
+from node.node_harness import LiveApi, key, make_genesis
+
+USD = 10**8
+WETH = 10**18
+USDC = 10**6
+BORROWERS = ("alice", "bob", "carol", "dave")
+KEEPERS = ("keeper1", "keeper2")
+
+
+def send(url: str, name: str, nonce: int, action: str, **params: Any) -> dict[str, Any]:
+    chain_id = httpx.get(url + "/status").json()["chain_id"]
+    r = httpx.post(url + "/txs", json=sign_tx(key(name), chain_id, nonce, action, params), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def keepers(
+    url: str, tmp_path: Path, stack: ExitStack, dry_run: bool = False
+) -> list[tuple[FollowerNode, io.StringIO]]:
+    out = []
+    for name in KEEPERS:
+        screen = io.StringIO()
+        node = open_keeper(
+            url,
+            key(name),
+            tmp_path / name,
+            config=KeeperConfig(rescan_seconds=1),
+            dry_run=dry_run,
+            console=Console(file=screen, width=120),
+            signatures=SignatureChecker(1),
+        )
+        stack.enter_context(LiveApi(create_app(node), node))
+        out.append((node, screen))
+    return out
+
+
+def settle(url: str, nodes: list[FollowerNode], timeout: float = 90) -> dict[str, Any]:
+    """Until the leader's head has not moved for a second and every keeper holds it."""
+    deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
+    while True:
+        status = httpx.get(url + "/status").json()
+        if status["height"] != last:
+            last, since = status["height"], time.monotonic()
+        elif time.monotonic() - since > 1.5 and all(n.follower.head.height == last for n in nodes):
+            return status  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, "the keepers did not settle"
+        time.sleep(0.1)
+
+
+def borrowers_then_crash(url: str) -> None:
+    """Each borrower: 10 WETH in, 27,000 USDC out; then WETH falls to $3,000 (HF 0.89)."""
+    for name in BORROWERS:
+        send(url, name, 0, "deposit", pool="core", asset="WETH", amount=str(10 * WETH))
+        send(url, name, 1, "borrow", pool="core", asset="USDC", amount=str(27_000 * USDC))
+    send(url, "oracle", 0, "set_price", asset="WETH", price=str(3_000 * USD))
+
+
+def liquidations_within_close_factor(store_dir: Path) -> int:
+    """Replay the log, checking each liquidation against the debt just before it; how many."""
+    store = open_store(None, str(store_dir))
+    try:
+        doc = json.loads(store.genesis_json() or "{}")
+        ledger = genesis.build(doc)
+        chain_id = genesis.chain_id(doc)
+        count = 0
+        for header, txs in store.log(0):
+            ledger.open_block(header.timestamp)
+            for _, body, signature in txs:
+                tx = decode_tx({"tx": json.loads(body), "signature": signature}, chain_id)
+                before = 0
+                if tx.action == "liquidate":
+                    before = ledger.protocol.debt(tx.args["target"], tx.args["debt_asset"])
+                events = ledger.apply(tx)
+                for e in events:
+                    if e.name == "LiquidationCall":
+                        count += 1
+                        assert e.fields["debt_to_cover"] <= percent_mul(before, CLOSE_FACTOR)
+            ledger.close_block(len(txs))
+        return count
+    finally:
+        store.close()
+
+
+def test_two_keepers_compete_after_a_crash(tmp_path: Path) -> None:
+    doc = make_genesis(**{name: dict(genesis.KEEPER_BANKROLL) for name in KEEPERS})
+    with leader(tmp_path, doc) as lead, ExitStack() as stack:
+        pair = keepers(lead.url, tmp_path, stack)
+        borrowers_then_crash(lead.url)
+        status = settle(lead.url, [n for n, _ in pair])
+        for name in BORROWERS:
+            account = httpx.get(f"{lead.url}/accounts/{key(name).address}").json()
+            assert int(account["pools"]["core"]["health_factor"]) >= WAD, name
+        done = {name: 0 for name in KEEPERS}
+        for (node, screen), name in zip(pair, KEEPERS, strict=True):
+            assert node.follower.head.state_hash == status["state_hash"]  # the leader's state, verified
+            counters = node.keeper.status()  # type: ignore[union-attr]
+            done[name] = counters["liquidations"]
+            # A lost race is a clean protocol refusal (healthy already: 73), never resent.
+            assert set(counters["refusals"]) <= {HF_NOT_BELOW_THRESHOLD, REPEAT}, counters["refusals"]
+            assert counters["bad_debt"] == 0
+            if counters["liquidations"]:
+                assert "liquidated" in screen.getvalue() and "est. profit" in screen.getvalue()
+            metrics = httpx.get(f"http://127.0.0.1:{stack_port(stack, node)}/metrics").text
+            assert f"astera_keeper_liquidations_total {counters['liquidations']}" in metrics
+        assert sum(done.values()) >= len(BORROWERS)
+    assert liquidations_within_close_factor(tmp_path / "keeper1") == sum(done.values())
+
+
+def stack_port(stack: ExitStack, node: FollowerNode) -> int:
+    for cb in stack._exit_callbacks:  # noqa: SLF001 - find the LiveApi serving this node
+        live = getattr(cb[1], "__self__", None)
+        if isinstance(live, LiveApi) and live.node is node:
+            return live.port
+    raise LookupError("node not served")
+
+
+def test_a_dry_run_sends_nothing_and_shows_what_it_would(tmp_path: Path) -> None:
+    doc = make_genesis(**{name: dict(genesis.KEEPER_BANKROLL) for name in KEEPERS})
+    with leader(tmp_path, doc) as lead, ExitStack() as stack:
+        (node, screen), _ = keepers(lead.url, tmp_path, stack, dry_run=True)
+        borrowers_then_crash(lead.url)
+        deadline = time.monotonic() + 60
+        while "would liquidate" not in screen.getvalue():
+            assert time.monotonic() < deadline, screen.getvalue()
+            time.sleep(0.1)
+        height = settle(lead.url, [node])["height"]
+        assert height == 2 * len(BORROWERS) + 1  # nothing but the script's transactions
+        wait_for(node, height)
