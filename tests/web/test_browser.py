@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from astera.core import WAD, Protocol
+from astera.node.accounts import Key
 
 from .conftest import Console, ServedNode, copy_key, ready, screenshot
 
@@ -121,6 +122,9 @@ def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNod
     refused("borrow", "USDC", "100000", "borrow")
     refused("withdraw", "WETH", "2", "withdraw")
     refused("deposit", "WETH", "50", "wallet")
+    with page.expect_download() as download:  # the exported key file is the CLI's key file
+        page.click("#export-key")
+    assert Key.load(Path(download.value.path())).address == me
     page.click("button[aria-label^='Use WETH as collateral in Core-Pool']")
     page.wait_for_selector("#positions-error:has-text('backs your debt')")
     screenshot(page, "account-refusal")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.node.node_harness import key, make_genesis
+from tests.node.node_harness import START, key, make_genesis
 
 from astera.core import WAD, Protocol
 from astera.node.api import create_app
@@ -25,7 +25,8 @@ E18, E6 = 10**18, 10**6
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
     store = open_store(None, str(tmp_path / "data"))
-    node = Node(open_chain(store, make_genesis()), faucet_key=key("faucet"))
+    # A stopped clock: every block at the same time, so a preview and the block after it agree.
+    node = Node(open_chain(store, make_genesis()), faucet_key=key("faucet"), clock=lambda: START + 60)
     with TestClient(create_app(node)) as client:
         client.node = node  # type: ignore[attr-defined]
         yield client
@@ -157,3 +158,29 @@ def test_risk_view_and_liquidations_feed(api: TestClient, borrower: str) -> None
     assert api.get(f"/liquidations?user={key('carol').address}").json()["items"] == []
     ladder = api.get("/risk/shock-ladder").json()
     assert ladder["format"] == "astera-shock-ladder/1" and "WETH" in ladder["assets"]
+
+
+def test_preview_is_the_transaction_without_its_effect(api: TestClient, borrower: str) -> None:
+    p = live(api)
+    before, nonce = p.state_hash(), api.get(f"/accounts/{borrower}").json()["next_nonce"]
+    body = {
+        "sender": borrower,
+        "action": "borrow",
+        "params": {"pool": "core", "asset": "USDC", "amount": "1000000000"},
+    }
+    ok = api.post("/preview", json=body).json()
+    refused = api.post("/preview", json={**body, "params": {**body["params"], "amount": str(10**12)}}).json()
+    assert live(api).state_hash() == before
+    assert api.get(f"/accounts/{borrower}").json()["next_nonce"] == nonce
+    assert refused["refused"]["reason"] == "9" and "borrow" in refused["refused"]["explanation"]
+    send(api, "alice", "borrow", pool="core", asset="USDC", amount="1000000000")
+    after = api.get(f"/accounts/{borrower}").json()["pools"]["core"]
+    assert ok["account"]["pools"]["core"]["health_factor"] == after["health_factor"]
+    assert ok["reserve"]["variable_borrow_rate"] == str(
+        live(api).core.reserves[2].current_variable_borrow_rate
+    )
+    newcomer = key("dave").address  # never sent anything: the preview must not leave a nonce behind
+    api.post("/preview", json={**body, "sender": newcomer})
+    assert newcomer not in api.node.chain.ledger.nonces  # type: ignore[attr-defined]
+    bad = api.post("/preview", json={**body, "action": "fly"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_tx"

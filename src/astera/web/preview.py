@@ -1,7 +1,8 @@
 """Exact previews: what one unsigned transaction would do, computed by the core on the live state.
 
 The transaction goes through the same checks as a signed one (parameters, role, nonce, the
-protocol) inside a dry run (:func:`astera.human.dry_run`, always rolled back). The answer is
+protocol) at the time the next block would have, inside a dry run (:func:`astera.human.dry_run`,
+always rolled back). The answer is
 the account as ``GET /accounts/{address}`` would show it after and the reserve's new rates, or
 the refusal as ``POST /txs`` would answer it (in plain words, with the most the action allows).
 """
@@ -27,6 +28,7 @@ def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dic
     out: dict[str, Any] = {"action": action, "refused": None}
 
     def run() -> None:
+        p.set_time(max(p.now, int(node.sequencer.clock())))  # where the next block would run it
         events = ledger.apply(tx)
         out["events"] = [{"event": e.name, "pool": e.pool, "data": jsonable(e.fields)} for e in events]
         out["account"] = account_view(p, sender, nonce + 1)
