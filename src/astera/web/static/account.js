@@ -2,7 +2,7 @@
 // alerts, history, and operator actions for role keys.
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
-  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, decimalsIn,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 
@@ -15,12 +15,6 @@ const poolParam = (p) => (String(p) === "core" ? "core" : Number(p));
 const pools = () => [markets.core, ...markets.mini_pools];
 const reserveOf = (pool, asset) => pools().find((p) => String(p.pool) === String(pool)).reserves.find((r) => r.asset === asset);
 const decimalsOf = (pool, asset) => reserveOf(pool, asset).config.decimals;
-/** An asset's decimals by symbol, Mini-Pool tranches included. */
-function assetDecimals(a) {
-  if (markets.assets[a]) return markets.assets[a].decimals;
-  for (const p of pools()) for (const r of p.reserves) if (r.asset === a) return r.config.decimals;
-  return 0;
-}
 const errorText = (e) => (e.body && e.body.error && e.body.error.explanation) || e.message;
 
 // ---- key ----------------------------------------------------------------------------------------------
@@ -306,9 +300,9 @@ async function renderHistory() {
     table("Your transactions (newest first)", ["Block", "Action", "Pool", "Asset", "Amount"],
       txs.items.map((t) => [String(t.height), t.action, t.params.pool === undefined ? "" : poolName(t.params.pool),
         t.params.asset || "", t.params.amount === undefined ? (t.params.enabled === undefined ? "" : String(t.params.enabled))
-          : t.params.amount === "max" ? "max" : formatUnits(t.params.amount, assetDecimals(t.params.asset), 6)])),
+          : t.params.amount === "max" ? "max" : formatUnits(t.params.amount, decimalsIn(markets)(t.params.asset), 6)])),
     liq.items.length
-      ? table("Liquidations you suffered", LIQUIDATION_HEADERS, liquidationRows(liq.items, assetDecimals))
+      ? table("Liquidations you suffered", LIQUIDATION_HEADERS, liquidationRows(liq.items, decimalsIn(markets)))
       : h("p", {}, "No liquidations of this account."));
 }
 

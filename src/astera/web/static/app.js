@@ -214,11 +214,21 @@ function band(hf, t) {
   return 0;
 }
 
+/** Asset decimals by symbol, Mini-Pool tranches included, from a /markets answer. */
+export function decimalsIn(m) {
+  const d = Object.fromEntries(Object.entries(m.assets).map(([a, v]) => [a, v.decimals]));
+  for (const p of m.mini_pools) for (const r of p.reserves) d[r.asset] = r.config.decimals;
+  return (a) => d[a] ?? 0;
+}
+
 async function checkHealth(k, block) {
   for (const tx of block ? block.txs : []) {
     for (const ev of tx.events) {
       if (ev.event === "LiquidationCall" && ev.data.user === k.address) {
-        banner("", `You were liquidated in pool ${ev.pool}: ${ev.data.debt} debt repaid, ${ev.data.collateral} seized (block ${block.height}).`);
+        const dec = decimalsIn(await api("/markets"));
+        const d = ev.data;
+        banner("", `You were liquidated in pool ${ev.pool}: ${formatUnits(d.debt_to_cover, dec(d.debt), 6)} ${d.debt} of your debt ` +
+          `repaid, ${formatUnits(d.liquidated_collateral, dec(d.collateral), 6)} ${d.collateral} of your collateral seized (block ${block.height}).`);
       }
     }
   }

@@ -1,5 +1,5 @@
 // Recent liquidations across all pools, and the keeper's status.
-import { api, h, show, table, start, formatUnits, short } from "./app.js";
+import { api, h, show, table, start, formatUnits, short, decimalsIn } from "./app.js";
 
 export function liquidationRows(items, decimals) {
   return items.map((l) => [
@@ -14,12 +14,9 @@ export function liquidationRows(items, decimals) {
 }
 export const LIQUIDATION_HEADERS = ["Block", "Pool", "Account", "Debt repaid", "Collateral seized", "Bonus", "Liquidator"];
 
-/** Asset decimals, Mini-Pool tranches included (a tranche has its Core asset's decimals). */
+/** Asset decimals by symbol, Mini-Pool tranches included. */
 export async function decimalsOf() {
-  const m = await api("/markets");
-  const d = Object.fromEntries(Object.entries(m.assets).map(([a, v]) => [a, v.decimals]));
-  for (const p of m.mini_pools) for (const r of p.reserves) d[r.asset] = r.config.decimals;
-  return (a) => d[a] ?? 0;
+  return decimalsIn(await api("/markets"));
 }
 
 async function render() {
