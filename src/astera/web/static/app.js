@@ -53,7 +53,8 @@ export function formatUnits(value, decimals, maxFrac = decimals) {
   const unit = 10n ** BigInt(decimals);
   const whole = (v / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   let frac = (v % unit).toString().padStart(decimals, "0").slice(0, maxFrac).replace(/0+$/, "");
-  return (neg ? "-" : "") + whole + (frac ? "." + frac : "");
+  const shown = whole + (frac ? "." + frac : "");
+  return (neg && shown !== "0" ? "-" : "") + shown;
 }
 
 export const fmtUsd = (v) => "$" + formatUnits(v, 8, 2);
@@ -65,7 +66,11 @@ export function fmtHf(hf) {
 }
 
 /** A ray rate or ratio as a percentage with 2 decimals (cut). */
-export const fmtPct = (ray) => formatUnits(BigInt(ray) * 100n, 27, 2) + " %";
+export function fmtPct(ray) {
+  const v = BigInt(ray);
+  const shown = formatUnits(v * 100n, 27, 2);
+  return (shown === "0" && v > 0n ? "< 0.01" : shown) + " %";
+}
 export const fmtBps = (bps) => formatUnits(BigInt(bps), 2, 2) + " %";
 
 /** Supply APY: supply interest accrues linearly, so a year earns the rate itself (APY = APR). */

@@ -11,7 +11,7 @@ async function render(block) {
   const dec = r.config.decimals;
   const stamp = block ? block.height : "now";
   const params = Object.entries(curve.params).filter(([k]) => k !== "model")
-    .map(([k, v]) => [k, /utilization|rate|error|slope|kp|ki/.test(k) && k !== "max_i_time_amp" ? `${v} (${fmtPct(v)})` : v]);
+    .map(([k, v]) => [k, /utilization|rate|error|slope/.test(k) ? `${v} (${fmtPct(v)})` : v]);
   document.querySelector("h1").textContent = `${asset} in ${poolRef === "core" ? "the Core-Pool" : "Mini-Pool " + poolRef}`;
   show(
     h("section", {},
