@@ -140,6 +140,7 @@ def _remote_keeper(
         raise CliError("--node needs --key KEY: the account that liquidates (any funded key)")
     signer = load_key(key)
     logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not every long poll
     config = KeeperConfig(margin_bps=margin, depth_usd=depth * 10**8)
     keeper_node = open_keeper(url, signer, data, db, config, dry_run, console=err_console)
     err_console.print(

@@ -1,0 +1,174 @@
+"""Benchmark: a follower catching up from genesis, and its lag behind a live leader.
+
+1. **Catch-up.** A log of ``--txs`` signed deposits (``--per-block`` per block, from
+   ``--accounts`` keys) is written by an in-process node; a leader (``astera serve``, a
+   subprocess) then serves it, and a follower in this process pulls it from genesis,
+   checking every signature (worker processes, one per core), replaying every transaction
+   and checking every block's state hash, writing its own SQLite store. Reported: blocks/s,
+   transactions/s, and the time a 10^6-transaction log would take at that rate (linear
+   extrapolation: the per-transaction work does not grow with the log, the state does
+   only with new accounts).
+2. **Lag.** One deposit at a time is sent to the caught-up leader (``--lag-txs`` of them,
+   ~20 per second); the lag of a block is the time from the leader's acknowledgement (its
+   durable commit, as the submitter sees it) to the follower having verified and stored
+   it. Reported: p50 and p99.
+
+    .venv/bin/python bench/follower_bench.py                  # 20,000 txs, 200 lag samples
+    .venv/bin/python bench/follower_bench.py --txs 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from astera.node.accounts import Key
+from astera.node.chain import open_chain
+from astera.node.follower import FollowerNode, open_follower
+from astera.node.genesis import chain_id, default_genesis
+from astera.node.node import Node
+from astera.node.store import open_store
+from astera.node.transactions import decode_tx, sign_tx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_genesis(accounts: list[Key]) -> dict[str, Any]:
+    roles = {r: Key.generate().address for r in ("admin", "emergency_admin", "oracle", "faucet")}
+    doc = default_genesis(roles, Key.generate().address, int(time.time()) - 10**6)
+    for k in accounts:
+        doc["balances"][k.address] = {"USDC": str(10**15)}
+    return doc
+
+
+def build_log(data: Path, doc: dict[str, Any], accounts: list[Key], txs: int, per_block: int) -> None:
+    """Write a log of ``txs`` deposits through an in-process node (no HTTP)."""
+    store = open_store(None, str(data))
+    node = Node(open_chain(store, doc), snapshot_every=0)
+    cid = chain_id(doc)
+    nonces = dict.fromkeys((k.address for k in accounts), 0)
+
+    async def go() -> None:
+        await node.start()
+        sent = 0
+        while sent < txs:
+            batch = []
+            for i in range(min(per_block, txs - sent)):
+                k = accounts[(sent + i) % len(accounts)]
+                envelope = sign_tx(
+                    k, cid, nonces[k.address], "deposit", {"pool": "core", "asset": "USDC", "amount": "1000"}
+                )
+                nonces[k.address] += 1
+                batch.append(node.submit(decode_tx(envelope, cid, check_signature=False)))
+            await asyncio.gather(*batch)
+            sent += len(batch)
+        await node.stop()
+
+    asyncio.run(go())
+
+
+def start_leader(data: Path, genesis: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "astera", "serve", "--data", str(data), "--genesis", str(genesis)]
+    cmd += ["--port", str(port), "--no-keeper", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/status", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("leader did not start")
+
+
+async def follow(node: FollowerNode, height: int) -> float:
+    """Start the follower; seconds until it has verified ``height``."""
+    t0 = time.perf_counter()
+    await node.start()
+    while node.follower.head.height < height:
+        if node.follower.failure is not None:
+            raise node.follower.failure
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - t0
+
+
+async def lag(node: FollowerNode, url: str, key: Key, cid: str, count: int) -> list[float]:
+    """Seconds from each acknowledgement to the follower holding the block, ``count`` times."""
+    samples = []
+    nonce = int(httpx.get(f"{url}/accounts/{key.address}").json()["next_nonce"])
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for _ in range(count):
+            envelope = sign_tx(key, cid, nonce, "deposit", {"pool": "core", "asset": "USDC", "amount": "1"})
+            nonce += 1
+            r = await http.post("/txs", json=envelope)
+            acked = time.time()
+            height = r.json()["height"]
+            while node.follower.head.height < height:
+                await asyncio.sleep(0.0005)
+            arrived = next(at for h, at in reversed(node.follower.arrivals) if h == height)
+            samples.append(max(0.0, arrived - acked))
+            await asyncio.sleep(0.05)
+    return samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--txs", type=int, default=20_000)
+    ap.add_argument("--per-block", type=int, default=200)
+    ap.add_argument("--accounts", type=int, default=200)
+    ap.add_argument("--lag-txs", type=int, default=200)
+    args = ap.parse_args()
+    accounts = [Key.generate() for _ in range(args.accounts)]
+    doc = make_genesis(accounts)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        genesis = root / "genesis.json"
+        genesis.write_text(json.dumps(doc))
+        t0 = time.perf_counter()
+        build_log(root / "leader", doc, accounts, args.txs, args.per_block)
+        print(f"log of {args.txs} txs built in {time.perf_counter() - t0:.1f}s", flush=True)
+        proc, url = start_leader(root / "leader", genesis)
+        try:
+            head = httpx.get(url + "/status").json()["height"]
+            node = open_follower(url, root / "follower")
+
+            async def run() -> tuple[float, list[float]]:
+                seconds = await follow(node, head)
+                samples = await lag(node, url, accounts[0], chain_id(doc), args.lag_txs)
+                await node.stop()
+                return seconds, samples
+
+            seconds, samples = asyncio.run(run())
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    tx_rate = args.txs / seconds
+    samples.sort()
+    print(
+        f"catch-up from genesis: {head} blocks, {args.txs} txs in {seconds:.2f}s: "
+        f"{head / seconds:,.0f} blocks/s, {tx_rate:,.0f} tx/s "
+        f"(10^6 txs at this rate: {10**6 / tx_rate / 60:.1f} min)"
+    )
+    print(
+        f"steady-state lag over {len(samples)} blocks (leader ack -> follower verified and durable): "
+        f"p50 {samples[len(samples) // 2] * 1000:.1f} ms, p99 {samples[int(len(samples) * 0.99)] * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
