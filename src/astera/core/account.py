@@ -33,6 +33,27 @@ class AccountData(NamedTuple):
     health_factor: int
 
 
+class Position(NamedTuple):
+    """One reserve of one pool as an account holds it (base units of the reserve asset)."""
+
+    asset: str
+    decimals: int
+    supplied: int
+    debt: int
+    collateral: bool
+
+
+def positions(pool: Pool, user: str) -> list[Position]:
+    """The user's non-empty positions in ``pool``, in reserve order, interest included."""
+    now = pool.proto.now
+    out = []
+    for r in pool.reserves:
+        supplied, debt = r.a_balance(user, now), r.debt_balance(user, now)
+        if supplied or debt:
+            out.append(Position(r.asset, r.decimals, supplied, debt, pool.is_collateral(user, r)))
+    return out
+
+
 def account_data(pool: Pool, user: str) -> AccountData:
     """Sum a user's collateral and debt at oracle prices (§5.1)."""
     cfg = pool.user_config.get(user, 0)

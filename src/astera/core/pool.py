@@ -152,6 +152,7 @@ class Pool:
             raise ProtocolError(E.LIQUIDITY_RATE_OVERFLOW)
         if borrow > UINT128_MAX:
             raise ProtocolError(E.BORROW_RATE_OVERFLOW)
+        self.proto.journal.save(r)
         r.current_liquidity_rate = liquidity
         r.current_variable_borrow_rate = borrow
         self.after_rates(r)
@@ -187,11 +188,14 @@ class Pool:
     def mint_a(self, r: Reserve, holder: str, amount: int, index: int) -> bool:
         """Mint aTokens worth ``amount``; returns whether the holder had none before."""
         scaled, prev = self._mint_scaled(r.a_scaled, holder, amount, index)
+        self.proto.journal.save(r)
         r.a_scaled_total += scaled
         return prev == 0
 
     def burn_a(self, r: Reserve, holder: str, amount: int, index: int) -> None:
-        r.a_scaled_total -= self._burn_scaled(r, r.a_scaled, r.a_scaled_total, holder, amount, index)
+        scaled = self._burn_scaled(r, r.a_scaled, r.a_scaled_total, holder, amount, index)
+        self.proto.journal.save(r)
+        r.a_scaled_total -= scaled
 
     def mint_debt(self, r: Reserve, user: str, on_behalf_of: str, amount: int) -> bool:
         """Mint variable debt; a delegated borrow spends the delegator's allowance."""
@@ -201,13 +205,14 @@ class Pool:
                 raise ProtocolError(E.BORROW_ALLOWANCE_NOT_ENOUGH)
             self.proto.journal.set(r.borrow_allowance, (on_behalf_of, user), allowance - amount)
         scaled, prev = self._mint_scaled(r.d_scaled, on_behalf_of, amount, r.variable_borrow_index)
+        self.proto.journal.save(r)
         r.d_scaled_total += scaled
         return prev == 0
 
     def burn_debt(self, r: Reserve, user: str, amount: int) -> None:
-        r.d_scaled_total -= self._burn_scaled(
-            r, r.d_scaled, r.d_scaled_total, user, amount, r.variable_borrow_index
-        )
+        scaled = self._burn_scaled(r, r.d_scaled, r.d_scaled_total, user, amount, r.variable_borrow_index)
+        self.proto.journal.save(r)
+        r.d_scaled_total -= scaled
 
     def move_a_scaled(self, r: Reserve, sender: str, to: str, scaled: int, amount: int) -> None:
         """Move ``scaled`` aToken units (``amount`` of underlying) from ``sender`` to ``to``;
@@ -507,7 +512,7 @@ class Pool:
         for r, amount, premium, mode in zip(reserves, amounts, premiums, modes, strict=True):
             if mode == 0:
                 self.update_state(r)
-                r.cumulate_to_liquidity_index(r.a_total_supply(self.proto.now), premium)
+                r.cumulate_to_liquidity_index(r.a_total_supply(self.proto.now), premium, self.proto.journal)
                 self.update_rates(r, amount + premium, 0)
                 self.pay_in(r, receiver, amount + premium)
             else:

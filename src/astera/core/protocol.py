@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from . import dry_run
 from . import errors as E
 from .account import AccountData, account_data
 from .core_pool import CORE_TREASURY, CorePool
+from .dry_run import DryRun, Step, V
 from .errors import InputError, ProtocolError, overflow
 from .events import Event
 from .journal import Journal
@@ -118,37 +120,60 @@ class Protocol:
 
     # ---- atomicity -----------------------------------------------------------------------------
 
+    def _begin(self) -> int:
+        """Open a (possibly nested) transaction level; the journal mark to roll back to."""
+        self._depth += 1
+        return self.journal.mark()
+
+    def _end(self, mark: int, failed: bool) -> None:
+        """Close the level opened at ``mark``: undo it if it failed, commit if it was outermost."""
+        self._depth -= 1
+        if failed:
+            self.journal.rollback(mark)
+        elif self._depth == 0:
+            self.journal.commit()
+
     def atomic(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` so that a refusal anywhere inside leaves the state untouched."""
-        journal = self.journal
-        mark = journal.mark()
-        self._depth += 1
+        mark = self._begin()
         try:
             result = fn(*args)
         except BaseException:
-            journal.rollback(mark)
+            self._end(mark, True)
             raise
-        finally:
-            self._depth -= 1
-        if self._depth == 0:
-            journal.commit()
+        self._end(mark, False)
         return result
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group several operations into one all-or-nothing unit (``with p.transaction(): ...``)."""
-        journal = self.journal
-        mark = journal.mark()
-        self._depth += 1
+        mark = self._begin()
         try:
             yield
         except BaseException:
-            journal.rollback(mark)
+            self._end(mark, True)
             raise
-        finally:
-            self._depth -= 1
-        if self._depth == 0:
-            journal.commit()
+        self._end(mark, False)
+
+    def simulate(
+        self,
+        steps: Iterable[Step],
+        inspect: Callable[[Protocol, str], V] | None = None,
+        accounts: Iterable[str] = (),
+        refusals: tuple[type[BaseException], ...] = (ProtocolError,),
+        at: int | None = None,
+    ) -> DryRun[V]:
+        """Run ``steps`` on the current state and report what they would do, then undo them.
+
+        Each step (``step(protocol) -> events``) runs atomically, as a transaction of a block
+        would: a refusal (an exception in ``refusals``) is recorded with nothing changed and
+        the next step runs on. Afterwards every account the steps wrote to (wallets, bitmaps,
+        aToken and debt balances), plus ``accounts``, is inspected (``inspect``; by default
+        :func:`~astera.core.dry_run.account_after`), and everything is rolled back. ``at``
+        runs them at that block timestamp (not before :attr:`now`). It costs what the steps
+        touch: nothing is copied.
+        """
+        return dry_run.run(self, steps, inspect, accounts, refusals, at)
 
     # ---- tokens ---------------------------------------------------------------------------------
 
@@ -261,10 +286,14 @@ class Protocol:
         _int(decimals, "decimals", 0, 255)
         _int(timeout, "timeout")
         _int(price, "price", 1, (1 << 255) - 1)
-        self.wallets[symbol] = {}
-        self.decimals[symbol] = decimals
-        self.oracle.timeouts[symbol] = timeout
-        self.oracle.set_price(symbol, price, self.now)
+        self.atomic(self._add_asset, symbol, decimals, price, timeout)
+
+    def _add_asset(self, symbol: str, decimals: int, price: int, timeout: int) -> None:
+        j = self.journal
+        j.set(self.wallets, symbol, {})
+        j.set(self.decimals, symbol, decimals)
+        j.set(self.oracle.timeouts, symbol, timeout)
+        self._set_price(symbol, price)
 
     def _require(self, caller: str, role_holder: str, code: str) -> None:
         if caller != role_holder:
@@ -295,17 +324,23 @@ class Protocol:
             None,
             reserve_type,
         )
-        self.core.reserves.append(r)
-        self.core.by_key[key] = r
+        self.atomic(self._list_reserve, self.core, key, r)
         return r
+
+    def _list_reserve(self, pool: Pool, key: object, r: Reserve) -> None:
+        self.journal.append(pool.reserves, r)
+        self.journal.set(pool.by_key, key, r)
 
     def create_mini_pool(self, caller: str, pool_admin: str) -> MiniPool:
         """Deploy a Mini-Pool with its own admin (the main admin only)."""
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
         mp = MiniPool(self, len(self.mini_pools), pool_admin)
-        self.mini_pools.append(mp)
-        self.core.mini_pools[mp.address] = mp
+        self.atomic(self._add_mini_pool, mp)
         return mp
+
+    def _add_mini_pool(self, mp: MiniPool) -> None:
+        self.journal.append(self.mini_pools, mp)
+        self.journal.set(self.core.mini_pools, mp.address, mp)
 
     def init_mini_reserve(
         self, caller: str, mp_id: int, name: str, strategy: RateStrategy, tranche_of: str | None = None
@@ -322,7 +357,6 @@ class Protocol:
             core_r = None
             a_id = A_TOKEN_ID_BASE + UNIQUE_ID_OFFSET + mp.unique_count
             d_id = DEBT_TOKEN_ID_BASE + UNIQUE_ID_OFFSET + mp.unique_count
-            mp.unique_count += 1
         else:
             if strategy.model == "fixed":
                 raise ProtocolError(E.TRANCHE_FIXED_RATE)
@@ -344,8 +378,10 @@ class Protocol:
         )
         r.tranche_of = core_r
         r.a_token_id, r.debt_token_id = a_id, d_id
-        mp.reserves.append(r)
-        mp.by_key[name] = r
+        with self.transaction():
+            if core_r is None:
+                self.journal.setattr(mp, "unique_count", mp.unique_count + 1)
+            self._list_reserve(mp, name, r)
         return r
 
     def configure_reserve_as_collateral(
@@ -375,7 +411,13 @@ class Protocol:
                 raise ProtocolError(E.INVALID_CONFIGURATION)
             if r.a_scaled_total or r.d_scaled_total:
                 raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
-        r.ltv, r.liquidation_threshold, r.liquidation_bonus = ltv, lt, bonus
+        changes = (("ltv", ltv), ("liquidation_threshold", lt), ("liquidation_bonus", bonus))
+        self.atomic(self._configure, r, *changes)
+
+    def _configure(self, obj: object, *changes: tuple[str, object]) -> None:
+        """Replace configuration values of a reserve or pool through the journal."""
+        for name, value in changes:
+            self.journal.setattr(obj, name, value)
 
     def set_reserve_flags(
         self,
@@ -405,8 +447,7 @@ class Protocol:
             )
             if value is not None
         ]
-        for name, flag in changes:
-            setattr(r, name, flag)
+        self.atomic(self._configure, r, *changes)
 
     def _sync_then(self, p: Pool, r: Reserve, change: Callable[[], None]) -> None:
         """Accrue with the old parameters, change them, re-rate with the new ones."""
@@ -457,14 +498,14 @@ class Protocol:
         r = self._reserve(p, asset, reserve_type)
         if _int(cap, "cap") > MAX_DEPOSIT_CAP:
             raise ProtocolError(E.INVALID_DEPOSIT_CAP)
-        r.deposit_cap = cap
+        self.atomic(self._configure, r, ("deposit_cap", cap))
 
     def set_flash_premium(self, caller: str, pool: PoolRef, premium: int) -> None:
         p = self.pool(pool)
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
         if _int(premium, "premium") > PERCENTAGE_FACTOR:
             raise ProtocolError(E.FLASHLOAN_PREMIUM_INVALID)
-        p.flash_premium = premium
+        self.atomic(self._configure, p, ("flash_premium", premium))
 
     def set_pause(self, caller: str, pool: PoolRef, paused: bool) -> None:
         """Pause or unpause a pool (emergency admin)."""
@@ -472,7 +513,7 @@ class Protocol:
         self._require(caller, self.emergency_admin, E.CALLER_NOT_EMERGENCY_ADMIN)
         if _bool(paused, "paused") == p.paused:
             raise ProtocolError("0")
-        p.paused = paused
+        self.atomic(self._configure, p, ("paused", paused))
 
     def set_pool_admin(self, caller: str, mp_id: int, new_admin: str) -> None:
         """Hand a Mini-Pool over to a new pool admin (its current admin only)."""
@@ -480,16 +521,18 @@ class Protocol:
         self._require(caller, mp.admin, E.CALLER_NOT_POOL_ADMIN)
         if not isinstance(new_admin, str) or not new_admin:
             raise InputError("input:type", "new_admin must be a non-empty string")
-        mp.admin = new_admin
+        self.atomic(self._configure, mp, ("admin", new_admin))
 
     def set_max_reserves_with_flow_borrowing(self, caller: str, count: int) -> None:
         """Raise or lower the global cap on (asset, Mini-Pool) pairs with a credit line."""
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
-        self.core.max_reserves_with_flow_borrowing = _int(count, "count", 0, 1 << 16)
+        count = _int(count, "count", 0, 1 << 16)
+        self.atomic(self._configure, self.core, ("max_reserves_with_flow_borrowing", count))
 
     def set_min_debt_threshold(self, caller: str, mp_id: int, threshold: int) -> None:
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
-        self.mini_pool(mp_id).min_debt_threshold = _int(threshold, "threshold")
+        mp = self.mini_pool(mp_id)
+        self.atomic(self._configure, mp, ("min_debt_threshold", _int(threshold, "threshold")))
 
     def set_flow_limit(self, caller: str, asset: str, mp_id: int, limit: int) -> list[Event]:
         """The Core-Pool's credit line to a Mini-Pool for ``asset`` (must be >= current flow)."""

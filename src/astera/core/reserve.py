@@ -217,8 +217,9 @@ class Reserve:
         journal.set(self.a_scaled, holder, self.a_scaled.get(holder, 0) + scaled)
         self.a_scaled_total += scaled
 
-    def cumulate_to_liquidity_index(self, total_liquidity: int, amount: int) -> None:
+    def cumulate_to_liquidity_index(self, total_liquidity: int, amount: int, journal: Journal) -> None:
         """Spread a flash-loan premium over suppliers (§3.4). Call after update_state."""
+        journal.save(self)
         self.liquidity_index = ray_mul(ray_div(amount, total_liquidity) + RAY, self.liquidity_index)
 
     def config(self) -> dict[str, Any]:

@@ -36,10 +36,10 @@ from starlette.staticfiles import StaticFiles
 from astera import __version__
 from astera.web import create_router
 
-from . import replication, sse
+from . import replication, simulate, sse
 from .actions import ACTIONS
 from .blocks import Header as BlockHeader
-from .blocks import jsonable
+from .blocks import events_json
 from .body_limit import BodyLimit
 from .errors import STATUS, NodeError
 from .node import Node, event_json
@@ -138,7 +138,7 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
         "block_hash": r.block_hash,
         "timestamp": r.timestamp,
         "state_hash": r.state_hash,
-        "events": [{"event": e.name, "pool": e.pool, "data": jsonable(e.fields)} for e in r.events],
+        "events": events_json(r.events),
     }
 
 
@@ -536,4 +536,5 @@ def create_app(node: Node) -> FastAPI:
         receipt = await node.mint_from_faucet(req.address, req.asset, int(req.amount), client_of(request))
         return receipt_json(receipt)
 
+    app.include_router(simulate.router(node))
     return app

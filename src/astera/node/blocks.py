@@ -74,6 +74,11 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def events_json(events: list[Event]) -> list[dict[str, Any]]:
+    """Events as a receipt or a dry run shows them: name, pool and JSON data."""
+    return [{"event": e.name, "pool": e.pool, "data": jsonable(e.fields)} for e in events]
+
+
 def event_data(event: Event) -> str:
     """An event's fields as stored JSON (ints as strings)."""
     return canonical_json(jsonable(event.fields))

@@ -74,29 +74,34 @@ class Ledger:
         expected = self.nonces.get(tx.sender, 0)
         if tx.nonce != expected:
             raise NodeError("bad_nonce", f"nonce {tx.nonce}, expected {expected}", expected=expected)
-        action = ACTIONS[tx.action]
-        p = self.protocol
-        if action.role is not None:
-            holder = role_holder(p, action.role, tx.args, self.roles.oracle, self.roles.faucet)
-            if tx.sender != holder:
-                raise NodeError(
-                    "unauthorized", f"{tx.action} needs the {action.role.value} key", role=action.role.value
-                )
-        try:
-            with p.transaction():
-                events = self._execute(action, tx.sender, tx.args)
-        except ProtocolError as e:
-            rerun = partial(self._execute, action, tx.sender)
-            raise refusal(e, explain(p, tx.sender, tx.action, tx.args, e, rerun)) from None
+        events = self.execute(tx.sender, tx.action, tx.args)
         self.nonces[tx.sender] = expected + 1
         return events
 
+    def execute(self, sender: str, name: str, args: dict[str, Any]) -> list[Event]:
+        """Run one parsed action for ``sender`` after its role check, atomically: the part of
+        :meth:`apply` after the nonce, and what ``POST /simulate`` runs. A refusal is a
+        :class:`NodeError` (explained in plain words) and changes nothing."""
+        action = ACTIONS[name]
+        p = self.protocol
+        if action.role is not None:
+            holder = role_holder(p, action.role, args, self.roles.oracle, self.roles.faucet)
+            if sender != holder:
+                raise NodeError(
+                    "unauthorized", f"{name} needs the {action.role.value} key", role=action.role.value
+                )
+        try:
+            with p.transaction():
+                return self._execute(action, sender, args)
+        except ProtocolError as e:
+            rerun = partial(self._execute, action, sender)
+            raise refusal(e, explain(p, sender, name, args, e, rerun)) from None
+
     def _execute(self, action: Action, sender: str, args: dict[str, Any]) -> list[Event]:
         """Run an action on the protocol (inside the caller's transaction), registering the
-        accounts it names first: journaled (Protocol.register_user is not), so a refusal
-        un-registers them too."""
+        accounts it names first (journaled: a refusal un-registers them too)."""
         p = self.protocol
         for address in (sender, *action.accounts(args)):
             if address not in p.users:
-                p.journal.set(p.users, address, None)
+                p.register_user(address)
         return action.run(p, sender, args) or []

@@ -130,8 +130,4 @@ def is_valid_public_key(raw: bytes) -> bool:
 
 def is_strict_signature(raw: bytes) -> bool:
     """A 64-byte signature whose R is not a small-order point and whose S is reduced."""
-    return (
-        len(raw) == 64
-        and raw[:32] not in SMALL_ORDER_ENCODINGS
-        and int.from_bytes(raw[32:], "little") < L
-    )
+    return len(raw) == 64 and raw[:32] not in SMALL_ORDER_ENCODINGS and int.from_bytes(raw[32:], "little") < L

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from astera.core import RAY, Protocol, ProtocolError
+from astera.core.account import positions as held_positions
 from astera.core.minipool import MiniPool
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
@@ -109,22 +110,18 @@ def _asset_price(p: Protocol, asset: str) -> str | None:
 
 
 def _pool_account(p: Protocol, pool: Pool, address: str) -> dict[str, Any]:
-    now = p.now
     ref = "core" if pool is p.core else pool.id  # type: ignore[attr-defined]
-    positions = []
-    for r in pool.reserves:
-        supplied, debt = r.a_balance(address, now), r.debt_balance(address, now)
-        if supplied or debt:
-            positions.append(
-                {
-                    "asset": r.asset,
-                    "decimals": r.decimals,
-                    "supplied": str(supplied),
-                    "debt": str(debt),
-                    "collateral": pool.is_collateral(address, r),
-                    "liquidation_price": None,
-                }
-            )
+    positions: list[dict[str, Any]] = [
+        {
+            "asset": pos.asset,
+            "decimals": pos.decimals,
+            "supplied": str(pos.supplied),
+            "debt": str(pos.debt),
+            "collateral": pos.collateral,
+            "liquidation_price": None,
+        }
+        for pos in held_positions(pool, address)
+    ]
     view: dict[str, Any] = {"positions": positions}
     try:
         data = p.account(address, ref)

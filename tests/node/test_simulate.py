@@ -1,0 +1,115 @@
+"""``POST /simulate``: unsigned transactions run as the next block would run them, results and
+accounts equal to really sending them, and nothing changes (state hash, nonces, log)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from astera.node.api import create_app
+from astera.node.chain import open_chain
+from astera.node.node import Node
+from astera.node.store import open_store
+from astera.node.transactions import sign_tx
+
+from .node_harness import START, key, make_genesis
+
+#: The wall clock of the node under test: a dry run and the real block share it.
+NOW = START + 3_600
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[TestClient]:
+    store = open_store(None, str(tmp_path / "data"))
+    node = Node(open_chain(store, make_genesis()), faucet_key=key("faucet"), clock=lambda: NOW)
+    with TestClient(create_app(node)) as client:
+        client.node = node  # type: ignore[attr-defined]
+        yield client
+
+
+def body(who: str, action: str, **params: Any) -> dict[str, Any]:
+    return {"sender": key(who).address, "action": action, "params": params}
+
+
+def observed(api: TestClient) -> tuple[Any, ...]:
+    status = api.get("/status").json()
+    alice = api.get(f"/accounts/{key('alice').address}").json()
+    return status["height"], status["state_hash"], alice
+
+
+def test_a_dry_run_equals_sending_and_changes_nothing(api: TestClient) -> None:
+    node: Node = api.node  # type: ignore[attr-defined]
+    txs = [
+        body("alice", "deposit", pool="core", asset="WETH", amount=str(10 * 10**18)),
+        body("alice", "borrow", pool="core", asset="USDC", amount=str(10**12)),  # refused: "9"
+        body("alice", "borrow", pool="core", asset="USDC", amount=str(15_000 * 10**6)),
+        body("alice", "set_pause", pool="core", paused=True),  # alice lacks the role
+        body("emergency_admin", "set_pause", pool=0, paused=True),
+    ]
+    before = observed(api)
+    r = api.post("/simulate", json={"txs": txs})
+    assert r.status_code == 200, r.text
+    dry = r.json()
+    assert observed(api) == before
+    assert node.chain.ledger.protocol.state_hash(incremental=False) == before[1]
+
+    assert dry["timestamp"] == NOW
+    assert [x["ok"] for x in dry["results"]] == [True, False, True, False, True]
+    refused, unauthorized = dry["results"][1]["error"], dry["results"][3]["error"]
+    assert (refused["code"], refused["reason"], refused["name"]) == (
+        "refused",
+        "9",
+        "VL_COLLATERAL_CANNOT_COVER_NEW_BORROW",
+    )
+    assert unauthorized["code"] == "unauthorized"
+    alice = key("alice").address
+    assert set(dry["accounts"]) == {alice, key("emergency_admin").address}
+    assert dry["accounts"][alice]["next_nonce"] == 2
+    assert int(dry["accounts"][alice]["pools"]["core"]["health_factor"]) < 2**256 - 1
+
+    # The same transactions, signed and sent: the same events, the same account after.
+    chain_id, nonces = node.chain_id, {"alice": 0, "emergency_admin": 0}
+    for who, tx, result in zip(("alice",) * 4 + ("emergency_admin",), txs, dry["results"], strict=True):
+        envelope = sign_tx(key(who), chain_id, nonces[who], tx["action"], tx["params"])
+        sent = api.post("/txs", json=envelope)
+        if result["ok"]:
+            assert sent.status_code == 200 and sent.json()["events"] == result["events"]
+            nonces[who] += 1
+        else:
+            assert sent.json()["error"] == result["error"]
+    assert api.get(f"/accounts/{alice}").json() == dry["accounts"][alice]
+
+
+def test_nonces_chain_ids_and_timestamps_are_checked_when_given(api: TestClient) -> None:
+    deposit = body("bob", "deposit", pool="core", asset="WETH", amount=str(10**18))
+    r = api.post("/simulate", json={"txs": [{**deposit, "nonce": 0}, {**deposit, "nonce": 0}]})
+    results = r.json()["results"]
+    assert results[0]["ok"] and results[1]["error"]["code"] == "bad_nonce"
+    assert results[1]["error"]["expected"] == 1
+    later = api.post("/simulate", json={"txs": [deposit], "timestamp": NOW + 86_400}).json()
+    assert later["timestamp"] == NOW + 86_400
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        [],
+        {"txs": {}},
+        {"txs": [], "extra": 1},
+        {"txs": [{"sender": "x", "action": "deposit", "params": {}}]},
+        {"txs": [{**body("bob", "deposit", pool="core", asset="WETH", amount="1"), "chain_id": "other"}]},
+        {"txs": [body("bob", "deposit", pool="core", asset="WETH", amount=1)]},
+        {"txs": [body("bob", "fly", pool="core")]},
+        {"txs": [body("bob", "deposit", pool="core", asset="WETH", amount="1")], "timestamp": 5},
+        {"txs": [body("bob", "deposit", pool="core", asset="WETH", amount="1")] * 65},
+    ],
+)
+def test_bad_dry_runs_are_refused_whole(api: TestClient, doc: Any) -> None:
+    before = observed(api)
+    r = api.post("/simulate", json=doc)
+    assert r.status_code == 422 and r.json()["error"]["code"] in ("invalid_tx", "wrong_chain")
+    assert observed(api) == before
