@@ -7,7 +7,6 @@ import pickle
 
 from astera.core import Protocol, ProtocolError
 from astera.core.dry_run import account_after
-
 from strategies import ADMIN, EMERGENCY, mini_protocol, supply
 
 USDC = 10**6
