@@ -811,6 +811,7 @@ class Protocol:
                 **pool_state(self.core),
                 "flow_borrowers": sorted((a, sorted(m)) for a, m in self.core.flow_borrowers.items() if m),
                 "flow_limits": sorted([list(k), v] for k, v in self.core.flow_limits.items()),
+                "max_reserves_with_flow_borrowing": self.core.max_reserves_with_flow_borrowing,
             },
             "mini_pools": [
                 {**pool_state(mp), "admin": mp.admin, "min_debt_threshold": mp.min_debt_threshold}
