@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from strategies import ADMIN, EMERGENCY, MINI_ADMIN, WETH_PRICE, mini_protocol, supply, volatile_curve
 
 from astera.core import Protocol
+from strategies import ADMIN, EMERGENCY, MINI_ADMIN, WETH_PRICE, mini_protocol, supply, volatile_curve
 
 USDC = 10**6
 WETH = 10**18
