@@ -536,5 +536,7 @@ def create_app(node: Node) -> FastAPI:
         receipt = await node.mint_from_faucet(req.address, req.asset, int(req.amount), client_of(request))
         return receipt_json(receipt)
 
-    app.include_router(simulate.router(node))
+    app.include_router(
+        simulate.router(node, refusals("malformed_json", "invalid_tx", "wrong_chain", "unavailable"))
+    )
     return app

@@ -123,8 +123,9 @@ def simulate(node: Node, doc: object, wall_clock: int) -> dict[str, Any]:
     return {"timestamp": run.timestamp, "results": results, "accounts": run.accounts}
 
 
-def router(node: Node) -> APIRouter:
-    """The ``/simulate`` route over a node (included by :func:`astera.node.api.create_app`)."""
+def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
+    """The ``/simulate`` route over a node (included by :func:`astera.node.api.create_app`,
+    which declares the error ``responses``)."""
     api = APIRouter()
 
     @api.post(
@@ -134,7 +135,7 @@ def router(node: Node) -> APIRouter:
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": SIMULATE_SCHEMA}}}
         },
-        responses={400: {"description": "malformed_json"}, 422: {"description": "invalid_tx"}},
+        responses=responses,
     )
     async def simulate_route(request: Request) -> JSONResponse:
         doc = parse_json(await request.body())
