@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from astera.actions import parse_params
 from astera.node.accounts import Key
 from astera.node.transactions import sign_tx
 
@@ -124,10 +125,14 @@ class Account:
         self._nonce: int | None = None
 
     def send(self, action: str, **params: Any) -> dict[str, Any]:
-        """Sign and submit one action (``params`` as the API takes them; ``None`` values omitted)."""
+        """Sign and submit one action (``params`` as the API takes them; ``None`` values omitted).
+
+        The action and its parameters are checked against the action table first: a mistake is
+        an :class:`astera.actions.InvalidParams` before anything is signed or sent."""
+        body = {k: v for k, v in params.items() if v is not None}
+        parse_params(action, body)
         if self._nonce is None:
             self._nonce = int(self.client.account(self.address)["next_nonce"])
-        body = {k: v for k, v in params.items() if v is not None}
         envelope = sign_tx(self.key, self.client.chain_id, self._nonce, action, body)
         try:
             receipt = self.client.submit(envelope)

@@ -1,0 +1,60 @@
+"""The action table (:mod:`astera.actions`) is the one declaration the node, the client and
+the CLI read: its checks refuse bad parameters the same way everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from astera import actions
+from astera.client import Client
+from astera.node import actions as node_actions
+from astera.node.accounts import Key
+from astera.node.errors import NodeError
+
+
+def test_the_node_and_the_table_are_one_declaration() -> None:
+    assert node_actions.ACTIONS is actions.ACTIONS
+    for name, action in actions.ACTIONS.items():
+        assert callable(action.run), name
+        assert action.role is None or isinstance(action.role, actions.Role)
+        assert not set(action.required) & set(action.optional), name
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "what"),
+    [
+        ("fly", {}, "unknown action"),
+        ("deposit", [], "must be an object"),
+        ("deposit", {"pool": "core", "asset": "WETH"}, "missing ['amount']"),
+        ("deposit", {"pool": "core", "asset": "WETH", "amount": "1", "x": 1}, "unexpected ['x']"),
+        ("deposit", {"pool": "core", "asset": "WETH", "amount": 1}, "deposit.amount"),
+        (
+            "deposit",
+            {"pool": "core", "asset": "WETH", "amount": "1", "on_behalf_of": "00" * 32},
+            "on_behalf_of",
+        ),
+        ("set_pause", {"pool": "core", "paused": "yes"}, "set_pause.paused"),
+    ],
+)
+def test_bad_parameters_are_refused_alike_by_the_table_and_the_node(
+    action: str, params: object, what: str
+) -> None:
+    with pytest.raises(actions.InvalidParams) as table:
+        actions.parse_params(action, params)
+    assert what in table.value.message
+    with pytest.raises(NodeError) as node:
+        node_actions.parse_params(action, params)
+    assert node.value.code == "invalid_tx" and node.value.message == table.value.message
+
+
+def test_parsed_parameters_are_typed() -> None:
+    args = actions.parse_params("withdraw", {"pool": 0, "asset": "wstETH", "amount": "max", "unwrap": True})
+    assert args == {"pool": 0, "asset": "wstETH", "amount": 2**256 - 1, "unwrap": True}
+
+
+def test_the_client_checks_before_it_signs_or_sends() -> None:
+    me = Client("http://127.0.0.1:9").account_for(Key.generate())  # nothing listens there
+    with pytest.raises(actions.InvalidParams, match="deposit.amount"):
+        me.send("deposit", pool="core", asset="WETH", amount=1.5)
+    with pytest.raises(actions.InvalidParams, match="unknown action"):
+        me.send("fly")
