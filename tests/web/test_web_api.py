@@ -184,3 +184,15 @@ def test_preview_is_the_transaction_without_its_effect(api: TestClient, borrower
     assert newcomer not in api.node.chain.ledger.nonces  # type: ignore[attr-defined]
     bad = api.post("/preview", json={**body, "action": "fly"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_tx"
+
+
+def test_simulate_reports_the_reserves_named(api: TestClient, borrower: str) -> None:
+    body = {
+        "sender": borrower,
+        "action": "repay",
+        "params": {"pool": "core", "asset": "USDC", "amount": "max"},
+    }
+    run = api.post("/simulate", json={"txs": [body]}).json()
+    (usdc,) = run["reserves"]
+    assert usdc["pool"] == "core" and usdc["asset"] == "USDC" and usdc["total_debt"] == "0"
+    assert int(api.get("/pools/core").json()["reserves"][2]["total_debt"]) > 0  # nothing changed

@@ -11,7 +11,9 @@ everything is rolled back: nothing is logged, no nonce moves, the state hash is 
 The answer has one result per transaction (its events, or the refusal exactly as
 ``POST /txs`` would answer it: ``{"code", "message", "reason", "name", ...}``) and every
 account the transactions wrote to, plus every sender, as ``GET /accounts/{address}``
-shows it after them. A malformed body is refused as a whole (``invalid_tx``).
+shows it after them, and every reserve they name (``pool`` and ``asset``) as ``GET /pools``
+shows it after them (new rates, utilization: what a preview shows). A malformed body is
+refused as a whole (``invalid_tx``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .errors import NodeError
 from .ledger import Ledger
 from .node import Node
 from .transactions import SignedTx, decode_tx, parse_json
-from .views import account_view
+from .views import account_view, reserve_view
 
 log = logging.getLogger("astera.node")
 
@@ -101,9 +103,19 @@ def simulate(node: Node, doc: object, wall_clock: int) -> dict[str, Any]:
     txs = [_decode(item, node.chain_id, i) for i, item in enumerate(items)]
     ledger = node.chain.ledger
     nonces: dict[str, int] = {}
+    reserves: list[dict[str, Any]] = []
+
+    def read_reserves(p: Protocol) -> None:
+        """A last step that only reads: each reserve a transaction names, after them all."""
+        for key in dict.fromkeys((tx.args["pool"], tx.args["asset"]) for tx, _ in txs if _names_reserve(tx)):
+            pool = p.pool(key[0])
+            for r in pool.reserves:
+                if r.asset == key[1]:
+                    reserves.append({"pool": key[0], **reserve_view(p, pool, r)})
+
     try:
         run = ledger.protocol.simulate(
-            [_step(ledger, tx, checked, nonces) for tx, checked in txs],
+            [*(_step(ledger, tx, checked, nonces) for tx, checked in txs), read_reserves],
             inspect=lambda p, who: account_view(p, who, nonces.get(who, ledger.next_nonce(who))),
             accounts=[tx.sender for tx, _ in txs],
             refusals=(NodeError,),
@@ -113,14 +125,18 @@ def simulate(node: Node, doc: object, wall_clock: int) -> dict[str, Any]:
         log.exception("dry run raised unexpectedly")
         raise NodeError("internal_error", "the dry run failed unexpectedly; nothing changed") from None
     results = []
-    for (tx, _), outcome in zip(txs, run.outcomes, strict=True):
+    for (tx, _), outcome in zip(txs, run.outcomes[:-1], strict=True):
         result: dict[str, Any] = {"sender": tx.sender, "action": tx.action, "ok": outcome.ok}
         if isinstance(outcome.refusal, NodeError):
             result["error"] = outcome.refusal.body()["error"]
         else:
             result["events"] = events_json(outcome.events)
         results.append(result)
-    return {"timestamp": run.timestamp, "results": results, "accounts": run.accounts}
+    return {"timestamp": run.timestamp, "results": results, "accounts": run.accounts, "reserves": reserves}
+
+
+def _names_reserve(tx: SignedTx) -> bool:
+    return isinstance(tx.args.get("pool"), str | int) and isinstance(tx.args.get("asset"), str)
 
 
 def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
