@@ -25,8 +25,9 @@ from vector_diff import compare_trace, diff, load_vector, vector_names
 
 #: Stands in for the parameter list when the directory is missing, so the fixture fails loudly.
 _MISSING = "<no vectors found>"
-#: Vectors replayed through the CLI: the hand-written walk-through and a PI-controller one.
-CLI_VECTORS = ("basic", "random-0002")
+#: Vectors replayed through the CLI: the hand-written walk-through, a PI-controller one, and one
+#: with every format-1.1 action.
+CLI_VECTORS = ("basic", "random-0002", "v1.1/ext-5007")
 SUMMARY = re.compile(
     r"^(?P<name>\S+): (?P<actions>\d+) actions, (?P<failed>\d+) failed, "
     r"state (?P<hash>[0-9a-f]{64}), (?P<seconds>\d+\.\d+)s$"
@@ -50,10 +51,12 @@ def test_vector_replays_exactly(vectors_dir: Path, vector: str) -> None:
 
 
 def test_public_vectors_are_all_present(vectors_dir: Path) -> None:
-    """The 17 public vectors of vectors/README.md, so a half-copied directory cannot pass silently."""
+    """The 17 public vectors of vectors/README.md and the 8 of v1.1/README.md, so a
+    half-copied directory cannot pass silently."""
     public = {"basic", "misc", "multi-2001", "ops", "seed-example-1"}
     public |= {f"random-000{i}" for i in range(1, 9)}
     public |= {"diff-3001", "diff-3010", "diff-3022", "diffmulti-4003"}
+    public |= {f"v1.1/ext-500{i}" for i in range(1, 9)}
     assert public <= set(vector_names(vectors_dir))
 
 

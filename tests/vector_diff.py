@@ -23,11 +23,12 @@ STEP_FIELDS = ("ok", "error", "timestamp", "state")
 
 
 def vector_names(vectors: Path) -> list[str]:
-    """Names of the vectors in a directory: every scenario that has a reference trace."""
+    """Names of the vectors in a directory and its subdirectories (``v1.1/ext-5001``): every
+    scenario that has a reference trace, as its path relative to ``vectors``."""
     return sorted(
-        p.name.removesuffix(".scenario.json")
-        for p in vectors.glob("*.scenario.json")
-        if (vectors / p.name.replace(".scenario.json", ".trace.json.gz")).is_file()
+        p.relative_to(vectors).as_posix().removesuffix(".scenario.json")
+        for p in vectors.rglob("*.scenario.json")
+        if p.with_name(p.name.replace(".scenario.json", ".trace.json.gz")).is_file()
     )
 
 

@@ -33,7 +33,9 @@ from .core.wadray import ray_mul
 SCENARIO_FORMAT = "astera-scenario/1"
 TRACE_FORMAT = "astera-trace/1"
 ADMIN = "admin"
-USER_KEYS = ("user", "target", "onBehalfOf", "to")
+#: The scenario's one flash-loan receiver contract (FORMAT §3.2): an account, never a user.
+FLASH_RECEIVER = "flash_receiver"
+USER_KEYS = ("user", "target", "onBehalfOf", "to", "delegatee")
 
 
 class ScenarioError(ValueError):
@@ -106,6 +108,7 @@ def build(scenario: dict[str, Any]) -> tuple[Protocol, list[str]]:
     p = Protocol(start, admin=ADMIN)
     for sym, a in scenario["assets"].items():
         p.add_asset(sym, a["decimals"], int(a["price"]))
+        p.set_price(sym, int(a["price"]), age=0)  # the mock feeds: never older than `age`
     specs = scenario.get("rate_strategies", {})
 
     def strategy(name: str) -> RateStrategy:
@@ -133,6 +136,7 @@ def build(scenario: dict[str, Any]) -> tuple[Protocol, list[str]]:
                 users.append(action[k])
     for u in users:
         p.register_user(u)
+    p.register_user(FLASH_RECEIVER)
     return p, users
 
 
@@ -181,6 +185,51 @@ def _percent(spec: str, debt: int) -> int:
     return debt * bps // 10000
 
 
+#: configure_reserve's boolean keys, each its own configurator call, in FORMAT §3.2 order.
+RESERVE_FLAGS = ("active", "frozen", "borrowing_enabled", "flash_loan_enabled")
+
+
+def _configure_reserve(p: Protocol, ref: str | int, a: dict[str, Any]) -> None:
+    """FORMAT §3.2 ``configure_reserve``: each given setting through its configurator call,
+    by the role the contracts require (a Mini-Pool's admin, or the main pool admin)."""
+    asset = a["asset"]
+    admin = p.mini_pool(ref).admin if isinstance(ref, int) else ADMIN
+    for flag in RESERVE_FLAGS:
+        if flag in a:
+            p.set_reserve_flags(admin, ref, asset, **{flag: bool(a[flag])})
+    if "ltv" in a:
+        p.configure_reserve_as_collateral(
+            admin, ref, asset, a["ltv"], a["liquidation_threshold"], a["liquidation_bonus"]
+        )
+    if "reserve_factor" in a:
+        p.set_reserve_factor(ADMIN, ref, asset, a["reserve_factor"])
+    if "owner_reserve_factor" in a:
+        p.set_reserve_factor(admin, ref, asset, a["owner_reserve_factor"], owner=True)
+    if "deposit_cap" in a:
+        p.set_deposit_cap(ADMIN, ref, asset, a["deposit_cap"])
+
+
+def _flash_loan(p: Protocol, ref: str | int, a: dict[str, Any], fund: bool) -> None:
+    """FORMAT §3.2 ``flash_loan`` to the scenario's receiver contract, which approves the
+    pool and answers ``receiver_pays``; funding mints it exactly each mode-0 premium."""
+    pays = bool(a.get("receiver_pays", True))
+    amounts = [int(x) for x in a["amounts"]]
+    modes = list(a["modes"])
+    if fund:
+        premium = p.pool(ref).flash_premium
+        for asset, amount, mode in zip(a["assets"], amounts, modes, strict=False):
+            r = _reserve(p, ref, asset)[1]
+            if mode == 0 and r.tranche_of is None:  # a tranche reserve is refused (`20`) anyway
+                p.mint(FLASH_RECEIVER, r.asset, amount * premium // 10000)
+
+    def receiver(assets: Any, amounts: Any, premiums: Any, initiator: str) -> bool:
+        return pays
+
+    p.flash_loan(
+        a["user"], FLASH_RECEIVER, receiver, a["assets"], amounts, modes, a.get("onBehalfOf"), pool=ref
+    )
+
+
 def run_action(p: Protocol, a: dict[str, Any]) -> None:
     """Execute one scenario action inside the caller's transaction; raises ProtocolError."""
     op = a["op"]
@@ -188,7 +237,20 @@ def run_action(p: Protocol, a: dict[str, Any]) -> None:
     if op == "warp":
         p.advance(a["seconds"])
     elif op == "set_price":
-        p.set_price(a["asset"], int(a["price"]))
+        p.set_price(a["asset"], int(a["price"]), age=a.get("age", 0))
+    elif op == "set_oracle":
+        if "timeout" in a:
+            p.set_price_timeout(ADMIN, a["asset"], a["timeout"])
+        if "fallback_price" in a:
+            p.set_fallback_price(ADMIN, a["asset"], int(a["fallback_price"]))
+    elif op == "set_pause":
+        p.set_pause(p.emergency_admin, _pool_ref(a), bool(a["paused"]))
+    elif op == "configure_reserve":
+        _configure_reserve(p, _pool_ref(a), a)
+    elif op == "approve_delegation":
+        p.approve_delegation(a["user"], a["delegatee"], a["asset"], _amount(a["amount"]), pool=_pool_ref(a))
+    elif op == "flash_loan":
+        _flash_loan(p, _pool_ref(a), a, fund)
     elif op == "snapshot":
         pass
     elif op == "mint":
@@ -288,7 +350,7 @@ def _reserve_state(p: Protocol, pool: Pool, r: Reserve) -> dict[str, Any]:
         d["owner_treasury_a_token_balance"] = r.a_balance(pool.owner_treasury, now)
     else:
         d["treasury_a_token_balance"] = r.a_balance(r.treasury, now)
-    d["price"] = pool.price(r)
+    d["price"] = _or_null(pool.price, r)
     cfg = r.config()
     if not isinstance(pool, MiniPool):
         del cfg["owner_reserve_factor"]
@@ -306,8 +368,17 @@ def _position(p: Protocol, pool: Pool, r: Reserve, user: str) -> dict[str, Any]:
     }
 
 
-def _account(pool: Pool, user: str) -> dict[str, int]:
-    return account_data(pool, user)._asdict()
+def _or_null(view: Any, *args: Any) -> Any:
+    """A view's value, or ``None`` where computing it reverts (an unpriceable reserve, FORMAT §3.2)."""
+    try:
+        return view(*args)
+    except ProtocolError:
+        return None
+
+
+def _account(pool: Pool, user: str) -> dict[str, int] | None:
+    data = _or_null(account_data, pool, user)
+    return None if data is None else data._asdict()
 
 
 def export_state(p: Protocol, users: list[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ than that, all of it is taken and the repayment shrinks to match.
 
 from __future__ import annotations
 
+from .errors import ProtocolError
 from .wadray import percent_div, percent_mul
 
 
@@ -19,7 +20,13 @@ def collateral_to_seize(
     debt_to_cover: int,
     user_collateral: int,
 ) -> tuple[int, int]:
-    """``(collateral to seize, debt that buys it)``, in the two assets' base units."""
+    """``(collateral to seize, debt that buys it)``, in the two assets' base units.
+
+    A collateral price of 0 (a fallback oracle without a price for it) divides by zero, as
+    in the contracts: ``panic:0x12``.
+    """
+    if collateral_price == 0:
+        raise ProtocolError("panic:0x12")
     max_collateral = percent_mul(debt_price * debt_to_cover * 10**collateral_decimals, bonus) // (
         collateral_price * 10**debt_decimals
     )

@@ -142,10 +142,17 @@ class MiniPool(Pool):
         if remaining < self.min_debt(r.decimals):
             raise ProtocolError(E.DEBT_TOO_SMALL)
 
+    def check_no_liquidity(self, r: Reserve) -> None:
+        """The Mini-Pool configurator looks at shares instead of cash: no aToken or debt-token
+        supply, and no liquidity rate (``24``)."""
+        if r.a_scaled_total or r.d_scaled_total or r.current_liquidity_rate:
+            raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
+
     def validate_flash_reserve(self, r: Reserve) -> None:
-        super().validate_flash_reserve(r)
+        """A tranche reserve is refused (``20``) before the Core-Pool's checks."""
         if r.tranche_of is not None:
             raise ProtocolError(E.TRANCHE_NO_FLASHLOAN)
+        super().validate_flash_reserve(r)
 
     # ---- Core synchronisation -------------------------------------------------------------------
 

@@ -243,6 +243,12 @@ class Pool:
             return overflow()
         return BalanceExceeded(E.BURN_EXCEEDS_BALANCE, holder, token, held, amount, r.decimals, burn=True)
 
+    def check_no_liquidity(self, r: Reserve) -> None:
+        """The configurator's ``_checkNoLiquidity`` before a reserve is deactivated or stops
+        being collateral: no cash in the aToken and no liquidity rate (``24``)."""
+        if r.cash or r.current_liquidity_rate:
+            raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
+
     def check_not_paused(self) -> None:
         if self.paused:
             raise ProtocolError(E.POOL_PAUSED)
@@ -389,6 +395,10 @@ class Pool:
     def finalize_transfer(
         self, r: Reserve, sender: str, to: str, amount: int, from_before: int, to_before: int, validate: bool
     ) -> None:
+        """The pool's side of an aToken transfer, called by the token after it moved the
+        balance (so its balance check comes first): refused while the pool is paused (``59``),
+        then the sender's health factor, then the collateral bits."""
+        self.check_not_paused()
         if validate and health_factor(self, sender) < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
             raise ProtocolError(E.TRANSFER_NOT_ALLOWED)
         if sender != to:
@@ -496,15 +506,14 @@ class Pool:
         """Lend without collateral for the span of ``callback``; mode 1 turns the unpaid loan into debt."""
         if len(reserves) != len(amounts) or len(reserves) != len(modes):
             raise ProtocolError(E.INCONSISTENT_FLASHLOAN_PARAMS)
-        for r, mode in zip(reserves, modes, strict=True):
+        for r in reserves:
             self.validate_flash_reserve(r)
+        premiums: list[int] = []
+        for r, amount, mode in zip(reserves, amounts, modes, strict=True):
+            # Asset by asset, as the contracts do: the mode's check, its premium, the loan out.
             if mode > 1 or mode < 0:
                 raise ProtocolError(E.INVALID_RATE_MODE)
-        premiums = [
-            0 if mode == 1 else amount * self.flash_premium // PERCENTAGE_FACTOR
-            for amount, mode in zip(amounts, modes, strict=True)
-        ]
-        for r, amount in zip(reserves, amounts, strict=True):
+            premiums.append(0 if mode == 1 else amount * self.flash_premium // PERCENTAGE_FACTOR)
             self.pay_out(r, receiver, amount)
         if callback([r.asset for r in reserves], list(amounts), premiums, initiator) is not True:
             raise ProtocolError(E.FLASH_EXECUTOR_RETURN)

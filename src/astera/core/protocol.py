@@ -250,18 +250,28 @@ class Protocol:
             raise InputError("input:time", f"{timestamp} < {self.now}")
         self.atomic(self.journal.setattr, self, "now", timestamp)
 
-    def set_price(self, asset: str, price: int) -> None:
+    def set_price(self, asset: str, price: int, age: int | None = None) -> None:
         """The oracle role's price update (USD, 8 decimals): a feed answer, an ``int256``.
 
         A feed may answer 0 or less; pricing the asset then falls back (or refuses, ``78``).
+        By default the answer is stamped with this block's time and ages from there; with
+        ``age`` the feed reports it as ``age`` seconds old at every read instead (a constant
+        lag, as the scenario format's mock feeds do, vectors FORMAT §3.2).
         """
         self._asset(asset)
         _int(price, "price", -(1 << 255), (1 << 255) - 1)
-        self.atomic(self._set_price, asset, price)
+        if age is not None:
+            _int(age, "age")
+        self.atomic(self._set_price, asset, price, age)
 
-    def _set_price(self, asset: str, price: int) -> None:
-        self.journal.set(self.oracle.answers, asset, price)
-        self.journal.set(self.oracle.updated_at, asset, self.now)
+    def _set_price(self, asset: str, price: int, age: int | None = None) -> None:
+        j = self.journal
+        j.set(self.oracle.answers, asset, price)
+        j.set(self.oracle.updated_at, asset, self.now)
+        if age is not None:
+            j.set(self.oracle.ages, asset, age)
+        elif asset in self.oracle.ages:
+            j.delete(self.oracle.ages, asset)
 
     def price(self, asset: str) -> int:
         return self.oracle.price(self._asset(asset), self.now)
@@ -272,9 +282,10 @@ class Protocol:
         self.atomic(self.journal.set, self.oracle.timeouts, self._asset(asset), _int(timeout, "timeout"))
 
     def set_fallback_price(self, caller: str, asset: str, price: int) -> None:
-        """The fallback oracle's answer, used when the feed is stale or invalid."""
+        """The fallback oracle's answer, used when the feed is stale or invalid. The first one
+        registers the fallback oracle, which then answers every asset (0 without a price)."""
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
-        price = _int(price, "price", 1, (1 << 255) - 1)
+        price = _int(price, "price")
         self.atomic(self.journal.set, self.oracle.fallback, self._asset(asset), price)
 
     # ---- deployment and admin (§4.11, §7.1) ---------------------------------------------------------
@@ -409,8 +420,7 @@ class Protocol:
         else:
             if bonus != 0:
                 raise ProtocolError(E.INVALID_CONFIGURATION)
-            if r.a_scaled_total or r.d_scaled_total:
-                raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
+            p.check_no_liquidity(r)
         changes = (("ltv", ltv), ("liquidation_threshold", lt), ("liquidation_bonus", bonus))
         self.atomic(self._configure, r, *changes)
 
@@ -435,8 +445,8 @@ class Protocol:
         p = self.pool(pool)
         self._require(caller, self._pool_admin(p), E.CALLER_NOT_POOL_ADMIN)
         r = self._reserve(p, asset, reserve_type)
-        if active is False and (r.a_scaled_total or r.d_scaled_total):
-            raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
+        if active is False:
+            p.check_no_liquidity(r)
         changes = [
             (name, _bool(value, name))
             for name, value in (
@@ -549,11 +559,16 @@ class Protocol:
 
     # ---- user actions --------------------------------------------------------------------------------
 
-    def _open(self, pool: PoolRef, user: str, asset: str, reserve_type: bool) -> tuple[Pool, Reserve]:
+    def _open(
+        self, pool: PoolRef, user: str, asset: str, reserve_type: bool, paused_ok: bool = False
+    ) -> tuple[Pool, Reserve]:
+        """The pool and reserve an action names. A paused pool refuses (``59``) unless
+        ``paused_ok``: token transfers check the pause later, after the token's balance check."""
         p = self.pool(pool)
         self._user(user)
         r = self._reserve(p, asset, reserve_type)
-        p.check_not_paused()
+        if not paused_ok:
+            p.check_not_paused()
         return p, r
 
     def deposit(
@@ -639,14 +654,14 @@ class Protocol:
         self, user: str, to: str, asset: str, amount: int, pool: PoolRef = "core", reserve_type: bool = True
     ) -> list[Event]:
         """Transfer aTokens worth ``amount`` (underlying units; shares for a tranche)."""
-        p, r = self._open(pool, user, asset, reserve_type)
+        p, r = self._open(pool, user, asset, reserve_type, paused_ok=True)
         return self.atomic(p._transfer, user, r, self._user(to), _int(amount, "amount"))
 
     def transfer_shares(
         self, user: str, to: str, asset: str, shares: int, reserve_type: bool = True
     ) -> list[Event]:
         """Transfer Core aTokens through the non-rebasing wrapper, in shares (scaled units, §10.2)."""
-        p, r = self._open("core", user, asset, reserve_type)
+        p, r = self._open("core", user, asset, reserve_type, paused_ok=True)
         self.atomic(self.core.transfer_shares, r, user, self._user(to), _int(shares, "shares"))
         return [Event("Transfer", "core", reserve=asset, sender=user, to=to, shares=shares)]
 
@@ -804,6 +819,8 @@ class Protocol:
                 "updated_at": sorted(self.oracle.updated_at.items()),
                 "timeouts": sorted(self.oracle.timeouts.items()),
                 "fallback": sorted(self.oracle.fallback.items()),
+                # Only when some feed reports a constant age, so states without one hash as before.
+                **({"ages": sorted(self.oracle.ages.items())} if self.oracle.ages else {}),
             },
             "decimals": sorted(self.decimals.items()),
             "roles": [self.admin, self.emergency_admin],
