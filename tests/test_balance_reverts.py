@@ -16,7 +16,7 @@ import pytest
 from astera.core import BalanceExceeded, Protocol, ProtocolError
 from astera.core.errors import whole_tokens
 from astera.node.actions import refusal
-from strategies import mini_protocol, refused, supply
+from strategies import EMERGENCY, mini_protocol, refused, supply
 
 USDC = 10**6
 WETH = 10**18
@@ -92,3 +92,17 @@ def test_node_refusal_carries_the_code_and_the_plain_message(p: Protocol) -> Non
 )
 def test_whole_tokens_is_exact(amount: int, decimals: int, text: str) -> None:
     assert whole_tokens(amount, decimals) == text
+
+
+def test_a_paused_pool_refuses_a_transfer_after_the_tokens_balance_check(p: Protocol) -> None:
+    """The token moves the balance, then the pool's finalizeTransfer refuses while paused."""
+    p.set_pause(EMERGENCY, "core", True)
+    assert refused(p, p.transfer, "bob", "carol", "WETH", WETH).code == TRANSFER_REASON
+    assert refused(p, p.transfer, "bob", "carol", "WETH", WETH // 10).code == "59"
+
+
+def test_a_tranche_payment_needs_the_core_unpaused(p: Protocol) -> None:
+    """Paying aUSDC moves Core aToken shares, whose transfer the (paused) Core finalizes."""
+    supply(p, "dave", "USDC", 10 * USDC)
+    p.set_pause(EMERGENCY, "core", True)
+    assert refused(p, p.deposit, "dave", "aUSDC", p.wrapper_balance("dave", "USDC"), pool=0).code == "59"

@@ -252,7 +252,7 @@ ACTIONS: Final[dict[str, Action]] = {
     ),
     "approve_delegation": Action(
         None,
-        {**USER_POOL, "delegatee": account, "amount": amount},
+        {**USER_POOL, "delegatee": account, "amount": amount_or_max},
         {},
         lambda p, s, a: p.approve_delegation(s, a["delegatee"], a["asset"], a["amount"], pool=a["pool"]),
     ),

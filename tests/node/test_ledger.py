@@ -168,3 +168,11 @@ def test_listing_an_asset_with_a_bad_price_is_refused_before_the_core(ledger: Le
         assert e.value.code == "invalid_tx"
     ledger.apply(tx("admin", 0, "add_asset", asset="NEW", decimals=6, price="100000000"))
     assert ledger.protocol.price("NEW") == 10**8
+
+
+def test_credit_delegation_by_any_user_up_to_max(ledger: Ledger) -> None:
+    """``approve_delegation`` takes ``"max"`` as the contracts' 2**256 - 1, like the scenario format."""
+    bob = key("bob").address
+    ledger.apply(tx("alice", 0, "approve_delegation", pool="core", asset="USDC", delegatee=bob, amount="max"))
+    r = ledger.protocol.core.reserve(("USDC", True))
+    assert r.borrow_allowance[(key("alice").address, bob)] == 2**256 - 1
