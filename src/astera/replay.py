@@ -11,10 +11,12 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections.abc import Callable, Iterable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+from . import scenario_reader
 from .core import (
     UINT256_MAX,
     DefaultRateStrategy,
@@ -100,8 +102,9 @@ def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -
         p.set_reserve_factor(admin, ref, name, params["owner_reserve_factor"], owner=True)
 
 
-def build(scenario: dict[str, Any]) -> tuple[Protocol, list[str]]:
-    """The deployment a scenario describes, and its ordered user list."""
+def deploy(scenario: dict[str, Any], users: Iterable[str]) -> Protocol:
+    """The deployment a scenario's header describes (its ``actions`` are not read), with
+    ``users`` and the flash-loan receiver registered."""
     if scenario.get("format") != SCENARIO_FORMAT:
         raise ScenarioError(f"not a {SCENARIO_FORMAT} document")
     start = scenario["start_timestamp"]
@@ -129,15 +132,22 @@ def build(scenario: dict[str, Any]) -> tuple[Protocol, list[str]]:
             _configure(p, i, name, params)
         for sym, limit in mp_spec.get("flow_limits", {}).items():
             p.core.flow_limits[(sym, i)] = int(limit)
-    users = list(scenario.get("users", []))
-    for action in scenario["actions"]:
-        for k in USER_KEYS:
-            if k in action and action[k] not in users:
-                users.append(action[k])
     for u in users:
         p.register_user(u)
     p.register_user(FLASH_RECEIVER)
-    return p, users
+    return p
+
+
+def ordered_users(listed: Iterable[str], named: Iterable[str]) -> list[str]:
+    """FORMAT §2: the scenario's ``users``, then the users only its actions name, in order."""
+    return list(dict.fromkeys([*listed, *named]))
+
+
+def build(scenario: dict[str, Any]) -> tuple[Protocol, list[str]]:
+    """The deployment a scenario describes, and its ordered user list."""
+    named = (a[k] for a in scenario["actions"] for k in USER_KEYS if a.get(k) is not None)
+    users = ordered_users(scenario.get("users", []), named)
+    return deploy(scenario, users), users
 
 
 # ---- actions ---------------------------------------------------------------------------------
@@ -189,9 +199,10 @@ def _percent(spec: str, debt: int) -> int:
 RESERVE_FLAGS = ("active", "frozen", "borrowing_enabled", "flash_loan_enabled")
 
 
-def _configure_reserve(p: Protocol, ref: str | int, a: dict[str, Any]) -> None:
+def _configure_reserve(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     """FORMAT §3.2 ``configure_reserve``: each given setting through its configurator call,
     by the role the contracts require (a Mini-Pool's admin, or the main pool admin)."""
+    ref = _pool_ref(a)
     asset = a["asset"]
     admin = p.mini_pool(ref).admin if isinstance(ref, int) else ADMIN
     for flag in RESERVE_FLAGS:
@@ -209,9 +220,10 @@ def _configure_reserve(p: Protocol, ref: str | int, a: dict[str, Any]) -> None:
         p.set_deposit_cap(ADMIN, ref, asset, a["deposit_cap"])
 
 
-def _flash_loan(p: Protocol, ref: str | int, a: dict[str, Any], fund: bool) -> None:
+def _flash_loan(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     """FORMAT §3.2 ``flash_loan`` to the scenario's receiver contract, which approves the
     pool and answers ``receiver_pays``; funding mints it exactly each mode-0 premium."""
+    ref = _pool_ref(a)
     pays = bool(a.get("receiver_pays", True))
     amounts = [int(x) for x in a["amounts"]]
     modes = list(a["modes"])
@@ -230,96 +242,144 @@ def _flash_loan(p: Protocol, ref: str | int, a: dict[str, Any], fund: bool) -> N
     )
 
 
+def _deposit(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    ref = _pool_ref(a)
+    user, asset = a["user"], a["asset"]
+    amount = _amount(a["amount"])
+    if fund:
+        pool, r = _reserve(p, ref, asset)
+        _fund(p, pool, r, user, amount)
+    p.deposit(user, asset, amount, a.get("onBehalfOf"), pool=ref)
+
+
+def _withdraw(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    p.withdraw(
+        a["user"],
+        a["asset"],
+        _amount(a["amount"]),
+        a.get("to"),
+        pool=_pool_ref(a),
+        unwrap=a.get("unwrap", False),
+    )
+
+
+def _borrow(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    p.borrow(
+        a["user"],
+        a["asset"],
+        _amount(a["amount"]),
+        a.get("onBehalfOf"),
+        pool=_pool_ref(a),
+        unwrap=a.get("unwrap", False),
+    )
+
+
+def _repay(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    """``"debt"`` is the borrower's exact debt now; funding covers the debt for ``"max"`` too."""
+    ref = _pool_ref(a)
+    user = a["user"]
+    pool, r = _reserve(p, ref, a["asset"])
+    raw = a["amount"]
+    if raw == "debt" or raw == "max":
+        debt = r.debt_balance(a.get("onBehalfOf", user), p.now)
+        amount = debt if raw == "debt" else UINT256_MAX
+        need = debt
+    else:
+        amount = need = int(raw)
+    if fund:
+        _fund(p, pool, r, user, need)
+    p.repay(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
+
+
+def _set_collateral(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    p.set_collateral(a["user"], a["asset"], bool(a["enabled"]), pool=_pool_ref(a))
+
+
+def _transfer(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    """``"max"`` is the sender's whole aToken balance at this block (FORMAT §3)."""
+    ref = _pool_ref(a)
+    user, raw = a["user"], a["amount"]
+    amount = _reserve(p, ref, a["asset"])[1].a_balance(user, p.now) if raw == "max" else int(raw)
+    p.transfer(user, a["to"], a["asset"], amount, pool=ref)
+
+
+def _liquidate(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    """``debt_to_cover``: an integer, ``"max"``, ``"debt"`` or ``"P%"`` of the target's debt now;
+    funding covers what can be repaid, at most the whole debt (FORMAT §3.1)."""
+    ref = _pool_ref(a)
+    pool, debt_r = _reserve(p, ref, a["debt_asset"])
+    user, target = a["user"], a["target"]
+    debt = debt_r.debt_balance(target, p.now)
+    raw = a["debt_to_cover"]
+    if raw == "max":
+        cover = UINT256_MAX
+    elif raw == "debt":
+        cover = debt
+    elif raw.endswith("%"):
+        cover = _percent(raw, debt)
+    else:
+        cover = int(raw)
+    if fund:
+        _fund(p, pool, debt_r, user, min(cover, debt))
+    p.liquidate(
+        user,
+        target,
+        a["collateral_asset"],
+        a["debt_asset"],
+        cover,
+        receive_a_token=a.get("receive_atoken", False),
+        pool=ref,
+        unwrap=a.get("unwrap", False),
+    )
+
+
+def _set_oracle(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    """The feed's timeout first, then the fallback price (FORMAT §3.2)."""
+    if "timeout" in a:
+        p.set_price_timeout(ADMIN, a["asset"], a["timeout"])
+    if "fallback_price" in a:
+        p.set_fallback_price(ADMIN, a["asset"], int(a["fallback_price"]))
+
+
+def _snapshot(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    """Records the state like any step; changes nothing."""
+
+
+Handler = Callable[[Protocol, dict[str, Any], bool], None]
+
+#: The scenario format's actions (FORMAT §3, §3.2): ``op`` -> how it runs on the core, given
+#: the action and whether implicit funding is on.
+ACTIONS: dict[str, Handler] = {
+    "deposit": _deposit,
+    "withdraw": _withdraw,
+    "borrow": _borrow,
+    "repay": _repay,
+    "liquidate": _liquidate,
+    "set_collateral": _set_collateral,
+    "transfer": _transfer,
+    "warp": lambda p, a, fund: p.advance(a["seconds"]),
+    "set_price": lambda p, a, fund: p.set_price(a["asset"], int(a["price"]), age=a.get("age", 0)),
+    "set_flow_limit": lambda p, a, fund: p.set_flow_limit(
+        ADMIN, a["asset"], int(a.get("mini_pool", 0)), _amount(a["limit"])
+    ),
+    "mint": lambda p, a, fund: p.mint(a["user"], a["asset"], _amount(a["amount"])),
+    "snapshot": _snapshot,
+    "flash_loan": _flash_loan,
+    "approve_delegation": lambda p, a, fund: p.approve_delegation(
+        a["user"], a["delegatee"], a["asset"], _amount(a["amount"]), pool=_pool_ref(a)
+    ),
+    "set_pause": lambda p, a, fund: p.set_pause(p.emergency_admin, _pool_ref(a), bool(a["paused"])),
+    "configure_reserve": _configure_reserve,
+    "set_oracle": _set_oracle,
+}
+
+
 def run_action(p: Protocol, a: dict[str, Any]) -> None:
     """Execute one scenario action inside the caller's transaction; raises ProtocolError."""
-    op = a["op"]
-    fund = a.get("fund", True)
-    if op == "warp":
-        p.advance(a["seconds"])
-    elif op == "set_price":
-        p.set_price(a["asset"], int(a["price"]), age=a.get("age", 0))
-    elif op == "set_oracle":
-        if "timeout" in a:
-            p.set_price_timeout(ADMIN, a["asset"], a["timeout"])
-        if "fallback_price" in a:
-            p.set_fallback_price(ADMIN, a["asset"], int(a["fallback_price"]))
-    elif op == "set_pause":
-        p.set_pause(p.emergency_admin, _pool_ref(a), bool(a["paused"]))
-    elif op == "configure_reserve":
-        _configure_reserve(p, _pool_ref(a), a)
-    elif op == "approve_delegation":
-        p.approve_delegation(a["user"], a["delegatee"], a["asset"], _amount(a["amount"]), pool=_pool_ref(a))
-    elif op == "flash_loan":
-        _flash_loan(p, _pool_ref(a), a, fund)
-    elif op == "snapshot":
-        pass
-    elif op == "mint":
-        p.mint(a["user"], a["asset"], _amount(a["amount"]))
-    elif op == "set_flow_limit":
-        p.set_flow_limit(ADMIN, a["asset"], int(a.get("mini_pool", 0)), _amount(a["limit"]))
-    elif op in ("deposit", "withdraw", "borrow", "repay", "liquidate", "set_collateral", "transfer"):
-        ref = _pool_ref(a)
-        pool, r = _reserve(p, ref, a["collateral_asset"] if op == "liquidate" else a["asset"])
-        user = a["user"]
-        if op == "deposit":
-            amount = _amount(a["amount"])
-            if fund:
-                _fund(p, pool, r, user, amount)
-            p.deposit(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
-        elif op == "withdraw":
-            p.withdraw(
-                user, a["asset"], _amount(a["amount"]), a.get("to"), pool=ref, unwrap=a.get("unwrap", False)
-            )
-        elif op == "borrow":
-            p.borrow(
-                user,
-                a["asset"],
-                _amount(a["amount"]),
-                a.get("onBehalfOf"),
-                pool=ref,
-                unwrap=a.get("unwrap", False),
-            )
-        elif op == "repay":
-            borrower = a.get("onBehalfOf", user)
-            debt = r.debt_balance(borrower, p.now)
-            raw = a["amount"]
-            amount = debt if raw == "debt" else _amount(raw)
-            if fund:
-                _fund(p, pool, r, user, debt if raw in ("debt", "max") else amount)
-            p.repay(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
-        elif op == "set_collateral":
-            p.set_collateral(user, a["asset"], bool(a["enabled"]), pool=ref)
-        elif op == "transfer":
-            raw = a["amount"]
-            amount = r.a_balance(user, p.now) if raw == "max" else int(raw)
-            p.transfer(user, a["to"], a["asset"], amount, pool=ref)
-        else:
-            _, debt_r = _reserve(p, ref, a["debt_asset"])
-            target = a["target"]
-            debt = debt_r.debt_balance(target, p.now)
-            raw = a["debt_to_cover"]
-            if raw == "max":
-                cover = UINT256_MAX
-            elif raw == "debt":
-                cover = debt
-            elif raw.endswith("%"):
-                cover = _percent(raw, debt)
-            else:
-                cover = int(raw)
-            if fund:
-                _fund(p, pool, debt_r, user, min(cover, debt))
-            p.liquidate(
-                user,
-                target,
-                a["collateral_asset"],
-                a["debt_asset"],
-                cover,
-                receive_a_token=a.get("receive_atoken", False),
-                pool=ref,
-                unwrap=a.get("unwrap", False),
-            )
-    else:
-        raise ScenarioError(f"unknown op {op!r}")
+    handler = ACTIONS.get(a["op"])
+    if handler is None:
+        raise ScenarioError(f"unknown op {a['op']!r}")
+    handler(p, a, a.get("fund", True))
 
 
 # ---- state export (FORMAT §4) -------------------------------------------------------------------
@@ -427,6 +487,33 @@ def export_state(p: Protocol, users: list[str]) -> dict[str, Any]:
 # ---- replay --------------------------------------------------------------------------------------
 
 
+def _run(p: Protocol, action: dict[str, Any]) -> ProtocolError | None:
+    """Run one action atomically (FORMAT §3: a failed step changes nothing); its refusal."""
+    try:
+        p.atomic(run_action, p, action)
+    except ProtocolError as e:
+        return e
+    return None
+
+
+def steps(
+    p: Protocol, users: list[str], actions: Iterable[dict[str, Any]], with_states: bool = True
+) -> Iterator[dict[str, Any]]:
+    """The trace's steps (FORMAT §4), one per action, each as soon as it has run."""
+    for i, action in enumerate(actions):
+        error = _run(p, action)
+        step = {
+            "step": i,
+            "action": action,
+            "ok": error is None,
+            "error": None if error is None else error.as_dict(),
+            "timestamp": p.now,
+        }
+        if with_states:
+            step["state"] = export_state(p, users)
+        yield step
+
+
 def replay(scenario: dict[str, Any], with_states: bool = True) -> dict[str, Any]:
     """Replay a scenario; the trace document (states omitted when ``with_states`` is false)."""
     p, users = build(scenario)
@@ -435,42 +522,53 @@ def replay(scenario: dict[str, Any], with_states: bool = True) -> dict[str, Any]
         "name": scenario.get("name", ""),
         "start_timestamp": scenario["start_timestamp"],
         "initial": export_state(p, users) if with_states else None,
-        "steps": [],
+        "steps": list(steps(p, users, scenario["actions"], with_states)),
     }
-    for i, action in enumerate(scenario["actions"]):
-        ok, error = True, None
-        try:
-            with p.transaction():
-                run_action(p, action)
-        except ProtocolError as e:
-            ok, error = False, e.as_dict()
-        step = {"step": i, "action": action, "ok": ok, "error": error, "timestamp": p.now}
-        if with_states:
-            step["state"] = export_state(p, users)
-        trace["steps"].append(step)
     trace["state_hash"] = p.state_hash()
     return trace
 
 
-def main_replay(scenario: Path, trace: Path | None) -> None:
-    """CLI body of ``astera replay`` on a scenario file."""
-    main_replay_doc(load_json(scenario), scenario, trace)
-
-
-def main_replay_doc(doc: dict[str, Any], scenario: Path, trace: Path | None) -> None:
-    """Replay a loaded scenario; print a summary, or write the trace."""
+def main_replay(
+    scenario: Path, trace: Path | None, progress: Callable[[int, int], object] | None = None
+) -> None:
+    """CLI body of ``astera replay``: the file is streamed (:mod:`astera.scenario_reader`),
+    so memory does not grow with the number of actions. With ``trace``, the trace is
+    written step by step; without, one summary line (the time covers reading, deployment,
+    every action and the final state hash). ``progress(done, total)`` is called after each
+    action (the total is known from the first pass).
+    """
     t0 = time.perf_counter()
-    result = replay(doc, with_states=trace is not None)
-    seconds = time.perf_counter() - t0
+    header, named, total = scenario_reader.header_and_users(scenario, USER_KEYS)
+    users = ordered_users(header.get("users", []), named)
+    p = deploy(header, users)
+    actions = scenario_reader.actions(scenario)
     if trace is not None:
-        state_hash = result.pop("state_hash")
         opener = gzip.open if trace.suffix == ".gz" else open
         with opener(trace, "wt") as f:
-            json.dump(result, f)
-        print(f"wrote {trace} ({len(result['steps'])} steps, final state {state_hash[:16]})")
+            head = {
+                "format": TRACE_FORMAT,
+                "name": header.get("name", ""),
+                "start_timestamp": header["start_timestamp"],
+            }
+            f.write(
+                json.dumps(head)[:-1] + ', "initial": ' + json.dumps(export_state(p, users)) + ', "steps": ['
+            )
+            count = 0
+            for step in steps(p, users, actions):
+                f.write((", " if count else "") + json.dumps(step))
+                count += 1
+                if progress is not None:
+                    progress(count, total)
+            f.write("]}")
+        print(f"wrote {trace} ({count} steps, final state {p.state_hash()[:16]})")
         return
-    failed = sum(1 for s in result["steps"] if not s["ok"])
-    print(
-        f"{result['name']}: {len(result['steps'])} actions, {failed} failed, "
-        f"state {result['state_hash']}, {seconds:.3f}s"
-    )
+    count = failed = 0
+    for action in actions:
+        count += 1
+        if _run(p, action) is not None:
+            failed += 1
+        if progress is not None:
+            progress(count, total)
+    state_hash = p.state_hash()
+    seconds = time.perf_counter() - t0
+    print(f"{header.get('name', '')}: {count} actions, {failed} failed, state {state_hash}, {seconds:.3f}s")

@@ -59,13 +59,16 @@ def replay(
     ] = None,
 ) -> None:
     """Replay a scenario (conformance vector) through the protocol core."""
-    from astera.replay import main_replay_doc
+    from astera.replay import main_replay
 
-    doc = _scenario(scenario)
+    if not scenario.is_file():
+        raise CliError(
+            f"{scenario} is a directory, not a file" if scenario.is_dir() else f"no such file: {scenario}"
+        )
     with progress_bar() as bar, scenario_errors(scenario):
-        task = bar.add_task("replaying", total=len(doc["actions"]))
-        doc["actions"] = _Tracked(doc["actions"], lambda: bar.advance(task))
-        main_replay_doc(doc, scenario, trace)
+        task = bar.add_task("replaying", total=None)
+        # Streamed from the file (a scenario may be far larger than memory should hold).
+        main_replay(scenario, trace, lambda done, total: bar.update(task, completed=done, total=total))
 
 
 @app.command(rich_help_panel=PANEL)

@@ -1,0 +1,188 @@
+"""Streaming reader of scenario documents (``astera-scenario/1``, vectors FORMAT §2).
+
+A scenario's ``actions`` array can be far larger than memory should hold (a 100 MB file of
+lab paths); every other top-level key (the *header*: assets, strategies, pools, users) is
+small. The reader walks the top-level object with the standard library's C JSON decoder,
+one value at a time, over a buffer of bounded size: it yields each action as it is decoded
+and keeps none of them. Nothing but the header and the current action is ever held.
+
+A replay reads the file twice: :func:`header_and_users` returns the header and every user
+name the actions introduce (FORMAT §2: in order of first appearance; every state lists every
+user, so they are needed before the first action), wherever the keys sit in the document;
+:func:`actions` then yields the actions. The first pass costs about what ``json.load`` does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+#: Characters read per refill; a value longer than this is read in growing slices.
+CHUNK = 1 << 20
+#: Longest single value (an action, or one header key) the reader accepts, in characters:
+#: it bounds the buffer, also while it looks for the end of a malformed value.
+MAX_VALUE = 1 << 27
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+class ScenarioFormatError(ValueError):
+    """The file is not a well-formed JSON object."""
+
+
+class _Cursor:
+    """A position in a JSON text read from a file in chunks; consumed text is dropped."""
+
+    __slots__ = ("f", "buf", "pos", "eof", "consumed")
+
+    def __init__(self, f: IO[str]) -> None:
+        self.f = f
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.consumed = 0  # characters dropped before buf[0], for error positions
+
+    def _fill(self, size: int = CHUNK) -> bool:
+        """Read more text; False at the end of the file."""
+        if self.eof:
+            return False
+        more = self.f.read(size)
+        if not more:
+            self.eof = True
+            return False
+        self.consumed += self.pos
+        self.buf = self.buf[self.pos :] + more
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next non-blank character ("" at the end), not consumed."""
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def expect(self, chars: str) -> str:
+        c = self.peek()
+        if not c or c not in chars:
+            self.fail(f"expected one of {chars!r}")
+        self.pos += 1
+        return c
+
+    def value(self) -> Any:
+        """Decode the next JSON value. A value that runs to the end of the buffer may be cut
+        (a number, or an object not yet closed): read more and decode it again."""
+        self.peek()
+        size = CHUNK
+        while True:
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as e:
+                if len(self.buf) - self.pos < MAX_VALUE and self._fill(size):
+                    size *= 2
+                    continue
+                self.fail(e.msg)
+            if end == len(self.buf) and len(self.buf) - self.pos < MAX_VALUE and self._fill(size):
+                size *= 2
+                continue
+            self.pos = end
+            return obj
+
+    def elements(self) -> Iterator[Any]:
+        """The values of the array whose ``[`` was just consumed, and its ``]``.
+
+        The common case, a value and its delimiter well inside the buffer, is decoded in
+        place; near the buffer's end it falls back to :meth:`value` and :meth:`expect`.
+        """
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        decode, blank = _DECODER.raw_decode, _WS.match
+        while True:
+            buf = self.buf
+            try:
+                obj, end = decode(buf, self.pos)
+                sep = blank(buf, end).end()  # type: ignore[union-attr]
+            except json.JSONDecodeError:
+                sep = len(buf)
+            if sep < len(buf):  # a delimiter follows: the value was whole
+                c = buf[sep]
+                if c == ",":
+                    self.pos = blank(buf, sep + 1).end()  # type: ignore[union-attr]
+                elif c == "]":
+                    self.pos = sep + 1
+                else:
+                    self.pos = sep
+                    self.fail("expected ',' or ']'")
+            else:
+                obj = self.value()
+                c = self.expect(",]")
+                if c == ",":
+                    self.peek()
+            yield obj
+            if c == "]":
+                return
+
+    def fail(self, msg: str) -> None:
+        raise ScenarioFormatError(f"malformed scenario JSON at character {self.consumed + self.pos}: {msg}")
+
+
+def _members(f: IO[str]) -> Iterator[tuple[str | None, Any]]:
+    """The top-level object's members in document order: ``(key, value)`` for each header
+    key, and ``(None, a)`` for each element of ``actions`` (never the array itself)."""
+    cur = _Cursor(f)
+    cur.expect("{")
+    if cur.peek() == "}":
+        return
+    while True:
+        key = cur.value()
+        if not isinstance(key, str):
+            cur.fail("object keys are strings")
+        cur.expect(":")
+        if key != "actions":
+            yield key, cur.value()
+        else:
+            cur.expect("[")
+            for action in cur.elements():
+                yield None, action
+        if cur.expect(",}") == "}":
+            return
+
+
+def _open(path: Path) -> IO[str]:
+    return gzip.open(path, "rt") if path.suffix == ".gz" else path.open()
+
+
+def header_and_users(path: Path, user_keys: tuple[str, ...]) -> tuple[dict[str, Any], list[str], int]:
+    """First pass: the header, the names under ``user_keys`` in the actions in order of first
+    appearance, and the number of actions."""
+    header: dict[str, Any] = {}
+    seen: dict[str, None] = {}
+    count = 0
+    with _open(path) as f:
+        for key, value in _members(f):
+            if key is not None:
+                header[key] = value
+                continue
+            count += 1
+            if isinstance(value, dict):
+                for k in user_keys:
+                    name = value.get(k)
+                    if isinstance(name, str) and name not in seen:
+                        seen[name] = None
+    return header, list(seen), count
+
+
+def actions(path: Path) -> Iterator[Any]:
+    """Second pass: the actions, one at a time. The file stays open until the iterator is
+    exhausted or closed."""
+    with _open(path) as f:
+        for key, value in _members(f):
+            if key is None:
+                yield value
