@@ -345,7 +345,7 @@ def _snapshot(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     """Records the state like any step; changes nothing."""
 
 
-Handler = Callable[[Protocol, dict[str, Any], bool], None]
+Handler = Callable[[Protocol, dict[str, Any], bool], object]
 
 #: The scenario format's actions (FORMAT §3, §3.2): ``op`` -> how it runs on the core, given
 #: the action and whether implicit funding is on.
