@@ -31,20 +31,29 @@ _DECODER = json.JSONDecoder()
 
 
 class ScenarioFormatError(ValueError):
-    """The file is not a well-formed JSON object."""
+    """The file is not a well-formed JSON object: ``msg`` at ``lineno``, ``colno`` (from 1)."""
+
+    def __init__(self, msg: str, lineno: int, colno: int) -> None:
+        super().__init__(f"{msg}: line {lineno} column {colno}")
+        self.msg = msg
+        self.lineno = lineno
+        self.colno = colno
 
 
 class _Cursor:
     """A position in a JSON text read from a file in chunks; consumed text is dropped."""
 
-    __slots__ = ("f", "buf", "pos", "eof", "consumed")
+    __slots__ = ("f", "buf", "pos", "eof", "lines", "carry")
 
     def __init__(self, f: IO[str]) -> None:
         self.f = f
         self.buf = ""
         self.pos = 0
         self.eof = False
-        self.consumed = 0  # characters dropped before buf[0], for error positions
+        # For error positions: line breaks in the text dropped before buf[0], and the
+        # characters of buf[0]'s line among them.
+        self.lines = 0
+        self.carry = 0
 
     def _fill(self, size: int = CHUNK) -> bool:
         """Read more text; False at the end of the file."""
@@ -54,7 +63,9 @@ class _Cursor:
         if not more:
             self.eof = True
             return False
-        self.consumed += self.pos
+        breaks = self.buf.count("\n", 0, self.pos)
+        self.lines += breaks
+        self.carry = self.pos - self.buf.rfind("\n", 0, self.pos) - 1 + (0 if breaks else self.carry)
         self.buf = self.buf[self.pos :] + more
         self.pos = 0
         return True
@@ -87,7 +98,7 @@ class _Cursor:
                 if len(self.buf) - self.pos < MAX_VALUE and self._fill(size):
                     size *= 2
                     continue
-                self.fail(e.msg)
+                self.fail(e.msg, e.pos)
             if end == len(self.buf) and len(self.buf) - self.pos < MAX_VALUE and self._fill(size):
                 size *= 2
                 continue
@@ -129,8 +140,12 @@ class _Cursor:
             if c == "]":
                 return
 
-    def fail(self, msg: str) -> None:
-        raise ScenarioFormatError(f"malformed scenario JSON at character {self.consumed + self.pos}: {msg}")
+    def fail(self, msg: str, at: int | None = None) -> None:
+        """Refuse the document, naming the line and column of ``at`` (default: here)."""
+        pos = self.pos if at is None else at
+        breaks = self.buf.count("\n", 0, pos)
+        colno = pos - self.buf.rfind("\n", 0, pos) + (0 if breaks else self.carry)
+        raise ScenarioFormatError(msg, self.lines + breaks + 1, colno)
 
 
 def _members(f: IO[str]) -> Iterator[tuple[str | None, Any]]:

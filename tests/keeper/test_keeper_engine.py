@@ -246,6 +246,9 @@ def test_accounts_the_oracle_cannot_price_are_left_alone_and_the_rest_go_on() ->
     p.deposit("carol", "WBTC", WBTC)
     p.borrow("carol", "USDC", 1_000 * USDC)
     keeper = engine(p)  # funded and its market anchored while every price is there
+    # A scenario deployment's feeds report every answer as fresh (FORMAT §3.2, age 0); a plain
+    # price update makes WBTC's a feed stamped now, which ages.
+    p.set_price("WBTC", p.price("WBTC"))
     p.set_price_timeout("admin", "WBTC", 60)
     p.advance(61)  # WBTC's feed is stale: carol cannot be valued (alice, who only supplies, is no borrower)
     triage = {t for t in keeper.monitor.index("core").triage().unpriced.tolist()}

@@ -113,9 +113,14 @@ def scenario_errors(path: Path) -> Iterator[None]:
     """Turn a malformed scenario (valid JSON, wrong shape) into a :class:`CliError`."""
     from astera.core import ProtocolError
     from astera.replay import SCENARIO_FORMAT, ScenarioError
+    from astera.scenario_reader import ScenarioFormatError
 
     try:
         yield
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):  # a scenario streamed from its file
+        raise CliError(f"{path} is not a JSON text file") from None
+    except ScenarioFormatError as e:
+        raise CliError(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except ScenarioError as e:
         raise CliError(f"{path}: {e}") from None
     except ProtocolError as e:
