@@ -285,7 +285,7 @@ class Protocol:
         """The fallback oracle's answer, used when the feed is stale or invalid. The first one
         registers the fallback oracle, which then answers every asset (0 without a price)."""
         self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
-        price = _int(price, "price")
+        price = _int(price, "price", 1, (1 << 255) - 1)
         self.atomic(self.journal.set, self.oracle.fallback, self._asset(asset), price)
 
     # ---- deployment and admin (§4.11, §7.1) ---------------------------------------------------------
