@@ -19,18 +19,15 @@ from typing import Any
 from . import scenario_reader
 from .core import (
     UINT256_MAX,
-    DefaultRateStrategy,
-    FixedRateStrategy,
-    PIRateStrategy,
     Protocol,
     ProtocolError,
-    RateStrategy,
 )
 from .core.account import account_data
 from .core.minipool import MiniPool
 from .core.pool import Pool
 from .core.reserve import Reserve
 from .core.wadray import ray_mul
+from .deployment import DeploymentError, deploy_markets
 
 SCENARIO_FORMAT = "astera-scenario/1"
 TRACE_FORMAT = "astera-trace/1"
@@ -53,85 +50,18 @@ def load_json(path: Path) -> Any:
 # ---- deployment -------------------------------------------------------------------------------
 
 
-def make_strategy(spec: dict[str, Any], now: int) -> RateStrategy:
-    model = spec.get("model")
-    if model == "default":
-        return DefaultRateStrategy(
-            int(spec["optimal_utilization"]), int(spec["base_rate"]), int(spec["slope1"]), int(spec["slope2"])
-        )
-    if model == "pi":
-        return PIRateStrategy(
-            int(spec["optimal_utilization"]),
-            int(spec["kp"]),
-            int(spec["ki"]),
-            int(spec["min_controller_error"]),
-            int(spec["max_i_time_amp"]),
-            now,
-        )
-    if model == "fixed":
-        return FixedRateStrategy(int(spec["borrow_rate"]))
-    raise ScenarioError(f"unknown rate model {model!r}")
-
-
-def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -> None:
-    """Configure a fresh reserve through the admin surface, as the deployment scripts do.
-
-    Only the reserve-factor setters sync the reserve (accrue, then re-rate), which is why
-    a reserve with a non-zero factor starts with its last update at deployment time.
-    """
-    admin = p.mini_pool(ref).admin if isinstance(ref, int) else ADMIN
-    p.configure_reserve_as_collateral(
-        admin,
-        ref,
-        name,
-        params["ltv"],
-        params["liquidation_threshold"],
-        params["liquidation_bonus"],
-    )
-    p.set_reserve_flags(
-        admin,
-        ref,
-        name,
-        borrowing_enabled=params.get("borrowing_enabled", True),
-        flash_loan_enabled=params.get("flash_loan_enabled", True),
-    )
-    p.set_deposit_cap(ADMIN, ref, name, params.get("deposit_cap", 0))
-    if params.get("reserve_factor", 0):
-        p.set_reserve_factor(ADMIN, ref, name, params["reserve_factor"])
-    if params.get("owner_reserve_factor", 0):
-        p.set_reserve_factor(admin, ref, name, params["owner_reserve_factor"], owner=True)
-
-
 def deploy(scenario: dict[str, Any], users: Iterable[str]) -> Protocol:
     """The deployment a scenario's header describes (its ``actions`` are not read), with
     ``users`` and the flash-loan receiver registered."""
     if scenario.get("format") != SCENARIO_FORMAT:
         raise ScenarioError(f"not a {SCENARIO_FORMAT} document")
-    start = scenario["start_timestamp"]
-    p = Protocol(start, admin=ADMIN)
+    p = Protocol(scenario["start_timestamp"], admin=ADMIN)
+    try:
+        deploy_markets(p, scenario, lambda i, _: f"pool_admin:{i}")
+    except DeploymentError as e:
+        raise ScenarioError(str(e)) from None
     for sym, a in scenario["assets"].items():
-        p.add_asset(sym, a["decimals"], int(a["price"]))
         p.set_price(sym, int(a["price"]), age=0)  # the mock feeds: never older than `age`
-    specs = scenario.get("rate_strategies", {})
-
-    def strategy(name: str) -> RateStrategy:
-        if name not in specs:
-            raise ScenarioError(f"unknown rate strategy {name!r}")
-        return make_strategy(specs[name], start)
-
-    for sym, params in scenario["core_pool"]["reserves"].items():
-        p.init_core_reserve(ADMIN, sym, strategy(params["rate_strategy"]))
-        _configure(p, "core", sym, params)
-    for i, mp_spec in enumerate(scenario.get("mini_pools", [])):
-        if mp_spec.get("id", i) != i:
-            raise ScenarioError("mini pool ids must be 0, 1, ... in order")
-        mp = p.create_mini_pool(ADMIN, f"pool_admin:{i}")
-        mp.min_debt_threshold = mp_spec.get("min_debt_threshold", 100)
-        for name, params in mp_spec["reserves"].items():
-            p.init_mini_reserve(ADMIN, i, name, strategy(params["rate_strategy"]), params.get("tranche_of"))
-            _configure(p, i, name, params)
-        for sym, limit in mp_spec.get("flow_limits", {}).items():
-            p.core.flow_limits[(sym, i)] = int(limit)
     for u in users:
         p.register_user(u)
     p.register_user(FLASH_RECEIVER)
@@ -187,7 +117,7 @@ def _fund(p: Protocol, pool: Pool, r: Reserve, payer: str, need: int) -> None:
     have = p.wallet(cr.asset, payer)
     if have < assets:
         p.wallet_credit(cr.asset, payer, assets - have)
-    p.core._deposit(payer, cr, assets, payer)
+    p.deposit(payer, cr.asset, assets)
 
 
 def _percent(spec: str, debt: int) -> int:

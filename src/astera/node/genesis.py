@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from astera.core import Protocol, ProtocolError
+from astera.deployment import DeploymentError, deploy_markets, number
 
 from .accounts import is_address
-from .actions import make_strategy, strategy
 from .ledger import Ledger, NodeRoles
 
 GENESIS_FORMAT: Final = "astera-genesis/1"
@@ -67,59 +67,10 @@ def chain_id(doc: dict[str, Any]) -> str:
     return str(doc.get("chain_id") or f"astera-{genesis_hash(doc)[:12]}")
 
 
-def _int(value: object, what: str) -> int:
-    if type(value) is int:
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value, 10)
-        except ValueError:
-            pass
-    raise GenesisError(f"{what}: expected an integer, got {value!r}")
-
-
 def _address(value: object, what: str) -> str:
     if not is_address(value):
         raise GenesisError(f"{what}: expected an account address (64 hex), got {value!r}")
     return value  # type: ignore[return-value]
-
-
-def _strategy(specs: dict[str, Any], name: str, now: int) -> Any:
-    if name not in specs:
-        raise GenesisError(f"unknown rate strategy {name!r}")
-    spec = {k: (str(v) if k != "model" else v) for k, v in specs[name].items()}
-    try:
-        return make_strategy(strategy(spec), now)
-    except ValueError as e:
-        raise GenesisError(f"rate strategy {name!r}: {e}") from None
-
-
-def _configure(p: Protocol, ref: str | int, name: str, params: dict[str, Any]) -> None:
-    """Configure a fresh reserve through the admin surface, in the deployment scripts' order."""
-    admin = p.admin
-    pool_admin = admin if ref == "core" else p.mini_pool(int(ref)).admin
-    p.configure_reserve_as_collateral(
-        pool_admin,
-        ref,
-        name,
-        _int(params.get("ltv", 0), "ltv"),
-        _int(params.get("liquidation_threshold", 0), "liquidation_threshold"),
-        _int(params.get("liquidation_bonus", 0), "liquidation_bonus"),
-    )
-    p.set_reserve_flags(
-        pool_admin,
-        ref,
-        name,
-        borrowing_enabled=bool(params.get("borrowing_enabled", True)),
-        flash_loan_enabled=bool(params.get("flash_loan_enabled", True)),
-    )
-    p.set_deposit_cap(admin, ref, name, _int(params.get("deposit_cap", 0), "deposit_cap"))
-    if _int(params.get("reserve_factor", 0), "reserve_factor"):
-        p.set_reserve_factor(admin, ref, name, _int(params["reserve_factor"], "reserve_factor"))
-    if _int(params.get("owner_reserve_factor", 0), "owner_reserve_factor"):
-        p.set_reserve_factor(
-            pool_admin, ref, name, _int(params["owner_reserve_factor"], "owner_reserve_factor"), owner=True
-        )
 
 
 def build(doc: dict[str, Any]) -> Ledger:
@@ -128,6 +79,8 @@ def build(doc: dict[str, Any]) -> Ledger:
         return _build(doc)
     except ProtocolError as e:
         raise GenesisError(f"the protocol refused the genesis deployment: {e}") from None
+    except DeploymentError as e:
+        raise GenesisError(str(e)) from None
     except (KeyError, TypeError) as e:
         raise GenesisError(f"malformed genesis: {e!r}") from None
 
@@ -136,52 +89,36 @@ def _build(doc: dict[str, Any]) -> Ledger:
     if doc.get("format") != GENESIS_FORMAT:
         raise GenesisError(f"not an {GENESIS_FORMAT} document")
     roles = {r: _address(doc["roles"][r], f"roles.{r}") for r in ROLE_NAMES}
-    start = _int(doc["start_timestamp"], "start_timestamp")
+    start = number(doc["start_timestamp"], "start_timestamp")
     p = Protocol(start, admin=roles["admin"], emergency_admin=roles["emergency_admin"])
     for address in roles.values():
         p.register_user(address)
-    for sym, a in doc["assets"].items():
-        p.add_asset(
-            sym,
-            _int(a["decimals"], f"{sym}.decimals"),
-            _int(a["price"], f"{sym}.price"),
-            _int(a.get("timeout", 0), f"{sym}.timeout"),
-        )
-    specs = doc.get("rate_strategies", {})
-    for sym, params in doc.get("core_pool", {}).get("reserves", {}).items():
-        p.init_core_reserve(p.admin, sym, _strategy(specs, params["rate_strategy"], start))
-        _configure(p, "core", sym, params)
-    for i, mp_doc in enumerate(doc.get("mini_pools", [])):
-        pool_admin = _address(mp_doc["admin"], f"mini_pools[{i}].admin")
-        p.register_user(pool_admin)
-        p.create_mini_pool(p.admin, pool_admin)
-        p.set_min_debt_threshold(
-            p.admin, i, _int(mp_doc.get("min_debt_threshold", 100), "min_debt_threshold")
-        )
-        for name, params in mp_doc.get("reserves", {}).items():
-            p.init_mini_reserve(
-                p.admin, i, name, _strategy(specs, params["rate_strategy"], start), params.get("tranche_of")
-            )
-            _configure(p, i, name, params)
-        for sym, limit in mp_doc.get("flow_limits", {}).items():
-            p.set_flow_limit(p.admin, sym, i, _int(limit, f"flow_limits.{sym}"))
+
+    def pool_admin(i: int, mp_doc: dict[str, Any]) -> str:
+        address = _address(mp_doc["admin"], f"mini_pools[{i}].admin")
+        p.register_user(address)
+        return address
+
+    deploy_markets(p, doc, pool_admin)
     for holder, balances in doc.get("balances", {}).items():
         p.register_user(_address(holder, "balances"))
         for sym, amount in balances.items():
-            p.mint(holder, sym, _int(amount, f"balances.{sym}"))
+            p.mint(holder, sym, number(amount, f"balances.{sym}"))
     for dep in doc.get("deposits", []):
         who = _address(dep["account"], "deposits.account")
         p.register_user(who)
         ref = dep.get("pool", "core")
-        p.deposit(
-            who, dep["asset"], _int(dep["amount"], "deposits.amount"), pool=ref if ref == "core" else int(ref)
-        )
+        amount = number(dep["amount"], "deposits.amount")
+        p.deposit(who, dep["asset"], amount, pool=ref if ref == "core" else int(ref))
     return Ledger(p, NodeRoles(oracle=roles["oracle"], faucet=roles["faucet"]))
 
 
 def faucet_limits(doc: dict[str, Any]) -> dict[str, int]:
     """Most one faucet request may mint, per asset (base units)."""
-    return {sym: _int(v, f"faucet_limits.{sym}") for sym, v in doc.get("faucet_limits", {}).items()}
+    try:
+        return {sym: number(v, f"faucet_limits.{sym}") for sym, v in doc.get("faucet_limits", {}).items()}
+    except DeploymentError as e:
+        raise GenesisError(str(e)) from None
 
 
 # ---- the built-in network ----------------------------------------------------------------------------
