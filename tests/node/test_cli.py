@@ -87,6 +87,8 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
     assert "repay max needs" in err and "USDC more than your wallet holds (25,000 USDC)" in err
     ok(home, node, "key", "new", "ben")
     assert "transfer 0.5 WETH to" in ok(home, node, "transfer", "WETH", "0.5", "ben", "-k", "ann")
+    assert "delegate 100 USDC to" in ok(home, node, "delegate", "USDC", "100", "ann", "-k", "ben")
+    assert "delegate any amount of USDC to" in ok(home, node, "delegate", "USDC", "max", "ann", "-k", "ben")
 
     out = ok(home, node, "account", "ann")
     assert address in out and "health factor 1.12" in out

@@ -146,6 +146,34 @@ def transfer(
 
 @app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
 @guarded
+def delegate(
+    asset: str,
+    amount: Annotated[str, typer.Argument(help='Borrowing allowance, or "max".')],
+    delegatee: Annotated[
+        str, typer.Argument(help="Who may borrow against your collateral (address or key name).")
+    ],
+    pool: PoolOpt = "core",
+    node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
+    raw: RawOpt = False,
+) -> None:
+    """Let another account borrow ASSET up to AMOUNT on your collateral (credit delegation)."""
+    with Session(node) as s:
+        units = s.units(asset, amount, raw, allow_max=True)
+        receipt = s.send(
+            key,
+            "approve_delegation",
+            pool=pool_ref(pool),
+            asset=asset,
+            delegatee=address_of(delegatee),
+            amount=str(units),
+        )
+        shown = "any amount of " + asset if units == "max" else s.fmt(asset, units, "exact")
+        print_receipt(f"delegate {shown} to {address_of(delegatee)[:16]}…", receipt)
+
+
+@app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
+@guarded
 def liquidate(
     target: Annotated[str, typer.Argument(help="The account to liquidate (address or key name).")],
     collateral: Annotated[str, typer.Argument(help="Collateral asset to seize.")],
