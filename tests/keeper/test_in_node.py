@@ -252,7 +252,7 @@ def test_stopping_the_node_mid_run_ends_the_keeper_cleanly(store: Callable[[], S
             await asyncio.wait_for(node.stop(), 20)
 
     asyncio.run(go())
-    assert not keeper.running
+    assert not keeper.busy and keeper.status()["running"] is False
     liquidations = [a for s, a, _ in logged(store(), node.chain_id) if s == KEEPER.address]
     assert 1 <= len(liquidations) == keeper.counters.liquidations
     assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
@@ -268,6 +268,7 @@ def test_status_and_metrics_show_the_keeper(store: Callable[[], SqlStore]) -> No
         keeper = api.get("/status").json()["keeper"]
         metrics = api.get("/metrics").text
     assert keeper["address"] == KEEPER.address and keeper["liquidations"] == 0 and keeper["refusals"] == {}
+    assert keeper["running"] is True  # enabled and watching, between runs too
     assert "astera_keeper_liquidations_total 0" in metrics and "astera_keeper_unhealthy 0" in metrics
 
 

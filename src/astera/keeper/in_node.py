@@ -274,11 +274,15 @@ class InNodeKeeper:
         self.on_report: list[Callable[[KeeperReport], None]] = []
 
     @property
-    def running(self) -> bool:
+    def busy(self) -> bool:
+        """A run (detection and liquidations) is in progress."""
         return self._task is not None and not self._task.done()
 
     def status(self) -> dict[str, Any]:
-        return {"address": self.address, "running": self.running, **self.counters.as_dict()}
+        """For ``/status``: ``running`` while the keeper watches the node's blocks (from
+        :func:`attach` until the node stops it), ``busy`` while a run is in progress."""
+        running = not self._stopping.is_set()
+        return {"address": self.address, "running": running, "busy": self.busy, **self.counters.as_dict()}
 
     # ---- the block hook (event loop; the protocol is exactly at the block) -----------------------
 
@@ -295,7 +299,7 @@ class InNodeKeeper:
         )
         if not due:
             return
-        if self.running:
+        if self.busy:
             self._due_again = True
         else:
             self._task = asyncio.get_running_loop().create_task(self._drive(), name="astera-keeper")

@@ -54,10 +54,10 @@ from .chain import Chain, open_chain
 from .errors import STATUS, NodeError
 from .ledger import Ledger
 from .limits import Limits
+from .lock import open_locked_store
 from .metrics import Metrics
 from .node import Node
 from .sequencer import CommittedBlock, Receipt, Sequencer
-from .store import open_store
 from .transactions import SIGNING_DOMAIN, SignedTx, decode_tx
 
 log = logging.getLogger("astera.follower")
@@ -552,8 +552,7 @@ def open_follower(
 ) -> FollowerNode:
     """Open (or create) the follower's store in ``data`` (or ``db``) and build the node; a new
     store starts from ``genesis``, or the leader's when none is given."""
-    data.mkdir(parents=True, exist_ok=True)
-    store = open_store(db, str(data))
+    store = open_locked_store(data, db)
     try:
         doc = genesis
         if store.genesis_json() is None and doc is None:

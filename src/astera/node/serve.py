@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import uvicorn
 from . import genesis as genesis_mod
 from .accounts import Key
 from .chain import VerifyReport, open_chain, verify
+from .lock import open_locked_store
 from .node import Node
 from .store import SqlStore, StoreError, open_store
 
@@ -71,8 +73,7 @@ def default_genesis_for(data: Path) -> dict[str, Any]:
 def open_node(config: ServeConfig) -> Node:
     """Open (or create) the log and build the node, with its keeper unless ``config.keeper`` is
     off; nothing is served yet."""
-    config.data.mkdir(parents=True, exist_ok=True)
-    store = open_store(config.db, str(config.data))
+    store = open_locked_store(config.data, config.db)
     try:
         doc: dict[str, Any] | None = None
         if store.genesis_json() is None:
@@ -101,16 +102,23 @@ def serve(config: ServeConfig) -> None:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    if config.follow:
-        from .follower import open_follower
+    try:
+        if config.follow:
+            from .follower import open_follower
 
-        genesis_doc = genesis_mod.load(config.genesis) if config.genesis else None
-        node: Node = open_follower(
-            config.follow, config.data, config.db, snapshot_every=config.snapshot_every, genesis=genesis_doc
-        )
-        log.info("following %s: every block is verified by replay before it is served", config.follow)
-    else:
-        node = open_node(config)
+            genesis_doc = genesis_mod.load(config.genesis) if config.genesis else None
+            node: Node = open_follower(
+                config.follow,
+                config.data,
+                config.db,
+                snapshot_every=config.snapshot_every,
+                genesis=genesis_doc,
+            )
+            log.info("following %s: every block is verified by replay before it is served", config.follow)
+        else:
+            node = open_node(config)
+    except (StoreError, genesis_mod.GenesisError) as e:
+        sys.exit(f"astera serve: {e}")
     head = node.chain.head
     log.info(
         "chain %s at block %d (state %s), store %s",

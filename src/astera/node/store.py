@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from .blocks import Block, Header, event_data
@@ -64,6 +64,8 @@ class SqlStore(ABC):
     def __init__(self) -> None:
         self._local = threading.local()
         self._all: list[Any] = []
+        #: Called by :meth:`close` after the connections (releasing the node's locks).
+        self.on_close: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._writer = self.connect(reader=False)
         self._all.append(self._writer)
@@ -74,6 +76,11 @@ class SqlStore(ABC):
     @abstractmethod
     def connect(self, reader: bool) -> Any:
         """A new database connection (readers may be configured read-only)."""
+
+    @abstractmethod
+    def lock(self) -> None:
+        """Make this store the only node's: refuse (:class:`astera.node.lock.Locked`) if another
+        node holds it; held until :meth:`close` or the process ends."""
 
     @abstractmethod
     def describe(self) -> str:
@@ -125,6 +132,8 @@ class SqlStore(ABC):
                 except Exception:  # noqa: BLE001 - closing is best effort at shutdown
                     pass
             self._all.clear()
+        while self.on_close:
+            self.on_close.pop()()
 
     # ---- writes (commit thread only) -------------------------------------------------------------
 

@@ -13,7 +13,11 @@ from typing import Any, ClassVar
 
 import psycopg
 
+from .lock import Locked
 from .store import SqlStore, StoreError
+
+#: The advisory-lock key a node holds on its database (advisory locks are per database).
+NODE_LOCK_KEY = 0x61737465726121  # "astera!"
 
 
 class PostgresStore(SqlStore):
@@ -32,6 +36,17 @@ class PostgresStore(SqlStore):
             raise StoreError(
                 "PostgreSQL has synchronous_commit=off: commits would not be durable when acknowledged"
             )
+
+    def lock(self) -> None:
+        """A session-level advisory lock on the writer's connection: the server releases it when
+        that connection ends, also when the node is killed."""
+        cur = self._writer.cursor()
+        cur.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK_KEY,))
+        held = cur.fetchone()[0]
+        self._writer.commit()
+        cur.close()
+        if not held:
+            raise Locked(f"another node is running on the database {self.describe()}; stop it first")
 
     def connect(self, reader: bool) -> Any:
         return psycopg.connect(self.url, autocommit=reader, application_name="astera-node")

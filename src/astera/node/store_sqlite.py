@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import ClassVar
 
+from .lock import FileLock
 from .store import SqlStore
 
 
@@ -22,7 +23,13 @@ class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = FileLock(self.path.with_name(self.path.name + ".lock"))
         super().__init__()
+
+    def lock(self) -> None:
+        """A lock file beside the database (``ledger.sqlite3.lock``)."""
+        self._lock_file.acquire(f"the log {self.path}")
+        self.on_close.append(self._lock_file.release)
 
     def connect(self, reader: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level="DEFERRED", check_same_thread=False)
