@@ -32,13 +32,13 @@ from typing import Any
 
 import httpx
 
-from astera.node.accounts import Key
 from astera.node.chain import open_chain
 from astera.node.follower import FollowerNode, open_follower
 from astera.node.genesis import chain_id, default_genesis
 from astera.node.node import Node
 from astera.node.store import open_store
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire import Key, sign_tx
 
 
 def free_port() -> int:

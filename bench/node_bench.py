@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from astera.node.accounts import Key
 from astera.node.genesis import chain_id, default_genesis
-from astera.node.transactions import sign_tx
+from astera.wire.keys import Key
+from astera.wire.tx import sign_tx
 
 PG_URL = os.environ.get("ASTERA_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -30,8 +30,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from astera.node.accounts import Key  # noqa: E402
 from tests.web.conftest import CHROMIUM, ServedNode  # noqa: E402
+
+from astera.wire import Key  # noqa: E402
 
 REQUESTS = 200
 PAGES = ["/", "/app/reserve/core/USDC", "/app/mini-pool/0", "/app/account", "/app/liquidations", "/app/risk"]

@@ -8,8 +8,8 @@ import pytest
 from astera import actions
 from astera.client import Client
 from astera.node import actions as node_actions
-from astera.node.accounts import Key
 from astera.node.errors import NodeError
+from astera.wire import Key
 
 
 def test_the_node_and_the_table_are_one_declaration() -> None:

@@ -24,9 +24,9 @@ from astera.human import (
     tokens,
     usd,
 )
-from astera.node.accounts import Key
 from astera.node.actions import ACTIONS
 from astera.node.genesis import build, default_genesis
+from astera.wire import Key
 
 USDC, WETH = 10**6, 10**18
 

@@ -29,6 +29,7 @@ from astera.core import (
     Protocol,
     RateStrategy,
 )
+from astera.wire import is_address
 
 AMOUNT_RE: Final = re.compile(r"^(0|[1-9][0-9]{0,77})$")
 SIGNED_RE: Final = re.compile(r"^-?(0|[1-9][0-9]{0,77})$")
@@ -103,10 +104,6 @@ def symbol(value: object) -> str:
 
 
 def account(value: object) -> str:
-    # Imported here: the wire format's key rules live beside the signing code, which needs
-    # this table to decode a transaction.
-    from astera.node.accounts import is_address
-
     if not is_address(value):
         raise ValueError("must be an account address (64 lowercase hex digits)")
     return value  # type: ignore[return-value]

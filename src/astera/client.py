@@ -13,21 +13,28 @@ Example::
 Amounts are ints in the asset's base units (they travel as decimal strings). A refusal
 raises :class:`ApiError` with the node's stable ``code`` (and ``reason``, the
 protocol's code, when the protocol refused).
+
+Every transaction an :class:`Account` signs expires :data:`DEFAULT_TTL` seconds after it
+was signed (``expires_at`` in the signed body; the node refuses it as ``expired`` after
+that block time), so a refused transaction cannot go through long after, when someone
+resubmits the signed body. ``Account(client, key, ttl=None)`` signs without an expiry.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Final
 
 import httpx
 
 from astera.actions import parse_params
-from astera.node.accounts import Key
-from astera.node.transactions import sign_tx
+from astera.wire import Key, sign_tx
 
 __all__ = ["Account", "ApiError", "Client", "Key"]
 
 Pool = str | int
+#: Seconds a signed transaction stays valid (see the module docstring).
+DEFAULT_TTL: Final = 600
 
 
 class ApiError(Exception):
@@ -118,10 +125,12 @@ def _amount(value: int | str) -> str:
 class Account:
     """A key bound to a node: signs each action with the next nonce and submits it."""
 
-    def __init__(self, client: Client, key: Key) -> None:
+    def __init__(self, client: Client, key: Key, ttl: int | None = DEFAULT_TTL) -> None:
         self.client = client
         self.key = key
         self.address = key.address
+        #: Seconds each transaction stays valid after signing (None: no expiry).
+        self.ttl = ttl
         self._nonce: int | None = None
 
     def send(self, action: str, **params: Any) -> dict[str, Any]:
@@ -133,7 +142,8 @@ class Account:
         parse_params(action, body)
         if self._nonce is None:
             self._nonce = int(self.client.account(self.address)["next_nonce"])
-        envelope = sign_tx(self.key, self.client.chain_id, self._nonce, action, body)
+        expires_at = None if self.ttl is None else int(time.time()) + self.ttl
+        envelope = sign_tx(self.key, self.client.chain_id, self._nonce, action, body, expires_at)
         try:
             receipt = self.client.submit(envelope)
         except ApiError as e:

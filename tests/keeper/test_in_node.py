@@ -23,13 +23,14 @@ from astera.keeper import Monitor, Planner, attach
 from astera.keeper.in_node import InNodeKeeper, NodeSubmitter
 from astera.keeper.scenario import model_market
 from astera.node import genesis
-from astera.node.accounts import Key
 from astera.node.api import create_app
 from astera.node.chain import open_chain, verify
 from astera.node.node import Node, Participant
 from astera.node.serve import ServeConfig, open_node
 from astera.node.store import SqlStore, open_store
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire.keys import Key
+from astera.wire.tx import sign_tx
 from node.node_harness import START, key, make_genesis
 
 USD = 10**8

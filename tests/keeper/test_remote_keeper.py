@@ -25,7 +25,8 @@ from astera.node import genesis
 from astera.node.api import create_app
 from astera.node.follower import FollowerNode, SignatureChecker
 from astera.node.store import open_store
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire import sign_tx
 from node.follow_harness import leader, wait_for
 from node.node_harness import LiveApi, key, make_genesis
 

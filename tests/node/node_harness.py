@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from astera.node.accounts import Key
 from astera.node.genesis import default_genesis
+from astera.wire.keys import Key
 
 PG_SERVER_URL = os.environ.get("ASTERA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 START = 1_750_000_000

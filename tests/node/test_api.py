@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from astera.node.transactions import sign_tx
+from astera.wire.tx import sign_tx
 
 from .node_harness import key
 

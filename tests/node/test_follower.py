@@ -14,7 +14,7 @@ import pytest
 
 from astera.node.chain import verify
 from astera.node.store import open_store
-from astera.node.transactions import sign_tx
+from astera.wire import sign_tx
 
 from .follow_harness import Stub, follower, leader, tampered_leader, wait_for, wait_stopped
 from .node_harness import LiveApi, key, make_genesis

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from astera.node.serve import verify_store
-from astera.node.transactions import sign_tx
+from astera.wire import sign_tx
 
 from .node_harness import NodeProcess, free_port, key, make_genesis
 

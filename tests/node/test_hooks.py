@@ -8,7 +8,8 @@ from typing import Any
 from astera.node.chain import open_chain, verify
 from astera.node.node import Node, Participant
 from astera.node.sequencer import CommittedBlock
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire.tx import sign_tx
 
 from .node_harness import key
 

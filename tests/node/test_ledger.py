@@ -9,7 +9,8 @@ import pytest
 from astera.node import genesis
 from astera.node.errors import NodeError
 from astera.node.ledger import Ledger
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire.tx import sign_tx
 
 from .node_harness import key, make_genesis
 

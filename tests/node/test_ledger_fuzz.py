@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from astera.node import genesis
 from astera.node.actions import ACTIONS, Role
 from astera.node.errors import NodeError
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire.tx import sign_tx
 
 from .node_harness import key, make_genesis
 

@@ -15,10 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from astera.node import genesis
-from astera.node.accounts import Key, is_address, verify
 from astera.node.errors import NodeError
-from astera.node.public_keys import SMALL_ORDER_ENCODINGS, L, is_strict_signature
-from astera.node.transactions import decode_tx, signing_message
+from astera.node.transactions import decode_tx
+from astera.wire.keys import Key, is_address, verify
+from astera.wire.public_keys import SMALL_ORDER_ENCODINGS, L, is_strict_signature
+from astera.wire.tx import signing_message
 
 from .node_harness import key, make_genesis
 

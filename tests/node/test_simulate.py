@@ -14,7 +14,7 @@ from astera.node.api import create_app
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store
-from astera.node.transactions import sign_tx
+from astera.wire import sign_tx
 
 from .node_harness import START, key, make_genesis
 

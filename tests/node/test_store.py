@@ -14,7 +14,8 @@ from astera.node.chain import ReplayError, open_chain, verify
 from astera.node.errors import NodeError
 from astera.node.node import Node
 from astera.node.store import StoreError
-from astera.node.transactions import decode_tx, sign_tx
+from astera.node.transactions import decode_tx
+from astera.wire.tx import sign_tx
 
 from .node_harness import key
 

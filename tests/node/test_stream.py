@@ -20,7 +20,7 @@ from astera.node.chain import open_chain
 from astera.node.limits import Limits
 from astera.node.node import Node
 from astera.node.store import open_store
-from astera.node.transactions import sign_tx
+from astera.wire.tx import sign_tx
 
 from .node_harness import LiveApi, key, make_genesis
 

@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astera.node.accounts import Key, verify
 from astera.node.errors import NodeError
-from astera.node.transactions import canonical_json, decode_tx, parse_json, sign_tx, signing_message
+from astera.node.transactions import decode_tx, parse_json
+from astera.wire.canonical import canonical_json
+from astera.wire.keys import Key, verify
+from astera.wire.tx import sign_tx, signing_message
 
 from .node_harness import key
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from astera.core import WAD, Protocol
-from astera.node.accounts import Key
+from astera.wire import Key
 
 from .conftest import Console, ServedNode, copy_key, ready, screenshot
 

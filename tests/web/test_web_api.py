@@ -17,7 +17,7 @@ from astera.node.api import create_app
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store
-from astera.node.transactions import sign_tx
+from astera.wire import sign_tx
 
 E18, E6 = 10**18, 10**6
 

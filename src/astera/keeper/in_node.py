@@ -65,13 +65,12 @@ from typing import Any
 from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError
 from astera.core.errors import INSUFFICIENT_BALANCE
 from astera.human import health_factor, pool_name, tokens
-from astera.node.accounts import Key
 from astera.node.actions import ACTIONS
 from astera.node.errors import NodeError
 from astera.node.metrics import KeeperCounters
 from astera.node.node import Node, Participant
 from astera.node.sequencer import CommittedBlock, Receipt
-from astera.node.transactions import canonical_json
+from astera.wire import Key, canonical_json
 
 from .engine import KeeperEngine, KeeperReport
 from .executor import Outcome

@@ -34,10 +34,10 @@ from rich.table import Table
 
 from astera.core import Protocol, ProtocolError
 from astera.human import tokens, usd
-from astera.node.accounts import Key
 from astera.node.actions import ACTIONS, parse_params
 from astera.node.follower import FollowerNode, open_follower
 from astera.node.sequencer import CommittedBlock, Receipt
+from astera.wire import Key
 
 from .engine import KeeperReport
 from .in_node import InNodeKeeper, KeeperConfig, NodeSubmitter, attach

@@ -72,6 +72,11 @@ SIGNED_TX_SCHEMA: dict[str, Any] = {
                 "nonce": {"type": "integer", "minimum": 0, "description": "The sender's next nonce."},
                 "action": {"type": "string", "enum": sorted(ACTIONS)},
                 "params": {"type": "object", "description": "Action parameters; amounts as decimal strings."},
+                "expires_at": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Optional: block time (Unix seconds) after which it is refused (expired).",
+                },
             },
         },
         "signature": {
@@ -144,6 +149,7 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
 
 def tx_json(row: tuple[Any, ...]) -> dict[str, Any]:
     seq, tx_hash, height, idx, sender, nonce, action, body, signature, first_event, event_count = row
+    signed = json.loads(body)
     return {
         "seq": seq,
         "hash": tx_hash,
@@ -152,7 +158,8 @@ def tx_json(row: tuple[Any, ...]) -> dict[str, Any]:
         "sender": sender,
         "nonce": nonce,
         "action": action,
-        "params": json.loads(body)["params"],
+        "params": signed["params"],
+        "expires_at": signed.get("expires_at"),
         "signature": signature,
         "first_event": first_event,
         "event_count": event_count,

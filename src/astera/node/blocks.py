@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from astera.core import Event
+from astera.wire import canonical_json
 
-from .transactions import SignedTx, canonical_json
+from .transactions import SignedTx
 
 
 def block_hash(height: int, timestamp: int, prev_hash: str, state_hash: str, tx_hashes: list[str]) -> str:

@@ -45,10 +45,11 @@ from typing import Any, Final
 import httpx
 
 from astera.core import Event
+from astera.wire import verify
+from astera.wire.tx import SIGNING_DOMAIN
 
 from . import genesis as genesis_mod
 from . import snapshots
-from .accounts import verify
 from .blocks import Block, Header, block_hash
 from .chain import Chain, open_chain
 from .errors import STATUS, NodeError
@@ -58,7 +59,7 @@ from .lock import open_locked_store
 from .metrics import Metrics
 from .node import Node
 from .sequencer import CommittedBlock, Receipt, Sequencer
-from .transactions import SIGNING_DOMAIN, SignedTx, decode_tx
+from .transactions import SignedTx, decode_tx
 
 log = logging.getLogger("astera.follower")
 

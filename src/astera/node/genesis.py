@@ -24,8 +24,8 @@ from typing import Any, Final
 
 from astera.core import Protocol, ProtocolError
 from astera.deployment import DeploymentError, deploy_markets, number
+from astera.wire import is_address
 
-from .accounts import is_address
 from .ledger import Ledger, NodeRoles
 
 GENESIS_FORMAT: Final = "astera-genesis/1"

@@ -7,8 +7,11 @@ transaction is not logged. So every logged transaction succeeded, and replaying 
 log from genesis reproduces the state exactly (checked against each block's hash).
 
 A refused but well-signed transaction does **not** consume its nonce: the sender
-fixes it and sends the same nonce again. (A chain would include it as failed; we
-chose "refusals change nothing" so that the log holds only effective transactions.)
+fixes it and sends the same nonce again. (A chain would include it as failed; we chose
+"refusals change nothing" so that the log holds only effective transactions.) So that
+such a body cannot go through long after its author gave up on it, a transaction may
+carry ``expires_at``: past that block time it is refused (``expired``); the client sets
+one by default.
 """
 
 from __future__ import annotations
@@ -74,6 +77,14 @@ class Ledger:
         expected = self.nonces.get(tx.sender, 0)
         if tx.nonce != expected:
             raise NodeError("bad_nonce", f"nonce {tx.nonce}, expected {expected}", expected=expected)
+        now = self.protocol.now
+        if tx.expires_at is not None and now > tx.expires_at:
+            raise NodeError(
+                "expired",
+                f"expired at {tx.expires_at}; the block time is {now}: sign it again with a new expiry",
+                expires_at=tx.expires_at,
+                block_time=now,
+            )
         events = self.execute(tx.sender, tx.action, tx.args)
         self.nonces[tx.sender] = expected + 1
         return events

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from astera.wire import Key, is_address, sign_tx
+
 from . import genesis as genesis_mod
-from .accounts import Key, is_address
 from .blocks import jsonable
 from .chain import Chain
 from .errors import NodeError
@@ -24,7 +25,7 @@ from .limits import Limits, SlidingWindow, Slots
 from .metrics import Metrics
 from .sequencer import BlockHook, CommittedBlock, Receipt, Sequencer
 from .sse import Broadcaster
-from .transactions import SignedTx, decode_tx, sign_tx
+from .transactions import SignedTx, decode_tx
 
 T = TypeVar("T")
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import uvicorn
 
+from astera.wire import Key
+
 from . import genesis as genesis_mod
-from .accounts import Key
 from .chain import VerifyReport, open_chain, verify
 from .lock import open_locked_store
 from .node import Node

@@ -1,4 +1,4 @@
-"""Which 32-byte strings the node accepts as Ed25519 public keys, and which signatures.
+"""Which 32-byte strings are accepted as Ed25519 public keys, and which signatures.
 
 RFC 8032 verification, as OpenSSL implements it, accepts public keys of small order: for
 the identity point (encoded ``01 00 … 00``) the signature ``R = identity, S = 0`` verifies
