@@ -4,7 +4,10 @@ The node runs as a subprocess (``astera serve``) on a loopback port; this proces
 the load generator. It pre-signs deposits for ``--accounts`` keys (funded at genesis),
 then keeps ``--concurrency`` HTTP/1.1 keep-alive connections busy, one account per
 connection, each waiting for the acknowledgement (= durable commit) before sending the
-next. Reported: accepted tx/s over the measured window, p50/p99 latency per tx.
+next. Reported: accepted tx/s over the measured window, p50/p99 latency per tx, and the
+node process's CPU time per accepted transaction with the share of a core it got: on a
+machine shared with other work the node gets less than a core, and tx/s falls with that
+share while CPU per tx stays put (the 1-minute load average is printed for that reason).
 
     .venv/bin/python bench/node_bench.py                # SQLite, then PostgreSQL
     .venv/bin/python bench/node_bench.py --store sqlite --seconds 20
@@ -79,12 +82,27 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body
     return status
 
 
-async def drive(port: int, streams: list[list[bytes]], seconds: float, warmup: float) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    port: int, streams: list[list[bytes]], seconds: float, warmup: float, pid: int
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     t_start = time.perf_counter()
     t_measure, t_end = t_start + warmup, t_start + warmup + seconds
     done_in_window = 0
+    cpu_at: dict[str, float] = {}
+
+    async def meter() -> None:
+        await asyncio.sleep(warmup)
+        cpu_at["start"] = cpu_seconds(pid)
+        await asyncio.sleep(seconds)
+        cpu_at["end"] = cpu_seconds(pid)
 
     async def worker(txs: list[bytes]) -> None:
         nonlocal errors, done_in_window
@@ -104,8 +122,9 @@ async def drive(port: int, streams: list[list[bytes]], seconds: float, warmup: f
         finally:
             writer.close()
 
-    await asyncio.gather(*(worker(s) for s in streams))
+    await asyncio.gather(meter(), *(worker(s) for s in streams))
     elapsed = min(time.perf_counter(), t_end) - t_measure
+    cpu = cpu_at["end"] - cpu_at["start"]
     latencies.sort()
     return {
         "tx_per_s": done_in_window / elapsed if elapsed > 0 else 0.0,
@@ -114,6 +133,8 @@ async def drive(port: int, streams: list[list[bytes]], seconds: float, warmup: f
         "txs": done_in_window,
         "errors": errors,
         "seconds": elapsed,
+        "cpu_ms_per_tx": 1000 * cpu / done_in_window if done_in_window else None,
+        "core_share": cpu / seconds,
     }
 
 
@@ -165,7 +186,7 @@ def run(store: str, args: argparse.Namespace) -> dict[str, Any]:
         proc = subprocess.Popen([*cmd, "--port", str(port)])
         try:
             wait_ready(port, proc)
-            result = asyncio.run(drive(port, streams, args.seconds, args.warmup))
+            result = asyncio.run(drive(port, streams, args.seconds, args.warmup, proc.pid))
         finally:
             proc.terminate()
             proc.wait(30)
@@ -186,14 +207,16 @@ def main() -> None:
     args = ap.parse_args()
     stores = ["sqlite", "pg"] if args.store == "both" else [args.store]
     print(
-        f"{os.cpu_count()} CPUs; {args.concurrency} connections; {args.seconds:.0f}s measured after "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; {args.concurrency} connections; "
+        f"{args.seconds:.0f}s measured after "
         f"{args.warmup:.0f}s warm-up; each tx a signed USDC deposit acknowledged after durable commit"
     )
     for store in stores:
         r = run(store, args)
         print(
             f"{r['store']:>6}: {r['tx_per_s']:8.0f} tx/s   p50 {r['p50_ms']:6.1f} ms"
-            f"   p99 {r['p99_ms']:6.1f} ms   ({r['txs']} txs, {r['errors']} errors)"
+            f"   p99 {r['p99_ms']:6.1f} ms   ({r['txs']} txs, {r['errors']} errors)   node CPU "
+            f"{r['cpu_ms_per_tx']:.3f} ms/tx, {r['core_share']:.0%} of a core; load {os.getloadavg()[0]:.2f}"
         )
 
 

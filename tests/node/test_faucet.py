@@ -71,3 +71,21 @@ def test_faucet_bodies_get_the_same_codes_as_txs(api: TestClient) -> None:
         r = api.post("/faucet", content=body, headers={"content-type": "application/json"})
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), body
     assert height(api) == 0
+
+
+def test_serve_options_set_the_faucet_limits(tmp_path: Any) -> None:
+    import json
+
+    from astera.node.serve import ServeConfig, open_node
+
+    from .node_harness import make_genesis
+
+    (tmp_path / "genesis.json").write_text(json.dumps(make_genesis()))
+    config = ServeConfig(data=tmp_path / "data", genesis=tmp_path / "genesis.json", keeper=False)
+    config.faucet_window, config.faucet_requests = 60, 1
+    node = open_node(config)
+    try:
+        assert (node.limits.faucet_window_seconds, node.limits.faucet_requests_per_client) == (60, 1)
+        assert node.faucet_given.seconds == 60
+    finally:
+        node.store.close()

@@ -118,7 +118,7 @@ def test_a_client_that_leaves_stops_the_backlog(serve: Any) -> None:
         time.sleep(0.02)
     gate.set()
     time.sleep(0.3)
-    assert calls == [0, 1]  # the page in flight when it left, and no other
+    assert calls in ([0], [0, 1])  # at most the page in flight when it left, and no other
     assert live.node.streams.held("127.0.0.1") == 0 and len(live.node.broadcaster) == 0
 
 

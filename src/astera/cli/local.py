@@ -174,6 +174,12 @@ def serve(
         str | None,
         typer.Option("--follow", metavar="URL", help="Follow this leader: verify and serve its log."),
     ] = None,
+    faucet_window: Annotated[
+        int, typer.Option("--faucet-window", min=1, help="Seconds over which the faucet counts what it gave.")
+    ] = 86_400,
+    faucet_requests: Annotated[
+        int, typer.Option("--faucet-requests", min=0, help="Faucet requests per client (IP) per window.")
+    ] = 20,
 ) -> None:
     """Run a node: the signed transaction log over HTTP (API docs at /docs). With --follow, a
     follower: it verifies every block of the leader's log by replay, serves the same reads and
@@ -184,7 +190,21 @@ def serve(
     if genesis is not None and not genesis.is_file():
         raise CliError(f"no genesis file {genesis}")
     keeper = not no_keeper and follow is None  # a follower's keeper is `astera keeper --node`
-    run(ServeConfig(data, db, host, port, genesis, snapshot_every, keeper, log_level, follow))
+    run(
+        ServeConfig(
+            data,
+            db,
+            host,
+            port,
+            genesis,
+            snapshot_every,
+            keeper,
+            log_level,
+            follow,
+            faucet_window,
+            faucet_requests,
+        )
+    )
 
 
 @app.command(rich_help_panel=PANEL)

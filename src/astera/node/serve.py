@@ -30,6 +30,7 @@ from astera.wire import Key
 
 from . import genesis as genesis_mod
 from .chain import VerifyReport, open_chain, verify
+from .limits import Limits
 from .lock import open_locked_store
 from .node import Node
 from .store import SqlStore, StoreError, open_store
@@ -52,6 +53,9 @@ class ServeConfig:
     log_level: str = "info"
     #: A leader's URL: follow its log (:mod:`.follower`) instead of sequencing one.
     follow: str | None = None
+    #: The faucet's window and requests per client per window (see :mod:`astera.node.limits`).
+    faucet_window: int = Limits.faucet_window_seconds
+    faucet_requests: int = Limits.faucet_requests_per_client
 
 
 def _role_key(keys_dir: Path, name: str) -> Key:
@@ -89,7 +93,12 @@ def open_node(config: ServeConfig) -> Node:
     faucet_path = config.data / "keys" / "faucet.key"
     faucet = Key.load(faucet_path) if faucet_path.exists() else None
     keeper = _role_key(config.data / "keys", KEEPER_KEY) if config.keeper else None
-    node = Node(chain, snapshot_every=config.snapshot_every, faucet_key=faucet, keeper_key=keeper)
+    limits = Limits(
+        faucet_window_seconds=config.faucet_window, faucet_requests_per_client=config.faucet_requests
+    )
+    node = Node(
+        chain, snapshot_every=config.snapshot_every, faucet_key=faucet, keeper_key=keeper, limits=limits
+    )
     if keeper is not None:
         from astera.keeper import attach
 
