@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import scenario_reader
+from .actions import ACTIONS as TABLE
 from .core import (
     UINT256_MAX,
     Protocol,
@@ -174,6 +175,12 @@ def _flash_loan(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     )
 
 
+def _table(p: Protocol, name: str, sender: str, **args: Any) -> object:
+    """Run the action table's ``name`` (:mod:`astera.actions`) for ``sender`` with ``args``
+    (an optional parameter the scenario leaves out is passed as None)."""
+    return TABLE[name].run(p, sender, args)
+
+
 def _deposit(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     ref = _pool_ref(a)
     user, asset = a["user"], a["asset"]
@@ -181,27 +188,31 @@ def _deposit(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     if fund:
         pool, r = _reserve(p, ref, asset)
         _fund(p, pool, r, user, amount)
-    p.deposit(user, asset, amount, a.get("onBehalfOf"), pool=ref)
+    _table(p, "deposit", user, pool=ref, asset=asset, amount=amount, on_behalf_of=a.get("onBehalfOf"))
 
 
 def _withdraw(p: Protocol, a: dict[str, Any], fund: bool) -> None:
-    p.withdraw(
+    _table(
+        p,
+        "withdraw",
         a["user"],
-        a["asset"],
-        _amount(a["amount"]),
-        a.get("to"),
         pool=_pool_ref(a),
+        asset=a["asset"],
+        amount=_amount(a["amount"]),
+        to=a.get("to"),
         unwrap=a.get("unwrap", False),
     )
 
 
 def _borrow(p: Protocol, a: dict[str, Any], fund: bool) -> None:
-    p.borrow(
+    _table(
+        p,
+        "borrow",
         a["user"],
-        a["asset"],
-        _amount(a["amount"]),
-        a.get("onBehalfOf"),
         pool=_pool_ref(a),
+        asset=a["asset"],
+        amount=_amount(a["amount"]),
+        on_behalf_of=a.get("onBehalfOf"),
         unwrap=a.get("unwrap", False),
     )
 
@@ -220,11 +231,11 @@ def _repay(p: Protocol, a: dict[str, Any], fund: bool) -> None:
         amount = need = int(raw)
     if fund:
         _fund(p, pool, r, user, need)
-    p.repay(user, a["asset"], amount, a.get("onBehalfOf"), pool=ref)
+    _table(p, "repay", user, pool=ref, asset=a["asset"], amount=amount, on_behalf_of=a.get("onBehalfOf"))
 
 
 def _set_collateral(p: Protocol, a: dict[str, Any], fund: bool) -> None:
-    p.set_collateral(a["user"], a["asset"], bool(a["enabled"]), pool=_pool_ref(a))
+    _table(p, "set_collateral", a["user"], pool=_pool_ref(a), asset=a["asset"], enabled=bool(a["enabled"]))
 
 
 def _transfer(p: Protocol, a: dict[str, Any], fund: bool) -> None:
@@ -232,7 +243,7 @@ def _transfer(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     ref = _pool_ref(a)
     user, raw = a["user"], a["amount"]
     amount = _reserve(p, ref, a["asset"])[1].a_balance(user, p.now) if raw == "max" else int(raw)
-    p.transfer(user, a["to"], a["asset"], amount, pool=ref)
+    _table(p, "transfer", user, pool=ref, asset=a["asset"], to=a["to"], amount=amount)
 
 
 def _liquidate(p: Protocol, a: dict[str, Any], fund: bool) -> None:
@@ -253,14 +264,16 @@ def _liquidate(p: Protocol, a: dict[str, Any], fund: bool) -> None:
         cover = int(raw)
     if fund:
         _fund(p, pool, debt_r, user, min(cover, debt))
-    p.liquidate(
+    _table(
+        p,
+        "liquidate",
         user,
-        target,
-        a["collateral_asset"],
-        a["debt_asset"],
-        cover,
-        receive_a_token=a.get("receive_atoken", False),
         pool=ref,
+        target=target,
+        collateral_asset=a["collateral_asset"],
+        debt_asset=a["debt_asset"],
+        debt_to_cover=cover,
+        receive_a_token=a.get("receive_atoken", False),
         unwrap=a.get("unwrap", False),
     )
 
@@ -291,16 +304,31 @@ ACTIONS: dict[str, Handler] = {
     "transfer": _transfer,
     "warp": lambda p, a, fund: p.advance(a["seconds"]),
     "set_price": lambda p, a, fund: p.set_price(a["asset"], int(a["price"]), age=a.get("age", 0)),
-    "set_flow_limit": lambda p, a, fund: p.set_flow_limit(
-        ADMIN, a["asset"], int(a.get("mini_pool", 0)), _amount(a["limit"])
+    "set_flow_limit": lambda p, a, fund: _table(
+        p,
+        "set_flow_limit",
+        ADMIN,
+        asset=a["asset"],
+        mini_pool=int(a.get("mini_pool", 0)),
+        limit=_amount(a["limit"]),
     ),
-    "mint": lambda p, a, fund: p.mint(a["user"], a["asset"], _amount(a["amount"])),
+    "mint": lambda p, a, fund: _table(
+        p, "mint", ADMIN, to=a["user"], asset=a["asset"], amount=_amount(a["amount"])
+    ),
     "snapshot": _snapshot,
     "flash_loan": _flash_loan,
-    "approve_delegation": lambda p, a, fund: p.approve_delegation(
-        a["user"], a["delegatee"], a["asset"], _amount(a["amount"]), pool=_pool_ref(a)
+    "approve_delegation": lambda p, a, fund: _table(
+        p,
+        "approve_delegation",
+        a["user"],
+        pool=_pool_ref(a),
+        asset=a["asset"],
+        delegatee=a["delegatee"],
+        amount=_amount(a["amount"]),
     ),
-    "set_pause": lambda p, a, fund: p.set_pause(p.emergency_admin, _pool_ref(a), bool(a["paused"])),
+    "set_pause": lambda p, a, fund: _table(
+        p, "set_pause", p.emergency_admin, pool=_pool_ref(a), paused=bool(a["paused"])
+    ),
     "configure_reserve": _configure_reserve,
     "set_oracle": _set_oracle,
 }
