@@ -79,3 +79,12 @@ def test_docs_are_served_from_the_package(api: TestClient) -> None:
         assert api.get(asset).status_code == 200, asset
     assert len(re.findall(r"/docs/assets/", html)) >= 2
     assert api.get("/redoc").status_code == 404  # ReDoc would come from a CDN: not offered
+
+
+def test_every_operation_declares_the_body_limit(api: TestClient) -> None:
+    """Any route may answer 413 (the limit runs before routing), the web app's and replication's too."""
+    spec = api.get("/openapi.json").json()
+    operations = [(m, p, op) for p, ops in spec["paths"].items() for m, op in ops.items()]
+    assert len(operations) > 20
+    assert [(m, p) for m, p, op in operations if "413" not in op["responses"]] == []
+    assert "ErrorEnvelope" in spec["components"]["schemas"]

@@ -546,4 +546,31 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(
         simulate.router(node, refusals("malformed_json", "invalid_tx", "wrong_chain", "unavailable"))
     )
+    declare_body_limit(app)
     return app
+
+
+def declare_body_limit(app: FastAPI) -> None:
+    """Every operation, whoever's router declared it, may answer 413 ``payload_too_large``
+    (:class:`BodyLimit` runs before any route): say so in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            too_large = refusals()[STATUS["payload_too_large"]]
+            schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+                "ErrorEnvelope", ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            response = {
+                "description": too_large["description"],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+            }
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    operation.setdefault("responses", {}).setdefault(
+                        str(STATUS["payload_too_large"]), response
+                    )
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
