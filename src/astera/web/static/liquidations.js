@@ -1,5 +1,5 @@
 // Recent liquidations across all pools, and the keeper's status.
-import { api, h, show, table, start, formatUnits, short, decimalsIn } from "./app.js";
+import { api, h, show, table, start, formatUnits, fmtUsd, short, decimalsIn } from "./app.js";
 
 export function liquidationRows(items, decimals) {
   return items.map((l) => [
@@ -26,7 +26,8 @@ async function render() {
     h("section", {},
       h("h2", {}, "Keeper"),
       k ? table("The node's liquidation keeper", ["", "Value"],
-        Object.entries(k).map(([key, v]) => [key.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : String(v)]))
+        Object.entries(k).map(([key, v]) => [key.replace(/_usd$/, "").replace(/_/g, " "),
+          key.endsWith("_usd") ? fmtUsd(v) : typeof v === "object" ? JSON.stringify(v) : String(v)]))
         : h("p", {}, "This node runs no keeper.")),
     h("section", {},
       h("h2", {}, "Recent liquidations"),
