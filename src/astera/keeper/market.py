@@ -114,6 +114,12 @@ class ConstantProductPool:
         net = amount * (BPS - self.fee_bps)
         return y * net // (x * BPS + net)
 
+    def rate_bound(self, sell: str, buy: str) -> tuple[int, int] | None:
+        """``(num, den)`` with ``quote(sell, a, buy) ≤ a·num // den`` for every ``a``: the first
+        unit's price after the fee (the curve only gets worse as the sale grows)."""
+        den = self.reserves[sell] * BPS
+        return (self.reserves[buy] * (BPS - self.fee_bps), den) if den > 0 else None
+
     def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
         out = self.quote(sell, amount, buy)
         _check_min(out, min_out, sell, amount, buy)
@@ -187,6 +193,12 @@ class OrderBook:
         self._check(sell, buy)
         return self._walk(amount)[0]
 
+    def rate_bound(self, sell: str, buy: str) -> tuple[int, int] | None:
+        """``(num, den)`` with ``quote(sell, a, buy) ≤ a·num // den`` for every ``a``: the best bid."""
+        if (sell, buy) != (self.base.symbol, self.quote_token.symbol) or not self.bids:
+            return None
+        return max(level.price for level in self.bids), self.base.unit
+
     def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
         self._check(sell, buy)
         out, fills = self._walk(amount)
@@ -233,6 +245,15 @@ class Market:
         if sell == buy or amount == 0:
             return amount
         return self.venue(sell, buy).quote(sell, amount, buy)
+
+    def rate_bound(self, sell: str, buy: str) -> tuple[int, int] | None:
+        """``(num, den)`` bounding what any sale of ``sell`` for ``buy`` returns per unit sold
+        (``quote ≤ amount·num // den``), from the pair's model venue if it already exists (asking
+        never makes one); None when nothing is known."""
+        venue = self.venues.get((sell, buy))
+        if isinstance(venue, ConstantProductPool | OrderBook):
+            return venue.rate_bound(sell, buy)
+        return None
 
     def swap(self, sell: str, amount: int, buy: str, min_out: int = 0) -> int:
         """Sell through the pair's venue; below ``min_out`` nothing is traded (:class:`SlippageExceeded`)."""

@@ -30,7 +30,7 @@ from typing import NamedTuple
 from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
 from astera.core.pool import CLOSE_FACTOR, Pool
-from astera.core.wadray import PERCENTAGE_FACTOR, RAY, percent_mul, ray_div, ray_mul
+from astera.core.wadray import HALF_PERCENT, PERCENTAGE_FACTOR, RAY, percent_mul, ray_div, ray_mul
 
 from .market import Market
 from .monitor import PoolRef
@@ -195,7 +195,7 @@ class _Pair:
         """The largest profitable request up to the close factor (bisection below it), or None."""
         max_cover = percent_mul(self.d.amount, CLOSE_FACTOR)
         best = self.size(max_cover)
-        if best is not None:
+        if best is not None or self.hopeless(max_cover):
             return best
         lo, hi = 0, max_cover  # size(hi) fails; lo is the best size found so far
         while hi - lo > 1:
@@ -205,6 +205,41 @@ class _Pair:
             else:
                 lo = mid
         return self.size(lo) if lo else None
+
+
+    def hopeless(self, max_cover: int) -> bool:
+        """True when no request in ``1..max_cover`` can be profitable, proved from the market's
+        best rate (:meth:`~astera.keeper.market.Market.rate_bound`) alone: the bisection in
+        :meth:`largest` would find nothing, so it is skipped (same answer, one check instead of
+        ~60 sizings). Typical after the keeper's own sales have moved a venue within a run.
+
+        Only a pair paid and received in its own reserves' assets is judged (no tranche
+        wrapping), so ``cost ≥ repaid``. With ``N = dp·10^cd·bonus``, ``D = 10⁴·cp·10^dd`` and
+        the sale bounded by ``seized·num/den``: a request repaid in full seizes at most
+        ``(repaid·N + 5000) / D`` (``percentMul`` rounds half up, then a floor); a capped one
+        that repays ``repaid < request`` seizes at most that too. So ``(N + 5000)·num <
+        required·den·D / 10⁴`` makes every such size unprofitable; the one size left, all the
+        collateral for less than the request, is quoted exactly.
+        """
+        wrapped = self.unwrap_index is not None or self.mint_index is not None
+        if wrapped or self.receive_asset == self.pay_asset:
+            return False
+        bound = self.planner.market.rate_bound(self.receive_asset, self.pay_asset)
+        if bound is None:
+            return False
+        num, den = bound
+        c, d = self.c, self.d
+        coll_r, debt_r = c.reserve, d.reserve
+        n = d.price * 10**coll_r.decimals * coll_r.liquidation_bonus
+        if (n + HALF_PERCENT) * num >= self.required * den * c.price * 10**debt_r.decimals:
+            return False
+        seized, needed = collateral_to_seize(
+            c.price, d.price, coll_r.decimals, debt_r.decimals, coll_r.liquidation_bonus, max_cover, c.amount
+        )
+        if needed >= max_cover or needed == 0:  # never capped below the request, or repays nothing
+            return True
+        proceeds = self.planner.market.quote(self.receive_asset, seized, self.pay_asset)
+        return proceeds * PERCENTAGE_FACTOR < needed * self.required
 
 
 def _collateral_order(leg: Leg) -> tuple[int, int, int]:
