@@ -4,13 +4,16 @@ permissionless execution with own funds or a flash loan."""
 
 from __future__ import annotations
 
+import pytest
 from keeper_helpers import USD, USDC, WBTC, WETH, act, deploy, engine
 
 from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
 from astera.keeper import ConstantProductPool, Market, OrderBook, SlippageExceeded, Token
 from astera.keeper.demo import liquidation_demo
+from astera.keeper.planner import Planner, _Pair
 from astera.keeper.scenario import model_market
+from astera.keeper.valuation import Valuation
 
 
 def bob(price: int = 2_200) -> Protocol:
@@ -262,3 +265,51 @@ def test_accounts_the_oracle_cannot_price_are_left_alone_and_the_rest_go_on() ->
     assert p.account("bob").health_factor >= WAD
     p.set_fallback_price("admin", "WBTC", 1_000 * USD)  # a price again: carol is valued, and in trouble
     assert keeper.monitor.detect() == {"core": ["carol"], 0: []}
+
+
+def test_a_venue_no_size_can_profit_from_ends_the_search_with_the_bisections_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The planner's shortcut (:meth:`_Pair.hopeless`) only ever skips a bisection that would
+    have found nothing: with venues pushed below the oracle step by step through the edge of
+    profitability, on half and on all of the collateral (capped), WETH (18 decimals) and WBTC
+    (8), a pool and an order book, the plans are those of the bare bisection."""
+    checked = skipped = 0
+    hopeless = _Pair.hopeless
+    shortcuts: list[bool] = []
+
+    def counted(self: _Pair, max_cover: int) -> bool:
+        shortcuts.append(hopeless(self, max_cover))
+        return shortcuts[-1]
+
+    monkeypatch.setattr(_Pair, "hopeless", counted)
+
+    def plans(p: Protocol, market: Market, user: str) -> tuple[object, object]:
+        position = Valuation(p.core).position(user)
+        fast = Planner(p, market).plan("core", user, position)
+        with monkeypatch.context() as m:
+            m.setattr(_Pair, "hopeless", lambda self, max_cover: False)
+            slow = Planner(p, market).plan("core", user, position)
+        return fast, slow
+
+    for weth_price in (2_200, 1_000):  # HF 0.88: half the debt; HF 0.41: all the collateral
+        for asset, push in (("WETH", 40 * WETH), ("WBTC", 2 * WBTC)):
+            p = deploy(act("deposit", "bob", asset, 40 * WETH if asset == "WETH" else 2 * WBTC),
+                       act("borrow", "bob", "USDC", 80_000 * USDC))  # fmt: skip
+            p.set_price(asset, weth_price * USD if asset == "WETH" else weth_price * 20 * USD)
+            prices = {a: p.price(a) for a in p.decimals}
+            for k in range(0, 24):
+                pool = ConstantProductPool(Token(asset, 18 if asset == "WETH" else 8), Token("USDC", 6),
+                                           2_000_000 * USD, prices)  # fmt: skip
+                pool.swap(asset, push * k // 8, "USDC")  # the keeper's own earlier sales
+                book = OrderBook(Token(asset, 18 if asset == "WETH" else 8), Token("USDC", 6), prices,
+                                 level_usd=10_000 * USD, half_spread_bps=k * 40)  # fmt: skip
+                for venue in (pool, book):
+                    market = Market()
+                    market.add(venue)
+                    fast, slow = plans(p, market, "bob")
+                    assert fast == slow
+                    checked += 1
+                    skipped += fast is None
+    # Both outcomes, on both sides of the edge, and the shortcut taken in both cases (half, all).
+    assert checked == 192 and 20 < skipped < 170 and 20 < sum(shortcuts) < len(shortcuts)

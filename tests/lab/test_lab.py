@@ -13,9 +13,11 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+import astera.lab.path as path_module
 import astera.lab.runner as runner_module
+from astera.keeper import Monitor
 from astera.lab.book import KEEPER, USD, default_deployment
-from astera.lab.path import run_path
+from astera.lab.path import OUTCOME_COLUMNS, run_path
 from astera.lab.report import build_report, expected_shortfall, nearest_rank, summarize
 from astera.lab.runner import ResultDir, run_study
 from astera.lab.study import Study, StudyError, parse_study
@@ -213,3 +215,19 @@ def test_cli_refuses_a_bad_file_and_never_creates_a_directory_for_help(tmp_path:
 
 def test_keeper_account_is_in_every_book() -> None:
     assert KEEPER in run_path(tiny(paths=1), 0).doc["users"]
+
+
+def test_leaving_accounts_without_collateral_to_the_horizon_changes_no_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lab's monitor hides accounts with no collateral left from the keeper: the same
+    liquidations, steps and outcome as the keeper's own monitor, on a crash that leaves bad debt."""
+    crash = {"asset": "WETH", "change": -0.6, "start": 2, "duration": 2}
+    study = tiny(prices={"assets": {"WETH": {"volatility": 0.5}}, "shocks": [crash]})
+    fast = run_path(study, 0)
+    with monkeypatch.context() as m:
+        m.setattr(path_module, "LabMonitor", Monitor)
+        plain = run_path(study, 0)
+    assert (fast.actions, fast.steps, fast.outcome()) == (plain.actions, plain.steps, plain.outcome())
+    core = fast.outcome()[0]
+    assert core[OUTCOME_COLUMNS.index("no_collateral_debt_usd")] > 0  # someone was left with nothing

@@ -206,7 +206,6 @@ class _Pair:
                 lo = mid
         return self.size(lo) if lo else None
 
-
     def hopeless(self, max_cover: int) -> bool:
         """True when no request in ``1..max_cover`` can be profitable, proved from the market's
         best rate (:meth:`~astera.keeper.market.Market.rate_bound`) alone: the bisection in
