@@ -284,8 +284,8 @@ ACTIONS: Final[dict[str, Action]] = {
     "set_price": Action(
         Role.ORACLE,
         {"asset": symbol, "price": price},
-        {},
-        lambda p, s, a: p.set_price(a["asset"], a["price"]),
+        {"age": small_int},
+        lambda p, s, a: p.set_price(a["asset"], a["price"], age=a.get("age")),
     ),
     # -- admin --
     "add_asset": Action(

@@ -133,24 +133,30 @@ RESERVE_FLAGS = ("active", "frozen", "borrowing_enabled", "flash_loan_enabled")
 
 
 def _configure_reserve(p: Protocol, a: dict[str, Any], fund: bool) -> None:
-    """FORMAT §3.2 ``configure_reserve``: each given setting through its configurator call,
+    """FORMAT §3.2 ``configure_reserve``: each given setting through its configurator action,
     by the role the contracts require (a Mini-Pool's admin, or the main pool admin)."""
     ref = _pool_ref(a)
-    asset = a["asset"]
+    where = {"pool": ref, "asset": a["asset"]}
     admin = p.mini_pool(ref).admin if isinstance(ref, int) else ADMIN
     for flag in RESERVE_FLAGS:
         if flag in a:
-            p.set_reserve_flags(admin, ref, asset, **{flag: bool(a[flag])})
+            _table(p, "set_reserve_flags", admin, **where, **{flag: bool(a[flag])})
     if "ltv" in a:
-        p.configure_reserve_as_collateral(
-            admin, ref, asset, a["ltv"], a["liquidation_threshold"], a["liquidation_bonus"]
+        _table(
+            p,
+            "configure_reserve_as_collateral",
+            admin,
+            **where,
+            ltv=a["ltv"],
+            liquidation_threshold=a["liquidation_threshold"],
+            liquidation_bonus=a["liquidation_bonus"],
         )
     if "reserve_factor" in a:
-        p.set_reserve_factor(ADMIN, ref, asset, a["reserve_factor"])
+        _table(p, "set_reserve_factor", ADMIN, **where, reserve_factor=a["reserve_factor"])
     if "owner_reserve_factor" in a:
-        p.set_reserve_factor(admin, ref, asset, a["owner_reserve_factor"], owner=True)
+        _table(p, "set_owner_reserve_factor", admin, **where, reserve_factor=a["owner_reserve_factor"])
     if "deposit_cap" in a:
-        p.set_deposit_cap(ADMIN, ref, asset, a["deposit_cap"])
+        _table(p, "set_deposit_cap", ADMIN, **where, cap=a["deposit_cap"])
 
 
 def _flash_loan(p: Protocol, a: dict[str, Any], fund: bool) -> None:
@@ -281,9 +287,9 @@ def _liquidate(p: Protocol, a: dict[str, Any], fund: bool) -> None:
 def _set_oracle(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     """The feed's timeout first, then the fallback price (FORMAT §3.2)."""
     if "timeout" in a:
-        p.set_price_timeout(ADMIN, a["asset"], a["timeout"])
+        _table(p, "set_price_timeout", ADMIN, asset=a["asset"], timeout=a["timeout"])
     if "fallback_price" in a:
-        p.set_fallback_price(ADMIN, a["asset"], int(a["fallback_price"]))
+        _table(p, "set_fallback_price", ADMIN, asset=a["asset"], price=int(a["fallback_price"]))
 
 
 def _snapshot(p: Protocol, a: dict[str, Any], fund: bool) -> None:
@@ -293,7 +299,12 @@ def _snapshot(p: Protocol, a: dict[str, Any], fund: bool) -> None:
 Handler = Callable[[Protocol, dict[str, Any], bool], object]
 
 #: The scenario format's actions (FORMAT §3, §3.2): ``op`` -> how it runs on the core, given
-#: the action and whether implicit funding is on.
+#: the action and whether implicit funding is on. Each protocol action runs through the one
+#: action table (:mod:`astera.actions`); what stays here translates the format (implicit
+#: funding, ``"max"``/``"debt"``/``"P%"`` amounts, the scenario's role names). Three ops are
+#: not protocol actions and have no entry there: ``warp`` is the block clock (a node's blocks
+#: carry their own time), ``snapshot`` records the state, and ``flash_loan`` needs receiver
+#: code, which only a library caller can supply (a signed transaction cannot carry it).
 ACTIONS: dict[str, Handler] = {
     "deposit": _deposit,
     "withdraw": _withdraw,
@@ -303,7 +314,9 @@ ACTIONS: dict[str, Handler] = {
     "set_collateral": _set_collateral,
     "transfer": _transfer,
     "warp": lambda p, a, fund: p.advance(a["seconds"]),
-    "set_price": lambda p, a, fund: p.set_price(a["asset"], int(a["price"]), age=a.get("age", 0)),
+    "set_price": lambda p, a, fund: _table(
+        p, "set_price", ADMIN, asset=a["asset"], price=int(a["price"]), age=a.get("age", 0)
+    ),
     "set_flow_limit": lambda p, a, fund: _table(
         p,
         "set_flow_limit",
