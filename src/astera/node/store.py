@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from .blocks import Block, Header, event_data
@@ -117,12 +118,10 @@ class SqlStore(ABC):
         return rows
 
     def _create_schema(self) -> None:
-        cur = self._writer.cursor()
-        for stmt in SCHEMA.format(blob=self.blob).split(";"):
-            if stmt.strip():
-                cur.execute(stmt)
-        self._writer.commit()
-        cur.close()
+        with self._writing() as cur:
+            for stmt in SCHEMA.format(blob=self.blob).split(";"):
+                if stmt.strip():
+                    cur.execute(stmt)
 
     def close(self) -> None:
         with self._lock:
@@ -137,16 +136,29 @@ class SqlStore(ABC):
 
     # ---- writes (commit thread only) -------------------------------------------------------------
 
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """One database transaction on the writer connection: committed (durably) when the
+        block ends, rolled back if it raises."""
+        conn = self._writer
+        cur = conn.cursor()
+        try:
+            yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            cur.close()
+
     def initialize(self, genesis_json: str, genesis: Header) -> None:
         """Record the genesis document and block 0 in one transaction."""
-        cur = self._writer.cursor()
-        cur.execute(self._sql("INSERT INTO meta (key, value) VALUES (?, ?)"), ("genesis", genesis_json))
-        cur.execute(
-            self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            _header_row(genesis),
-        )
-        self._writer.commit()
-        cur.close()
+        with self._writing() as cur:
+            cur.execute(self._sql("INSERT INTO meta (key, value) VALUES (?, ?)"), ("genesis", genesis_json))
+            cur.execute(
+                self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                _header_row(genesis),
+            )
 
     def append(self, block: Block) -> None:
         """Write one block with its transactions and events; returns once durable."""
@@ -155,17 +167,9 @@ class SqlStore(ABC):
     def append_all(self, blocks: list[Block]) -> None:
         """Write consecutive blocks in one database transaction (a follower catching up);
         returns once durable."""
-        conn = self._writer
-        cur = conn.cursor()
-        try:
+        with self._writing() as cur:
             for block in blocks:
                 self._insert(cur, block)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
 
     def _insert(self, cur: Any, block: Block) -> None:
         h = block.header
@@ -204,9 +208,7 @@ class SqlStore(ABC):
 
     def save_snapshot(self, height: int, state_hash: str, data: bytes) -> None:
         """Store a snapshot and prune all but the newest :data:`SNAPSHOTS_KEPT`."""
-        conn = self._writer
-        cur = conn.cursor()
-        try:
+        with self._writing() as cur:
             cur.execute(
                 self._sql("INSERT INTO snapshots (height, state_hash, data) VALUES (?, ?, ?)"),
                 (height, state_hash, data),
@@ -217,12 +219,6 @@ class SqlStore(ABC):
                     f"(SELECT height FROM snapshots ORDER BY height DESC LIMIT {SNAPSHOTS_KEPT})"
                 )
             )
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
 
     # ---- reads -----------------------------------------------------------------------------------
 
