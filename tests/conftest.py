@@ -31,3 +31,29 @@ def vectors_dir() -> Path:
         # Fail loudly rather than skip: silently skipped conformance tests would hide regressions.
         pytest.fail(f"conformance vectors not found at {path} (set ASTERA_VECTORS)")
     return path
+
+
+#: Modules whose tests start processes, browsers or clusters, or run the Hypothesis state
+#: machines and fuzzers: ``make test`` (CI) runs them, ``make test-fast`` leaves them out.
+SLOW_MODULES = frozenset(
+    {
+        "test_invariants_core.py",
+        "test_invariants_minipool.py",
+        "test_replay_fuzz.py",
+        "test_node_process.py",
+        "test_follower.py",
+        "test_follower_restart.py",
+        "test_cli.py",
+        "test_cli_smoke.py",
+        "test_browser.py",
+        "test_lab.py",
+        "test_remote_keeper.py",
+        "test_openapi_fuzz.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
