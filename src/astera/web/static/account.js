@@ -2,7 +2,7 @@
 // alerts, history, and operator actions for role keys.
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
-  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, decimalsIn,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, decimalsIn, poolName,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 
@@ -10,7 +10,6 @@ let key = null;
 let markets = null;
 const byId = (id) => document.getElementById(id);
 const say = (id, ...nodes) => byId(id).replaceChildren(...nodes);
-const poolName = (p) => (String(p) === "core" ? "Core-Pool" : `Mini-Pool ${p}`);
 const poolParam = (p) => (String(p) === "core" ? "core" : Number(p));
 const pools = () => [markets.core, ...markets.mini_pools];
 const reserveOf = (pool, asset) => pools().find((p) => String(p.pool) === String(pool)).reserves.find((r) => r.asset === asset);

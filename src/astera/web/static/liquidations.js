@@ -1,10 +1,10 @@
 // Recent liquidations across all pools, and the keeper's status.
-import { api, h, show, table, start, formatUnits, fmtUsd, short, decimalsIn } from "./app.js";
+import { api, h, show, table, start, formatUnits, fmtUsd, short, decimalsIn, poolName } from "./app.js";
 
 export function liquidationRows(items, decimals) {
   return items.map((l) => [
     String(l.height),
-    l.pool === "core" ? "Core-Pool" : `Mini-Pool ${l.pool}`,
+    poolName(l.pool),
     h("span", { class: "addr", title: l.user }, short(l.user)),
     `${formatUnits(l.debt_repaid, decimals(l.debt_asset), 6)} ${l.debt_asset}`,
     `${formatUnits(l.collateral_seized, decimals(l.collateral_asset), 6)} ${l.collateral_asset}`,

@@ -1,5 +1,5 @@
 // A pool's reserves table, shared by the markets and Mini-Pool pages.
-import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy } from "./app.js";
+import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName } from "./app.js";
 
 export function age(seconds) {
   if (seconds === null) return "no price";
@@ -9,7 +9,7 @@ export function age(seconds) {
 }
 
 export function poolSection(m, oracle, pool) {
-  const name = pool.pool === "core" ? "Core-Pool" : `Mini-Pool ${pool.pool}`;
+  const name = poolName(pool.pool);
   let supplied = 0n, borrowed = 0n;
   const rows = pool.reserves.map((r) => {
     const dec = r.config.decimals;

@@ -1,5 +1,5 @@
 // One reserve: its terms, its interest-rate curve now, and its history since the node started.
-import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy } from "./app.js";
+import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName } from "./app.js";
 
 const [, , , poolRef, asset] = location.pathname.split("/").map(decodeURIComponent);
 const base = `/reserves/${poolRef}/${encodeURIComponent(asset)}`;
@@ -12,7 +12,7 @@ async function render(block) {
   const stamp = block ? block.height : "now";
   const params = Object.entries(curve.params).filter(([k]) => k !== "model")
     .map(([k, v]) => [k, /utilization|rate|error|slope/.test(k) ? `${v} (${fmtPct(v)})` : v]);
-  document.querySelector("h1").textContent = `${asset} in ${poolRef === "core" ? "the Core-Pool" : "Mini-Pool " + poolRef}`;
+  document.querySelector("h1").textContent = `${asset} in the ${poolName(poolRef)}`;
   show(
     h("section", {},
       h("h2", {}, "Now"),

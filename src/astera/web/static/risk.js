@@ -1,5 +1,5 @@
 // The risk view (no key needed): per pool, closest to liquidation, HF spread, bad debt; Core exposure.
-import { api, h, show, table, start, fmtUsd, fmtHf, hfClass, formatUnits, short } from "./app.js";
+import { api, h, show, table, start, fmtUsd, fmtHf, hfClass, formatUnits, short, poolName } from "./app.js";
 import { decimalsOf } from "./liquidations.js";
 
 function bucketLabels(edges) {
@@ -30,7 +30,7 @@ async function render() {
     h("p", { class: "muted" }, "Exact health factors of every borrower on the live state, recomputed each block. JSON: ",
       h("a", { href: "/risk" }, "/risk"), "."),
     ...risk.pools.map((p) => {
-      const name = p.pool === "core" ? "Core-Pool" : `Mini-Pool ${p.pool}`;
+      const name = poolName(p.pool);
       const labels = bucketLabels(p.hf_buckets);
       return h("section", { "aria-label": name },
         h("h2", {}, name),
