@@ -227,7 +227,6 @@ def create_app(node: Node) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.add_middleware(BodyLimit, max_bytes=node.limits.max_body_bytes)
-    app.include_router(replication.router(node, refusals()))
     app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
     @app.exception_handler(NodeError)
@@ -249,8 +248,6 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(Exception)
     async def server_error(request: Request, e: Exception) -> JSONResponse:
         return _error(NodeError("internal_error", "the request failed unexpectedly; nothing changed"))
-
-    app.include_router(create_router(node))  # the web app at "/" (astera.web)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -546,6 +543,10 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(
         simulate.router(node, refusals("malformed_json", "invalid_tx", "wrong_chain", "unavailable"))
     )
+    # Routers whose paths the hot routes never share come last: Starlette tries routes in
+    # order, so POST /txs is matched before the web app's and the log's routes are looked at.
+    app.include_router(replication.router(node, refusals()))
+    app.include_router(create_router(node))  # the web app at "/" (astera.web)
     declare_body_limit(app)
     return app
 
