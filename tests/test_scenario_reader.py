@@ -31,10 +31,11 @@ def test_same_values_as_json_load_whatever_the_chunk(tmp_path: Path, chunk: int,
     monkeypatch.setattr(scenario_reader, "CHUNK", chunk)
     path = tmp_path / "s.json"
     path.write_text(json.dumps(DOC, indent=1))
-    header, named, count = scenario_reader.header_and_users(path, USER_KEYS)
+    kept: list[Any] = []
+    header, named, count = scenario_reader.header_and_users(path, USER_KEYS, kept)
     assert header == {k: v for k, v in DOC.items() if k != "actions"}
     assert named == ["bob", "carol", "dave"] and count == 3
-    assert list(scenario_reader.actions(path)) == DOC["actions"]
+    assert list(scenario_reader.actions(path)) == DOC["actions"] == kept
 
 
 def test_gzip_and_an_empty_action_list(tmp_path: Path) -> None:
@@ -85,10 +86,14 @@ def test_errors_name_the_line_and_column_json_would(tmp_path: Path, text: str, m
         assert (err.value.lineno, err.value.colno) == (ref.value.lineno, ref.value.colno)
 
 
+@pytest.mark.parametrize("keep_bytes", [0, scenario_reader.KEEP_BYTES])
 def test_cli_trace_of_a_streamed_scenario_equals_the_in_memory_replay(
-    tmp_path: Path, vectors_dir: Path
+    tmp_path: Path, vectors_dir: Path, keep_bytes: int, monkeypatch: Any
 ) -> None:
+    """Streamed twice (a large file) or decoded once and kept (a small one): the same trace."""
     from astera.replay import main_replay
+
+    monkeypatch.setattr(scenario_reader, "KEEP_BYTES", keep_bytes)
 
     scenario, _ = load_vector(vectors_dir, "v1.1/ext-5007")
     path = tmp_path / "s.json"

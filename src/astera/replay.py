@@ -505,16 +505,18 @@ def main_replay(
     scenario: Path, trace: Path | None, progress: Callable[[int, int], object] | None = None
 ) -> None:
     """CLI body of ``astera replay``: the file is streamed (:mod:`astera.scenario_reader`),
-    so memory does not grow with the number of actions. With ``trace``, the trace is
+    so memory does not grow with the number of actions (a small file's actions are decoded
+    once and kept from the first pass). With ``trace``, the trace is
     written step by step; without, one summary line (the time covers reading, deployment,
     every action and the final state hash). ``progress(done, total)`` is called every
     :data:`PROGRESS_EVERY` actions and after the last (the total is known from the first pass).
     """
     t0 = time.perf_counter()
-    header, named, total = scenario_reader.header_and_users(scenario, USER_KEYS)
+    kept: list[Any] | None = [] if scenario_reader.keeps_actions(scenario) else None
+    header, named, total = scenario_reader.header_and_users(scenario, USER_KEYS, kept)
     users = ordered_users(header.get("users", []), named)
     p = deploy(header, users)
-    actions = scenario_reader.actions(scenario)
+    actions = kept if kept is not None else scenario_reader.actions(scenario)
     if trace is not None:
         opener = gzip.open if trace.suffix == ".gz" else open
         with opener(trace, "wt") as f:

@@ -9,7 +9,9 @@ and keeps none of them. Nothing but the header and the current action is ever he
 A replay reads the file twice: :func:`header_and_users` returns the header and every user
 name the actions introduce (FORMAT §2: in order of first appearance; every state lists every
 user, so they are needed before the first action), wherever the keys sit in the document;
-:func:`actions` then yields the actions. The first pass costs about what ``json.load`` does.
+:func:`actions` then yields the actions. The first pass costs about what ``json.load`` does;
+a file of at most :data:`KEEP_BYTES` may keep its actions from it (:func:`keeps_actions`), so
+a small replay decodes them once: memory stays bounded by that size, not the file's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ CHUNK = 1 << 20
 #: Longest single value (an action, or one header key) the reader accepts, in characters:
 #: it bounds the buffer, also while it looks for the end of a malformed value.
 MAX_VALUE = 1 << 27
+#: Largest plain (not gzip) file whose actions the first pass keeps for the replay, in bytes.
+KEEP_BYTES = 1 << 22
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
@@ -174,9 +178,16 @@ def _open(path: Path) -> IO[str]:
     return gzip.open(path, "rt") if path.suffix == ".gz" else path.open()
 
 
-def header_and_users(path: Path, user_keys: tuple[str, ...]) -> tuple[dict[str, Any], list[str], int]:
+def keeps_actions(path: Path) -> bool:
+    """Whether the first pass should keep the file's actions: a small uncompressed file."""
+    return path.suffix != ".gz" and path.stat().st_size <= KEEP_BYTES
+
+
+def header_and_users(
+    path: Path, user_keys: tuple[str, ...], keep: list[Any] | None = None
+) -> tuple[dict[str, Any], list[str], int]:
     """First pass: the header, the names under ``user_keys`` in the actions in order of first
-    appearance, and the number of actions."""
+    appearance, and the number of actions; each action is appended to ``keep`` if given."""
     header: dict[str, Any] = {}
     seen: dict[str, None] = {}
     count = 0
@@ -186,6 +197,8 @@ def header_and_users(path: Path, user_keys: tuple[str, ...]) -> tuple[dict[str, 
                 header[key] = value
                 continue
             count += 1
+            if keep is not None:
+                keep.append(value)
             if isinstance(value, dict):
                 for k in user_keys:
                     name = value.get(k)
