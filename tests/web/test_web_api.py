@@ -4,6 +4,7 @@ view and the liquidations feed equal what the core computes, and reading them ch
 from __future__ import annotations
 
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,24 @@ def test_simulate_reports_the_reserves_named(api: TestClient, borrower: str) -> 
     (usdc,) = run["reserves"]
     assert usdc["pool"] == "core" and usdc["asset"] == "USDC" and usdc["total_debt"] == "0"
     assert int(api.get("/pools/core").json()["reserves"][2]["total_debt"]) > 0  # nothing changed
+
+
+def test_history_is_rebuilt_from_the_log_after_a_restart(
+    api: TestClient, borrower: str, tmp_path: Path
+) -> None:
+    def history(client: TestClient) -> list[dict[str, Any]]:
+        for _ in range(600):
+            h = client.get("/reserves/core/USDC/history").json()
+            if h["complete"]:
+                return h["samples"]  # type: ignore[no-any-return]
+            time.sleep(0.01)
+        raise AssertionError("the history was not rebuilt")
+
+    send(api, "bob", "deposit", pool="core", asset="USDC", amount=str(1_000 * E6))
+    before = history(api)
+    assert [s["height"] for s in before] == [0, 1, 2, 3]  # genesis, then one sample per block
+    api.__exit__(None, None, None)  # stop the node: its history goes with it
+    store = open_store(None, str(tmp_path / "data"))
+    node = Node(open_chain(store, None), faucet_key=key("faucet"), clock=lambda: START + 60)
+    with TestClient(create_app(node)) as again:
+        assert history(again) == before

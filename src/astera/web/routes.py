@@ -28,7 +28,7 @@ from astera.node.node import Node
 from . import curves, health, risk, svg
 from .background import Recomputed
 from .feed import liquidation_json
-from .history import ReserveHistory
+from .history import HISTORY_SAMPLES, ReserveHistory
 from .preview import preview
 
 ADDRESS: Final = r"^[0-9a-f]{64}$"
@@ -110,7 +110,7 @@ def create_router(node: Node) -> APIRouter:
     """The web app's routes for ``node``; also hooks the reserve-history sampler to its blocks."""
     router = APIRouter()
     assets = _load_assets()
-    history = ReserveHistory(lambda: node.chain.ledger.protocol, node.chain.head.height)
+    history = ReserveHistory(lambda: node.chain.ledger.protocol, node.chain)
     node.add_block_hook(history.record)
     #: Whole-book views, recomputed off the event loop (the ladder at most every 30 s).
     risk_view = Recomputed(risk.risk_view, 0.0, fresh=True)
@@ -199,13 +199,19 @@ def create_router(node: Node) -> APIRouter:
     @router.get(
         "/reserves/{pool}/{asset}/history",
         tags=["web"],
-        summary="A reserve's utilization, rates and price after each block since the node started",
+        summary=f"A reserve's utilization, rates and price at genesis and after each block "
+        f"(the last {HISTORY_SAMPLES:,}), rebuilt from the stored blocks when the node starts",
         responses={404: {"description": "not_found"}},
     )
     async def reserve_history(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
         p = await protocol()
         _reserve(_pool(p, pool), asset)
-        return {"pool": pool, "asset": asset, "samples": history.series(pool, asset)}
+        return {
+            "pool": pool,
+            "asset": asset,
+            "complete": history.complete.is_set(),
+            "samples": history.series(pool, asset),
+        }
 
     @router.get(
         "/reserves/{pool}/{asset}/history.svg",

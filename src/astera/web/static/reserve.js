@@ -1,4 +1,4 @@
-// One reserve: its terms, its interest-rate curve now, and its history since the node started.
+// One reserve: its terms, its interest-rate curve now, and its history from the node's blocks.
 import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName } from "./app.js";
 
 const [, , , poolRef, asset] = location.pathname.split("/").map(decodeURIComponent);
