@@ -218,3 +218,23 @@ def test_history_is_rebuilt_from_the_log_after_a_restart(
     node = Node(open_chain(store, None), faucet_key=key("faucet"), clock=lambda: START + 60)
     with TestClient(create_app(node)) as again:
         assert history(again) == before
+
+
+def test_value_what_if_includes_a_tranche_paid_in_core_shares(api: TestClient) -> None:
+    carol = key("carol").address
+    send(api, "carol", "deposit", pool=0, asset="wstETH", amount=str(10 * E18))
+    send(api, "carol", "borrow", pool=0, asset="was-USDC", amount=str(5_000 * E6))
+    value = api.post("/what-if", json={"address": carol, "value_usd": str(1_000 * 10**8)}).json()["value"]
+    mini = value["0"]
+    (repay,) = mini["repay"]
+    tranche = next(d for d in mini["deposit"] if d["asset"] == "was-USDC")
+    assert repay["asset"] == "was-USDC" and repay["amount"] == tranche["amount"]
+    shares = int(repay["amount"])
+    for action, shown in (("repay", repay), ("deposit", tranche)):
+        p = copy(api)  # a person gets the shares by depositing USDC into the Core-Pool
+        usdc = p.core.shares_to_assets(p.core.reserve(("USDC", True)), shares) + 1
+        p.mint(carol, "USDC", usdc)
+        p.deposit(carol, "USDC", usdc)
+        getattr(p, action)(carol, "was-USDC", shares, pool=0)
+        assert shown["health_factor"] == str(p.health_factor(carol, pool=0))
+    assert int(repay["health_factor"]) > int(tranche["health_factor"]) > int(mini["now"]["health_factor"])

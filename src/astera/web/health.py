@@ -15,6 +15,7 @@ from typing import Any
 from astera.core import WAD, Protocol, ProtocolError
 from astera.core.account import account_data
 from astera.core.pool import Pool
+from astera.core.reserve import Reserve
 from astera.human import dry_run
 
 
@@ -62,29 +63,41 @@ def price_what_if(p: Protocol, user: str, prices: dict[str, int]) -> dict[str, A
     return _after(p, change, lambda: {str(pool_ref(p, pl)): _summary(pl, user) for pl in _pools_of(p, user)})
 
 
+def _fund(p: Protocol, r: Reserve, user: str, amount: int) -> None:
+    """Give ``user`` ``amount`` of ``r``'s asset as a person would get it: a token is minted; a
+    tranche is paid in Core aToken shares, so the underlying is minted and deposited into the
+    Core-Pool (rounded up to at least ``amount`` shares). That deposit moves the Core's rates but,
+    at the same timestamp, no index, balance or price a Mini-Pool's health factor reads."""
+    core_r = r.tranche_of
+    if core_r is None:
+        p.mint(user, r.asset, amount)
+        return
+    underlying = p.core.shares_to_assets(core_r, amount) + 1
+    p.mint(user, core_r.asset, underlying)
+    p.deposit(user, core_r.asset, underlying)
+
+
 def _funded(
-    p: Protocol, pool: Pool, user: str, action: Callable[..., object], asset: str, amount: int
+    p: Protocol, pool: Pool, user: str, action: Callable[..., object], r: Reserve, amount: int
 ) -> Any:
-    """The account in ``pool`` after ``amount`` of ``asset`` is minted to it and ``action``-ed."""
+    """The account in ``pool`` after it is given ``amount`` of ``r``'s asset and ``action``-s it."""
     ref = pool_ref(p, pool)
 
     def change() -> None:
-        p.mint(user, asset, amount)
-        action(user, asset, amount, pool=ref)
+        _fund(p, r, user, amount)
+        action(user, r.asset, amount, pool=ref)
 
     return _after(p, change, lambda: _summary(pool, user))
 
 
 def value_what_if(p: Protocol, user: str, value_usd: int) -> dict[str, Any]:
     """The same USD value (8 decimals) as a repayment of each debt, or as a deposit of each
-    collateral asset: the health factor after each, per pool. The wallet is assumed to hold
-    the tokens (they are minted inside the dry run)."""
+    collateral asset (a tranche too, in Core shares): the health factor after each, per pool.
+    The wallet is assumed to hold the tokens (they are minted inside the dry run)."""
     out: dict[str, Any] = {}
     for pool in _pools_of(p, user):
         repay, deposit = [], []
         for r in pool.reserves:
-            if r.tranche_of is not None:
-                continue  # a tranche is paid in Core shares, not in a token the wallet holds
             try:
                 amount = value_usd * r.unit // pool.price(r)
             except ProtocolError:
@@ -93,8 +106,8 @@ def value_what_if(p: Protocol, user: str, value_usd: int) -> dict[str, Any]:
                 continue
             entry = {"asset": r.asset, "amount": str(amount)}
             if pool.is_borrowing(user, r):
-                repay.append({**entry, **_funded(p, pool, user, p.repay, r.asset, amount)})
+                repay.append({**entry, **_funded(p, pool, user, p.repay, r, amount)})
             if r.liquidation_threshold and r.active and not r.frozen:
-                deposit.append({**entry, **_funded(p, pool, user, p.deposit, r.asset, amount)})
+                deposit.append({**entry, **_funded(p, pool, user, p.deposit, r, amount)})
         out[str(pool_ref(p, pool))] = {"now": _summary(pool, user), "repay": repay, "deposit": deposit}
     return out

@@ -230,7 +230,9 @@ async function valueWhatIf(e) {
     for (const [pool, v] of Object.entries(r.value)) {
       for (const [kind, list] of [["repay", v.repay], ["deposit", v.deposit]]) {
         for (const x of list) {
-          rows.push([poolName(pool), `${kind} ${formatUnits(x.amount, decimalsOf(pool, x.asset), 6)} ${x.asset}`,
+          const tranche = reserveOf(pool, x.asset).tranche_of;
+          rows.push([poolName(pool), `${kind} ${formatUnits(x.amount, decimalsOf(pool, x.asset), 6)} ${x.asset}` +
+            (tranche ? ` (Core-Pool ${tranche} shares, got by depositing ${tranche} there)` : ""),
             x.refused ? `refused (${x.refused.code})` : h("td", { class: hfClass(x.health_factor), "data-testid": `whatif-${kind}-${pool}-${x.asset}`, "data-wad": x.health_factor }, fmtHf(x.health_factor))]);
         }
       }
