@@ -206,7 +206,7 @@ def test_history_is_rebuilt_from_the_log_after_a_restart(
         for _ in range(600):
             h = client.get("/reserves/core/USDC/history").json()
             if h["complete"]:
-                return h["samples"]  # type: ignore[no-any-return]
+                return h["samples"]
             time.sleep(0.01)
         raise AssertionError("the history was not rebuilt")
 
