@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,28 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from node_bench import free_port, make_genesis  # bench/ is the script's directory
 
 from astera.node.chain import open_chain
 from astera.node.follower import FollowerNode, open_follower
-from astera.node.genesis import chain_id, default_genesis
+from astera.node.genesis import chain_id
 from astera.node.node import Node
 from astera.node.store import open_store
 from astera.node.transactions import decode_tx
 from astera.wire import Key, sign_tx
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def make_genesis(accounts: list[Key]) -> dict[str, Any]:
-    roles = {r: Key.generate().address for r in ("admin", "emergency_admin", "oracle", "faucet")}
-    doc = default_genesis(roles, Key.generate().address, int(time.time()) - 10**6)
-    for k in accounts:
-        doc["balances"][k.address] = {"USDC": str(10**15)}
-    return doc
 
 
 def build_log(data: Path, doc: dict[str, Any], accounts: list[Key], txs: int, per_block: int) -> None:
@@ -134,7 +120,7 @@ def main() -> None:
     ap.add_argument("--lag-txs", type=int, default=200)
     args = ap.parse_args()
     accounts = [Key.generate() for _ in range(args.accounts)]
-    doc = make_genesis(accounts)
+    doc = make_genesis(accounts, age=10**6)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         genesis = root / "genesis.json"

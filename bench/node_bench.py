@@ -45,9 +45,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_genesis(accounts: list[Key]) -> dict[str, Any]:
+def make_genesis(accounts: list[Key], age: int = 0) -> dict[str, Any]:
+    """The built-in network, started ``age`` seconds ago, each of ``accounts`` holding USDC."""
     roles = {r: Key.generate().address for r in ("admin", "emergency_admin", "oracle", "faucet")}
-    doc = default_genesis(roles, Key.generate().address, int(time.time()))
+    doc = default_genesis(roles, Key.generate().address, int(time.time()) - age)
     for k in accounts:
         doc["balances"][k.address] = {"USDC": str(10**15)}
     return doc
