@@ -137,6 +137,24 @@ def test_one_client_holds_a_bounded_number_of_streams(serve: Any) -> None:
             assert again.status_code == 200
 
 
+def test_a_long_poll_of_the_log_counts_as_one_of_the_clients_streams(serve: Any) -> None:
+    """GET /log?wait= holds a connection like /stream does: a client holding all its slots is
+    refused at once instead of parking more waits (a follower's poll answers the same)."""
+    live = serve(Limits(streams_per_client=1))
+    head = httpx.get(live.url + "/status").json()["height"]
+    with httpx.Client(base_url=live.url, timeout=10) as http, http.stream("GET", "/stream") as held:
+        assert held.status_code == 200
+        refused = http.get("/log", params={"after": head, "wait": 5})
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+        assert http.get("/log", params={"after": head}).status_code == 200  # no wait: no slot needed
+    deadline = time.monotonic() + 10
+    while live.node.streams.held("127.0.0.1") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    r = httpx.get(live.url + "/log", params={"after": head, "wait": 0.2}, timeout=10)
+    assert r.status_code == 200 and r.json()["blocks"] == []
+    assert live.node.streams.held("127.0.0.1") == 0  # the slot is given back after the wait
+
+
 def test_a_bad_last_event_id_is_a_4xx(serve: Any) -> None:
     live = serve(Limits())
     for bad in ("²", "-1", "1e3", "9" * 40):

@@ -42,6 +42,7 @@ from .blocks import Header as BlockHeader
 from .blocks import events_json
 from .body_limit import BodyLimit
 from .errors import STATUS, NodeError
+from .limits import client_of
 from .node import Node, event_json
 from .sequencer import Receipt
 from .transactions import decode_tx, parse_json
@@ -128,11 +129,6 @@ def refusals(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 def _error(e: NodeError) -> JSONResponse:
     return JSONResponse(e.body(), status_code=e.status)
-
-
-def client_of(request: Request) -> str:
-    """The client a per-client limit counts (its IP address as the server sees it)."""
-    return request.client.host if request.client is not None else "unknown"
 
 
 def receipt_json(r: Receipt) -> dict[str, Any]:
@@ -545,7 +541,7 @@ def create_app(node: Node) -> FastAPI:
     )
     # Routers whose paths the hot routes never share come last: Starlette tries routes in
     # order, so POST /txs is matched before the web app's and the log's routes are looked at.
-    app.include_router(replication.router(node, refusals()))
+    app.include_router(replication.router(node, refusals("rate_limited")))
     app.include_router(create_router(node))  # the web app at "/" (astera.web)
     declare_body_limit(app)
     return app

@@ -16,6 +16,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 from .errors import NodeError
 
 
@@ -112,3 +114,8 @@ class Slots:
 
     def held(self, client: str) -> int:
         return self._open[client]
+
+
+def client_of(request: Request) -> str:
+    """The client a per-client limit counts (its IP address as the server sees it)."""
+    return request.client.host if request.client is not None else "unknown"

@@ -17,10 +17,11 @@ import json
 from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from .blocks import Header
+from .limits import client_of
 from .store import SqlStore
 
 if TYPE_CHECKING:
@@ -62,13 +63,16 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
 
     @api.get("/log", summary="Raw blocks after a height, with signed transactions (for followers)")
     async def log(
+        request: Request,
         after: Annotated[int, Query(ge=0, le=1 << 62, description="Blocks after this height.")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_BLOCKS)] = 100,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT, include_in_schema=False)] = 0,
     ) -> Response:
         """Blocks after ``after``, oldest first. ``wait=S`` (seconds, at most 30): when nothing
-        is new, wait that long for the next block (a long poll)."""
+        is new, wait that long for the next block (a long poll). A waiting request holds one
+        of its client's stream slots, as an open ``/stream`` does (``rate_limited`` beyond)."""
         if wait > 0 and node.sequencer.head.height <= after:
+            release = node.streams.acquire(client_of(request))
             q = node.broadcaster.subscribe()  # before looking again: no block falls in between
             try:
                 if node.sequencer.head.height <= after:
@@ -77,6 +81,7 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
                 pass
             finally:
                 node.broadcaster.unsubscribe(q)
+                release()
         head = node.sequencer.head.height
         blocks = await node.read(read_log, node.store, after, limit) if head > after else []
         body = json.dumps({"head": head, "blocks": blocks}, separators=(",", ":"))
