@@ -133,10 +133,10 @@ def test_keeper_liquidates_a_crashed_position_with_signed_transactions(
     # The keeper's transactions are ordinary log entries: a full replay reproduces the state.
     report = verify(store())
     assert report.transactions == len(txs) == 6
-    assert report.state_hash == node.sequencer.head.state_hash == p.state_hash()
+    assert report.state_hash == node.sequencer.head.state_hash == node.chain.ledger.state_hash()
     cli = CliRunner().invoke(app, ["verify", "--data", str(tmp_path / "data")])
     assert cli.exit_code == 0 and "6 transactions replayed from genesis" in cli.output
-    assert f"state {p.state_hash()}" in cli.output
+    assert f"state {node.chain.ledger.state_hash()}" in cli.output
 
 
 def test_keeper_repays_mini_pool_tranche_debt_with_core_shares(store: Callable[[], SqlStore]) -> None:
@@ -160,7 +160,7 @@ def test_keeper_repays_mini_pool_tranche_debt_with_core_shares(store: Callable[[
         params["pool"] == 0 and params["target"] == ALICE for a, params in by_keeper if a == "liquidate"
     )
     assert node.chain.ledger.protocol.health_factor(ALICE, pool=0) >= WAD
-    assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
+    assert verify(store()).state_hash == node.chain.ledger.state_hash()
 
 
 def test_without_a_keeper_nothing_is_liquidated(store: Callable[[], SqlStore]) -> None:
@@ -194,7 +194,7 @@ def test_an_unfunded_keeper_refuses_locally_then_liquidates_once_funded(
         (key("faucet").address, "mint"),  # nothing was sent while the keeper could not pay
     ]
     assert node.chain.ledger.protocol.health_factor(ALICE) >= WAD
-    assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
+    assert verify(store()).state_hash == node.chain.ledger.state_hash()
 
 
 def test_a_node_refusal_is_a_protocol_error_with_its_reason(store: Callable[[], SqlStore]) -> None:
@@ -256,7 +256,7 @@ def test_stopping_the_node_mid_run_ends_the_keeper_cleanly(store: Callable[[], S
     assert not keeper.busy and keeper.status()["running"] is False
     liquidations = [a for s, a, _ in logged(store(), node.chain_id) if s == KEEPER.address]
     assert 1 <= len(liquidations) == keeper.counters.liquidations
-    assert verify(store()).state_hash == node.chain.ledger.protocol.state_hash()
+    assert verify(store()).state_hash == node.chain.ledger.state_hash()
 
 
 def test_status_and_metrics_show_the_keeper(store: Callable[[], SqlStore]) -> None:

@@ -24,10 +24,10 @@ from .node_harness import LiveApi, key
 
 
 @contextmanager
-def leader(tmp_path: Path, genesis: dict[str, Any], keeper: bool = False) -> Iterator[LiveApi]:
+def leader(tmp_path: Path, genesis: dict[str, Any], snapshot_every: int = 0) -> Iterator[LiveApi]:
     """A leader node (faucet key held) served on a loopback port."""
     store = open_store(None, str(tmp_path / "leader"))
-    node = Node(open_chain(store, genesis), snapshot_every=0, faucet_key=key("faucet"))
+    node = Node(open_chain(store, genesis), snapshot_every=snapshot_every, faucet_key=key("faucet"))
     with LiveApi(create_app(node), node) as live:
         yield live
 
@@ -58,9 +58,23 @@ def wait_stopped(node: FollowerNode, timeout: float = 60) -> Exception:
     return node.follower.failure
 
 
-def tampered_leader(store: SqlStore, genesis: str, tamper: Callable[[dict[str, Any]], None]) -> FastAPI:
-    """A leader double serving ``store``'s log through ``tamper`` (which edits a block in place)."""
+def tampered_leader(
+    store: SqlStore,
+    genesis: str,
+    tamper: Callable[[dict[str, Any]], None],
+    snapshot: Callable[[bytes], bytes] = bytes,
+) -> FastAPI:
+    """A leader double serving ``store``'s log through ``tamper`` (which edits a block in place)
+    and its newest snapshot through ``snapshot``."""
     app = FastAPI()
+
+    @app.get("/snapshot")
+    def snapshot_() -> Response:
+        found = store.latest_snapshot(1 << 62)
+        assert found is not None
+        height, state_hash, data = found
+        headers = {"X-Astera-Height": str(height), "X-Astera-State-Hash": state_hash}
+        return Response(snapshot(data), media_type="application/octet-stream", headers=headers)
 
     @app.get("/genesis")
     def genesis_() -> Response:

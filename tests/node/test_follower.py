@@ -6,13 +6,17 @@ nothing unverified served."""
 from __future__ import annotations
 
 import json
+import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from astera.node.chain import verify
+from astera.node.chain import ReplayError, verify
+from astera.node.follower import VerificationFailed
+from astera.node.snapshots import MAGIC
 from astera.node.store import open_store
 from astera.wire import sign_tx
 
@@ -141,5 +145,77 @@ def test_a_leader_that_changed_a_served_block_is_caught_on_restart(tmp_path: Pat
             failure = wait_stopped(node)
             assert f"block {height}: " in str(failure) and "changed a block it served before" in str(failure)
             assert node.follower.head.height == height
+    finally:
+        store.close()
+
+
+def test_a_follower_starts_from_a_snapshot_proved_by_the_log_and_verifies_on(tmp_path: Path) -> None:
+    with leader(tmp_path, make_genesis(), snapshot_every=3) as lead:
+        height = some_blocks(lead.url)  # 4 blocks: the leader's newest snapshot is at block 3
+        alice = key("alice").address
+        with (
+            follower(lead.url, tmp_path / "follower", from_snapshot=True) as (node, live),
+            httpx.Client(base_url=live.url, timeout=30) as http,
+        ):
+            assert node.store.base() == 3
+            wait_for(node, height)  # block 4 replayed on the snapshot's state
+            r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
+            assert r.status_code == 200 and r.json()["height"] == height + 1
+            ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()
+            assert (ours["height"], ours["state_hash"]) == (theirs["height"], theirs["state_hash"])
+            assert http.get(f"/accounts/{alice}").json() == httpx.get(f"{lead.url}/accounts/{alice}").json()
+        with follower(lead.url, tmp_path / "follower") as (node, _):  # a restart resumes on its store
+            assert node.follower.head.height == height + 1 and node.store.base() == 3
+    store = open_store(None, str(tmp_path / "follower"))
+    try:
+        with pytest.raises(ReplayError, match="starts from a snapshot at block 3"):
+            verify(store)  # it holds no transactions before its snapshot
+    finally:
+        store.close()
+
+
+def fewer_nonces(data: bytes) -> bytes:
+    """Alice's nonce set back: her signed deposits would replay (the state hash covers nonces)."""
+    protocol, nonces = pickle.loads(data[len(MAGIC) :])
+    nonces[key("alice").address] = 1
+    return MAGIC + pickle.dumps((protocol, nonces))
+
+
+class Exploit:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, ("touch pwned",))
+
+
+def code(data: bytes) -> bytes:
+    """A pickle that would run a command when loaded."""
+    return MAGIC + pickle.dumps((Exploit(), {}))
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "says"),
+    [(fewer_nonces, "the snapshot hashes to"), (code, "a snapshot may not name posix.system")],
+    ids=["nonces", "code"],
+)
+def test_a_tampered_snapshot_is_refused_before_anything_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Any, says: str
+) -> None:
+    with leader(tmp_path, make_genesis(), snapshot_every=3) as lead:
+        some_blocks(lead.url)
+        genesis = httpx.get(lead.url + "/genesis").text
+    store = open_store(None, str(tmp_path / "leader"))
+    monkeypatch.chdir(tmp_path)
+    try:
+        with (
+            LiveApi(tampered_leader(store, genesis, lambda b: None, snapshot), Stub()) as double,
+            pytest.raises(VerificationFailed, match=f"block 3: the leader's snapshot: {says}"),
+        ):
+            with follower(double.url, tmp_path / "follower", from_snapshot=True):
+                pass
+    finally:
+        store.close()
+    assert not (tmp_path / "pwned").exists()
+    store = open_store(None, str(tmp_path / "follower"))
+    try:
+        assert store.genesis_json() is None  # nothing written
     finally:
         store.close()

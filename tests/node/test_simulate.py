@@ -55,7 +55,7 @@ def test_a_dry_run_equals_sending_and_changes_nothing(api: TestClient) -> None:
     assert r.status_code == 200, r.text
     dry = r.json()
     assert observed(api) == before
-    assert node.chain.ledger.protocol.state_hash(incremental=False) == before[1]
+    assert node.chain.ledger.state_hash(incremental=False) == before[1]
 
     assert dry["timestamp"] == NOW
     assert [x["ok"] for x in dry["results"]] == [True, False, True, False, True]

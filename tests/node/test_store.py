@@ -83,7 +83,7 @@ def test_log_replays_to_the_same_state_as_memory(open_test_store: Any, genesis_d
     assert store.latest_snapshot(10**9)[0] == 24
     restored = open_chain(store, genesis_doc)
     assert restored.head == node.sequencer.head
-    assert restored.ledger.protocol.state_hash() == receipts[-1].state_hash
+    assert restored.ledger.state_hash() == receipts[-1].state_hash
     assert restored.ledger.nonces == expected.nonces
     report = verify(store)
     assert (report.height, report.transactions, report.state_hash) == (24, 24, receipts[-1].state_hash)
@@ -97,7 +97,7 @@ def test_restart_replays_blocks_after_the_snapshot(open_test_store: Any, genesis
     assert store.latest_snapshot(10**9)[0] == 8  # blocks 9..11 must be replayed
     restored = open_chain(store, genesis_doc)
     assert restored.head.height == 11
-    assert restored.ledger.protocol.state_hash() == restored.head.state_hash == verify(store).state_hash
+    assert restored.ledger.state_hash() == restored.head.state_hash == verify(store).state_hash
 
 
 def test_a_snapshot_that_does_not_match_the_log_is_ignored(
@@ -111,7 +111,7 @@ def test_a_snapshot_that_does_not_match_the_log_is_ignored(
     conn.cursor().execute(store._sql("UPDATE snapshots SET state_hash = ?"), ("0" * 64,))
     conn.commit()
     restored = open_chain(store, genesis_doc)  # falls back to a replay from genesis
-    assert restored.ledger.protocol.state_hash() == restored.head.state_hash
+    assert restored.ledger.state_hash() == restored.head.state_hash
 
 
 @pytest.mark.parametrize(

@@ -174,6 +174,14 @@ def serve(
         str | None,
         typer.Option("--follow", metavar="URL", help="Follow this leader: verify and serve its log."),
     ] = None,
+    from_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--from-snapshot",
+            help="With --follow on a new store: start from the leader's newest snapshot, proved by "
+            "its block's state hash, instead of replaying from genesis.",
+        ),
+    ] = False,
     faucet_window: Annotated[
         int, typer.Option("--faucet-window", min=1, help="Seconds over which the faucet counts what it gave.")
     ] = 86_400,
@@ -203,6 +211,7 @@ def serve(
             follow,
             faucet_window,
             faucet_requests,
+            from_snapshot,
         )
     )
 

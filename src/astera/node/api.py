@@ -541,7 +541,7 @@ def create_app(node: Node) -> FastAPI:
     )
     # Routers whose paths the hot routes never share come last: Starlette tries routes in
     # order, so POST /txs is matched before the web app's and the log's routes are looked at.
-    app.include_router(replication.router(node, refusals("rate_limited")))
+    app.include_router(replication.router(node, refusals("rate_limited", "not_found")))
     app.include_router(create_router(node))  # the web app at "/" (astera.web)
     declare_body_limit(app)
     return app

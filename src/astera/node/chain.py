@@ -39,7 +39,7 @@ class Chain:
 
 
 def genesis_header(doc: dict[str, Any], ledger: Ledger) -> Header:
-    state_hash = ledger.protocol.state_hash()
+    state_hash = ledger.state_hash()
     prev = genesis_mod.genesis_hash(doc)
     ts = ledger.protocol.now
     return Header(0, ts, prev, state_hash, block_hash(0, ts, prev, state_hash, []), 0, 0, 0, 0)
@@ -93,11 +93,7 @@ def replay(
             raise ReplayError(f"block {header.height}: block hash mismatch")
         count += len(hashes)
         last = header
-    if (
-        not check_every_block
-        and last.height != prev.height
-        and ledger.protocol.state_hash() != last.state_hash
-    ):
+    if not check_every_block and last.height != prev.height and ledger.state_hash() != last.state_hash:
         raise ReplayError(f"replay to block {last.height} does not reproduce its state hash")
     return last, count
 
@@ -134,9 +130,11 @@ def _restore(store: SqlStore, doc: dict[str, Any]) -> Chain:
     if snap is not None:
         height, state_hash, data = snap
         at = store.header(height)
-        candidate = snapshots.decode(data, fresh.roles)
-        if at is not None and at.state_hash == state_hash == candidate.protocol.state_hash():
-            start, ledger = at, candidate
+        if at is not None and at.state_hash == state_hash:
+            try:
+                start, ledger = at, snapshots.proved(data, fresh.roles, state_hash)
+            except snapshots.BadSnapshot:
+                pass  # an older format, or damaged: replay from genesis instead
     head, _ = replay(ledger, chain_id, start, store.log(start.height), check_every_block=False)
     if head != tip:
         raise ReplayError(f"replay stopped at block {head.height}, the log ends at {tip.height}")
@@ -158,6 +156,12 @@ def verify(store: SqlStore, on_block: Callable[[int, int], None] | None = None) 
     stored = store.genesis_json()
     if stored is None:
         raise StoreError("the store is empty")
+    base = store.base()
+    if base:
+        raise ReplayError(
+            f"this log starts from a snapshot at block {base} (a follower started with "
+            "--from-snapshot holds no earlier transactions): it cannot be replayed from genesis"
+        )
     doc = json.loads(stored)
     fresh = genesis_mod.build(doc)
     start = store.header(0)

@@ -53,7 +53,7 @@ from . import snapshots
 from .blocks import Block, Header, block_hash
 from .chain import Chain, open_chain
 from .errors import STATUS, NodeError
-from .ledger import Ledger
+from .ledger import Ledger, NodeRoles
 from .limits import Limits
 from .lock import open_locked_store
 from .metrics import Metrics
@@ -145,11 +145,26 @@ class Leader:
         block: dict[str, Any] = await self._get(f"/blocks/{height}")
         return block
 
-    async def log(self, after: int, wait: float) -> tuple[int, list[WireBlock]]:
-        page = await self._get("/log", after=after, limit=PAGE_BLOCKS, wait=wait)
+    async def log(self, after: int, wait: float, limit: int = PAGE_BLOCKS) -> tuple[int, list[WireBlock]]:
+        page = await self._get("/log", after=after, limit=limit, wait=wait)
         if not isinstance(page, dict) or not isinstance(page.get("blocks"), list):
             raise LeaderUnreachable(f"{self.url}/log: not a page of blocks")
         return int(page.get("head", 0)), [wire_block(b) for b in page["blocks"]]
+
+    async def snapshot(self) -> tuple[int, str, bytes] | None:
+        """The leader's newest snapshot (height, state hash it claims, bytes); None if it has none."""
+        try:
+            r = await self.http.get("/snapshot")
+        except httpx.HTTPError as e:
+            raise LeaderUnreachable(f"{self.url}/snapshot: {e!r}") from None
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise LeaderUnreachable(f"{self.url}/snapshot answered {r.status_code}: {r.text[:200]}")
+        try:
+            return int(r.headers["X-Astera-Height"]), r.headers["X-Astera-State-Hash"], r.content
+        except (KeyError, ValueError):
+            raise VerificationFailed(0, "the leader's snapshot does not say its height") from None
 
     async def submit(self, envelope: dict[str, Any]) -> dict[str, Any]:
         """POST the transaction; the leader's receipt, or its refusal as a :class:`NodeError`."""
@@ -533,10 +548,43 @@ class FollowerNode(Node):
             raise NodeError("unavailable", f"the follower stopped: {failure}")
 
 
-async def leader_genesis(url: str) -> dict[str, Any]:
+async def proved_snapshot(leader: Leader, roles: NodeRoles) -> tuple[Header, bytes, Ledger] | None:
+    """The leader's newest snapshot, proved against its log: the block at its height, whose
+    hash its header fields and transactions reproduce, records the state hash the snapshot's
+    ledger (protocol and nonces) hashes to. None when the leader has no snapshot."""
+    found = await leader.snapshot()
+    if found is None or found[0] < 1:
+        return None
+    height, claimed, data = found
+    _, blocks = await leader.log(height - 1, 0, limit=1)
+    if not blocks or blocks[0].header.height != height:
+        raise VerificationFailed(height, "the leader serves a snapshot of a block it does not serve")
+    h, tx_hashes = blocks[0].header, [tx_hash for tx_hash, _, _ in blocks[0].txs]
+    if (
+        len(tx_hashes) != h.tx_count
+        or block_hash(h.height, h.timestamp, h.prev_hash, h.state_hash, tx_hashes) != h.hash
+    ):
+        raise VerificationFailed(height, "the block's hash is not that of its header and transactions")
+    if claimed != h.state_hash:
+        raise VerificationFailed(
+            height, f"the snapshot claims state {claimed}, the block says {h.state_hash}"
+        )
+    try:
+        return h, data, snapshots.proved(data, roles, h.state_hash)
+    except snapshots.BadSnapshot as e:
+        raise VerificationFailed(height, f"the leader's snapshot: {e}") from None
+
+
+async def bootstrap(
+    url: str, genesis: dict[str, Any] | None, from_snapshot: bool
+) -> tuple[dict[str, Any], tuple[Header, bytes, Ledger] | None]:
+    """What a new follower starts from: the genesis (``genesis``, or the leader's) and, with
+    ``from_snapshot``, the leader's newest snapshot proved against its log (if it has one)."""
     leader = Leader(url)
     try:
-        return await leader.genesis()
+        doc = genesis if genesis is not None else await leader.genesis()
+        base = await proved_snapshot(leader, genesis_mod.build(doc).roles) if from_snapshot else None
+        return doc, base
     finally:
         await leader.close()
 
@@ -550,17 +598,27 @@ def open_follower(
     genesis: dict[str, Any] | None = None,
     keeper_key: Any = None,
     signatures: SignatureChecker | None = None,
+    from_snapshot: bool = False,
 ) -> FollowerNode:
     """Open (or create) the follower's store in ``data`` (or ``db``) and build the node; a new
-    store starts from ``genesis``, or the leader's when none is given."""
+    store starts from ``genesis``, or the leader's when none is given, and with
+    ``from_snapshot`` from the leader's newest snapshot once proved (:func:`proved_snapshot`;
+    nothing is written if it does not prove)."""
     store = open_locked_store(data, db)
     try:
-        doc = genesis
-        if store.genesis_json() is None and doc is None:
-            doc = asyncio.run(leader_genesis(url))
+        doc, base = genesis, None
+        if store.genesis_json() is None and (doc is None or from_snapshot):
+            doc, base = asyncio.run(bootstrap(url, doc, from_snapshot))
         chain = open_chain(store, doc)
         if store.genesis_json() != genesis_mod.genesis_text(chain.genesis):
             raise VerificationFailed(0, "the stored genesis is not the one given")
+        if base is not None:
+            header, data_bytes, ledger = base
+            store.start_at_snapshot(header, header.state_hash, data_bytes)
+            chain = Chain(store, chain.genesis, chain.chain_id, ledger, header)
+            log.info(
+                "starting from the leader's snapshot at block %d, proved by its state hash", header.height
+            )
     except BaseException:
         store.close()
         raise

@@ -1,5 +1,10 @@
 """The replicated state: the protocol core plus each sender's next nonce.
 
+A block's state hash commits to both (:meth:`Ledger.state_hash`): the core's state hash and a
+running multiset hash of the nonces (:mod:`astera.core.state_digest`'s AdHash, updated as
+each nonce moves). So a snapshot proved against a block's state hash proves its nonces too,
+and a follower starting from one cannot be handed nonces that let old transactions replay.
+
 The ledger applies signed transactions one at a time, in log order, at the block's
 timestamp. Each transaction is checked (nonce, role) and then run atomically inside
 the core; a refusal leaves everything as it was, including the nonce, and the
@@ -16,11 +21,13 @@ one by default.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from astera.core import Event, Protocol, ProtocolError
+from astera.core.state_digest import DIGEST_BYTES, entry_hash, map_sum
 from astera.human import explain
 
 from .actions import ACTIONS, Action, refusal, role_holder
@@ -36,18 +43,35 @@ class NodeRoles:
     faucet: str
 
 
+#: The nonces' label in their multiset hash.
+NONCES = "nonces"
+_MODULUS_MASK = (1 << (8 * DIGEST_BYTES)) - 1
+
+
 class Ledger:
     """Protocol state + nonces; the only thing the sequencer and the replayer mutate."""
+
+    __slots__ = ("protocol", "roles", "nonces", "_nonce_sum", "_block_start")
 
     def __init__(self, protocol: Protocol, roles: NodeRoles, nonces: dict[str, int] | None = None) -> None:
         self.protocol = protocol
         self.roles = roles
-        #: sender -> the nonce its next transaction must carry (absent = 0).
+        #: sender -> the nonce its next transaction must carry (absent = 0). Written only by
+        #: :meth:`apply`, which keeps :attr:`_nonce_sum` current.
         self.nonces: dict[str, int] = dict(nonces or {})
+        self._nonce_sum = map_sum(NONCES, self.nonces.items())
         self._block_start: int | None = None
 
     def next_nonce(self, address: str) -> int:
         return self.nonces.get(address, 0)
+
+    def state_hash(self, incremental: bool = True) -> str:
+        """What a block's header commits to: SHA-256 of the core's state hash and the nonces'
+        multiset hash (O(reserves) plus what changed since the last hash). ``incremental=False``
+        recomputes both from scratch (to check the running ones)."""
+        total = self._nonce_sum if incremental else map_sum(NONCES, self.nonces.items())
+        core = self.protocol.state_hash(incremental)
+        return hashlib.sha256(f"{core}/{total.to_bytes(DIGEST_BYTES, 'little').hex()}".encode()).hexdigest()
 
     # ---- blocks ----------------------------------------------------------------------------------
 
@@ -68,7 +92,7 @@ class Ledger:
             # No transaction: the block is not written, so the clock must not have moved either.
             self.protocol.now = start
             return None
-        return self.protocol.state_hash() if state_hash else ""
+        return self.state_hash() if state_hash else ""
 
     # ---- transactions ----------------------------------------------------------------------------
 
@@ -87,6 +111,8 @@ class Ledger:
             )
         events = self.execute(tx.sender, tx.action, tx.args)
         self.nonces[tx.sender] = expected + 1
+        added = entry_hash(NONCES, tx.sender, expected + 1) - entry_hash(NONCES, tx.sender, expected)
+        self._nonce_sum = (self._nonce_sum + added) & _MODULUS_MASK
         return events
 
     def execute(self, sender: str, name: str, args: dict[str, Any]) -> list[Event]:

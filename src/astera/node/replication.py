@@ -6,8 +6,12 @@ hash, signed body (canonical JSON text) and signature, which is everything a fol
 needs to verify the block by replaying it (:mod:`.follower`). With ``wait=S`` a request
 that finds nothing new waits up to ``S`` seconds for the next block (a long poll: a
 caught-up follower learns of a block one round trip after its commit). ``GET /genesis``
-answers the genesis document the log starts from. Every node serves both, followers too,
-so followers can follow followers.
+answers the genesis document the log starts from, and ``GET /snapshot`` the newest
+snapshot the node stored (:mod:`.snapshots`; its height and state hash in the headers
+``X-Astera-Height`` and ``X-Astera-State-Hash``), from which a new follower may start
+instead of replaying the log from genesis: it proves the snapshot against the state hash
+of that block and verifies every block after it. Every node serves all three, followers
+too, so followers can follow followers.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from .blocks import Header
+from .errors import NodeError
 from .limits import client_of
 from .store import SqlStore
 
@@ -86,6 +91,22 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         blocks = await node.read(read_log, node.store, after, limit) if head > after else []
         body = json.dumps({"head": head, "blocks": blocks}, separators=(",", ":"))
         return Response(body, media_type="application/json")
+
+    @api.get(
+        "/snapshot",
+        summary="The newest stored snapshot (for followers starting from one)",
+        response_class=Response,
+        responses={200: {"content": {"application/octet-stream": {}}}},
+    )
+    async def snapshot() -> Response:
+        """The snapshot's bytes; its block in ``X-Astera-Height`` and ``X-Astera-State-Hash``.
+        ``not_found`` when the node has stored none yet."""
+        found = await node.read(node.store.latest_snapshot, node.sequencer.head.height)
+        if found is None:
+            raise NodeError("not_found", "this node has stored no snapshot yet; follow from genesis")
+        height, state_hash, data = found
+        headers = {"X-Astera-Height": str(height), "X-Astera-State-Hash": state_hash}
+        return Response(data, media_type="application/octet-stream", headers=headers)
 
     @api.get("/genesis", summary="The genesis document the log starts from")
     async def genesis() -> Response:

@@ -56,6 +56,8 @@ class ServeConfig:
     #: The faucet's window and requests per client per window (see :mod:`astera.node.limits`).
     faucet_window: int = Limits.faucet_window_seconds
     faucet_requests: int = Limits.faucet_requests_per_client
+    #: A new follower starts from the leader's newest snapshot, proved against its log.
+    from_snapshot: bool = False
 
 
 def _role_key(keys_dir: Path, name: str) -> Key:
@@ -114,16 +116,20 @@ def serve(config: ServeConfig) -> None:
     )
     try:
         if config.follow:
-            from .follower import open_follower
+            from .follower import LeaderUnreachable, VerificationFailed, open_follower
 
             genesis_doc = genesis_mod.load(config.genesis) if config.genesis else None
-            node: Node = open_follower(
-                config.follow,
-                config.data,
-                config.db,
-                snapshot_every=config.snapshot_every,
-                genesis=genesis_doc,
-            )
+            try:
+                node: Node = open_follower(
+                    config.follow,
+                    config.data,
+                    config.db,
+                    snapshot_every=config.snapshot_every,
+                    genesis=genesis_doc,
+                    from_snapshot=config.from_snapshot,
+                )
+            except (VerificationFailed, LeaderUnreachable) as e:
+                sys.exit(f"astera serve --follow {config.follow}: stopped, {e}")
             log.info("following %s: every block is verified by replay before it is served", config.follow)
         else:
             node = open_node(config)

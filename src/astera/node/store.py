@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 BLOCK_COLS = "height, timestamp, prev_hash, state_hash, hash, tx_count, first_tx, first_event, event_count"
 TX_COLS = "seq, hash, height, idx, sender, nonce, action, body, signature, first_event, event_count"
 EVENT_COLS = "seq, height, tx_seq, name, pool, data"
+#: ``meta`` key of the height a follower's log starts from when it started from a snapshot.
+BASE = "base"
 #: Snapshots kept (older ones are pruned after a new one is written).
 SNAPSHOTS_KEPT = 2
 MAX_PAGE = 500
@@ -159,6 +161,26 @@ class SqlStore(ABC):
                 self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 _header_row(genesis),
             )
+
+    def start_at_snapshot(self, header: Header, state_hash: str, data: bytes) -> None:
+        """Make a new log (genesis and block 0 only) go on from a proved snapshot: block
+        ``header``'s header (its transactions are not held) and the snapshot, in one
+        transaction; ``meta`` records the height the log starts from."""
+        with self._writing() as cur:
+            cur.execute(
+                self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                _header_row(header),
+            )
+            cur.execute(
+                self._sql("INSERT INTO snapshots (height, state_hash, data) VALUES (?, ?, ?)"),
+                (header.height, state_hash, data),
+            )
+            cur.execute(self._sql("INSERT INTO meta (key, value) VALUES (?, ?)"), (BASE, str(header.height)))
+
+    def base(self) -> int:
+        """The height whose snapshot the log starts from (0: the log is whole from genesis)."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (BASE,))
+        return int(rows[0][0]) if rows else 0
 
     def append(self, block: Block) -> None:
         """Write one block with its transactions and events; returns once durable."""
