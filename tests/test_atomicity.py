@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from astera.core import Protocol
+from astera.core.liquidation_policy import LiquidationPolicy
 from strategies import ADMIN, EMERGENCY, MINI_ADMIN, WETH_PRICE, mini_protocol, supply, volatile_curve
 
 USDC = 10**6
@@ -27,8 +28,10 @@ VIEWS = frozenset(
         "account",
         "canonical_state",
         "debt",
+        "deficit",
         "health_factor",
         "large_maps",
+        "liquidation_policy",
         "mini_pool",
         "pool",
         "price",
@@ -51,6 +54,14 @@ def _flash(p: Protocol) -> Any:
     return p.flash_loan("dave", "dave", receiver, ["USDC"], [1_000 * USDC], [0])
 
 
+def _write_off(p: Protocol) -> None:
+    """Carol's collateral falls to a third of her debt; a full liquidation writes the rest off."""
+    policy = LiquidationPolicy(deficit_accounting=True, dynamic_close_factor=True)
+    p.set_liquidation_policy(ADMIN, "core", policy)
+    p.set_price("WETH", 1_000 * 10**8)
+    p.liquidate("dave", "carol", "WETH", "USDC", 2**256 - 1)
+
+
 #: One successful call of each state-changing public method, on :func:`deployment`.
 CALLS: dict[str, Callable[[Protocol], Any]] = {
     "add_asset": lambda p: p.add_asset("NEW", 8, 10**8),
@@ -60,6 +71,7 @@ CALLS: dict[str, Callable[[Protocol], Any]] = {
     "configure_reserve_as_collateral": lambda p: p.configure_reserve_as_collateral(
         ADMIN, "core", "WETH", 10, 20, 10_100
     ),
+    "cover_deficit": lambda p: (_write_off(p), p.cover_deficit(ADMIN, "core", "USDC", 1_000)),
     "create_mini_pool": lambda p: p.create_mini_pool(ADMIN, "someone"),
     "deposit": lambda p: p.deposit("alice", "USDC", USDC),
     "flash_loan": _flash,
@@ -84,6 +96,10 @@ CALLS: dict[str, Callable[[Protocol], Any]] = {
     "set_flash_premium": lambda p: p.set_flash_premium(ADMIN, 0, 30),
     "set_flow_limit": lambda p: p.set_flow_limit(ADMIN, "WETH", 0, 10 * WETH),
     "set_max_reserves_with_flow_borrowing": lambda p: p.set_max_reserves_with_flow_borrowing(ADMIN, 3),
+    "set_liquidation_policy": lambda p: p.set_liquidation_policy(
+        MINI_ADMIN, 0, LiquidationPolicy(target_health_factor=105 * 10**16)
+    ),
+    "set_liquidation_protocol_fee": lambda p: p.set_liquidation_protocol_fee(ADMIN, "core", "WETH", 1000),
     "set_min_debt_threshold": lambda p: p.set_min_debt_threshold(ADMIN, 0, 7),
     "set_pause": lambda p: p.set_pause(EMERGENCY, 0, True),
     "set_pool_admin": lambda p: p.set_pool_admin(MINI_ADMIN, 0, "new_admin"),
@@ -175,4 +191,5 @@ def test_views_write_nothing() -> None:
     before = whole_state(p)
     p.account("carol"), p.health_factor("carol", 0), p.supplied("alice", "USDC"), p.debt("carol", "USDC")
     p.price("WETH"), p.wallet("USDC", "dave"), p.wrapper_balance("alice", "USDC"), p.canonical_state()
+    p.liquidation_policy(0), p.deficit("USDC")
     assert whole_state(p) == before

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from astera.core import WAD
 from astera.core.errors import HF_NOT_BELOW_THRESHOLD
-from astera.core.pool import CLOSE_FACTOR
+from astera.core.liquidation_policy import CLOSE_FACTOR
 from astera.core.wadray import percent_mul
 from astera.keeper.in_node import REPEAT, KeeperConfig
 from astera.keeper.remote import open_keeper

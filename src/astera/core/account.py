@@ -56,9 +56,15 @@ def positions(pool: Pool, user: str) -> list[Position]:
 
 def account_data(pool: Pool, user: str) -> AccountData:
     """Sum a user's collateral and debt at oracle prices (§5.1)."""
+    return account_from_sums(*account_sums(pool, user))
+
+
+def account_sums(pool: Pool, user: str) -> tuple[int, int, int, int]:
+    """``(total collateral, total debt, Σ value·LTV, Σ value·threshold)`` of §5.1: values in
+    USD with 8 decimals, collateral rounded down and debt up per asset."""
     cfg = pool.user_config.get(user, 0)
     if cfg == 0:
-        return AccountData(0, 0, 0, 0, 0, MAX_HEALTH_FACTOR)
+        return 0, 0, 0, 0
     now = pool.proto.now
     total_coll = total_debt = sum_ltv = sum_lt = 0
     for r in pool.reserves:
@@ -77,7 +83,7 @@ def account_data(pool: Pool, user: str) -> AccountData:
             s = r.d_scaled.get(user, 0)
             if s:
                 total_debt += div_up(price * ray_mul(s, r.normalized_debt(now)), r.unit)
-    return account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
+    return total_coll, total_debt, sum_ltv, sum_lt
 
 
 def account_from_sums(total_coll: int, total_debt: int, sum_ltv: int, sum_lt: int) -> AccountData:

@@ -3,7 +3,8 @@
 Every refusal the protocol can produce is a :class:`ProtocolError`. Its ``code`` is the
 string the contracts revert with (``"9"``), a Solidity panic (``"panic:0x11"``), a custom
 error (``"error:ERC20InsufficientBalance"``), a revert reason string that is not an
-``Errors.sol`` number (``"reason:ERC20: transfer amount exceeds balance"``) or an input
+``Errors.sol`` number (``"reason:ERC20: transfer amount exceeds balance"``), a refusal of
+an opt-in liquidation policy the contracts do not have (``"policy:..."``) or an input
 error of this library (``"input:..."``); ``name`` is the matching constant. Codes never
 change meaning.
 """
@@ -112,6 +113,10 @@ ERROR_NAMES: Final[dict[str, str]] = {
     # Reason strings of the Core's ERC-20 tokens (IncentivizedERC20), vectors FORMAT §4.6.
     "reason:ERC20: transfer amount exceeds balance": "REVERT_REASON",
     "reason:ERC20: burn amount exceeds balance": "REVERT_REASON",
+    # Refusals of the opt-in liquidation policies (issue 15; astera.core.liquidation_policy).
+    # The contracts have no such rules, so these codes are this library's, never numbers.
+    "policy:must_not_leave_dust": "PL_MUST_NOT_LEAVE_DUST",
+    "policy:no_deficit": "PL_RESERVE_NOT_IN_DEFICIT",
     # Input errors of this library (never produced by the contracts, which cannot see them).
     "input:type": "INVALID_TYPE",
     "input:amount": "INVALID_AMOUNT_RANGE",
@@ -246,3 +251,5 @@ INSUFFICIENT_BALANCE = "error:ERC20InsufficientBalance"
 ERC6909_INSUFFICIENT_BALANCE = "error:InsufficientBalance"
 TRANSFER_EXCEEDS_BALANCE = "reason:ERC20: transfer amount exceeds balance"
 BURN_EXCEEDS_BALANCE = "reason:ERC20: burn amount exceeds balance"
+MUST_NOT_LEAVE_DUST = "policy:must_not_leave_dust"
+NO_DEFICIT = "policy:no_deficit"

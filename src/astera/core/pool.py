@@ -31,6 +31,16 @@ from .account import (
 from .errors import BalanceExceeded, ProtocolError, overflow
 from .events import Event
 from .liquidation import collateral_to_seize
+from .liquidation_policy import (
+    CLOSE_FACTOR,
+    LiquidationPolicy,
+    check_leftover,
+    max_repay,
+    other_collateral,
+    protocol_fee,
+    record_deficit,
+    write_off,
+)
 from .reserve import Reserve
 from .wadray import (
     PERCENTAGE_FACTOR,
@@ -44,8 +54,6 @@ from .wadray import (
 if TYPE_CHECKING:
     from .protocol import Protocol
 
-#: Share of a position's debt one liquidation may repay (bps).
-CLOSE_FACTOR = 5000
 #: Highest reserve id a user bitmap can hold.
 MAX_RESERVES = 128
 
@@ -57,7 +65,17 @@ FlashReceiver = Callable[[Sequence[str], Sequence[int], Sequence[int], str], boo
 class Pool:
     """One pool: its reserves, its users' bitmaps, and the lending actions."""
 
-    __slots__ = ("proto", "name", "address", "reserves", "by_key", "user_config", "paused", "flash_premium")
+    __slots__ = (
+        "proto",
+        "name",
+        "address",
+        "reserves",
+        "by_key",
+        "user_config",
+        "paused",
+        "flash_premium",
+        "liquidation_policy",
+    )
 
     def __init__(self, proto: Protocol, name: str, address: str) -> None:
         self.proto = proto
@@ -68,6 +86,8 @@ class Pool:
         self.user_config: dict[str, int] = {}
         self.paused = False
         self.flash_premium = 9
+        #: Opt-in liquidation rules (None: the contracts' own, see liquidation_policy).
+        self.liquidation_policy: LiquidationPolicy | None = None
 
     # ---- hooks (Core behaviour; the Mini-Pool overrides) ----------------------------------
 
@@ -436,9 +456,15 @@ class Pool:
             raise ProtocolError(E.COLLATERAL_CANNOT_BE_LIQUIDATED)
         if user_debt == 0:
             raise ProtocolError(E.CURRENCY_NOT_BORROWED)
-        max_liquidatable = percent_mul(user_debt, CLOSE_FACTOR)
-        actual = debt_to_cover if debt_to_cover < max_liquidatable else max_liquidatable
+        policy = self.liquidation_policy
         user_coll = coll.a_balance(target, now)
+        if policy is None:
+            max_liquidatable = percent_mul(user_debt, CLOSE_FACTOR)
+        else:
+            max_liquidatable = max_repay(
+                self, policy, target, data.health_factor, coll, debt_r, user_debt, user_coll
+            )
+        actual = debt_to_cover if debt_to_cover < max_liquidatable else max_liquidatable
         seize, debt_needed = collateral_to_seize(
             self.price(coll),
             self.price(debt_r),
@@ -450,26 +476,43 @@ class Pool:
         )
         if debt_needed < actual:
             actual = debt_needed
-        if not receive_a_token and self.cash(coll) < seize:
+        fee = protocol_fee(coll, seize) if coll.liquidation_protocol_fee else 0
+        to_liquidator = seize - fee
+        writes_off = False
+        if policy is not None:
+            if policy.dynamic_close_factor:
+                check_leftover(self, policy, coll, debt_r, user_debt, actual, user_coll, seize)
+            writes_off = (
+                policy.deficit_accounting and seize == user_coll and not other_collateral(self, target, coll)
+            )
+        if not receive_a_token and self.cash(coll) < to_liquidator:
             raise ProtocolError(E.NOT_ENOUGH_LIQUIDITY_TO_LIQUIDATE)
         self.update_state(debt_r)
-        self.burn_debt(debt_r, target, actual if actual < user_debt else user_debt)
+        burnt = user_debt if writes_off or actual >= user_debt else actual
+        self.burn_debt(debt_r, target, burnt)
         self.update_rates(debt_r, actual, 0)
+        if policy is not None and burnt == user_debt:
+            self.set_borrowing_bit(target, debt_r, False)
+        index = coll.normalized_income(now)
         if receive_a_token:
-            index = coll.normalized_income(now)
             liquidator_before = ray_mul(coll.a_scaled.get(liquidator, 0), index)
-            self.move_a_scaled(coll, target, liquidator, ray_div(seize, index), seize)
+            self.move_a_scaled(coll, target, liquidator, ray_div(to_liquidator, index), to_liquidator)
             if liquidator_before == 0:
                 self.set_collateral_bit(liquidator, coll, True)
         else:
             self.update_state(coll)
-            self.update_rates(coll, 0, seize)
-            self.burn_a(coll, target, seize, coll.liquidity_index)
-            self.pay_out(coll, liquidator, seize, unwrap)
+            self.update_rates(coll, 0, to_liquidator)
+            self.burn_a(coll, target, to_liquidator, coll.liquidity_index)
+            self.pay_out(coll, liquidator, to_liquidator, unwrap)
+        if fee:
+            left = coll.a_scaled.get(target, 0)
+            fee_scaled = ray_div(fee, index)
+            if seize == user_coll or fee_scaled > left:
+                fee_scaled = left
+            self.move_a_scaled(coll, target, coll.treasury, fee_scaled, fee)
         if coll.a_scaled.get(target, 0) == 0:
             self.set_collateral_bit(target, coll, False)
-        self.pay_in(debt_r, liquidator, actual)
-        return [
+        events = [
             Event(
                 "LiquidationCall",
                 self.name,
@@ -480,8 +523,15 @@ class Pool:
                 liquidated_collateral=seize,
                 liquidator=liquidator,
                 receive_a_token=receive_a_token,
+                **({"protocol_fee": fee} if coll.liquidation_protocol_fee else {}),
             )
         ]
+        if writes_off:
+            if burnt > actual:
+                events.append(record_deficit(self, target, debt_r, burnt - actual))
+            events += [write_off(self, target, r) for r in self.reserves if r.d_scaled.get(target, 0)]
+        self.pay_in(debt_r, liquidator, actual)
+        return events
 
     # ---- flash loan (§4.9) -----------------------------------------------------------------------------
 

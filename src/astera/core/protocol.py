@@ -30,6 +30,7 @@ from .dry_run import DryRun, Step, V
 from .errors import InputError, ProtocolError, overflow
 from .events import Event
 from .journal import Journal
+from .liquidation_policy import NO_POLICY, LiquidationPolicy, check_fee, cover_deficit
 from .minipool import A_TOKEN_ID_BASE, DEBT_TOKEN_ID_BASE, MINI_POOL_TREASURY, UNIQUE_ID_OFFSET, MiniPool
 from .oracle import Oracle
 from .pool import MAX_RESERVES, FlashReceiver, Pool
@@ -62,8 +63,22 @@ def _bool(value: object, what: str) -> bool:
     return value
 
 
+#: Reserve slots of the opt-in liquidation policies: in the canonical state only when not 0, so
+#: a state without policies hashes as it did before they existed.
+_POLICY_FIELDS = ("liquidation_protocol_fee", "deficit")
+
 #: Reserve slots that are not part of its scalar state (maps, objects, the key).
-_RESERVE_NOT_SCALAR = frozenset(("strategy", "tranche_of", "key", "a_scaled", "d_scaled", "borrow_allowance"))
+_RESERVE_NOT_SCALAR = frozenset(
+    (
+        "strategy",
+        "tranche_of",
+        "key",
+        "a_scaled",
+        "d_scaled",
+        "borrow_allowance",
+        *_POLICY_FIELDS,
+    )
+)
 
 
 def _entries(m: dict[Any, Any]) -> list[tuple[Any, Any]]:
@@ -551,6 +566,44 @@ class Protocol:
         mp = self.mini_pool(mp_id)
         return self.atomic(self.core._set_flow_limit, asset, mp, _int(limit, "limit"))
 
+    # ---- liquidation policies (issue 15, astera.core.liquidation_policy) ----------------------------
+
+    def set_liquidation_policy(self, caller: str, pool: PoolRef, policy: LiquidationPolicy) -> None:
+        """Replace a pool's liquidation rules (its pool admin); the default policy removes them."""
+        p = self.pool(pool)
+        self._require(caller, self._pool_admin(p), E.CALLER_NOT_POOL_ADMIN)
+        if not isinstance(policy, LiquidationPolicy):
+            raise InputError("input:type", "policy must be a LiquidationPolicy")
+        self.atomic(self._configure, p, ("liquidation_policy", None if policy == NO_POLICY else policy))
+
+    def set_liquidation_protocol_fee(
+        self, caller: str, pool: PoolRef, asset: str, fee: int, reserve_type: bool = True
+    ) -> None:
+        """The treasury's share of a reserve's liquidation bonus, in bps (main admin)."""
+        p = self.pool(pool)
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        r = self._reserve(p, asset, reserve_type)
+        fee = check_fee(_int(fee, "fee", 0, MAX_BPS_FIELD))
+        self.atomic(self._configure, r, ("liquidation_protocol_fee", fee))
+
+    def cover_deficit(
+        self, caller: str, pool: PoolRef, asset: str, amount: int, reserve_type: bool = True
+    ) -> list[Event]:
+        """Cover up to ``amount`` of a reserve's deficit by burning its treasury's aTokens (main
+        admin); ``2**256-1`` covers all of it. Refused without a deficit (``policy:no_deficit``)."""
+        p = self.pool(pool)
+        self._require(caller, self.admin, E.CALLER_NOT_POOL_ADMIN)
+        r = self._reserve(p, asset, reserve_type)
+        return self.atomic(cover_deficit, p, r, _int(amount, "amount"))
+
+    def liquidation_policy(self, pool: PoolRef = "core") -> LiquidationPolicy:
+        """A pool's liquidation rules (the contracts' when it set none)."""
+        return self.pool(pool).liquidation_policy or NO_POLICY
+
+    def deficit(self, asset: str, pool: PoolRef = "core", reserve_type: bool = True) -> int:
+        """Debt written off in a reserve and not yet covered (base units of the reserve asset)."""
+        return self._reserve(self.pool(pool), asset, reserve_type).deficit
+
     # ---- faucet ------------------------------------------------------------------------------------
 
     def mint(self, user: str, asset: str, amount: int) -> None:
@@ -697,7 +750,8 @@ class Protocol:
         collateral_type: bool = True,
         debt_type: bool = True,
     ) -> list[Event]:
-        """Repay up to 50% of an unhealthy position's debt and seize collateral plus its bonus."""
+        """Repay up to 50% of an unhealthy position's debt (or what the pool's liquidation
+        policy allows) and seize collateral plus its bonus."""
         p, coll = self._open(pool, liquidator, collateral_asset, collateral_type)
         debt_r = self._reserve(p, debt_asset, debt_type)
         if target not in self.core.mini_pools:  # a Mini-Pool may be named, to be refused with "11"
@@ -802,6 +856,7 @@ class Protocol:
             d["key"] = list(r.key) if isinstance(r.key, tuple) else r.key
             d["tranche_of"] = r.tranche_of.asset if r.tranche_of is not None else None
             d["strategy"] = {**r.strategy.params(), "state": r.strategy.snapshot()}
+            d.update((f, getattr(r, f)) for f in _POLICY_FIELDS if getattr(r, f))
             return d
 
         def pool_state(p: Pool) -> dict[str, Any]:
@@ -810,6 +865,11 @@ class Protocol:
                 "paused": p.paused,
                 "flash_premium": p.flash_premium,
                 "reserves": [reserve_state(r) for r in p.reserves],
+                **(
+                    {"liquidation_policy": p.liquidation_policy.as_dict()}
+                    if p.liquidation_policy is not None
+                    else {}
+                ),
             }
 
         return {

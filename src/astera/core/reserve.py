@@ -69,6 +69,9 @@ class Reserve:
         "reserve_factor",
         "owner_reserve_factor",
         "deposit_cap",
+        # opt-in liquidation policy (astera.core.liquidation_policy): fee bps, written-off debt
+        "liquidation_protocol_fee",
+        "deficit",
         # index machine (§3)
         "liquidity_index",
         "variable_borrow_index",
@@ -120,6 +123,8 @@ class Reserve:
         self.reserve_factor = 0
         self.owner_reserve_factor = 0
         self.deposit_cap = 0
+        self.liquidation_protocol_fee = 0
+        self.deficit = 0
         self.liquidity_index = RAY
         self.variable_borrow_index = RAY
         self.current_liquidity_rate = 0

@@ -29,7 +29,8 @@ from typing import NamedTuple
 
 from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
-from astera.core.pool import CLOSE_FACTOR, Pool
+from astera.core.liquidation_policy import CLOSE_FACTOR
+from astera.core.pool import Pool
 from astera.core.wadray import HALF_PERCENT, PERCENTAGE_FACTOR, RAY, percent_mul, ray_div, ray_mul
 
 from .market import Market
