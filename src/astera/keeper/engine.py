@@ -29,6 +29,7 @@ from .executor import Execution, FlashLiquidityShort, Submitter
 from .market import Market, SlippageExceeded
 from .monitor import Monitor, PoolIndex, PoolRef, Unhealthy
 from .planner import LiquidationPlan, Planner, PlannerConfig
+from .screen import MarketScreen
 from .valuation import Position, Valuation
 
 
@@ -81,6 +82,9 @@ class KeeperReport:
     #: Borrowers no one can value now: they hold a position in a reserve whose price the oracle
     #: refuses (a stale feed without a fallback, ``78``). Neither liquidatable nor known healthy.
     unpriced: list[tuple[PoolRef, str]] = field(default_factory=list)
+    #: Accounts below 1 (as the monitor found them) that the market screen proved no
+    #: liquidation could profit from at the run's rates; not valued (engine ``screen=True``).
+    screened: list[tuple[PoolRef, str]] = field(default_factory=list)
 
     def bad_debt_by_reserve(self) -> dict[tuple[PoolRef, str], tuple[int, int]]:
         """Bad debt summed per (pool, reserve): (amount in reserve units, USD value)."""
@@ -159,6 +163,7 @@ class KeeperEngine:
         config: PlannerConfig | None = None,
         monitor: Monitor | None = None,
         anchor_market: bool = True,
+        screen: bool = False,
     ) -> None:
         self.protocol = protocol
         self.market = market
@@ -167,6 +172,9 @@ class KeeperEngine:
         self.monitor = monitor or Monitor(protocol)
         self.planner = Planner(protocol, market, self.config, submitter.premium_bps)
         self.anchor_market = anchor_market
+        #: Skips accounts the market provably cannot liquidate at a profit (:mod:`.screen`):
+        #: the same liquidations, without valuing and planning every such account every run.
+        self.screen = MarketScreen(self.monitor, market, self.config.margin_bps) if screen else None
 
     def run(self) -> KeeperReport:
         """Liquidate every unhealthy account as far as it is profitable."""
@@ -175,10 +183,16 @@ class KeeperEngine:
         queue = self.monitor.queue()
         state = _Run(self.monitor, self.submitter.liquidator)
         report = KeeperReport()
+        screen, liquidator = self.screen, self.submitter.liquidator
+        if screen is not None:
+            screen.start()
         try:
             for ref, users, unpriced in queue:
                 report.unpriced += [(ref, user) for user in unpriced]
                 for user in users:
+                    if screen is not None and user != liquidator and screen.futile(ref, user):
+                        report.screened.append((ref, user))
+                        continue
                     try:
                         position = state.valuation(ref).position(user)
                     except ProtocolError:  # a price it needs is missing (78): no one can liquidate it
@@ -206,6 +220,11 @@ class KeeperEngine:
                 report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
                 return
             state.submitted(plan)
+            if self.screen is not None:
+                if plan.cost != plan.pay_amount:  # a premium moved an index: judge afresh
+                    self.screen.start()
+                else:
+                    self.screen.sold(plan.receive_asset, plan.pay_asset)
             valuation = state.valuation(ref)
             health_factor = valuation.health_factor(user)
             report.liquidations.append(Execution(plan, *outcome, health_factor))

@@ -262,6 +262,7 @@ class PathRun:
             PlannerConfig(margin_bps=study.liquidity.margin_bps),
             monitor=self.monitor,
             anchor_market=False,
+            screen=True,
         )
         self.tally = StepTally()
         self.steps: list[tuple[Any, ...]] = []
