@@ -1,0 +1,87 @@
+"""The market screen (keeper/screen.py) only skips accounts the planner would find nothing for,
+and an engine with it liquidates exactly as one without."""
+
+from __future__ import annotations
+
+import random
+
+from keeper_helpers import COARSE, USD, coarse_book, deploy, engine, random_book
+
+from astera.core import Protocol
+from astera.keeper import ConstantProductPool, Market, Monitor, Planner, PlannerConfig, Token
+from astera.keeper.screen import MarketScreen
+from astera.keeper.valuation import Valuation
+
+#: The demo Core-Pool's tokens, collateral first.
+TOKENS = [Token("WETH", 18), Token("WBTC", 8), Token("USDC", 6)]
+
+
+def pushed_market(p: Protocol, tokens: list[Token], depth_usd: int, k: int) -> Market:
+    """A pool between every two tokens, each after the keeper's own earlier sales of ``k``/8 of
+    a pool side of the first into it (and a smaller sale the other way, which improves that rate)."""
+    prices = {a: p.price(a) for a in p.decimals}
+    market = Market()
+    for i, a in enumerate(tokens):
+        for b in tokens[i + 1 :]:
+            pool = ConstantProductPool(a, b, depth_usd * USD, prices)
+            if k:
+                pool.swap(a.symbol, pool.reserves[a.symbol] * k // 8, b.symbol)
+                pool.swap(b.symbol, pool.reserves[b.symbol] // 50, a.symbol)
+            market.add(pool)
+    return market
+
+
+def check(p: Protocol, market: Market, monitor: Monitor) -> tuple[int, int]:
+    """(accounts screened, unhealthy accounts); fails on a screened account the planner would liquidate."""
+    screen = MarketScreen(monitor, market, PlannerConfig().margin_bps)
+    screen.start()
+    planner = Planner(p, market)
+    valuation = Valuation(p.core)
+    unhealthy = monitor.detect()["core"]
+    screened = 0
+    for user in unhealthy:
+        if screen.futile("core", user):
+            screened += 1
+            assert planner.plan("core", user, valuation.position(user)) is None, user
+    return screened, len(unhealthy)
+
+
+def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
+    """A crash on a random WETH/WBTC book and on a coarse book (a unit worth $123), venues pushed
+    step by step through the edge of profitability: no screened account has a plan, and the
+    screen does take accounts out (fewer as the venues recover)."""
+    p = deploy(*random_book(random.Random(5), 150))
+    p.set_price("WETH", p.price("WETH") * 70 // 100)
+    p.set_price("WBTC", p.price("WBTC") * 70 // 100)
+    monitor = Monitor(p)
+    results = [check(p, pushed_market(p, TOKENS, 2_000_000, k), monitor) for k in range(0, 16)]
+    assert results[0][0] == 0 and results[-1][0] > results[-1][1] // 2 > 10
+    assert any(0 < s < n for s, n in results)
+
+    coarse = coarse_book(random.Random(3), 200)
+    for asset, kept in (("GEM", 60), ("TKN", 75)):
+        coarse.set_price(asset, coarse.price(asset) * kept // 100)
+    monitor = Monitor(coarse)
+    tokens = [Token(asset, decimals) for asset, (decimals, *_rest) in COARSE.items()]
+    screened = [check(coarse, pushed_market(coarse, tokens, 100_000, k), monitor) for k in range(16)]
+    assert max(s for s, _ in screened) > 0
+
+
+def test_an_engine_with_the_screen_liquidates_as_one_without() -> None:
+    """The same liquidations, in the same order, and the same state, on a crash into a shallow
+    market that leaves most accounts unprofitable; the screen took some of them out unvalued."""
+    actions = random_book(random.Random(11), 200)
+
+    def run(screen: bool) -> tuple[list[object], str, int]:
+        p = deploy(*actions)
+        keeper = engine(p, pushed_market(p, TOKENS, 2_000_000, 0))
+        if screen:
+            keeper.screen = MarketScreen(keeper.monitor, keeper.market, keeper.config.margin_bps)
+        p.set_price("WETH", p.price("WETH") * 68 // 100)
+        p.set_price("WBTC", p.price("WBTC") * 80 // 100)
+        report = keeper.run()
+        return list(report.liquidations), p.state_hash(), len(report.screened)
+
+    fast, plain = run(True), run(False)
+    assert fast[:2] == plain[:2] and len(fast[0]) > 5
+    assert fast[2] > 10 and plain[2] == 0
