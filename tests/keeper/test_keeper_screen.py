@@ -32,18 +32,23 @@ def pushed_market(p: Protocol, tokens: list[Token], depth_usd: int, k: int) -> M
 
 
 def check(p: Protocol, market: Market, monitor: Monitor) -> tuple[int, int]:
-    """(accounts screened, unhealthy accounts); fails on a screened account the planner would liquidate."""
-    screen = MarketScreen(monitor, market, PlannerConfig().margin_bps)
+    """(accounts screened, unhealthy accounts) in the Core-Pool's queue; fails on a screened
+    account the planner would liquidate."""
+    screen = MarketScreen(market, PlannerConfig().margin_bps, "keeper")
     screen.start()
     planner = Planner(p, market)
     valuation = Valuation(p.core)
-    unhealthy = monitor.detect()["core"]
-    screened = 0
-    for user in unhealthy:
-        if screen.futile("core", user):
-            screened += 1
+    index = monitor.index("core")
+    rows, _ = index.queue_rows()
+    screened = k = 0
+    while k < len(rows):
+        taken = screen.next(index, rows, k)
+        for row in rows[k:taken].tolist():
+            user = index.users[row]
             assert planner.plan("core", user, valuation.position(user)) is None, user
-    return screened, len(unhealthy)
+        screened += taken - k
+        k = taken + 1
+    return screened, len(rows)
 
 
 def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
@@ -76,11 +81,11 @@ def test_an_engine_with_the_screen_liquidates_as_one_without() -> None:
         p = deploy(*actions)
         keeper = engine(p, pushed_market(p, TOKENS, 2_000_000, 0))
         if screen:
-            keeper.screen = MarketScreen(keeper.monitor, keeper.market, keeper.config.margin_bps)
+            keeper.screen = MarketScreen(keeper.market, keeper.config.margin_bps, "keeper")
         p.set_price("WETH", p.price("WETH") * 68 // 100)
         p.set_price("WBTC", p.price("WBTC") * 80 // 100)
         report = keeper.run()
-        return list(report.liquidations), p.state_hash(), len(report.screened)
+        return list(report.liquidations), p.state_hash(), report.screened
 
     fast, plain = run(True), run(False)
     assert fast[:2] == plain[:2] and len(fast[0]) > 5

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import astera.lab.path as path_module
 import astera.lab.runner as runner_module
-from astera.keeper import KeeperEngine, Monitor
+from astera.keeper import KeeperEngine
 from astera.lab.book import KEEPER, USD, default_deployment
 from astera.lab.path import OUTCOME_COLUMNS, run_path
 from astera.lab.report import build_report, expected_shortfall, nearest_rank, summarize
@@ -217,17 +217,14 @@ def test_keeper_account_is_in_every_book() -> None:
     assert KEEPER in run_path(tiny(paths=1), 0).doc["users"]
 
 
-def test_leaving_accounts_without_collateral_to_the_horizon_changes_no_path(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The lab's monitor hides accounts with no collateral left from the keeper, and the keeper's
-    market screen skips accounts no sale can profit from: the same liquidations, steps and
-    outcome as the keeper's own monitor without the screen, on a crash that leaves bad debt."""
+def test_the_keepers_market_screen_changes_no_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keeper's market screen skips accounts no sale can profit from (those with no
+    collateral left among them): the same liquidations, steps and outcome as the keeper
+    without it, on a crash that leaves bad debt."""
     crash = {"asset": "WETH", "change": -0.6, "start": 2, "duration": 2}
     study = tiny(prices={"assets": {"WETH": {"volatility": 0.5}}, "shocks": [crash]})
     fast = run_path(study, 0)
     with monkeypatch.context() as m:
-        m.setattr(path_module, "LabMonitor", Monitor)
         m.setattr(path_module, "KeeperEngine", lambda *a, **k: KeeperEngine(*a, **{**k, "screen": False}))
         plain = run_path(study, 0)
     assert (fast.actions, fast.steps, fast.outcome()) == (plain.actions, plain.steps, plain.outcome())

@@ -82,9 +82,9 @@ class KeeperReport:
     #: Borrowers no one can value now: they hold a position in a reserve whose price the oracle
     #: refuses (a stale feed without a fallback, ``78``). Neither liquidatable nor known healthy.
     unpriced: list[tuple[PoolRef, str]] = field(default_factory=list)
-    #: Accounts below 1 (as the monitor found them) that the market screen proved no
-    #: liquidation could profit from at the run's rates; not valued (engine ``screen=True``).
-    screened: list[tuple[PoolRef, str]] = field(default_factory=list)
+    #: How many accounts below 1 (as the monitor found them) the market screen proved no
+    #: liquidation could profit from at the run's rates, and left unvalued (``screen=True``).
+    screened: int = 0
 
     def bad_debt_by_reserve(self) -> dict[tuple[PoolRef, str], tuple[int, int]]:
         """Bad debt summed per (pool, reserve): (amount in reserve units, USD value)."""
@@ -174,25 +174,32 @@ class KeeperEngine:
         self.anchor_market = anchor_market
         #: Skips accounts the market provably cannot liquidate at a profit (:mod:`.screen`):
         #: the same liquidations, without valuing and planning every such account every run.
-        self.screen = MarketScreen(self.monitor, market, self.config.margin_bps) if screen else None
+        self.screen = MarketScreen(market, self.config.margin_bps, submitter.liquidator) if screen else None
 
     def run(self) -> KeeperReport:
         """Liquidate every unhealthy account as far as it is profitable."""
         if self.anchor_market:
             self.market.anchor(oracle_prices(self.protocol))
-        queue = self.monitor.queue()
+        queue = self.monitor.queue_rows()
         state = _Run(self.monitor, self.submitter.liquidator)
         report = KeeperReport()
-        screen, liquidator = self.screen, self.submitter.liquidator
+        screen = self.screen
         if screen is not None:
             screen.start()
         try:
-            for ref, users, unpriced in queue:
-                report.unpriced += [(ref, user) for user in unpriced]
-                for user in users:
-                    if screen is not None and user != liquidator and screen.futile(ref, user):
-                        report.screened.append((ref, user))
-                        continue
+            for index, rows, unpriced in queue:
+                ref, users = index.ref, index.users
+                report.unpriced += [(ref, users[i]) for i in unpriced.tolist()]
+                k, n = 0, len(rows)
+                while k < n:
+                    if screen is not None:
+                        taken = screen.next(index, rows, k)
+                        report.screened += taken - k
+                        if taken == n:
+                            break
+                        k = taken
+                    user = users[rows[k]]
+                    k += 1
                     try:
                         position = state.valuation(ref).position(user)
                     except ProtocolError:  # a price it needs is missing (78): no one can liquidate it

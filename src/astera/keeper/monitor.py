@@ -281,6 +281,13 @@ class PoolIndex:
                 continue
         return out
 
+    def queue_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`queue` as row numbers: the rows with HF < 1 in the order to take them up, and
+        the rows that cannot be valued now."""
+        triage = self.triage()
+        rows = self.unhealthy_rows(triage)
+        return rows[np.argsort(-triage.debt[rows], kind="stable")], triage.unpriced
+
     def queue(self) -> PoolQueue:
         """Every account with HF < 1, exactly, the largest debt first; and the accounts that
         cannot be valued now (:attr:`Triage.unpriced`).
@@ -288,13 +295,9 @@ class PoolIndex:
         The order is a priority, not a promise: it follows the float estimate of each debt
         (ties keep the index's order), which costs nothing next to valuing every account.
         """
-        triage = self.triage()
-        rows = self.unhealthy_rows(triage)
-        rows = rows[np.argsort(-triage.debt[rows], kind="stable")]
+        rows, unpriced = self.queue_rows()
         users = self.users
-        return PoolQueue(
-            self.ref, [users[i] for i in rows.tolist()], [users[i] for i in triage.unpriced.tolist()]
-        )
+        return PoolQueue(self.ref, [users[i] for i in rows.tolist()], [users[i] for i in unpriced.tolist()])
 
 
 class Monitor:
@@ -411,6 +414,11 @@ class Monitor:
         then Mini-Pools, the largest debt first within each (:meth:`PoolIndex.queue`), with
         the accounts no one can value now."""
         return [index.queue() for index in self._current()]
+
+    def queue_rows(self) -> list[tuple[PoolIndex, np.ndarray, np.ndarray]]:
+        """:meth:`queue` as each pool's index and row numbers (:meth:`PoolIndex.queue_rows`),
+        for a caller that looks users up only for the rows it takes."""
+        return [(index, *index.queue_rows()) for index in self._current()]
 
     def scan(self) -> list[Unhealthy]:
         """Every account with HF < 1, exactly, with its position: Core-Pool, then Mini-Pools, by user."""

@@ -31,7 +31,7 @@ from astera.keeper import KeeperEngine, PlannerConfig
 from astera.keeper.engine import oracle_prices
 from astera.keeper.executor import Outcome
 from astera.keeper.market import ConstantProductPool, Market, SlippageExceeded, Token, Venue
-from astera.keeper.monitor import Monitor, PoolQueue
+from astera.keeper.monitor import Monitor
 from astera.keeper.planner import LiquidationPlan
 from astera.keeper.valuation import Valuation
 from astera.replay import run_action
@@ -213,23 +213,6 @@ class LabSubmitter:
         return Outcome(repaid, taken, plan.receive_amount, proceeds)
 
 
-class LabMonitor(Monitor):
-    """The keeper's monitor, less the unhealthy accounts with no collateral left: nothing can
-    be liquidated from them, so the engine would only value them and file them as bad debt
-    (the lab measures bad debt itself, at the horizon), every step to the horizon."""
-
-    def queue(self) -> list[PoolQueue]:
-        out = []
-        for q in super().queue():
-            if q.unhealthy:
-                index = self.index(q.ref)
-                backed = np.any(index.collateral[: len(index)] != 0, axis=1)
-                rows = index.rows
-                q = q._replace(unhealthy=[u for u in q.unhealthy if backed[rows[u]]])
-            out.append(q)
-        return out
-
-
 def _pools(p: Protocol) -> list[tuple[str | int, Pool]]:
     return [("core", p.core), *((mp.id, mp) for mp in p.mini_pools)]
 
@@ -251,7 +234,7 @@ class PathRun:
         self.assets = prep.prices.assets
         self.prices = prep.prices.draw(price_rng)
         self.actions: list[dict[str, Any]] = []
-        self.monitor = LabMonitor(self.protocol)
+        self.monitor = Monitor(self.protocol)
         self.depths = DepthBook(study, list(self.protocol.decimals))
         self.market = LabMarket(self.protocol, self.depths, study.liquidity.fee_bps)
         self.submitter = LabSubmitter(self)
