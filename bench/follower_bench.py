@@ -5,9 +5,12 @@
    subprocess) then serves it, and a follower in this process pulls it from genesis,
    checking every signature (worker processes, one per core), replaying every transaction
    and checking every block's state hash, writing its own SQLite store. Reported: blocks/s,
-   transactions/s, and the time a 10^6-transaction log would take at that rate (linear
+   transactions/s (from the follower's start, worker start-up included, and from its first
+   verified block on), the time a 10^6-transaction log would take at the steady rate (linear
    extrapolation: the per-transaction work does not grow with the log, the state does
-   only with new accounts).
+   only with new accounts), and the CPU time per transaction of the follower (its process
+   and its workers) and of the leader (serving the log), from ``/proc``: on a machine
+   shared with other jobs the rate is what the follower got, the CPU time what it needs.
 2. **Lag.** One deposit at a time is sent to the caught-up leader (``--lag-txs`` of them,
    ~20 per second); the lag of a block is the time from the leader's acknowledgement (its
    durable commit, as the submitter sees it) to the follower having verified and stored
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -82,15 +86,47 @@ def start_leader(data: Path, genesis: Path) -> tuple[subprocess.Popen[bytes], st
     raise RuntimeError("leader did not start")
 
 
-async def follow(node: FollowerNode, height: int) -> float:
-    """Start the follower; seconds until it has verified ``height``."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children() -> set[int]:
+    """This process's child processes (the follower's workers and the leader)."""
+    pids: set[int] = set()
+    for path in Path("/proc/self/task").glob("*/children"):
+        pids.update(int(p) for p in path.read_text().split())
+    return pids
+
+
+def settle(pid: int) -> None:
+    """Until process ``pid`` is idle (the leader's start-up work, such as the web app's
+    history rebuilt from its log, is done and will not compete with the follower)."""
+    last = cpu_seconds(pid)
+    while True:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.05:
+            return
+        last = now
+
+
+async def follow(node: FollowerNode, height: int) -> tuple[float, float, int]:
+    """Start the follower; seconds until it has verified ``height``, seconds from its first
+    verified block to ``height``, and the height of that first block."""
     t0 = time.perf_counter()
     await node.start()
+    first: tuple[float, int] | None = None
     while node.follower.head.height < height:
         if node.follower.failure is not None:
             raise node.follower.failure
+        if first is None and node.follower.head.height > 0:
+            first = (time.perf_counter(), node.follower.head.height)
         await asyncio.sleep(0.005)
-    return time.perf_counter() - t0
+    end = time.perf_counter()
+    assert first is not None
+    return end - t0, end - first[0], first[1]
 
 
 async def lag(node: FollowerNode, url: str, key: Key, cid: str, count: int) -> list[float]:
@@ -131,24 +167,35 @@ def main() -> None:
         proc, url = start_leader(root / "leader", genesis)
         try:
             head = httpx.get(url + "/status").json()["height"]
+            settle(proc.pid)
             node = open_follower(url, root / "follower")
+            cpu0 = {pid: cpu_seconds(pid) for pid in children() | {os.getpid()}}
 
-            async def run() -> tuple[float, list[float]]:
+            async def run() -> tuple[tuple[float, float, int], dict[int, float], list[float]]:
                 seconds = await follow(node, head)
+                cpu = {pid: cpu_seconds(pid) - cpu0.get(pid, 0.0) for pid in children() | {os.getpid()}}
                 samples = await lag(node, url, accounts[0], chain_id(doc), args.lag_txs)
                 await node.stop()
-                return seconds, samples
+                return seconds, cpu, samples
 
-            seconds, samples = asyncio.run(run())
+            (seconds, steady, first), cpu, samples = asyncio.run(run())
         finally:
             proc.terminate()
             proc.wait(30)
     tx_rate = args.txs / seconds
+    steady_rate = (head - first) * args.per_block / steady
+    leader_cpu = cpu.pop(proc.pid)
+    follower_cpu = sum(cpu.values())
     samples.sort()
     print(
         f"catch-up from genesis: {head} blocks, {args.txs} txs in {seconds:.2f}s: "
-        f"{head / seconds:,.0f} blocks/s, {tx_rate:,.0f} tx/s "
-        f"(10^6 txs at this rate: {10**6 / tx_rate / 60:.1f} min)"
+        f"{head / seconds:,.0f} blocks/s, {tx_rate:,.0f} tx/s; after the first block "
+        f"{steady_rate:,.0f} tx/s (10^6 txs at this rate: {10**6 / steady_rate / 60:.1f} min)"
+    )
+    print(
+        f"CPU per tx: follower {follower_cpu / args.txs * 1e6:.0f} us ({len(cpu)} processes: its own "
+        f"and its workers), leader serving the log {leader_cpu / args.txs * 1e6:.0f} us; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     p50, p99 = samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
     print(

@@ -23,9 +23,10 @@ from astera.keeper.in_node import REPEAT, KeeperConfig
 from astera.keeper.remote import open_keeper
 from astera.node import genesis
 from astera.node.api import create_app
-from astera.node.follower import FollowerNode, SignatureChecker
+from astera.node.follower import FollowerNode
 from astera.node.store import open_store
 from astera.node.transactions import decode_tx
+from astera.node.verifier import Verifier
 from astera.wire import sign_tx
 from node.follow_harness import leader, wait_for
 from node.node_harness import LiveApi, key, make_genesis
@@ -57,7 +58,7 @@ def keepers(
             config=KeeperConfig(rescan_seconds=1),
             dry_run=dry_run,
             console=Console(file=screen, width=120),
-            signatures=SignatureChecker(1),
+            verifier=Verifier(1),
         )
         stack.enter_context(LiveApi(create_app(node), node))
         out.append((node, screen))

@@ -15,10 +15,11 @@ from fastapi.responses import Response
 
 from astera.node.api import create_app
 from astera.node.chain import open_chain
-from astera.node.follower import FollowerNode, SignatureChecker, open_follower
+from astera.node.follower import FollowerNode, open_follower
 from astera.node.node import Node
 from astera.node.replication import read_log
 from astera.node.store import SqlStore, open_store
+from astera.node.verifier import Verifier
 
 from .node_harness import LiveApi, key
 
@@ -35,7 +36,7 @@ def leader(tmp_path: Path, genesis: dict[str, Any], snapshot_every: int = 0) -> 
 @contextmanager
 def follower(url: str, data: Path, **kwargs: Any) -> Iterator[tuple[FollowerNode, LiveApi]]:
     """A follower of ``url`` with its store in ``data``, served on a loopback port."""
-    node = open_follower(url, data, signatures=SignatureChecker(1), **kwargs)
+    node = open_follower(url, data, verifier=Verifier(1), **kwargs)
     with LiveApi(create_app(node), node) as live:
         yield node, live
 

@@ -9,8 +9,8 @@ verified. Every block is checked before anything of it is stored or served:
   start-up the leader's copy of the verified head must be the same block, so a leader
   that changed a block it served before is caught;
 * every transaction's body is canonical, hashes to the hash logged, and carries its
-  sender's valid Ed25519 signature (checked in worker processes, on every core, while
-  the previous page is being replayed);
+  sender's valid Ed25519 signature (checked in worker processes, on every core, on pages
+  fetched ahead while the previous pages are being replayed: :mod:`.verifier`);
 * replayed on the follower's own ledger, every transaction succeeds with the sender's
   next nonce and role, and the block's state hash, block hash and transaction and event
   counts come out as the leader's header says.
@@ -33,11 +33,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -45,8 +43,6 @@ from typing import Any, Final
 import httpx
 
 from astera.core import Event
-from astera.wire import verify
-from astera.wire.tx import SIGNING_DOMAIN
 
 from . import genesis as genesis_mod
 from . import snapshots
@@ -59,17 +55,19 @@ from .lock import open_locked_store
 from .metrics import Metrics
 from .node import Node
 from .sequencer import CommittedBlock, Receipt, Sequencer
-from .transactions import SignedTx, decode_tx
+from .transactions import SignedTx
+from .verifier import Verifier
 
 log = logging.getLogger("astera.follower")
 
-#: Blocks asked for per request, and seconds a caught-up request waits for the next block.
+#: Blocks and (softly: a block is never split) transactions asked for per request, and
+#: seconds a caught-up request waits for the next block. Pages of a few thousand
+#: transactions keep the workers, the replay and the store busy at once.
 PAGE_BLOCKS: Final = 500
+PAGE_TXS: Final = 2000
 LONG_POLL: Final = 10.0
-#: Signatures per task of the verifying processes.
-SIGNATURE_BATCH: Final = 512
-#: Pages fetched and being signature-checked ahead of the replay.
-PREFETCH: Final = 2
+#: Pages fetched and being checked by the workers ahead of the replay.
+PREFETCH: Final = 4
 #: Seconds a forwarded transaction's block may take to reach the follower.
 RECEIPT_TIMEOUT: Final = 30.0
 
@@ -146,7 +144,7 @@ class Leader:
         return block
 
     async def log(self, after: int, wait: float, limit: int = PAGE_BLOCKS) -> tuple[int, list[WireBlock]]:
-        page = await self._get("/log", after=after, limit=limit, wait=wait)
+        page = await self._get("/log", after=after, limit=limit, txs=PAGE_TXS, wait=wait)
         if not isinstance(page, dict) or not isinstance(page.get("blocks"), list):
             raise LeaderUnreachable(f"{self.url}/log: not a page of blocks")
         return int(page.get("head", 0)), [wire_block(b) for b in page["blocks"]]
@@ -183,66 +181,13 @@ class Leader:
         raise NodeError(code, message, **err, forwarded_to=self.url)
 
 
-def check_signatures(items: list[tuple[str, str, bytes]]) -> list[bool]:
-    """Verify ``(sender, signature, message)`` triples (in a worker process)."""
-    return [verify(sender, signature, message) for sender, signature, message in items]
-
-
-class SignatureChecker:
-    """Ed25519 checks on worker processes, one per core, so replay and checks overlap."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded server
-        self.pool = ProcessPoolExecutor(workers or multiprocessing.cpu_count(), mp_context=context)
-
-    def check(self, items: list[tuple[str, str, bytes]]) -> asyncio.Future[list[list[bool]]]:
-        loop = asyncio.get_running_loop()
-        parts = [
-            asyncio.wrap_future(self.pool.submit(check_signatures, items[i : i + SIGNATURE_BATCH]))
-            for i in range(0, len(items), SIGNATURE_BATCH)
-        ]
-        if not parts:
-            done: asyncio.Future[list[list[bool]]] = loop.create_future()
-            done.set_result([])
-            return done
-        return asyncio.gather(*parts)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
 @dataclass
 class Page:
-    """Fetched blocks, decoded, with their signature checks under way."""
+    """Fetched blocks, their transactions' checks under way on the workers."""
 
     blocks: list[WireBlock]
-    txs: list[list[SignedTx]]
-    signatures: asyncio.Future[list[list[bool]]]
+    checked: asyncio.Future[list[list[SignedTx | str]]]
     failure: VerificationFailed | None = None
-
-
-def decode_page(
-    blocks: list[WireBlock], chain_id: str
-) -> tuple[list[list[SignedTx]], VerificationFailed | None]:
-    """Decode every transaction (signatures are checked apart); stop at the first malformed one."""
-    out: list[list[SignedTx]] = []
-    for block in blocks:
-        txs = []
-        for index, (tx_hash, body, signature) in enumerate(block.txs):
-            where = f"transaction {index} ({tx_hash})"
-            try:
-                tx = decode_tx({"tx": json.loads(body), "signature": signature}, chain_id, False)
-            except (NodeError, ValueError) as e:
-                return out, VerificationFailed(
-                    block.header.height, f"{where} is not a valid transaction: {e}"
-                )
-            if tx.body != body or tx.hash != tx_hash:
-                return out, VerificationFailed(
-                    block.header.height, f"{where}: its body is not canonical or hashes to {tx.hash}"
-                )
-            txs.append(tx)
-        out.append(txs)
-    return out, None
 
 
 def apply_block(ledger: Ledger, prev: Header, wire: WireBlock, txs: list[SignedTx]) -> Block:
@@ -306,11 +251,11 @@ class Follower(Sequencer):
         leader: Leader,
         *,
         snapshot_every: int = 1000,
-        signatures: SignatureChecker | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         super().__init__(chain, metrics, snapshot_every=snapshot_every)
         self.leader = leader
-        self.signatures = signatures or SignatureChecker()
+        self.verifier = verifier or Verifier()
         #: Told of the failure that stopped the follower (``astera serve`` exits).
         self.on_failure: list[Callable[[VerificationFailed], None]] = []
         #: Receipts awaited for forwarded transactions, by hash.
@@ -320,6 +265,10 @@ class Follower(Sequencer):
         self.leader_head = chain.head.height
 
     # ---- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.verifier.start()
+        super().start()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -332,7 +281,7 @@ class Follower(Sequencer):
         for task in list(self._hook_tasks):
             task.cancel()
         self._fail_awaited("the follower stopped")
-        self.signatures.close()
+        self.verifier.close()
         self._executor.shutdown(wait=True)
         await self.leader.close()
 
@@ -401,10 +350,10 @@ class Follower(Sequencer):
         try:
             await self._pull(pages)
         except VerificationFailed as e:
-            await pages.put(Page([], [], _done([]), e))
+            await pages.put(Page([], _done([]), e))
         except Exception as e:  # a bug: stop rather than hang
             log.exception("follower fetch failed")
-            await pages.put(Page([], [], _done([]), VerificationFailed(self.head.height + 1, repr(e))))
+            await pages.put(Page([], _done([]), VerificationFailed(self.head.height + 1, repr(e))))
 
     async def _pull(self, pages: asyncio.Queue[Page]) -> None:
         await self._check_leader_has_head()
@@ -421,13 +370,8 @@ class Follower(Sequencer):
             self.leader_head = head
             if not blocks:
                 continue
-            txs, failure = decode_page(blocks, self.chain_id)
-            items = [
-                (tx.sender, tx.signature, SIGNING_DOMAIN + tx.body.encode()) for block in txs for tx in block
-            ]
-            await pages.put(Page(blocks, txs, self.signatures.check(items), failure))
-            if failure is not None:
-                return
+            items = [item for block in blocks for item in block.txs]
+            await pages.put(Page(blocks, self.verifier.check(items, self.chain_id)))
             after = blocks[-1].header.height
 
     async def _check_leader_has_head(self) -> None:
@@ -456,18 +400,17 @@ class Follower(Sequencer):
         """Verify and replay a page, write what verified in one transaction, then publish it."""
         verified: list[Block] = []
         failure = page.failure
-        checks = [ok for part in await page.signatures for ok in part]
+        checked = iter([result for part in await page.checked for result in part])
         self._settled.clear()
         try:
-            i = 0
             prev = self.head
-            for wire, txs in zip(page.blocks, page.txs, strict=False):
-                for index, tx in enumerate(txs):
-                    if not checks[i + index]:
-                        raise VerificationFailed(
-                            wire.header.height, f"transaction {index} ({tx.hash}): bad signature"
-                        )
-                i += len(txs)
+            for wire in page.blocks:
+                txs = []
+                for index, (tx_hash, _, _) in enumerate(wire.txs):
+                    tx = next(checked)
+                    if isinstance(tx, str):
+                        raise VerificationFailed(wire.header.height, f"transaction {index} ({tx_hash}): {tx}")
+                    txs.append(tx)
                 block = apply_block(self.ledger, prev, wire, txs)
                 verified.append(block)
                 prev = block.header
@@ -531,12 +474,12 @@ class FollowerNode(Node):
         snapshot_every: int = 1000,
         keeper_key: Any = None,
         limits: Limits | None = None,
-        signatures: SignatureChecker | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         super().__init__(chain, snapshot_every=snapshot_every, keeper_key=keeper_key, limits=limits)
         self.leader = leader.url
         self.follower = Follower(
-            chain, self.metrics, leader, snapshot_every=snapshot_every, signatures=signatures
+            chain, self.metrics, leader, snapshot_every=snapshot_every, verifier=verifier
         )
         self.sequencer = self.follower
         self.sequencer.hooks.append(self._publish)
@@ -597,7 +540,7 @@ def open_follower(
     snapshot_every: int = 1000,
     genesis: dict[str, Any] | None = None,
     keeper_key: Any = None,
-    signatures: SignatureChecker | None = None,
+    verifier: Verifier | None = None,
     from_snapshot: bool = False,
 ) -> FollowerNode:
     """Open (or create) the follower's store in ``data`` (or ``db``) and build the node; a new
@@ -623,5 +566,5 @@ def open_follower(
         store.close()
         raise
     return FollowerNode(
-        chain, Leader(url), snapshot_every=snapshot_every, keeper_key=keeper_key, signatures=signatures
+        chain, Leader(url), snapshot_every=snapshot_every, keeper_key=keeper_key, verifier=verifier
     )

@@ -50,14 +50,14 @@ def block_wire(header: Header, txs: list[tuple[Any, ...]]) -> dict[str, Any]:
     }
 
 
-def read_log(store: SqlStore, after: int, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` blocks after height ``after`` (fewer once :data:`MAX_TXS` is reached)."""
+def read_log(store: SqlStore, after: int, limit: int, max_txs: int = MAX_TXS) -> list[dict[str, Any]]:
+    """Up to ``limit`` blocks after height ``after`` (fewer once ``max_txs`` transactions are in)."""
     out: list[dict[str, Any]] = []
     count = 0
     for header, txs in islice(store.log(after, chunk=limit), limit):
         out.append(block_wire(header, txs))
         count += len(txs)
-        if count >= MAX_TXS:
+        if count >= max_txs:
             break
     return out
 
@@ -71,11 +71,16 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         request: Request,
         after: Annotated[int, Query(ge=0, le=1 << 62, description="Blocks after this height.")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_BLOCKS)] = 100,
+        txs: Annotated[
+            int, Query(ge=1, le=MAX_TXS, description="Stop once this many transactions are in.")
+        ] = MAX_TXS,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT, include_in_schema=False)] = 0,
     ) -> Response:
-        """Blocks after ``after``, oldest first. ``wait=S`` (seconds, at most 30): when nothing
-        is new, wait that long for the next block (a long poll). A waiting request holds one
-        of its client's stream slots, as an open ``/stream`` does (``rate_limited`` beyond)."""
+        """Blocks after ``after``, oldest first: at most ``limit`` blocks, and no more once
+        ``txs`` transactions are in (a block is never split). ``wait=S`` (seconds, at most 30):
+        when nothing is new, wait that long for the next block (a long poll). A waiting
+        request holds one of its client's stream slots, as an open ``/stream`` does
+        (``rate_limited`` beyond)."""
         if wait > 0 and node.sequencer.head.height <= after:
             release = node.streams.acquire(client_of(request))
             q = node.broadcaster.subscribe()  # before looking again: no block falls in between
@@ -88,7 +93,7 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
                 node.broadcaster.unsubscribe(q)
                 release()
         head = node.sequencer.head.height
-        blocks = await node.read(read_log, node.store, after, limit) if head > after else []
+        blocks = await node.read(read_log, node.store, after, limit, txs) if head > after else []
         body = json.dumps({"head": head, "blocks": blocks}, separators=(",", ":"))
         return Response(body, media_type="application/json")
 

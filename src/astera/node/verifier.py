@@ -1,0 +1,76 @@
+"""The checks of logged transactions that need no state, on worker processes.
+
+A follower verifies every transaction it pulls from its leader: the body parses, is the
+canonical JSON that was signed, hashes to the hash logged, names a known action with valid
+parameters, and carries its sender's valid Ed25519 signature under the strict rules of
+:mod:`astera.wire.public_keys`. None of that depends on the ledger, so it runs on a pool of
+worker processes, one per core, on pages fetched ahead of the replay; the replay then only
+applies. A worker answers each transaction decoded (a :class:`SignedTx`), or the reason it
+is not valid, in log order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Final
+
+from .errors import NodeError
+from .transactions import SignedTx, decode_tx
+
+#: A logged transaction as ``/log`` serves it: hash, signed body (canonical JSON), signature.
+Item = tuple[str, str, str]
+#: Transactions per task of the worker processes.
+BATCH: Final = 256
+
+
+def check(items: list[Item], chain_id: str) -> list[SignedTx | str]:
+    """Each transaction decoded and verified, or why it is not valid (in a worker process)."""
+    out: list[SignedTx | str] = []
+    for tx_hash, body, signature in items:
+        try:
+            tx = decode_tx({"tx": json.loads(body), "signature": signature}, chain_id)
+        except NodeError as e:
+            out.append("bad signature" if e.code == "bad_signature" else f"not a valid transaction: {e}")
+            continue
+        except ValueError as e:
+            out.append(f"not a valid transaction: {e}")
+            continue
+        if tx.body != body or tx.hash != tx_hash:
+            out.append(f"its body is not canonical or hashes to {tx.hash}")
+        else:
+            out.append(tx)
+    return out
+
+
+def _ready() -> None:
+    """A worker's first task: it has started and imported this module."""
+
+
+class Verifier:
+    """The worker processes (one per core unless ``workers`` says otherwise)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or multiprocessing.cpu_count()
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+
+    def start(self) -> None:
+        """Start the workers now, so the first page does not wait for them to import."""
+        for _ in range(self.workers):
+            self.pool.submit(_ready)
+
+    def check(self, items: list[Item], chain_id: str) -> asyncio.Future[list[list[SignedTx | str]]]:
+        """Every item checked, spread over the workers from now: the answers in order, in
+        parts of :data:`BATCH`."""
+        return asyncio.gather(
+            *(
+                asyncio.wrap_future(self.pool.submit(check, items[i : i + BATCH], chain_id))
+                for i in range(0, len(items), BATCH)
+            )
+        )
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
