@@ -52,6 +52,15 @@ def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(t
             wait_for(node, height)
             ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()
             assert (ours["height"], ours["state_hash"]) == (theirs["height"], theirs["state_hash"])
+            assert theirs["replication"] == {"role": "leader"}
+            assert ours["replication"] == {
+                "role": "follower",
+                "leader": lead.url,
+                "leader_height": height,
+                "behind_blocks": 0,
+                "lag_seconds": 0.0,
+                "started_from": 0,
+            }
             alice = key("alice").address
             assert http.get(f"/accounts/{alice}").json() == httpx.get(f"{lead.url}/accounts/{alice}").json()
             # A transaction sent to the follower goes to the leader; the answer says so and comes
@@ -159,6 +168,7 @@ def test_a_follower_starts_from_a_snapshot_proved_by_the_log_and_verifies_on(tmp
         ):
             assert node.store.base() == 3
             wait_for(node, height)  # block 4 replayed on the snapshot's state
+            assert http.get("/status").json()["replication"]["started_from"] == 3
             r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
             assert r.status_code == 200 and r.json()["height"] == height + 1
             ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()

@@ -436,6 +436,7 @@ def create_app(node: Node) -> FastAPI:
             "queued": node.sequencer.queued,
             "faucet": node.faucet is not None,
             "keeper": None if node.keeper is None else node.keeper.status(),
+            "replication": node.replication(),
             "roles": {
                 "admin": p.admin,
                 "emergency_admin": p.emergency_admin,

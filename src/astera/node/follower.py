@@ -262,7 +262,10 @@ class Follower(Sequencer):
         self._awaited: dict[str, asyncio.Future[Receipt]] = {}
         #: When each block reached the follower verified and durable (for lag measurements).
         self.arrivals: deque[tuple[int, float]] = deque(maxlen=4096)
+        #: The leader's head as last heard, and since when (monotonic) the follower has been
+        #: behind it (None: it holds the leader's head).
         self.leader_head = chain.head.height
+        self.behind_since: float | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -368,6 +371,8 @@ class Follower(Sequencer):
                 continue
             backoff = 0.2
             self.leader_head = head
+            if head > self.head.height and self.behind_since is None:
+                self.behind_since = time.monotonic()
             if not blocks:
                 continue
             items = [item for block in blocks for item in block.txs]
@@ -434,6 +439,8 @@ class Follower(Sequencer):
             and last.height // self.snapshot_every > self.head.height // self.snapshot_every
         )
         self.head = last
+        if last.height >= self.leader_head:
+            self.behind_since = None
         for block in blocks:
             h = block.header
             self.arrivals.append((h.height, now))
@@ -478,11 +485,27 @@ class FollowerNode(Node):
     ) -> None:
         super().__init__(chain, snapshot_every=snapshot_every, keeper_key=keeper_key, limits=limits)
         self.leader = leader.url
+        #: The height of the snapshot the log started from (0: genesis).
+        self.started_from = chain.store.base()
         self.follower = Follower(
             chain, self.metrics, leader, snapshot_every=snapshot_every, verifier=verifier
         )
         self.sequencer = self.follower
         self.sequencer.hooks.append(self._publish)
+
+    def replication(self) -> dict[str, Any]:
+        """A follower: its leader, how far behind it is (in blocks, and for how long, as of the
+        leader's head last heard), and the snapshot it started from (0: genesis)."""
+        f = self.follower
+        since = f.behind_since
+        return {
+            "role": "follower",
+            "leader": self.leader,
+            "leader_height": max(f.leader_head, f.head.height),
+            "behind_blocks": max(0, f.leader_head - f.head.height),
+            "lag_seconds": 0.0 if since is None else round(time.monotonic() - since, 3),
+            "started_from": self.started_from,
+        }
 
     async def ready(self) -> None:
         await self.sequencer.settled()

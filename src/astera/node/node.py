@@ -128,6 +128,10 @@ class Node:
     async def submit(self, tx: SignedTx) -> Receipt:
         return await self.sequencer.submit(tx)
 
+    def replication(self) -> dict[str, Any]:
+        """What ``/status`` says of this node's place in replication: a leader sequences its log."""
+        return {"role": "leader"}
+
     async def ready(self) -> None:
         """Wait for a settled state to read; refuse if the node has failed."""
         await self.sequencer.settled()
