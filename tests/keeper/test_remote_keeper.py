@@ -46,10 +46,10 @@ def send(url: str, name: str, nonce: int, action: str, **params: Any) -> dict[st
 
 
 def keepers(
-    url: str, tmp_path: Path, stack: ExitStack, dry_run: bool = False
+    url: str, tmp_path: Path, stack: ExitStack, dry_run: bool = False, names: tuple[str, ...] = KEEPERS
 ) -> list[tuple[FollowerNode, io.StringIO]]:
     out = []
-    for name in KEEPERS:
+    for name in names:
         screen = io.StringIO()
         node = open_keeper(
             url,
@@ -148,7 +148,7 @@ def stack_port(stack: ExitStack, node: FollowerNode) -> int:
 def test_a_dry_run_sends_nothing_and_shows_what_it_would(tmp_path: Path) -> None:
     doc = make_genesis(**{name: dict(genesis.KEEPER_BANKROLL) for name in KEEPERS})
     with leader(tmp_path, doc) as lead, ExitStack() as stack:
-        (node, screen), _ = keepers(lead.url, tmp_path, stack, dry_run=True)
+        [(node, screen)] = keepers(lead.url, tmp_path, stack, dry_run=True, names=KEEPERS[:1])
         borrowers_then_crash(lead.url)
         deadline = time.monotonic() + 60
         while "would liquidate" not in screen.getvalue():
