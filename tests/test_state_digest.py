@@ -104,7 +104,7 @@ def test_copies_carry_no_digest_until_they_hash() -> None:
     same(p)
     assert p.journal.observer is not None
     copy = pickle.loads(pickle.dumps(p))
-    assert copy._digest is None and copy.journal.observer is None
+    assert copy.hasher._digest is None and copy.journal.observer is None
     supply(copy, "alice", "USDC", 1_000 * USDC)
     same(copy)
     assert copy.journal.observer is not None

@@ -45,7 +45,7 @@ class Position(NamedTuple):
 
 def positions(pool: Pool, user: str) -> list[Position]:
     """The user's non-empty positions in ``pool``, in reserve order, interest included."""
-    now = pool.proto.now
+    now = pool.world.now
     out = []
     for r in pool.reserves:
         supplied, debt = r.a_balance(user, now), r.debt_balance(user, now)
@@ -65,7 +65,7 @@ def account_sums(pool: Pool, user: str) -> tuple[int, int, int, int]:
     cfg = pool.user_config.get(user, 0)
     if cfg == 0:
         return 0, 0, 0, 0
-    now = pool.proto.now
+    now = pool.world.now
     total_coll = total_debt = sum_ltv = sum_lt = 0
     for r in pool.reserves:
         bits = (cfg >> (2 * r.id)) & 3

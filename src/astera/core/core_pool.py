@@ -21,7 +21,10 @@ from .wadray import ray_div, ray_mul
 
 if TYPE_CHECKING:
     from .minipool import MiniPool
-    from .protocol import Protocol
+    from .world import World
+
+#: Pool selector: ``"core"`` or a Mini-Pool id.
+PoolRef = str | int
 
 #: Default cap on (asset, Mini-Pool) pairs with a non-zero flow limit.
 MAX_RESERVES_WITH_FLOW_BORROWING = 6
@@ -32,16 +35,44 @@ CORE_TREASURY = "treasury"
 class CorePool(Pool):
     """The Core-Pool: a :class:`Pool` plus the Mini-Pool credit machinery."""
 
-    __slots__ = ("flow_borrowers", "flow_limits", "max_reserves_with_flow_borrowing", "mini_pools")
+    __slots__ = (
+        "flow_borrowers",
+        "flow_limits",
+        "max_reserves_with_flow_borrowing",
+        "mini_pools",
+        "by_address",
+    )
 
-    def __init__(self, proto: Protocol) -> None:
-        super().__init__(proto, "core", "core")
+    def __init__(self, world: World) -> None:
+        super().__init__(world, "core", "core")
         #: asset -> {mini pool id: True}: Mini-Pools currently owing that asset (insertion order).
         self.flow_borrowers: dict[str, dict[int, bool]] = {}
         #: (asset, mini pool id) -> configured flow limit, in the asset's units.
         self.flow_limits: dict[tuple[str, int], int] = {}
         self.max_reserves_with_flow_borrowing = MAX_RESERVES_WITH_FLOW_BORROWING
-        self.mini_pools: dict[str, MiniPool] = {}
+        #: The Mini-Pools it lends to, by id, and by their address (their account name here).
+        self.mini_pools: list[MiniPool] = []
+        self.by_address: dict[str, MiniPool] = {}
+
+    # ---- lookups ---------------------------------------------------------------------------
+
+    def find(self, asset: object, reserve_type: bool = True) -> Reserve:
+        """The reserve keyed by (asset, reserve type)."""
+        return self.reserve((asset, reserve_type))
+
+    def pool(self, ref: PoolRef) -> Pool:
+        """The pool ``ref`` names: ``"core"`` (this pool) or a Mini-Pool id."""
+        if ref == "core":
+            return self
+        if type(ref) is int and 0 <= ref < len(self.mini_pools):
+            return self.mini_pools[ref]
+        raise E.InputError("input:unknown_pool", repr(ref))
+
+    def mini_pool(self, mp_id: int) -> MiniPool:
+        """The Mini-Pool with id ``mp_id``."""
+        if type(mp_id) is int and 0 <= mp_id < len(self.mini_pools):
+            return self.mini_pools[mp_id]
+        raise E.InputError("input:unknown_pool", repr(mp_id))
 
     # ---- hooks -----------------------------------------------------------------------------
 
@@ -51,12 +82,12 @@ class CorePool(Pool):
             return
         borrowers = self.flow_borrowers.get(r.asset)
         if borrowers:
-            mps = self.proto.mini_pools
+            mps = self.mini_pools
             for mp_id in list(borrowers):
                 mps[mp_id].sync_tranche(r)
 
     def validate_liquidation_target(self, target: str) -> None:
-        if target in self.mini_pools:
+        if target in self.by_address:
             raise ProtocolError(E.MINIPOOL_CANNOT_BE_LIQUIDATED)
 
     # ---- wrapper shares (ATokenNonRebasing, §2.5) --------------------------------------------
@@ -66,7 +97,7 @@ class CorePool(Pool):
 
         The same health-factor check and collateral-bit updates as an aToken transfer apply.
         """
-        index = r.normalized_income(self.proto.now)
+        index = r.normalized_income(self.world.now)
         from_before = ray_mul(r.a_scaled.get(sender, 0), index)
         to_before = ray_mul(r.a_scaled.get(to, 0), index)
         amount = ray_mul(shares, index)
@@ -78,7 +109,7 @@ class CorePool(Pool):
     def current_flow(self, asset: str, mp: MiniPool) -> int:
         """The Mini-Pool's Core debt in ``asset``, interest included."""
         r = self.by_key.get((asset, True))
-        return r.debt_balance(mp.address, self.proto.now) if r is not None else 0
+        return r.debt_balance(mp.address, self.world.now) if r is not None else 0
 
     def flow_limit(self, asset: str, mp: MiniPool) -> int:
         """``max(current flow, configured limit)``: accrued interest may exceed the limit."""
@@ -94,7 +125,7 @@ class CorePool(Pool):
             enabled = sum(1 for v in self.flow_limits.values() if v)
             if enabled >= self.max_reserves_with_flow_borrowing:
                 raise ProtocolError(E.MAX_FLOW_RESERVES)
-        self.proto.journal.set(self.flow_limits, key, limit)
+        self.world.journal.set(self.flow_limits, key, limit)
         return [Event("FlowLimitUpdated", self.name, asset=asset, mini_pool=mp.id, limit=limit)]
 
     # ---- Mini-Pool credit (§4.10) -----------------------------------------------------------------
@@ -115,9 +146,9 @@ class CorePool(Pool):
         borrowers = self.flow_borrowers.get(asset)
         if borrowers is None:
             borrowers = {}
-            self.proto.journal.set(self.flow_borrowers, asset, borrowers)
+            self.world.journal.set(self.flow_borrowers, asset, borrowers)
         if mp.id not in borrowers:
-            self.proto.journal.set(borrowers, mp.id, True)
+            self.world.journal.set(borrowers, mp.id, True)
 
     def _repay_with_a_tokens(self, user: str, r: Reserve, amount: int) -> list[Event]:
         """Repay the caller's own debt by burning its aTokens of the same reserve (§4.5).
@@ -133,11 +164,11 @@ class CorePool(Pool):
         if ray_div(pay, index) != 0 and r.cash < pay:
             raise overflow()
         self.burn_a(r, user, pay, index)
-        mp = self.mini_pools.get(user)
+        mp = self.by_address.get(user)
         if mp is not None and r.reserve_type and r.d_scaled.get(user, 0) == 0:
             borrowers = self.flow_borrowers.get(r.asset)
             if borrowers is not None:
-                self.proto.journal.delete(borrowers, mp.id)
+                self.world.journal.delete(borrowers, mp.id)
         return [
             Event(
                 "Repay",
@@ -152,8 +183,8 @@ class CorePool(Pool):
 
     def shares_to_assets(self, r: Reserve, shares: int) -> int:
         """``convertToAssets``: wrapper shares → underlying at the current Core income."""
-        return ray_mul(shares, r.normalized_income(self.proto.now))
+        return ray_mul(shares, r.normalized_income(self.world.now))
 
     def assets_to_shares(self, r: Reserve, assets: int) -> int:
         """``convertToShares``: underlying → wrapper shares at the current Core income."""
-        return ray_div(assets, r.normalized_income(self.proto.now))
+        return ray_div(assets, r.normalized_income(self.world.now))

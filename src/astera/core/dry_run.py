@@ -103,26 +103,26 @@ def run(
 ) -> DryRun[Any]:
     """The body of :meth:`Protocol.simulate` (see there)."""
     look: Callable[[Protocol, str], Any] = inspect if inspect is not None else account_after
-    mark = p._begin()
+    mark = p.world.begin()
     try:
         if at is not None:
             p.set_time(at)
         outcomes: list[Outcome] = []
         for step in steps:
-            inner = p._begin()
+            inner = p.world.begin()
             try:
                 events = step(p) or []
             except refusals as e:
-                p._end(inner, True)
+                p.world.end(inner, True)
                 outcomes.append(Outcome(refusal=e))
             except BaseException:
-                p._end(inner, True)
+                p.world.end(inner, True)
                 raise
             else:
-                p._end(inner, False)
+                p.world.end(inner, False)
                 outcomes.append(Outcome(events))
         named = dict.fromkeys(accounts)
         named.update(dict.fromkeys(written_accounts(p, mark)))
         return DryRun(p.now, outcomes, {user: look(p, user) for user in named})
     finally:
-        p._end(mark, True)
+        p.world.end(mark, True)

@@ -204,9 +204,9 @@ def write_off(pool: Pool, user: str, r: Reserve) -> Event:
     """Burn ``user``'s whole remaining debt in ``r`` and record it as the reserve's deficit (rule 1)."""
     pool.update_state(r)
     scaled = r.d_scaled.get(user, 0)
-    amount = r.debt_balance(user, pool.proto.now)
-    pool.proto.journal.set(r.d_scaled, user, 0)
-    pool.proto.journal.save(r)
+    amount = r.debt_balance(user, pool.world.now)
+    pool.world.journal.set(r.d_scaled, user, 0)
+    pool.world.journal.save(r)
     r.d_scaled_total -= scaled
     pool.update_rates(r, 0, 0)
     pool.set_borrowing_bit(user, r, False)
@@ -215,7 +215,7 @@ def write_off(pool: Pool, user: str, r: Reserve) -> Event:
 
 def record_deficit(pool: Pool, user: str, r: Reserve, amount: int) -> Event:
     """Add ``amount`` of ``user``'s burnt debt to ``r``'s deficit."""
-    pool.proto.journal.setattr(r, "deficit", r.deficit + amount)
+    pool.world.journal.setattr(r, "deficit", r.deficit + amount)
     return Event("DeficitCreated", pool.name, reserve=r.asset, user=user, amount=amount)
 
 
@@ -229,7 +229,7 @@ def cover_deficit(pool: Pool, r: Reserve, amount: int) -> list[Event]:
         raise ProtocolError(E.INVALID_AMOUNT)
     pool.update_state(r)
     pool.burn_a(r, r.treasury, amount, r.liquidity_index)
-    pool.proto.journal.setattr(r, "deficit", r.deficit - amount)
+    pool.world.journal.setattr(r, "deficit", r.deficit - amount)
     pool.update_rates(r, 0, 0)
     return [Event("DeficitCovered", pool.name, reserve=r.asset, treasury=r.treasury, amount=amount)]
 

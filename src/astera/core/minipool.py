@@ -27,7 +27,8 @@ from .reserve import Reserve
 from .wadray import ray_mul
 
 if TYPE_CHECKING:
-    from .protocol import Protocol
+    from .core_pool import CorePool
+    from .world import World
 
 #: Self-deposit (wei of shares) the surplus sweep leaves behind.
 ERROR_REMAINDER_MARGIN = 100_000
@@ -44,10 +45,12 @@ UNIQUE_ID_OFFSET = 128
 class MiniPool(Pool):
     """One Mini-Pool, with its admin, owner treasury and minimum-debt threshold."""
 
-    __slots__ = ("id", "erc6909", "owner_treasury", "min_debt_threshold", "admin", "unique_count")
+    __slots__ = ("core", "id", "erc6909", "owner_treasury", "min_debt_threshold", "admin", "unique_count")
 
-    def __init__(self, proto: Protocol, mp_id: int, admin: str) -> None:
-        super().__init__(proto, f"mini:{mp_id}", f"minipool:{mp_id}")
+    def __init__(self, world: World, core: CorePool, mp_id: int, admin: str) -> None:
+        super().__init__(world, f"mini:{mp_id}", f"minipool:{mp_id}")
+        #: The Core-Pool it borrows from and pays back.
+        self.core = core
         self.id = mp_id
         self.erc6909 = f"erc6909:{mp_id}"
         self.owner_treasury = f"owner_treasury:{mp_id}"
@@ -60,33 +63,33 @@ class MiniPool(Pool):
     def price(self, r: Reserve) -> int:
         cr = r.tranche_of
         if cr is None:
-            return self.proto.oracle.price(r.asset, self.proto.now)
-        now = self.proto.now
-        return ray_mul(self.proto.oracle.price(cr.asset, now), cr.normalized_income(now))
+            return self.world.oracle.price(r.asset, self.world.now)
+        now = self.world.now
+        return ray_mul(self.world.oracle.price(cr.asset, now), cr.normalized_income(now))
 
     def cash(self, r: Reserve) -> int:
         """The real balance of the reserve asset held by the ERC-6909 contract."""
         cr = r.tranche_of
         if cr is None:
-            return self.proto.wallet(r.asset, self.erc6909)
+            return self.world.wallet(r.asset, self.erc6909)
         return cr.a_scaled.get(self.erc6909, 0)
 
     def pay_in(self, r: Reserve, payer: str, amount: int) -> None:
         cr = r.tranche_of
         if cr is None:
-            self.proto.wallet_transfer(r.asset, payer, self.erc6909, amount)
+            self.world.wallet_transfer(r.asset, payer, self.erc6909, amount)
         else:
-            self.proto.core.transfer_shares(cr, payer, self.erc6909, amount)
+            self.core.transfer_shares(cr, payer, self.erc6909, amount)
 
     def pay_out(self, r: Reserve, to: str, amount: int, unwrap: bool = False) -> None:
         cr = r.tranche_of
         if cr is None:
-            self.proto.wallet_transfer(r.asset, self.erc6909, to, amount)
+            self.world.wallet_transfer(r.asset, self.erc6909, to, amount)
         elif unwrap:
-            core = self.proto.core
+            core = self.core
             core._withdraw(self.erc6909, cr, core.shares_to_assets(cr, amount), to)
         else:
-            self.proto.core.transfer_shares(cr, self.erc6909, to, amount)
+            self.core.transfer_shares(cr, self.erc6909, to, amount)
 
     def over_balance(self, r: Reserve, holder: str, held: int, amount: int) -> ProtocolError:
         """The ERC-6909 token (Solady) refuses an over-balance move with a custom error."""
@@ -113,7 +116,7 @@ class MiniPool(Pool):
 
     def rate_adjust(self, r: Reserve, liquidity: int, borrow: int, utilization: int) -> tuple[int, int]:
         cr = r.tranche_of
-        if cr is None or self.proto.core.current_flow(cr.asset, self) == 0:
+        if cr is None or self.core.current_flow(cr.asset, self) == 0:
             return liquidity, borrow
         return apply_flow_floor(
             liquidity,
@@ -131,12 +134,12 @@ class MiniPool(Pool):
         return int(self.min_debt_threshold * 10 ** (decimals - THRESHOLD_SCALING_DECIMALS))
 
     def check_min_debt_on_borrow(self, r: Reserve, amount: int) -> None:
-        if r.debt_total_supply(self.proto.now) + amount < self.min_debt(r.decimals):
+        if r.debt_total_supply(self.world.now) + amount < self.min_debt(r.decimals):
             raise ProtocolError(E.DEBT_TOO_SMALL)
 
     def validate_repay(self, r: Reserve, user: str, amount: int, on_behalf_of: str, debt: int) -> None:
         super().validate_repay(r, user, amount, on_behalf_of, debt)
-        remaining = r.debt_total_supply(self.proto.now) - amount  # amount sent, not amount owed
+        remaining = r.debt_total_supply(self.world.now) - amount  # amount sent, not amount owed
         if remaining < 0:
             raise E.overflow()
         if remaining < self.min_debt(r.decimals):
@@ -209,10 +212,10 @@ class MiniPool(Pool):
 
     def _flow_borrow(self, r: Reserve, cr: Reserve, shortfall: int) -> Event:
         """Borrow the shortfall from the Core, re-deposit it there, self-deposit the shares (§7.5)."""
-        core = self.proto.core
+        core = self.core
         assets = core.shares_to_assets(cr, shortfall)
         core._mini_pool_borrow(self, cr.asset, assets)
-        received = self.proto.wallet(cr.asset, self.address)
+        received = self.world.wallet(cr.asset, self.address)
         core._deposit(self.address, cr, received, self.address)
         shares = cr.a_scaled.get(self.address, 0)
         if shares < shortfall:
@@ -231,8 +234,8 @@ class MiniPool(Pool):
         cr = r.tranche_of
         if cr is None:
             return
-        core = self.proto.core
-        now = self.proto.now
+        core = self.core
+        now = self.world.now
         debt_shares = core.assets_to_shares(cr, core.current_flow(cr.asset, self))
         if debt_shares != 0:
             amount = debt_shares

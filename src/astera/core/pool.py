@@ -12,7 +12,9 @@ reserve asset moves in and out (:meth:`Pool.pay_in`, :meth:`Pool.pay_out`), pric
 rate post-processing, and what runs after a rate update.
 
 Methods prefixed ``_`` run inside the caller's transaction and assume validated input;
-:class:`astera.core.protocol.Protocol` wraps them atomically for the public API.
+:class:`astera.core.protocol.Protocol` wraps them atomically for the public API. A pool
+reaches time, prices and token wallets through the :class:`~astera.core.world.World` it is
+given, and writes only through that world's journal.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from .wadray import (
 )
 
 if TYPE_CHECKING:
-    from .protocol import Protocol
+    from .world import World
 
 #: Highest reserve id a user bitmap can hold.
 MAX_RESERVES = 128
@@ -66,7 +68,7 @@ class Pool:
     """One pool: its reserves, its users' bitmaps, and the lending actions."""
 
     __slots__ = (
-        "proto",
+        "world",
         "name",
         "address",
         "reserves",
@@ -77,8 +79,8 @@ class Pool:
         "liquidation_policy",
     )
 
-    def __init__(self, proto: Protocol, name: str, address: str) -> None:
-        self.proto = proto
+    def __init__(self, world: World, name: str, address: str) -> None:
+        self.world = world
         self.name = name
         self.address = address
         self.reserves: list[Reserve] = []
@@ -93,7 +95,7 @@ class Pool:
 
     def price(self, r: Reserve) -> int:
         """Oracle price of one whole unit of the reserve's asset (USD, 8 decimals)."""
-        return self.proto.oracle.price(r.asset, self.proto.now)
+        return self.world.oracle.price(r.asset, self.world.now)
 
     def cash(self, r: Reserve) -> int:
         """Liquidity the rate strategy sees. Core: the aToken's tracked managed assets."""
@@ -101,8 +103,8 @@ class Pool:
 
     def pay_in(self, r: Reserve, payer: str, amount: int) -> None:
         """Move ``amount`` of the reserve asset from ``payer`` into the reserve."""
-        self.proto.wallet_debit(r.asset, payer, amount)
-        self.proto.journal.setattr(r, "cash", r.cash + amount)
+        self.world.wallet_debit(r.asset, payer, amount)
+        self.world.journal.setattr(r, "cash", r.cash + amount)
 
     def pay_out(self, r: Reserve, to: str, amount: int, unwrap: bool = False) -> None:
         """Move ``amount`` of the reserve asset out of the reserve to ``to``.
@@ -112,8 +114,8 @@ class Pool:
         """
         if amount > r.cash:
             raise overflow()
-        self.proto.journal.setattr(r, "cash", r.cash - amount)
-        self.proto.wallet_credit(r.asset, to, amount)
+        self.world.journal.setattr(r, "cash", r.cash - amount)
+        self.world.wallet_credit(r.asset, to, amount)
 
     def rate_adjust(self, r: Reserve, liquidity: int, borrow: int, utilization: int) -> tuple[int, int]:
         return liquidity, borrow
@@ -136,7 +138,7 @@ class Pool:
         cfg = self.user_config.get(user, 0)
         new = cfg | (1 << bit) if on else cfg & ~(1 << bit)
         if new != cfg:
-            self.proto.journal.set(self.user_config, user, new)
+            self.world.journal.set(self.user_config, user, new)
 
     def set_collateral_bit(self, user: str, r: Reserve, on: bool) -> None:
         self._set_bit(user, 2 * r.id + 1, on)
@@ -155,24 +157,29 @@ class Pool:
             raise E.InputError("input:unknown_reserve", f"{self.name}: {key!r}")
         return r
 
+    def find(self, asset: object, reserve_type: bool = True) -> Reserve:
+        """The reserve an action names: a Mini-Pool keys its reserves by name alone (the
+        Core-Pool by asset and reserve type, see there)."""
+        return self.reserve(asset)
+
     def update_state(self, r: Reserve) -> None:
-        r.update_state(self.proto.now, self.proto.journal)
+        r.update_state(self.world.now, self.world.journal)
 
     def update_rates(self, r: Reserve, added: int, taken: int) -> None:
         """Recompute and store the reserve's rates for the pending cash movement (§3.3)."""
         strategy = r.strategy
         if strategy.stateful:
-            self.proto.journal.save(strategy)
+            self.world.journal.save(strategy)
         total_debt = ray_mul(r.d_scaled_total, r.variable_borrow_index)
         liquidity, borrow, u = strategy.calculate(
-            self.cash(r), added, taken, total_debt, self.total_reserve_factor(r), self.proto.now
+            self.cash(r), added, taken, total_debt, self.total_reserve_factor(r), self.world.now
         )
         liquidity, borrow = self.rate_adjust(r, liquidity, borrow, u)
         if liquidity > UINT128_MAX:
             raise ProtocolError(E.LIQUIDITY_RATE_OVERFLOW)
         if borrow > UINT128_MAX:
             raise ProtocolError(E.BORROW_RATE_OVERFLOW)
-        self.proto.journal.save(r)
+        self.world.journal.save(r)
         r.current_liquidity_rate = liquidity
         r.current_variable_borrow_rate = borrow
         self.after_rates(r)
@@ -186,7 +193,7 @@ class Pool:
         if scaled == 0:
             raise ProtocolError(E.INVALID_MINT_AMOUNT)
         prev = balances.get(holder, 0)
-        self.proto.journal.set(balances, holder, prev + scaled)
+        self.world.journal.set(balances, holder, prev + scaled)
         return scaled, prev
 
     def _burn_scaled(
@@ -202,19 +209,19 @@ class Pool:
         if scaled > prev:
             token = f"{r.asset} debt" if balances is r.d_scaled else f"a{r.asset}"
             raise self.over_burn(r, holder, token, scaled > total, ray_mul(prev, index), amount)
-        self.proto.journal.set(balances, holder, prev - scaled)
+        self.world.journal.set(balances, holder, prev - scaled)
         return scaled
 
     def mint_a(self, r: Reserve, holder: str, amount: int, index: int) -> bool:
         """Mint aTokens worth ``amount``; returns whether the holder had none before."""
         scaled, prev = self._mint_scaled(r.a_scaled, holder, amount, index)
-        self.proto.journal.save(r)
+        self.world.journal.save(r)
         r.a_scaled_total += scaled
         return prev == 0
 
     def burn_a(self, r: Reserve, holder: str, amount: int, index: int) -> None:
         scaled = self._burn_scaled(r, r.a_scaled, r.a_scaled_total, holder, amount, index)
-        self.proto.journal.save(r)
+        self.world.journal.save(r)
         r.a_scaled_total -= scaled
 
     def mint_debt(self, r: Reserve, user: str, on_behalf_of: str, amount: int) -> bool:
@@ -223,15 +230,15 @@ class Pool:
             allowance = r.borrow_allowance.get((on_behalf_of, user), 0)
             if allowance < amount:
                 raise ProtocolError(E.BORROW_ALLOWANCE_NOT_ENOUGH)
-            self.proto.journal.set(r.borrow_allowance, (on_behalf_of, user), allowance - amount)
+            self.world.journal.set(r.borrow_allowance, (on_behalf_of, user), allowance - amount)
         scaled, prev = self._mint_scaled(r.d_scaled, on_behalf_of, amount, r.variable_borrow_index)
-        self.proto.journal.save(r)
+        self.world.journal.save(r)
         r.d_scaled_total += scaled
         return prev == 0
 
     def burn_debt(self, r: Reserve, user: str, amount: int) -> None:
         scaled = self._burn_scaled(r, r.d_scaled, r.d_scaled_total, user, amount, r.variable_borrow_index)
-        self.proto.journal.save(r)
+        self.world.journal.save(r)
         r.d_scaled_total -= scaled
 
     def move_a_scaled(self, r: Reserve, sender: str, to: str, scaled: int, amount: int) -> None:
@@ -240,8 +247,8 @@ class Pool:
         a = r.a_scaled
         prev = a.get(sender, 0)
         if scaled > prev:
-            raise self.over_balance(r, sender, ray_mul(prev, r.normalized_income(self.proto.now)), amount)
-        j = self.proto.journal
+            raise self.over_balance(r, sender, ray_mul(prev, r.normalized_income(self.world.now)), amount)
+        j = self.world.journal
         j.set(a, sender, prev - scaled)
         j.set(a, to, a.get(to, 0) + scaled)
 
@@ -276,7 +283,7 @@ class Pool:
     # ---- deposit (§4.1) -----------------------------------------------------------------------
 
     def validate_deposit(self, r: Reserve, amount: int) -> None:
-        if r.deposit_cap and r.a_total_supply(self.proto.now) + amount >= r.deposit_cap * r.unit:
+        if r.deposit_cap and r.a_total_supply(self.world.now) + amount >= r.deposit_cap * r.unit:
             raise ProtocolError(E.DEPOSIT_CAP_REACHED)
         if amount == 0:
             raise ProtocolError(E.INVALID_AMOUNT)
@@ -299,7 +306,7 @@ class Pool:
     # ---- withdraw (§4.2) ------------------------------------------------------------------------
 
     def _withdraw(self, user: str, r: Reserve, amount: int, to: str, unwrap: bool = False) -> list[Event]:
-        balance = r.a_balance(user, self.proto.now)
+        balance = r.a_balance(user, self.world.now)
         if amount == UINT256_MAX:
             amount = balance
         if amount == 0:
@@ -374,7 +381,7 @@ class Pool:
 
         Rates are computed as if that payment already arrived (``liquidity_added``).
         """
-        debt = r.debt_balance(on_behalf_of, self.proto.now)
+        debt = r.debt_balance(on_behalf_of, self.world.now)
         self.validate_repay(r, user, amount, on_behalf_of, debt)
         pay = amount if amount < debt else debt
         self.update_state(r)
@@ -392,7 +399,7 @@ class Pool:
     # ---- collateral toggle (§4.6) -------------------------------------------------------------------
 
     def _set_collateral(self, user: str, r: Reserve, enabled: bool) -> list[Event]:
-        balance = r.a_balance(user, self.proto.now)
+        balance = r.a_balance(user, self.world.now)
         if balance == 0:
             raise ProtocolError(E.UNDERLYING_BALANCE_ZERO)
         if not enabled and not balance_decrease_allowed(self, r, user, balance):
@@ -405,7 +412,7 @@ class Pool:
 
     def _transfer(self, sender: str, r: Reserve, to: str, amount: int, validate: bool = True) -> list[Event]:
         """Move aTokens worth ``amount``; the sender's HF must stay >= 1 after the move."""
-        index = r.normalized_income(self.proto.now)
+        index = r.normalized_income(self.world.now)
         from_before = ray_mul(r.a_scaled.get(sender, 0), index)
         to_before = ray_mul(r.a_scaled.get(to, 0), index)
         self.move_a_scaled(r, sender, to, ray_div(amount, index), amount)
@@ -445,7 +452,7 @@ class Pool:
         unwrap: bool = False,
     ) -> list[Event]:
         self.validate_liquidation_target(target)
-        now = self.proto.now
+        now = self.world.now
         data = account_data(self, target)
         user_debt = debt_r.debt_balance(target, now)
         if not coll.active or not debt_r.active:
@@ -571,7 +578,7 @@ class Pool:
         for r, amount, premium, mode in zip(reserves, amounts, premiums, modes, strict=True):
             if mode == 0:
                 self.update_state(r)
-                r.cumulate_to_liquidity_index(r.a_total_supply(self.proto.now), premium, self.proto.journal)
+                r.cumulate_to_liquidity_index(r.a_total_supply(self.world.now), premium, self.world.journal)
                 self.update_rates(r, amount + premium, 0)
                 self.pay_in(r, receiver, amount + premium)
             else:

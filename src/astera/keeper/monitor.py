@@ -226,7 +226,7 @@ class PoolIndex:
         if n == 0:
             empty = np.zeros(0, dtype=np.intp)
             return Triage(empty, empty, np.zeros(0), empty)
-        pool, now = self.pool, self.pool.proto.now
+        pool, now = self.pool, self.pool.world.now
         value = np.zeros(self.width)
         weighted = np.zeros(self.width)
         debt_value = np.zeros(self.width)

@@ -175,7 +175,7 @@ class MarketScreen:
         # V ≥ 2·(1 + δ)(1 + bonus/10⁴)/δ debt units, as scaled collateral, plus one unit.
         least_v = 2 * (INV_DELTA + 1) * (PERCENTAGE_FACTOR + bonus) / PERCENTAGE_FACTOR
         per_unit = cp * 10**d.decimals / (dp * 10**c.decimals)  # debt units per collateral unit
-        income: int = c.normalized_income(pool.proto.now)
+        income: int = c.normalized_income(pool.world.now)
         return a, b, (least_v / per_unit + 1) * RAY / income + 2
 
     def _mask(self, screen: _PoolScreen) -> np.ndarray:

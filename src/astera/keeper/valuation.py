@@ -63,7 +63,7 @@ class Valuation:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
-        self.now = pool.proto.now
+        self.now = pool.world.now
         self._terms: list[Term | None] = [None] * len(pool.reserves)
 
     def term(self, r: Reserve) -> Term:

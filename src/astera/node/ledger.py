@@ -90,7 +90,7 @@ class Ledger:
         if accepted == 0:
             assert start is not None
             # No transaction: the block is not written, so the clock must not have moved either.
-            self.protocol.now = start
+            self.protocol.world.rewind(start)
             return None
         return self.state_hash() if state_hash else ""
 

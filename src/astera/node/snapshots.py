@@ -21,9 +21,10 @@ from astera.wire import is_address
 
 from .ledger import Ledger, NodeRoles
 
-#: Format 3: block state hashes commit to the nonces too (:meth:`Ledger.state_hash`); older
-#: snapshots (and logs) come from nodes whose block state hashes were defined differently.
-MAGIC: Final = b"astera-snapshot/3\n"
+#: Format 4: the protocol object graph as split into its world, pools, configurator and
+#: hasher. Format 3 (block state hashes commit to the nonces, :meth:`Ledger.state_hash`) had
+#: the same hashes but the older object layout; older formats hashed blocks differently.
+MAGIC: Final = b"astera-snapshot/4\n"
 #: The only modules whose names a snapshot may resolve (the core's own classes).
 CORE: Final = "astera.core."
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
-from astera.core import RAY
+from astera.core import RAY, MiniPool
 from astera.core.pool import Pool
 from astera.core.rates import PIRateStrategy, min_liquidity_rate
 from astera.core.reserve import Reserve
@@ -27,7 +27,7 @@ def rates_at(pool: Pool, r: Reserve, utilization: int) -> tuple[int, int]:
     debt = utilization * CURVE_SCALE // RAY
     strategy = copy.copy(r.strategy)
     liquidity, borrow, u = strategy.calculate(
-        CURVE_SCALE - debt, 0, 0, debt, pool.total_reserve_factor(r), pool.proto.now
+        CURVE_SCALE - debt, 0, 0, debt, pool.total_reserve_factor(r), pool.world.now
     )
     return pool.rate_adjust(r, liquidity, borrow, u)
 
@@ -35,7 +35,9 @@ def rates_at(pool: Pool, r: Reserve, utilization: int) -> tuple[int, int]:
 def owed_to_core(pool: Pool, r: Reserve) -> int:
     """What the Mini-Pool owning tranche ``r`` owes the Core-Pool in its asset (0 for others)."""
     cr = r.tranche_of
-    return 0 if cr is None else pool.proto.core.current_flow(cr.asset, pool)  # type: ignore[arg-type]
+    if cr is None or not isinstance(pool, MiniPool):
+        return 0
+    return pool.core.current_flow(cr.asset, pool)
 
 
 def rate_curve(pool: Pool, r: Reserve) -> dict[str, Any]:
@@ -46,7 +48,7 @@ def rate_curve(pool: Pool, r: Reserve) -> dict[str, Any]:
         u = i * RAY // (CURVE_POINTS - 1)
         supply, borrow = rates_at(pool, r, u)
         points.append({"utilization": str(u), "supply_rate": str(supply), "borrow_rate": str(borrow)})
-    now = pool.proto.now
+    now = pool.world.now
     cash, debt = pool.cash(r), r.debt_total_supply(now)
     strategy = r.strategy
     controller = None

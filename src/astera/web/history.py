@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def _sample(pool: Pool, r: Reserve, height: int) -> Sample:
-    now = pool.proto.now
+    now = pool.world.now
     cash, debt = pool.cash(r), r.debt_total_supply(now)
     try:
         price: int | None = pool.price(r)

@@ -75,7 +75,7 @@ def pool_risk(p: Protocol, pool: Pool) -> dict[str, Any]:
 
 
 def _collateral_usd(mp: MiniPool) -> int:
-    now = mp.proto.now
+    now = mp.world.now
     total = 0
     for r in mp.reserves:
         if r.liquidation_threshold:
