@@ -13,6 +13,7 @@ extrapolates to ``--target-paths`` linearly (paths are independent). Not a test.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -47,9 +48,10 @@ def bench_study(borrowers: int, steps: int, paths: int) -> Study:
     return parse_study(data)
 
 
-def timed_run(study: Study, workers: int, dask: bool) -> float:
+def timed_run(study: Study, workers: int, dask: bool) -> tuple[float, float]:
+    """Wall seconds, and this process's CPU seconds (all of the work with one local worker)."""
     with tempfile.TemporaryDirectory() as out:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if dask:
             from distributed import LocalCluster
 
@@ -58,7 +60,7 @@ def timed_run(study: Study, workers: int, dask: bool) -> float:
                 run_study(study, Path(out) / "r", scheduler=cluster.scheduler_address)
         else:
             run_study(study, Path(out) / "r", workers=workers)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -75,8 +77,9 @@ def main() -> None:
     print(f"book of {args.borrowers:,} borrowers built in {time.perf_counter() - t0:.1f}s (once per worker)")
     kind = "Dask workers" if args.dask else "local processes"
     rates = {}
+    print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores)")
     for workers in (1, 2):
-        seconds = timed_run(study, workers, args.dask)
+        seconds, cpu = timed_run(study, workers, args.dask)
         rates[workers] = args.paths / seconds
         account_steps = args.paths * args.steps * args.borrowers / seconds
         target = args.target_paths / rates[workers]
@@ -85,7 +88,14 @@ def main() -> None:
             f"{rates[workers]:.3f} paths/s, {account_steps:,.0f} account-steps/s; "
             f"{args.target_paths:,} paths would take ~{target / 60:.0f} min"
         )
-    print(f"speed-up of 2 workers over 1: {rates[2] / rates[1]:.2f}x")
+        if workers == 1 and not args.dask:
+            per_path = cpu / args.paths
+            print(
+                f"  CPU {per_path:.2f}s a path: on 2 otherwise idle cores {args.target_paths:,} paths "
+                f"would take ~{args.target_paths * per_path / 2 / 60:.0f} min"
+            )
+    speed_up, load = rates[2] / rates[1], os.getloadavg()[0]
+    print(f"speed-up of 2 workers over 1: {speed_up:.2f}x; load average after: {load:.1f}")
 
 
 if __name__ == "__main__":
