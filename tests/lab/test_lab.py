@@ -82,7 +82,7 @@ def test_an_exported_path_replays_to_the_same_state_hash() -> None:
     assert any(a["op"] == "liquidate" for a in path.actions)
 
 
-def one_borrower(folder: Path, crash: float, keeper: bool) -> Study:
+def one_borrower(folder: Path, crash: float, keeper: bool, policy: dict[str, Any] | None = None) -> Study:
     """One borrower: 10 WETH at $3,000, 20,000 USDC borrowed; interest rates zero; WETH falls by
     ``crash`` at step 2; every path is the same (no volatility)."""
     head = default_deployment()
@@ -99,6 +99,7 @@ def one_borrower(folder: Path, crash: float, keeper: bool) -> Study:
             "parameters": zero,
             "prices": {"shocks": [{"asset": "WETH", "change": crash, "start": 1, "duration": 1}]},
             "liquidity": {"keeper_every": 1 if keeper else 5, "margin_bps": 0},
+            **({"policy": policy} if policy else {}),
         },
         base_dir=folder,
     )  # fmt: skip
@@ -123,6 +124,28 @@ def test_lar_equals_the_hand_figure(tmp_path: Path) -> None:
     assert summary["total"]["liquidated"]["lar95"] == 10_000 * USD
     assert summary["total"]["liquidations"]["max"] == 1
     assert summary["total"]["bad_debt"]["var95"] == 0
+
+
+def test_policies_by_hand(tmp_path: Path) -> None:
+    """WETH -20 % (HF 0.99): S = 24,000 x 0.825 = 19,800, D = 20,000, bonus x threshold 0.86625.
+    HF 1 needs x = 200 / 0.13375 = 1,495.33 repaid. The contracts repay 10,000: 8,504.67 too
+    much, taken with its 5 % bonus: $8,929.91 over-liquidated. A target HF of 1.05 repays
+    x = 1,200 / 0.18375 = 6,530.61 (LaR), over-liquidating (6,530.61 - 1,495.33) x 1.05 = $5,287.04."""
+    cent = USD // 100
+    plain = summarize(run_study(one_borrower(tmp_path, -0.2, keeper=True), tmp_path / "plain"))
+    assert abs(plain["total"]["over_liquidation"]["max"] - 8_929_91 * cent) <= cent
+    target = one_borrower(tmp_path, -0.2, keeper=True, policy={"target_health_factor": 1.05})
+    summary = summarize(run_study(target, tmp_path / "target"))
+    assert abs(summary["total"]["liquidated"]["lar95"] - 6_530_61 * cent) <= cent
+    assert abs(summary["total"]["over_liquidation"]["max"] - 5_287_04 * cent) <= cent
+    # WETH -60 %: $12,000 of collateral for $20,000. Half the debt repaid for $10,500 of WETH,
+    # then the last $1,500 of WETH repays 1,500 / 1.05 = 1,428.57; deficit accounting writes the
+    # remaining 8,571.43 off (interest rates are zero, so the contracts leave the same debt).
+    for name, policy in (("contracts", None), ("writeoff", {"deficit_accounting": True})):
+        crash = one_borrower(tmp_path, -0.6, keeper=True, policy=policy)
+        total = summarize(run_study(crash, tmp_path / name))["total"]
+        assert abs(total["bad_debt"]["max"] - 8_571_43 * cent) <= cent
+        assert total["deficit"]["max"] == (total["bad_debt"]["max"] if policy else 0)
 
 
 def test_risk_measures_by_hand() -> None:
@@ -185,6 +208,10 @@ def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
         # An LTV above the liquidation threshold: the core refuses the deployment.
         ({"parameters": {"core.WETH.ltv": 9000}}, "book"),
         ({"behaviour": {"topup_probability": 2}}, "behaviour.topup_probability"),
+        ({"policy": {"target_health_factor": 0.9}}, "policy"),
+        ({"policy": {"pools": [7]}}, "policy.pools"),
+        ({"policy": {"dust_usd": 500}}, "policy"),  # a leftover minimum above the dust threshold
+        ({"compare": {"contracts": {}}}, "compare"),
     ],
 )  # fmt: skip
 def test_malformed_studies_are_refused_with_the_field(
@@ -194,6 +221,27 @@ def test_malformed_studies_are_refused_with_the_field(
         run_study(parse_study({**TINY, **change}), tmp_path / "r")
     assert e.value.field == field
     assert not (tmp_path / "r" / "paths").exists() or not any((tmp_path / "r" / "paths").iterdir())
+
+
+def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:
+    from astera.cli import app
+
+    crash = {"asset": "WETH", "change": -0.6, "start": 2, "duration": 2}
+    study = {**TINY, "paths": 2, "prices": {"assets": {"WETH": {"volatility": 0.5}}, "shocks": [crash]},
+             "compare": {"writeoff": {"deficit_accounting": True, "pools": ["core"]}}}  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(study))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "compare", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["policies"]) == ["contracts", "writeoff"]
+    contracts, writeoff = (summary["policies"][n] for n in ("contracts", "writeoff"))
+    assert contracts["paths"]["finished"] == writeoff["paths"]["finished"] == 2
+    assert contracts["deficits"] == {} and writeoff["deficits"]["core USDC"]["max"] > 0
+    page = (out / "report.html").read_text()
+    assert "writeoff" in page and "deficit accounting (pools core)" in page and "Over-liquidation" in page
+    again = CliRunner().invoke(app, ["lab", "export", str(out / "writeoff"), "--path", "0", "--to", "x.json"])
+    assert again.exit_code == 2 and "policy" in again.output
 
 
 def test_cli_refuses_a_bad_file_and_never_creates_a_directory_for_help(tmp_path: Path) -> None:

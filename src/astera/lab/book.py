@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from astera.core import Protocol, ProtocolError
+from astera.core import WAD, Protocol, ProtocolError
+from astera.core.liquidation_policy import LiquidationPolicy
 from astera.replay import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
 
 from .scenario import default_strategy, reserve_params
-from .study import Population, Study, StudyError
+from .study import Policy, Population, Study, StudyError
 
 #: The account the lab's keeper liquidates from (part of every book).
 KEEPER = "keeper"
@@ -217,12 +218,48 @@ def check_population(head: dict[str, Any], k: int, pop: Population) -> None:
             raise StudyError(f"{where}.collateral", f"{asset!r} is not collateral in pool {pop.pool}")
 
 
-def build_book(doc: dict[str, Any]) -> Protocol:
-    """Build the book's protocol with the replayer; a refused action refuses the study."""
+def _wad(x: float) -> int:
+    """A health factor written as a decimal, to wad, four decimal places kept (exactly)."""
+    return round(x * 10_000) * (WAD // 10_000)
+
+
+def apply_policy(p: Protocol, policy: Policy) -> None:
+    """Set a study's liquidation policy on the pools it names, through the admin calls."""
+    refs: list[str | int] = ["core", *(mp.id for mp in p.mini_pools)]
+    chosen = refs if policy.pools is None else list(policy.pools)
+    for ref in chosen:
+        if ref not in refs:
+            raise StudyError("policy.pools", f"no pool {ref!r}")
+        pool = p.pool(ref)
+        rules = LiquidationPolicy(
+            deficit_accounting=policy.deficit_accounting,
+            dynamic_close_factor=policy.dynamic_close_factor,
+            close_all_hf=_wad(policy.close_all_hf),
+            dust_base=policy.dust_usd * USD,
+            min_leftover_base=policy.min_leftover_usd * USD,
+            target_health_factor=_wad(policy.target_health_factor),
+        )
+        p.set_liquidation_policy(p.admin if ref == "core" else p.mini_pool(int(ref)).admin, ref, rules)
+        if policy.protocol_fee_bps:
+            for r in pool.reserves:
+                if r.liquidation_threshold:
+                    p.set_liquidation_protocol_fee(
+                        p.admin, ref, r.asset, policy.protocol_fee_bps, r.reserve_type
+                    )
+
+
+def build_book(doc: dict[str, Any], policy: Policy | None = None) -> Protocol:
+    """Build the book's protocol with the replayer (and the study's liquidation policy, if
+    any); a refused action refuses the study."""
     try:
         p, _ = build(doc)  # registers every user the actions name; runs none
     except (ProtocolError, ScenarioError, KeyError, TypeError, ValueError) as e:
         raise StudyError("book", f"the deployment is refused: {e}") from None
+    if policy is not None:
+        try:
+            apply_policy(p, policy)
+        except ProtocolError as e:
+            raise StudyError("policy", f"refused by the protocol: {e}") from None
     for i, action in enumerate(doc["actions"]):
         try:
             with p.transaction():

@@ -158,6 +158,46 @@ def sweep(
     _report(out, open_report)
 
 
+@app.command()
+def compare(
+    study: Annotated[str, typer.Argument(help="Study file with a [compare] table, or built-in study name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Result directory (one folder per policy).")],
+    paths: Paths = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    resume: Resume = False,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+) -> None:
+    """Run the study under the contracts' rules and under each of its [compare] liquidation
+    policies, on identical price paths, and report bad debt, LaR, over-liquidation and deficits
+    side by side."""
+    s = _study(study, paths)
+    if not s.compare:
+        _refuse(StudyError("compare", "the study has no [compare] table of policies"))
+    variants = {"contracts": None, **s.compare}
+    manifest = out / "compare.json"
+    doc = {
+        "study": s.name,
+        "digest": s.digest(),
+        "policies": list(variants),
+        "settings": {n: p.model_dump(mode="json") if p else None for n, p in variants.items()},
+    }
+    if manifest.exists() and json.loads(manifest.read_text()).get("digest") != s.digest():
+        _refuse(StudyError("--out", f"{out} holds another comparison's results"))
+    if not manifest.exists() and out.exists() and any(out.iterdir()):
+        _refuse(StudyError("--out", f"{out} is not empty and holds no comparison"))
+    out.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(doc, indent=1) + "\n")
+    for name, policy in variants.items():
+        variant = s.model_copy(update={"policy": policy, "compare": {}})
+        target = out / name
+        try:
+            _run(variant, target, workers, scheduler, resume or (target / "study.json").exists(), name)
+        except StudyError as e:
+            _refuse(StudyError(f"compare ({name}): {e.field}", e.reason))
+    _report(out, open_report)
+
+
 def _report(out: Path, open_it: bool) -> None:
     from .report import build_report  # noqa: PLC0415
 
@@ -173,7 +213,7 @@ def report_cmd(
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
 ) -> None:
     """(Re)build report.html and summary.json from a result directory's Parquet tables."""
-    if not (out / "study.json").exists() and not (out / "sweep.json").exists():
+    if not any((out / name).exists() for name in ("study.json", "sweep.json", "compare.json")):
         _refuse(StudyError("DIR", f"{out} holds no study results"))
     _report(out, open_report)
 
@@ -194,7 +234,11 @@ def export(
     if path >= study.paths:
         _refuse(StudyError("--path", f"the study has paths 0 to {study.paths - 1}"))
     run_ = run_path(study, path)
-    to.write_text(json.dumps(run_.scenario()) + "\n")
+    try:
+        doc = run_.scenario()
+    except StudyError as e:
+        _refuse(e)
+    to.write_text(json.dumps(doc) + "\n")
     typer.echo(f"wrote {to}: {len(run_.actions)} path actions, final state {run_.protocol.state_hash()}")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from astera.core import PERCENTAGE_FACTOR, RAY, WAD, Protocol, ProtocolError
+from astera.core.liquidation_policy import repay_to_target
 from astera.core.minipool import MiniPool
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
@@ -38,18 +39,18 @@ from astera.replay import run_action
 
 from .book import KEEPER, USD, book_document, build_book
 from .prices import PriceModel
-from .study import Study
+from .study import Study, StudyError
 
 #: Columns of the per-step table (one row per step, pool and reserve).
 STEP_COLUMNS = (
     "path", "step", "pool", "reserve", "utilization_bps", "borrow_rate_bps", "liquidations",
-    "repaid_usd", "slippage_usd", "core_flow_usd",
+    "repaid_usd", "slippage_usd", "core_flow_usd", "deficit_usd",
 )  # fmt: skip
 #: Columns of the outcome table (one row per pool; the path's state hash on each).
 OUTCOME_COLUMNS = (
     "path", "seed", "pool", "bad_debt_usd", "bad_debt_accounts", "no_collateral_debt_usd",
     "liquidations", "repaid_usd", "slippage_usd", "core_exposure_max_usd", "core_exposure_end_usd",
-    "core_loss_usd", "debt_end_usd", "state_hash",
+    "core_loss_usd", "debt_end_usd", "over_liquidation_usd", "deficit_usd", "state_hash",
 )  # fmt: skip
 
 
@@ -66,7 +67,7 @@ class Prepared:
     @classmethod
     def of(cls, study: Study) -> Prepared:
         doc = book_document(study)
-        protocol = build_book(doc)
+        protocol = build_book(doc, study.policy)
         model = PriceModel(study, oracle_prices(protocol))
         return cls(study, doc, pickle.dumps(protocol, protocol=pickle.HIGHEST_PROTOCOL), model)
 
@@ -154,11 +155,21 @@ class StepTally:
     liquidations: dict[tuple[str, str], int] = field(default_factory=dict)
     repaid: dict[tuple[str, str], int] = field(default_factory=dict)
     slippage: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: Collateral (USD) taken beyond what brought the account back to HF 1.
+    over: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def add(self, key: tuple[str, str], repaid: int, slippage: int) -> None:
+    def add(self, key: tuple[str, str], repaid: int, slippage: int, over: int) -> None:
         self.liquidations[key] = self.liquidations.get(key, 0) + 1
         self.repaid[key] = self.repaid.get(key, 0) + repaid
         self.slippage[key] = self.slippage.get(key, 0) + slippage
+        self.over[key] = self.over.get(key, 0) + over
+
+    def merge(self, other: StepTally) -> None:
+        for key, count in other.liquidations.items():
+            self.liquidations[key] = self.liquidations.get(key, 0) + count
+            self.repaid[key] = self.repaid.get(key, 0) + other.repaid[key]
+            self.slippage[key] = self.slippage.get(key, 0) + other.slippage[key]
+            self.over[key] = self.over.get(key, 0) + other.over[key]
 
 
 class LabSubmitter:
@@ -192,25 +203,44 @@ class LabSubmitter:
         }
         if plan.unwrap:
             action["unwrap"] = True
-        debt_before, coll_before = debt_r.debt_balance(plan.user, p.now), coll_r.a_balance(plan.user, p.now)
+        user, now = plan.user, p.now
+        debt_before, coll_before, deficit_before = (
+            debt_r.debt_balance(user, now), coll_r.a_balance(user, now), debt_r.deficit
+        )  # fmt: skip
+        # What repaying brings the account back to HF 1 exactly (None: this collateral cannot).
+        restoring = repay_to_target(pool, user, WAD, coll_r, debt_r)
+        wallet = p.wallet(plan.receive_asset, KEEPER) if plan.receive_asset != plan.pay_asset else None
         market = path.market
         with p.transaction():
             run_action(p, action)
-            proceeds = market.swap(plan.receive_asset, plan.receive_amount, plan.pay_asset, min_out=plan.cost)
+            # A policy can repay less than planned (target health factor) and take a fee from
+            # what the keeper receives: it sells what it got, for what it paid.
+            repaid = debt_before - debt_r.debt_balance(user, now) - (debt_r.deficit - deficit_before)
+            received = (
+                plan.receive_amount if wallet is None else p.wallet(plan.receive_asset, KEEPER) - wallet
+            )
+            cost = plan.cost if repaid == plan.debt_repaid else -(-plan.cost * repaid // plan.debt_repaid)
+            proceeds = market.swap(plan.receive_asset, received, plan.pay_asset, min_out=cost)
         path.actions.append(action)
         self.count += 1
-        repaid = debt_before - debt_r.debt_balance(plan.user, p.now)
-        taken = coll_before - coll_r.a_balance(plan.user, p.now)
+        taken = coll_before - coll_r.a_balance(user, now)
         pay_value = market.prices[plan.pay_asset]
         pay_unit = 10 ** p.decimals[plan.pay_asset]
-        fair_usd = plan.fair_value * pay_value // pay_unit
-        path.depths.eat(plan.receive_asset, fair_usd / USD)
+        fair = (
+            plan.fair_value
+            if received == plan.receive_amount
+            else plan.fair_value * received // plan.receive_amount
+        )
+        path.depths.eat(plan.receive_asset, fair * pay_value // pay_unit / USD)
+        debt_price = pool.price(debt_r)
+        excess = repaid - restoring if restoring is not None and repaid > restoring else 0
         path.tally.add(
             (pool_name(plan.pool), debt_r.asset),
-            repaid * pool.price(debt_r) // debt_r.unit,
-            (plan.fair_value - proceeds) * pay_value // pay_unit,
+            repaid * debt_price // debt_r.unit,
+            (fair - proceeds) * pay_value // pay_unit,
+            excess * debt_price * coll_r.liquidation_bonus // (debt_r.unit * PERCENTAGE_FACTOR),
         )
-        return Outcome(repaid, taken, plan.receive_amount, proceeds)
+        return Outcome(repaid, taken, received, proceeds)
 
 
 def _pools(p: Protocol) -> list[tuple[str | int, Pool]]:
@@ -369,12 +399,9 @@ class PathRun:
                 self.steps.append((
                     self.index, t, name, r.asset, util, r.current_variable_borrow_rate * 10_000 // RAY,
                     tally.liquidations.get(key, 0), tally.repaid.get(key, 0),
-                    tally.slippage.get(key, 0), flow,
+                    tally.slippage.get(key, 0), flow, _usd(pool, r, r.deficit) if r.deficit else 0,
                 ))  # fmt: skip
-        for key, count in tally.liquidations.items():
-            self.totals.liquidations[key] = self.totals.liquidations.get(key, 0) + count
-            self.totals.repaid[key] = self.totals.repaid.get(key, 0) + tally.repaid[key]
-            self.totals.slippage[key] = self.totals.slippage.get(key, 0) + tally.slippage[key]
+        self.totals.merge(tally)
         self.tally = StepTally()
 
     def outcome(self) -> list[tuple[Any, ...]]:
@@ -382,7 +409,10 @@ class PathRun:
 
         Bad debt is the debt no collateral covers, account by account: Σ max(0, debt − collateral)
         at oracle prices (what an account left underwater owes beyond what it holds), over every
-        borrower; ``no_collateral_debt_usd`` is the part on accounts with no collateral left.
+        borrower, plus the pool's recorded deficits (debt a deficit-accounting policy wrote off:
+        ``deficit_usd``); ``no_collateral_debt_usd`` is the part on accounts with no collateral
+        left. ``over_liquidation_usd`` is the collateral the keeper took beyond what brought each
+        account it liquidated back to HF 1.
         A Mini-Pool's ``core_loss_usd`` bounds what the Core-Pool loses to it: its flow debt to
         the Core, at most the Mini-Pool's bad debt in that Core asset's tranche.
         """
@@ -409,6 +439,14 @@ class PathRun:
                             share = short * leg.value // account.total_debt_base
                             asset = leg.reserve.tranche_of.asset
                             tranche_bad[asset] = tranche_bad.get(asset, 0) + share
+            deficit = 0
+            for r in pool.reserves:
+                if r.deficit:
+                    value = _usd(pool, r, r.deficit)
+                    deficit += value
+                    if r.tranche_of is not None:
+                        tranche_bad[r.tranche_of.asset] = tranche_bad.get(r.tranche_of.asset, 0) + value
+            bad += deficit
             exposure = loss = 0
             if isinstance(pool, MiniPool):
                 for r in pool.reserves:
@@ -421,12 +459,17 @@ class PathRun:
                 self.index, self.study.seed, name, bad, accounts, naked,
                 sum(self.totals.liquidations[k] for k in keys), sum(self.totals.repaid[k] for k in keys),
                 sum(self.totals.slippage[k] for k in keys), self.exposure_max.get(name, 0), exposure, loss,
-                debt_total, state_hash,
+                debt_total, sum(self.totals.over[k] for k in keys), deficit, state_hash,
             ))  # fmt: skip
         return rows
 
     def scenario(self) -> dict[str, Any]:
-        """The path as one ``astera-scenario/1`` document: the book, then the path's actions."""
+        """The path as one ``astera-scenario/1`` document: the book, then the path's actions.
+
+        A study with a liquidation policy is refused: the scenario format cannot set one yet, so
+        the document would not replay to the path's state."""
+        if self.study.policy is not None:
+            raise StudyError("policy", "a path run under a liquidation policy cannot be exported yet")
         return {
             **self.doc,
             "name": f"{self.study.name}-path-{self.index}",

@@ -88,6 +88,8 @@ def summarize(results: ResultDir) -> dict[str, Any]:
             "liquidations": risk(column(pool, "liquidations")),
             "slippage": risk(column(pool, "slippage_usd")),
             "debt_end": risk(column(pool, "debt_end_usd")),
+            "over_liquidation": risk(column(pool, "over_liquidation_usd")),
+            "deficit": risk(column(pool, "deficit_usd")),
         }
 
     per_pool = {p: figures(p) for p in pools}
@@ -119,9 +121,28 @@ def summarize(results: ResultDir) -> dict[str, Any]:
         "total": figures(None),
         "pools": per_pool,
         "isolation": isolation,
+        "deficits": deficits_by_reserve(results),
         "failures": [{"path": f["path"], "seed": f["seed"]} for f in failures],
         "state_hashes": {str(i): by[pools[0]][i]["state_hash"] for i in paths[:1000]} if pools else {},
     }
+
+
+def deficits_by_reserve(results: ResultDir) -> dict[str, dict[str, int]]:
+    """Each reserve's recorded deficit at the horizon over paths (``"POOL RESERVE"``: risk
+    figures), for the reserves where any path recorded one."""
+    s = _step_arrays(results)
+    if len(s["step"]) == 0:
+        return {}
+    last = s["step"] == s["step"].max()
+    out = {}
+    for pool, reserve in sorted(
+        {(str(p), str(r)) for p, r in zip(s["pool"][last], s["reserve"][last], strict=True)}
+    ):
+        m = last & (s["pool"] == pool) & (s["reserve"] == reserve)
+        values = [int(v) for v in s["deficit_usd"][m]]
+        if any(values):
+            out[f"{pool} {reserve}"] = risk(values)
+    return out
 
 
 # ---- figures ---------------------------------------------------------------------------------------
@@ -213,6 +234,11 @@ def _figures_table(name: str, f: dict[str, Any]) -> str:
             f"{f['liquidations']['mean']:,} / {f['liquidations']['max']:,}",
         ),
         ("Keeper slippage, mean / VaR 95", f"{usd(f['slippage']['mean'])} / {usd(f['slippage']['var95'])}"),
+        (
+            "Over-liquidation, mean / VaR 95",
+            f"{usd(f['over_liquidation']['mean'])} / {usd(f['over_liquidation']['var95'])}",
+        ),
+        ("Deficit recorded (in bad debt), mean", usd(f["deficit"]["mean"])),
     ]
     if "core_exposure_max" in f:
         rows.append(("Core exposure (peak flow debt), VaR 95", usd(f["core_exposure_max"]["var95"])))
@@ -280,6 +306,8 @@ def build_report(out: Path) -> Path:
     "the HTML's path."""
     if (out / "sweep.json").exists():
         return build_sweep_report(out)
+    if (out / "compare.json").exists():
+        return build_compare_report(out)
     results = ResultDir(out)
     summary = summarize(results)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -348,3 +376,117 @@ def build_sweep_report(out: Path) -> Path:
         f"report is in its folder.</p></body></html>"
     )
     return page
+
+
+#: The policy comparison's rows: (label, figure, statistic), over all pools.
+COMPARED = (
+    ("Bad debt VaR 95", "bad_debt", "var95"),
+    ("Bad debt ES 99", "bad_debt", "es99"),
+    ("Bad debt, mean", "bad_debt", "mean"),
+    ("Liquidated debt LaR 95", "liquidated", "lar95"),
+    ("Over-liquidation, mean", "over_liquidation", "mean"),
+    ("Over-liquidation VaR 95", "over_liquidation", "var95"),
+    ("Deficit recorded, mean", "deficit", "mean"),
+    ("Keeper slippage, mean", "slippage", "mean"),
+)
+
+
+def build_compare_report(out: Path) -> Path:
+    """A policy comparison's report: the same study under each policy, side by side (each
+    policy's own report is in its folder)."""
+    compare = json.loads((out / "compare.json").read_text())
+    names: list[str] = compare["policies"]
+    summaries = {}
+    for name in names:
+        build_report(out / name)
+        summaries[name] = json.loads((out / name / "summary.json").read_text())
+    doc = {
+        "format": "astera-lab-compare/1",
+        "study": compare["study"],
+        "policies": {
+            name: {
+                "policy": compare["settings"].get(name),
+                "paths": summaries[name]["paths"],
+                "total": summaries[name]["total"],
+                "pools": summaries[name]["pools"],
+                "deficits": summaries[name]["deficits"],
+            }
+            for name in names
+        },
+    }
+    (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
+    header = "<th></th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th>"
+        + "".join(f"<td>{usd(summaries[n]['total'][fig][stat])}</td>" for n in names)
+        + "</tr>"
+        for label, fig, stat in COMPARED
+    )
+    rows += (
+        "<tr><th>Liquidations per path, mean</th>"
+        + "".join(f"<td>{summaries[n]['total']['liquidations']['mean']:,}</td>" for n in names)
+        + "</tr>"
+    )
+    reserves = sorted({k for n in names for k in summaries[n]["deficits"]})
+    rows += "".join(
+        f"<tr><th>Deficit at the horizon, {html.escape(k)}, mean / max</th>"
+        + "".join(
+            "<td>{} / {}</td>".format(
+                usd(summaries[n]["deficits"].get(k, {}).get("mean", 0)),
+                usd(summaries[n]["deficits"].get(k, {}).get("max", 0)),
+            )
+            for n in names
+        )
+        + "</tr>"
+        for k in reserves
+    )
+    settings = "".join(
+        f"<li><b>{html.escape(n)}</b>: {html.escape(_policy_words(compare['settings'].get(n)))}</li>"
+        for n in names
+    )
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / len(names)
+    shown = COMPARED[:2] + COMPARED[3:5]
+    for j, n in enumerate(names):
+        values = [summaries[n]["total"][f][st] / USD for _, f, st in shown]
+        ax.bar(np.arange(len(shown)) + j * width, values, width, label=n)
+    ax.set_xticks(np.arange(len(shown)) + width * (len(names) - 1) / 2, [label for label, _, _ in shown])
+    ax.set(ylabel="USD", title="Policies on identical price paths")
+    ax.legend()
+    img = _png(fig)
+    page = out / "report.html"
+    page.write_text(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Liquidation policies: {html.escape(compare['study'])}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Liquidation policies: {html.escape(compare['study'])}</h1>"
+        f"<p>The same study, price paths and seeds under each policy (all pools):</p><ul>{settings}</ul>"
+        f"<table><tr>{header}</tr>{rows}</table>"
+        "<figure><figcaption>Risk figures by policy</figcaption>"
+        f"<img src='{img}' alt='Risk figures by policy'></figure>"
+        "<p class='note'>Bad debt counts the debt no collateral covers at the horizon plus the "
+        "deficits a deficit-accounting policy wrote off. Over-liquidation: collateral (USD, with its bonus) "
+        "the keeper took beyond what brought each account it liquidated back to HF 1. Each policy's own "
+        "report is in its folder; exact figures in summary.json.</p></body></html>"
+    )
+    return page
+
+
+def _policy_words(policy: dict[str, Any] | None) -> str:
+    """A policy's settings in a few words."""
+    if policy is None:
+        return "the audited contracts' rules (50 % close factor, no deficit accounting, no fee)"
+    words = []
+    if policy.get("deficit_accounting"):
+        words.append("deficit accounting")
+    if policy.get("dynamic_close_factor"):
+        words.append(
+            f"all of the debt at HF ≤ {policy['close_all_hf']} or below ${policy['dust_usd']:,}, "
+            f"no leftover below ${policy['min_leftover_usd']:,}"
+        )
+    if policy.get("target_health_factor"):
+        words.append(f"repay at most to HF {policy['target_health_factor']}")
+    if policy.get("protocol_fee_bps"):
+        words.append(f"{policy['protocol_fee_bps']} bps of the bonus to the treasury")
+    pools = policy.get("pools")
+    where = "" if pools is None else f" (pools {', '.join(map(str, pools))})"
+    return ("; ".join(words) or "no rule on") + where

@@ -170,6 +170,31 @@ class Behaviour(_Model):
     runs: list[Run] = []
 
 
+class Policy(_Model):
+    """Liquidation rules beyond the contracts' (issue 15, :mod:`astera.core.liquidation_policy`),
+    for the pools named (default: every pool). Health factors are decimals (four places kept),
+    USD figures whole dollars; everything off by default, which is the contracts' behaviour."""
+
+    pools: list[PoolName] | None = None
+    deficit_accounting: bool = False
+    dynamic_close_factor: bool = False
+    close_all_hf: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
+    dust_usd: Annotated[int, Field(ge=0, le=10**12)] = 2_000
+    min_leftover_usd: Annotated[int, Field(ge=0, le=10**12)] = 1_000
+    #: 0: off; otherwise the health factor a liquidation may restore at most (above 1).
+    target_health_factor: Annotated[float, Field(ge=0.0, le=100.0)] = 0.0
+    #: The treasury's share of the bonus (bps) on every collateral reserve of those pools.
+    protocol_fee_bps: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+    @model_validator(mode="after")
+    def _sane(self) -> Policy:
+        if 0.0 < self.target_health_factor <= 1.0:
+            raise ValueError("target_health_factor: 0 (off) or above 1")
+        if self.min_leftover_usd > self.dust_usd:
+            raise ValueError("min_leftover_usd: above dust_usd")
+        return self
+
+
 class Study(_Model):
     """A whole study (see the module docstring)."""
 
@@ -188,8 +213,20 @@ class Study(_Model):
     parameters: dict[str, int] = {}
     #: Grid of parameter values: ``"core.WETH.liquidation_threshold" = [7500, 8000, 8500]``.
     sweep: dict[str, list[int]] = {}
+    #: The liquidation policy the run's pools use (default: the contracts' rules).
+    policy: Policy | None = None
+    #: Named policies ``astera lab compare`` runs the study under, on identical price paths
+    #: (the contracts' rules always run too, as ``contracts``).
+    compare: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")], Policy] = {}
     #: The study's folder (for relative paths); not part of the study.
     base_dir: str = Field(default=".", exclude=True)
+
+    @field_validator("compare")
+    @classmethod
+    def _named(cls, v: dict[str, Policy]) -> dict[str, Policy]:
+        if "contracts" in v:
+            raise ValueError("'contracts' names the contracts' own rules, which always run")
+        return v
 
     @field_validator("sweep")
     @classmethod
