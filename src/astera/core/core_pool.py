@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import errors as E
+from . import validation
 from .errors import ProtocolError, overflow
 from .events import Event
 from .pool import Pool
@@ -86,9 +87,9 @@ class CorePool(Pool):
             for mp_id in list(borrowers):
                 mps[mp_id].sync_tranche(r)
 
-    def validate_liquidation_target(self, target: str) -> None:
-        if target in self.by_address:
-            raise ProtocolError(E.MINIPOOL_CANNOT_BE_LIQUIDATED)
+    def lends_to(self, target: str) -> bool:
+        """Whether ``target`` is one of its Mini-Pools (which it never liquidates)."""
+        return target in self.by_address
 
     # ---- wrapper shares (ATokenNonRebasing, §2.5) --------------------------------------------
 
@@ -133,12 +134,7 @@ class CorePool(Pool):
     def _mini_pool_borrow(self, mp: MiniPool, asset: str, amount: int) -> None:
         """Lend ``amount`` of ``asset`` to a Mini-Pool against its flow limit, without collateral."""
         r = self.reserve((asset, True))
-        if not r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        if not r.borrowing_enabled:
-            raise ProtocolError(E.BORROWING_NOT_ENABLED)
-        if self.current_flow(asset, mp) + amount > self.flow_limit(asset, mp):
-            raise ProtocolError(E.FLOW_LIMIT_REACHED)
+        validation.credit_draw(r, self.current_flow(asset, mp), self.flow_limit(asset, mp), amount)
         self.update_state(r)
         self.mint_debt(r, mp.address, mp.address, amount)  # no borrowing bit: never liquidatable
         self.update_rates(r, 0, amount)

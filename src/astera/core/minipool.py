@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import errors as E
+from . import validation
 from .errors import BalanceExceeded, ProtocolError
 from .events import Event
 from .pool import Pool
@@ -128,34 +129,17 @@ class MiniPool(Pool):
         )
 
     def min_debt(self, decimals: int) -> int:
-        """Smallest total debt a reserve may carry once it has debt (§7.10)."""
+        """Smallest total debt a reserve may carry once it has debt (§7.10): ``min_debt_threshold``
+        whole units of a 6-decimal asset, scaled to the reserve's decimals; 0 below 6."""
         if decimals < THRESHOLD_SCALING_DECIMALS:
             return 0
         return int(self.min_debt_threshold * 10 ** (decimals - THRESHOLD_SCALING_DECIMALS))
-
-    def check_min_debt_on_borrow(self, r: Reserve, amount: int) -> None:
-        if r.debt_total_supply(self.world.now) + amount < self.min_debt(r.decimals):
-            raise ProtocolError(E.DEBT_TOO_SMALL)
-
-    def validate_repay(self, r: Reserve, user: str, amount: int, on_behalf_of: str, debt: int) -> None:
-        super().validate_repay(r, user, amount, on_behalf_of, debt)
-        remaining = r.debt_total_supply(self.world.now) - amount  # amount sent, not amount owed
-        if remaining < 0:
-            raise E.overflow()
-        if remaining < self.min_debt(r.decimals):
-            raise ProtocolError(E.DEBT_TOO_SMALL)
 
     def check_no_liquidity(self, r: Reserve) -> None:
         """The Mini-Pool configurator looks at shares instead of cash: no aToken or debt-token
         supply, and no liquidity rate (``24``)."""
         if r.a_scaled_total or r.d_scaled_total or r.current_liquidity_rate:
             raise ProtocolError(E.RESERVE_LIQUIDITY_NOT_0)
-
-    def validate_flash_reserve(self, r: Reserve) -> None:
-        """A tranche reserve is refused (``20``) before the Core-Pool's checks."""
-        if r.tranche_of is not None:
-            raise ProtocolError(E.TRANCHE_NO_FLASHLOAN)
-        super().validate_flash_reserve(r)
 
     # ---- Core synchronisation -------------------------------------------------------------------
 
@@ -220,7 +204,7 @@ class MiniPool(Pool):
         shares = cr.a_scaled.get(self.address, 0)
         if shares < shortfall:
             raise ProtocolError(E.ASSERTION_FAILED)
-        self.validate_deposit(r, shares)
+        validation.deposit(self, r, shares)
         self.update_state(r)
         self.update_rates(r, shares, 0)
         self.pay_in(r, self.address, shares)
@@ -242,12 +226,7 @@ class MiniPool(Pool):
             available = self.cash(r)
             if amount > available:
                 amount = available
-            if amount == 0:
-                raise ProtocolError(E.INVALID_AMOUNT)
-            if amount > r.a_balance(self.address, now):
-                raise ProtocolError(E.NOT_ENOUGH_USER_BALANCE)
-            if not r.active:
-                raise ProtocolError(E.NO_ACTIVE_RESERVE)
+            validation.withdraw_amount(r, amount, r.a_balance(self.address, now))
             self.update_state(r)
             self.update_rates(r, 0, amount)
             self.burn_a(r, self.address, amount, r.liquidity_index)

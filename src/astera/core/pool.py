@@ -1,9 +1,9 @@
 """The lending logic shared by the Core-Pool and every Mini-Pool (spec §4, §5, §7.4).
 
 Each entry point reads top to bottom as the contracts do it: validate on the pre-action
-state (with view-accrued balances), ``update_state``, mint or burn scaled tokens, update
-the rates with the pending cash movement, move the cash, update the user's bits. The
-order matters to the wei (the PI controller is stateful, rates are computed before the
+state (with view-accrued balances; the rules are in :mod:`astera.core.validation`),
+``update_state``, mint or burn scaled tokens, update the rates with the pending cash
+movement, move the cash, update the user's bits. The order matters to the wei (the PI controller is stateful, rates are computed before the
 cash moves), so it is kept exactly.
 
 What differs between the two kinds of pool is a small set of hooks overridden by
@@ -23,12 +23,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import errors as E
+from . import validation
 from .account import (
-    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
     account_data,
-    balance_decrease_allowed,
-    collateral_needed,
-    health_factor,
 )
 from .errors import BalanceExceeded, ProtocolError, overflow
 from .events import Event
@@ -282,18 +279,8 @@ class Pool:
 
     # ---- deposit (§4.1) -----------------------------------------------------------------------
 
-    def validate_deposit(self, r: Reserve, amount: int) -> None:
-        if r.deposit_cap and r.a_total_supply(self.world.now) + amount >= r.deposit_cap * r.unit:
-            raise ProtocolError(E.DEPOSIT_CAP_REACHED)
-        if amount == 0:
-            raise ProtocolError(E.INVALID_AMOUNT)
-        if not r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        if r.frozen:
-            raise ProtocolError(E.RESERVE_FROZEN)
-
     def _deposit(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> list[Event]:
-        self.validate_deposit(r, amount)
+        validation.deposit(self, r, amount)
         self.update_state(r)
         self.update_rates(r, amount, 0)
         self.pay_in(r, user, amount)
@@ -309,14 +296,7 @@ class Pool:
         balance = r.a_balance(user, self.world.now)
         if amount == UINT256_MAX:
             amount = balance
-        if amount == 0:
-            raise ProtocolError(E.INVALID_AMOUNT)
-        if amount > balance:
-            raise ProtocolError(E.NOT_ENOUGH_USER_BALANCE)
-        if not r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        if not balance_decrease_allowed(self, r, user, amount):
-            raise ProtocolError(E.TRANSFER_NOT_ALLOWED)
+        validation.withdraw(self, r, user, amount, balance)
         self.update_state(r)
         self.update_rates(r, 0, amount)
         if amount == balance:
@@ -327,34 +307,15 @@ class Pool:
 
     # ---- borrow (§4.3) ---------------------------------------------------------------------------
 
-    def validate_borrow(self, r: Reserve, user: str, amount: int) -> None:
-        if not r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        if r.frozen:
-            raise ProtocolError(E.RESERVE_FROZEN)
-        if amount == 0:
-            raise ProtocolError(E.INVALID_AMOUNT)
-        if not r.borrowing_enabled:
-            raise ProtocolError(E.BORROWING_NOT_ENABLED)
-        self.check_min_debt_on_borrow(r, amount)
-        amount_base = self.price(r) * amount // r.unit
-        data = account_data(self, user)
-        if data.total_collateral_base == 0:
-            raise ProtocolError(E.COLLATERAL_BALANCE_IS_0)
-        if data.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-            raise ProtocolError(E.HF_BELOW_THRESHOLD)
-        if collateral_needed(data, amount_base) >= data.total_collateral_base:
-            raise ProtocolError(E.COLLATERAL_CANNOT_COVER)
-
-    def check_min_debt_on_borrow(self, r: Reserve, amount: int) -> None:
-        """Mini-Pools refuse borrows that leave a reserve's total debt under the minimum."""
+    def min_debt(self, decimals: int) -> int | None:
+        """Smallest total debt a reserve may carry once it has debt; None: no such rule (the
+        Core-Pool). Read by the borrow and repay rules (:mod:`astera.core.validation`)."""
+        return None
 
     def _borrow(
         self, user: str, r: Reserve, amount: int, on_behalf_of: str, unwrap: bool = False
     ) -> list[Event]:
-        if not r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        self.validate_borrow(r, on_behalf_of, amount)
+        validation.borrow(self, r, on_behalf_of, amount)
         self.update_state(r)
         if self.mint_debt(r, user, on_behalf_of, amount):
             self.set_borrowing_bit(on_behalf_of, r, True)
@@ -366,23 +327,13 @@ class Pool:
 
     # ---- repay (§4.4) -------------------------------------------------------------------------------
 
-    def validate_repay(self, r: Reserve, user: str, amount: int, on_behalf_of: str, debt: int) -> None:
-        if not r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        if amount == 0:
-            raise ProtocolError(E.INVALID_AMOUNT)
-        if debt == 0:
-            raise ProtocolError(E.NO_DEBT)
-        if amount == UINT256_MAX and user != on_behalf_of:
-            raise ProtocolError(E.NO_EXPLICIT_AMOUNT_ON_BEHALF)
-
     def repay_debt(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> int:
         """Burn up to ``amount`` of ``on_behalf_of``'s debt; returns what must be paid.
 
         Rates are computed as if that payment already arrived (``liquidity_added``).
         """
         debt = r.debt_balance(on_behalf_of, self.world.now)
-        self.validate_repay(r, user, amount, on_behalf_of, debt)
+        validation.repay(self, r, user, amount, on_behalf_of, debt)
         pay = amount if amount < debt else debt
         self.update_state(r)
         self.burn_debt(r, on_behalf_of, pay)
@@ -400,10 +351,7 @@ class Pool:
 
     def _set_collateral(self, user: str, r: Reserve, enabled: bool) -> list[Event]:
         balance = r.a_balance(user, self.world.now)
-        if balance == 0:
-            raise ProtocolError(E.UNDERLYING_BALANCE_ZERO)
-        if not enabled and not balance_decrease_allowed(self, r, user, balance):
-            raise ProtocolError(E.DEPOSIT_IN_USE)
+        validation.set_collateral(self, r, user, enabled, balance)
         self.set_collateral_bit(user, r, enabled)
         name = "ReserveUsedAsCollateralEnabled" if enabled else "ReserveUsedAsCollateralDisabled"
         return [Event(name, self.name, reserve=r.asset, user=user)]
@@ -425,9 +373,7 @@ class Pool:
         """The pool's side of an aToken transfer, called by the token after it moved the
         balance (so its balance check comes first): refused while the pool is paused (``59``),
         then the sender's health factor, then the collateral bits."""
-        self.check_not_paused()
-        if validate and health_factor(self, sender) < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-            raise ProtocolError(E.TRANSFER_NOT_ALLOWED)
+        validation.transfer(self, sender, validate)
         if sender != to:
             if from_before < amount:
                 raise overflow()
@@ -438,8 +384,9 @@ class Pool:
 
     # ---- liquidation (§4.8, §5.4) ----------------------------------------------------------------------
 
-    def validate_liquidation_target(self, target: str) -> None:
-        """The Core refuses to liquidate a Mini-Pool (``11``)."""
+    def lends_to(self, target: str) -> bool:
+        """Whether ``target`` is a Mini-Pool this pool lends to (the Core-Pool's, see there)."""
+        return False
 
     def _liquidate(
         self,
@@ -451,18 +398,11 @@ class Pool:
         receive_a_token: bool,
         unwrap: bool = False,
     ) -> list[Event]:
-        self.validate_liquidation_target(target)
+        validation.liquidation_target(self, target)
         now = self.world.now
         data = account_data(self, target)
         user_debt = debt_r.debt_balance(target, now)
-        if not coll.active or not debt_r.active:
-            raise ProtocolError(E.NO_ACTIVE_RESERVE)
-        if data.health_factor >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-            raise ProtocolError(E.HF_NOT_BELOW_THRESHOLD)
-        if coll.liquidation_threshold == 0 or not self.is_collateral(target, coll):
-            raise ProtocolError(E.COLLATERAL_CANNOT_BE_LIQUIDATED)
-        if user_debt == 0:
-            raise ProtocolError(E.CURRENCY_NOT_BORROWED)
+        validation.liquidation(self, coll, debt_r, target, data, user_debt)
         policy = self.liquidation_policy
         user_coll = coll.a_balance(target, now)
         if policy is None:
@@ -542,14 +482,6 @@ class Pool:
 
     # ---- flash loan (§4.9) -----------------------------------------------------------------------------
 
-    def validate_flash_reserve(self, r: Reserve) -> None:
-        if r.frozen:
-            raise ProtocolError(E.RESERVE_FROZEN)
-        if not r.active:
-            raise ProtocolError(E.RESERVE_INACTIVE)
-        if not r.flash_loan_enabled:
-            raise ProtocolError(E.FLASHLOAN_DISABLED)
-
     def _flash_loan(
         self,
         initiator: str,
@@ -561,15 +493,11 @@ class Pool:
         on_behalf_of: str,
     ) -> list[Event]:
         """Lend without collateral for the span of ``callback``; mode 1 turns the unpaid loan into debt."""
-        if len(reserves) != len(amounts) or len(reserves) != len(modes):
-            raise ProtocolError(E.INCONSISTENT_FLASHLOAN_PARAMS)
-        for r in reserves:
-            self.validate_flash_reserve(r)
+        validation.flash_loan(reserves, amounts, modes)
         premiums: list[int] = []
         for r, amount, mode in zip(reserves, amounts, modes, strict=True):
             # Asset by asset, as the contracts do: the mode's check, its premium, the loan out.
-            if mode > 1 or mode < 0:
-                raise ProtocolError(E.INVALID_RATE_MODE)
+            validation.flash_mode(mode)
             premiums.append(0 if mode == 1 else amount * self.flash_premium // PERCENTAGE_FACTOR)
             self.pay_out(r, receiver, amount)
         if callback([r.asset for r in reserves], list(amounts), premiums, initiator) is not True:
@@ -582,7 +510,7 @@ class Pool:
                 self.update_rates(r, amount + premium, 0)
                 self.pay_in(r, receiver, amount + premium)
             else:
-                self.validate_borrow(r, on_behalf_of, amount)
+                validation.borrow(self, r, on_behalf_of, amount)
                 self.update_state(r)
                 if self.mint_debt(r, initiator, on_behalf_of, amount):
                     self.set_borrowing_bit(on_behalf_of, r, True)
