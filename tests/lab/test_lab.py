@@ -244,6 +244,34 @@ def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: P
     assert again.exit_code == 2 and "policy" in again.output
 
 
+def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(tmp_path: Path) -> None:
+    """Mini-Pool 0's EXA crashes by 90 %: the control runs the same paths with that shock made
+    neutral (the WETH shock stays); the report gives crash minus control, path by path."""
+    from astera.cli import app
+
+    crash = {"asset": "EXA", "change": -0.9, "start": 2, "duration": 2}
+    study = {**TINY, "paths": 2, "isolation": {"mini_pool": 0},
+             "prices": {**TINY["prices"], "shocks": [*TINY["prices"]["shocks"], crash]}}  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(study))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    control = ResultDir(out / "control").study()
+    assert [s.change for s in control.prices.shocks] == [-0.2, 0.0] and control.isolation is None
+    matched = json.loads((out / "summary.json").read_text())["matched_isolation"]
+    assert matched["paths"] == 2 and matched["crashed_pool_bad_debt"]["max"] > 0
+    assert set(matched["others"]) == {"core", "1"}
+    assert "Matched control" in (out / "report.html").read_text()
+    # Isolating a Mini-Pool none of whose own assets is shocked is refused before any path runs.
+    calm = {**TINY, "isolation": {"mini_pool": 0}}
+    (tmp_path / "calm.json").write_text(json.dumps(calm))
+    refused = CliRunner().invoke(
+        app, ["lab", "run", str(tmp_path / "calm.json"), "--out", str(tmp_path / "c")]
+    )
+    assert refused.exit_code == 2 and "isolation.mini_pool" in refused.output
+    assert not (tmp_path / "c").exists()
+
+
 def test_cli_refuses_a_bad_file_and_never_creates_a_directory_for_help(tmp_path: Path) -> None:
     from astera.cli import app
 

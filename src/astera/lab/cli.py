@@ -112,7 +112,17 @@ def run(
     """Run a study's paths (local processes, or a Dask cluster) into --out, then its report."""
     s = _study(study, paths)
     try:
+        control = None
+        if s.isolation is not None:
+            from .control import CONTROL_DIR, control_study  # noqa: PLC0415
+
+            control = control_study(s)  # refused before any path runs
         _run(s, out, workers, scheduler, resume, s.name)
+        if control is not None:
+            target = out / CONTROL_DIR
+            _run(
+                control, target, workers, scheduler, resume or (target / "study.json").exists(), control.name
+            )
     except StudyError as e:
         _refuse(e)
     if report:

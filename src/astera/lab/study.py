@@ -195,6 +195,15 @@ class Policy(_Model):
         return self
 
 
+class Isolation(_Model):
+    """Measure one Mini-Pool's crash against a matched control: ``astera lab run`` also runs the
+    study with every shock and depeg of that Mini-Pool's own assets (those no other pool lists)
+    taken out (same draws, so every other price path is identical), into ``DIR/control``, and
+    the report gives what the other pools lose because of the crash, path by path."""
+
+    mini_pool: Annotated[int, Field(ge=0)]
+
+
 class Study(_Model):
     """A whole study (see the module docstring)."""
 
@@ -218,6 +227,7 @@ class Study(_Model):
     #: Named policies ``astera lab compare`` runs the study under, on identical price paths
     #: (the contracts' rules always run too, as ``contracts``).
     compare: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")], Policy] = {}
+    isolation: Isolation | None = None
     #: The study's folder (for relative paths); not part of the study.
     base_dir: str = Field(default=".", exclude=True)
 
