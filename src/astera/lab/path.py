@@ -31,7 +31,7 @@ from astera.core.reserve import Reserve
 from astera.keeper import KeeperEngine, PlannerConfig
 from astera.keeper.engine import oracle_prices
 from astera.keeper.executor import Outcome
-from astera.keeper.market import ConstantProductPool, Market, SlippageExceeded, Token, Venue
+from astera.keeper.market import ConstantProductPool, Market, OrderBook, SlippageExceeded, Token, Venue
 from astera.keeper.monitor import Monitor
 from astera.keeper.planner import LiquidationPlan
 from astera.keeper.valuation import Valuation
@@ -39,7 +39,7 @@ from astera.replay import run_action
 
 from .book import KEEPER, USD, book_document, build_book
 from .prices import PriceModel
-from .study import Study, StudyError
+from .study import Liquidity, Study, StudyError
 
 #: Columns of the per-step table (one row per step, pool and reserve).
 STEP_COLUMNS = (
@@ -121,11 +121,12 @@ class DepthBook:
 
 
 class LabMarket(Market):
-    """Constant-product pools made on demand at the current oracle prices and depths."""
+    """The study's venues (constant-product pools or order books), made on demand at the
+    current oracle prices and depths."""
 
-    def __init__(self, protocol: Protocol, depths: DepthBook, fee_bps: int) -> None:
+    def __init__(self, protocol: Protocol, depths: DepthBook, liquidity: Liquidity) -> None:
         super().__init__()
-        self.protocol, self.depths, self.fee_bps = protocol, depths, fee_bps
+        self.protocol, self.depths, self.liquidity = protocol, depths, liquidity
         self.prices: dict[str, int] = {}
 
     def reset(self) -> None:
@@ -139,12 +140,17 @@ class LabMarket(Market):
     def venue(self, sell: str, buy: str) -> Venue:
         key = (sell, buy)
         if key not in self.venues:
-            dec = self.protocol.decimals
+            dec, liq = self.protocol.decimals, self.liquidity
             depth = int(min(self.depths.depth[sell], self.depths.depth[buy])) * USD
-            pool = ConstantProductPool(
-                Token(sell, dec[sell]), Token(buy, dec[buy]), depth, self.prices, self.fee_bps
-            )
-            self.add(pool)
+            base, quote = Token(sell, dec[sell]), Token(buy, dec[buy])
+            if liq.model == "order_book":
+                level_usd = max(1, depth // liq.levels)
+                self.add(OrderBook(
+                    base, quote, self.prices, level_usd=level_usd, levels=liq.levels,
+                    half_spread_bps=liq.half_spread_bps, step_bps=liq.step_bps,
+                ))  # fmt: skip
+            else:
+                self.add(ConstantProductPool(base, quote, depth, self.prices, liq.fee_bps))
         return self.venues[key]
 
 
@@ -266,7 +272,7 @@ class PathRun:
         self.actions: list[dict[str, Any]] = []
         self.monitor = Monitor(self.protocol)
         self.depths = DepthBook(study, list(self.protocol.decimals))
-        self.market = LabMarket(self.protocol, self.depths, study.liquidity.fee_bps)
+        self.market = LabMarket(self.protocol, self.depths, study.liquidity)
         self.submitter = LabSubmitter(self)
         self.engine = KeeperEngine(
             self.protocol,

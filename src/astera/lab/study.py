@@ -134,19 +134,32 @@ class Prices(_Model):
 
 
 class Liquidity(_Model):
-    """The market the keeper sells into: a constant-product pool per pair whose depth (whole
-    USD per side) is the smaller of the two assets' depths, eaten by the keeper's sales and
-    recovering with a half-life."""
+    """The market the keeper sells into, per pair of assets, with a depth (whole USD per side)
+    that is the smaller of the two assets' depths, eaten by the keeper's sales and recovering
+    with a half-life: a constant-product pool (``model = "constant_product"``, with ``fee_bps``)
+    or an order book (``"order_book"``: ``levels`` bids for the collateral, each ``step_bps``
+    below the last from ``half_spread_bps`` under the oracle, the depth spread evenly over them;
+    nothing is bought past the last level)."""
 
+    model: Literal["constant_product", "order_book"] = "constant_product"
     depth_usd: Annotated[int, Field(ge=1)] = 10_000_000
     asset_depth_usd: dict[str, Annotated[int, Field(ge=1)]] = {}
     fee_bps: Annotated[int, Field(ge=0, lt=10_000)] = 30
+    levels: Annotated[int, Field(ge=1, le=1_000)] = 50
+    half_spread_bps: Annotated[int, Field(ge=0, lt=10_000)] = 5
+    step_bps: Annotated[int, Field(ge=0, lt=10_000)] = 10
     recovery_half_life: Annotated[float, Field(gt=0.0)] = 24.0
     #: The keeper acts every ``keeper_every`` steps (latency) and at most ``keeper_capacity``
     #: liquidations per run (0: no limit).
     keeper_every: Annotated[int, Field(ge=1)] = 1
     keeper_capacity: Annotated[int, Field(ge=0)] = 0
     margin_bps: Annotated[int, Field(ge=0, lt=10_000)] = 50
+
+    @model_validator(mode="after")
+    def _ladder(self) -> Liquidity:
+        if self.half_spread_bps + (self.levels - 1) * self.step_bps >= 10_000:
+            raise ValueError("half_spread_bps + (levels - 1) * step_bps: the last bid must stay above 0")
+        return self
 
 
 class Run(_Model):
