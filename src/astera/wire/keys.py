@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -81,6 +82,12 @@ class Key:
         return key
 
 
+@lru_cache(maxsize=1 << 14)
+def _public_key(address: str) -> Ed25519PublicKey:
+    """The loaded key of a valid address (kept: senders repeat, and loading costs ~8 % of a check)."""
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(address))
+
+
 def verify(address: str, signature_hex: str, message: bytes) -> bool:
     """Whether ``signature_hex`` is ``address``'s Ed25519 signature of ``message``, verified
     strictly: valid public key, R not of small order, S reduced, then RFC 8032."""
@@ -90,7 +97,7 @@ def verify(address: str, signature_hex: str, message: bytes) -> bool:
     if not is_strict_signature(signature):
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(address)).verify(signature, message)
+        _public_key(address).verify(signature, message)
     except (InvalidSignature, ValueError):
         return False
     return True
