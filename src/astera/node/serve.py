@@ -118,6 +118,7 @@ def serve(config: ServeConfig) -> None:
         if config.follow:
             from .follower import LeaderUnreachable, VerificationFailed, open_follower
 
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # not every long poll
             genesis_doc = genesis_mod.load(config.genesis) if config.genesis else None
             try:
                 node: Node = open_follower(
