@@ -111,11 +111,18 @@ def keeper(
         int, typer.Option(min=1, help="USD depth per side of each model AMM pool.")
     ] = 10_000_000,
     margin_bps: Annotated[int, typer.Option(min=0, help="Required profit over cost, in bps.")] = 50,
+    from_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--from-snapshot",
+            help="With --node on a new --data: start from the node's newest proved snapshot.",
+        ),
+    ] = False,
 ) -> None:
     """Run the liquidation engine: on a scenario (after every price move and warp), or with
     --node URL --key KEY against a live node, as anyone may (it follows and verifies the log)."""
     if node is not None:
-        _remote_keeper(node, key, dry_run, data, db, port, depth_usd, margin_bps)
+        _remote_keeper(node, key, dry_run, data, db, port, depth_usd, margin_bps, from_snapshot)
         return
     if scenario is None:
         raise CliError("give a scenario file, or --node URL --key KEY to liquidate on a live node")
@@ -129,13 +136,22 @@ def keeper(
 
 
 def _remote_keeper(
-    url: str, key: str | None, dry_run: bool, data: Path, db: str | None, port: int, depth: int, margin: int
+    url: str,
+    key: str | None,
+    dry_run: bool,
+    data: Path,
+    db: str | None,
+    port: int,
+    depth: int,
+    margin: int,
+    from_snapshot: bool,
 ) -> None:
     """``astera keeper --node URL``: a follower of the node with the keeper on it."""
     import logging
 
     from astera.keeper.in_node import KeeperConfig
     from astera.keeper.remote import open_keeper, serve_keeper
+    from astera.node.follower import LeaderUnreachable, VerificationFailed
 
     from .node_client import load_key
 
@@ -145,7 +161,12 @@ def _remote_keeper(
     logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not every long poll
     config = KeeperConfig(margin_bps=margin, depth_usd=depth * 10**8)
-    keeper_node = open_keeper(url, signer, data, db, config, dry_run, console=err_console)
+    try:
+        keeper_node = open_keeper(
+            url, signer, data, db, config, dry_run, console=err_console, from_snapshot=from_snapshot
+        )
+    except (VerificationFailed, LeaderUnreachable) as e:
+        raise CliError(f"the follower stopped, {e}") from None
     err_console.print(
         f"keeper {signer.address} following {url}{' (dry run)' if dry_run else ''}; "
         f"metrics at http://127.0.0.1:{port}/metrics"
