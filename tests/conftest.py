@@ -47,6 +47,7 @@ SLOW_MODULES = frozenset(
         "test_cli_smoke.py",
         "test_browser.py",
         "test_lab.py",
+        "test_lab_books.py",
         "test_remote_keeper.py",
         "test_openapi_fuzz.py",
     }

@@ -28,6 +28,7 @@ from astera.core.liquidation_policy import LiquidationPolicy
 from astera.replay import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
 
 from .scenario import default_strategy, reserve_params
+from .sources import genesis_scenario
 from .study import Policy, Population, Study, StudyError
 
 #: The account the lab's keeper liquidates from (part of every book).
@@ -174,7 +175,13 @@ def population_actions(head: dict[str, Any], k: int, pop: Population, rng: np.ra
 
 def book_document(study: Study) -> dict[str, Any]:
     """The study's book as one scenario document (deployment, parameters, actions, populations)."""
-    if study.book.scenario is None:
+    if study.book.genesis is not None:
+        try:
+            raw = load_json(study.path(study.book.genesis))
+        except (OSError, ValueError) as e:
+            raise StudyError("book.genesis", f"cannot read a genesis document: {e}") from None
+        doc = genesis_scenario(raw, study.name)
+    elif study.book.scenario is None:
         doc = default_deployment()
     else:
         try:
@@ -239,27 +246,22 @@ def apply_policy(p: Protocol, policy: Policy) -> None:
             min_leftover_base=policy.min_leftover_usd * USD,
             target_health_factor=_wad(policy.target_health_factor),
         )
-        p.set_liquidation_policy(p.admin if ref == "core" else p.mini_pool(int(ref)).admin, ref, rules)
-        if policy.protocol_fee_bps:
+        try:
+            p.set_liquidation_policy(p.admin if ref == "core" else p.mini_pool(int(ref)).admin, ref, rules)
+            fee = policy.protocol_fee_bps
             for r in pool.reserves:
-                if r.liquidation_threshold:
-                    p.set_liquidation_protocol_fee(
-                        p.admin, ref, r.asset, policy.protocol_fee_bps, r.reserve_type
-                    )
+                if fee and r.liquidation_threshold:
+                    p.set_liquidation_protocol_fee(p.admin, ref, r.asset, fee, r.reserve_type)
+        except ProtocolError as e:
+            raise StudyError("policy", f"refused by the protocol: {e}") from None
 
 
-def build_book(doc: dict[str, Any], policy: Policy | None = None) -> Protocol:
-    """Build the book's protocol with the replayer (and the study's liquidation policy, if
-    any); a refused action refuses the study."""
+def build_book(doc: dict[str, Any]) -> Protocol:
+    """Build the book's protocol with the replayer; a refused action refuses the study."""
     try:
         p, _ = build(doc)  # registers every user the actions name; runs none
     except (ProtocolError, ScenarioError, KeyError, TypeError, ValueError) as e:
         raise StudyError("book", f"the deployment is refused: {e}") from None
-    if policy is not None:
-        try:
-            apply_policy(p, policy)
-        except ProtocolError as e:
-            raise StudyError("policy", f"refused by the protocol: {e}") from None
     for i, action in enumerate(doc["actions"]):
         try:
             with p.transaction():

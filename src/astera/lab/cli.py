@@ -26,7 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .study import Study, StudyError, load_study
+from .study import Study, StudyError, load_study, parse_study
 
 app = typer.Typer(
     name="lab", help="The risk lab: Monte Carlo studies on the exact engine.", no_args_is_help=True
@@ -40,13 +40,17 @@ def builtin_studies() -> dict[str, Path]:
     return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
 
 
-def _study(ref: str, paths: int | None) -> Study:
+def _study(ref: str, paths: int | None, from_node: str | None = None) -> Study:
     builtin = builtin_studies()
     path = Path(ref)
     try:
         if not path.exists() and ref in builtin:
             path = builtin[ref]
         study = load_study(path)
+        if from_node is not None:  # the node's live book instead of the study's (validated again)
+            data = study.canonical()
+            data["book"] = {"node": from_node, "seed": study.book.seed}
+            study = parse_study(data, study.base_dir)
         if paths is not None:
             if paths < 1:
                 raise StudyError("--paths", "must be at least 1")
@@ -108,9 +112,12 @@ def run(
     resume: Resume = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Build the report at the end.")] = True,
     open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+    from_node: Annotated[
+        str | None, typer.Option("--from-node", help="Start from a running node's state (http://HOST:PORT).")
+    ] = None,
 ) -> None:
     """Run a study's paths (local processes, or a Dask cluster) into --out, then its report."""
-    s = _study(study, paths)
+    s = _study(study, paths, from_node)
     try:
         control = None
         if s.isolation is not None:

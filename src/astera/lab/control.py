@@ -11,7 +11,9 @@ what the crash caused (:func:`astera.lab.report.matched_isolation`).
 
 from __future__ import annotations
 
-from .book import book_document
+import pickle
+
+from .path import prepared
 from .study import Study, StudyError
 
 #: The control's results, inside the study's result directory.
@@ -20,15 +22,14 @@ CONTROL_DIR = "control"
 
 def own_assets(study: Study, mini_pool: int) -> set[str]:
     """Mini-Pool ``mini_pool``'s reserves that no other pool lists (its tranches excluded)."""
-    doc = book_document(study)
-    minis = doc.get("mini_pools", [])
-    if mini_pool >= len(minis):
+    p = pickle.loads(prepared(study).blob)
+    if mini_pool >= len(p.mini_pools):
         raise StudyError("isolation.mini_pool", f"no Mini-Pool {mini_pool}")
-    mine = {a for a, r in minis[mini_pool]["reserves"].items() if "tranche_of" not in r}
-    others = set(doc["core_pool"]["reserves"])
-    for k, mp in enumerate(minis):
-        if k != mini_pool:
-            others |= set(mp["reserves"])
+    mine = {r.asset for r in p.mini_pools[mini_pool].reserves if r.tranche_of is None}
+    others = {r.asset for r in p.core.reserves}
+    for mp in p.mini_pools:
+        if mp.id != mini_pool:
+            others |= {r.asset for r in mp.reserves}
     return mine - others
 
 

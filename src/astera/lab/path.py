@@ -37,8 +37,9 @@ from astera.keeper.planner import LiquidationPlan
 from astera.keeper.valuation import Valuation
 from astera.replay import run_action
 
-from .book import KEEPER, USD, book_document, build_book
+from .book import KEEPER, USD, apply_policy, book_document, build_book
 from .prices import PriceModel
+from .sources import data_dir_protocol, node_protocol
 from .study import Liquidity, Study, StudyError
 
 #: Columns of the per-step table (one row per step, pool and reserve).
@@ -56,18 +57,28 @@ OUTCOME_COLUMNS = (
 
 @dataclass
 class Prepared:
-    """What every path of one study shares: the book (document and pickled protocol) and the
-    price model. Built once per process."""
+    """What every path of one study shares: the book (its document, None for a node's live
+    book, and the pickled protocol) and the price model. Built once per process."""
 
     study: Study
-    doc: dict[str, Any]
+    doc: dict[str, Any] | None
     blob: bytes
     prices: PriceModel
 
     @classmethod
     def of(cls, study: Study) -> Prepared:
-        doc = book_document(study)
-        protocol = build_book(doc, study.policy)
+        doc: dict[str, Any] | None = None
+        if study.book.node is not None:
+            protocol = node_protocol(study.book.node)
+        elif study.book.data_dir is not None:
+            protocol = data_dir_protocol(study.path(study.book.data_dir))
+        else:
+            doc = book_document(study)
+            protocol = build_book(doc)
+        if KEEPER not in protocol.users:
+            protocol.register_user(KEEPER)
+        if study.policy is not None:
+            apply_policy(protocol, study.policy)
         model = PriceModel(study, oracle_prices(protocol))
         return cls(study, doc, pickle.dumps(protocol, protocol=pickle.HIGHEST_PROTOCOL), model)
 
@@ -476,6 +487,8 @@ class PathRun:
         the document would not replay to the path's state."""
         if self.study.policy is not None:
             raise StudyError("policy", "a path run under a liquidation policy cannot be exported yet")
+        if self.doc is None:
+            raise StudyError("book", "a node's live book is a state, not a scenario document: no export")
         return {
             **self.doc,
             "name": f"{self.study.name}-path-{self.index}",

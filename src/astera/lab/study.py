@@ -67,14 +67,35 @@ class Population(_Model):
 
 
 class Book(_Model):
-    """The starting book: a scenario document (deployment and actions), or the lab's default
-    deployment, plus synthetic populations."""
+    """The starting book: a scenario document (deployment and actions), a node's genesis
+    document, or the lab's default deployment, plus synthetic populations; or a node's live
+    state (a running node's URL or a node's data directory: :mod:`astera.lab.sources`)."""
 
     #: An ``astera-scenario/1`` file, relative to the study file; default: the lab deployment.
     scenario: str | None = None
+    #: An ``astera-genesis/1`` file (its markets and opening deposits), relative to the study file.
+    genesis: str | None = None
+    #: A running node's base URL (``http://HOST:PORT``): its state at the head.
+    node: Annotated[str, Field(pattern=r"^https?://[^\s]+$")] | None = None
+    #: A node's data directory (holding ``ledger.sqlite3``), relative to the study file.
+    data_dir: str | None = None
     population: list[Population] = []
     #: Seed of the synthetic population (default: the study seed).
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Book:
+        named = [k for k in ("scenario", "genesis", "node", "data_dir") if getattr(self, k) is not None]
+        if len(named) > 1:
+            raise ValueError(f"one source of the book, not {' and '.join(named)}")
+        if self.live and self.population:
+            raise ValueError("a node's live book takes no synthetic population")
+        return self
+
+    @property
+    def live(self) -> bool:
+        """A node's state rather than a document."""
+        return self.node is not None or self.data_dir is not None
 
 
 class Jumps(_Model):
@@ -243,6 +264,14 @@ class Study(_Model):
     isolation: Isolation | None = None
     #: The study's folder (for relative paths); not part of the study.
     base_dir: str = Field(default=".", exclude=True)
+
+    @model_validator(mode="after")
+    def _live_book(self) -> Study:
+        if self.book.live and (self.parameters or self.sweep):
+            raise ValueError(
+                "parameters and sweeps change a deployment document; a node's live book has none"
+            )
+        return self
 
     @field_validator("compare")
     @classmethod
