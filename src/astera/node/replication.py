@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
@@ -52,14 +51,7 @@ def block_wire(header: Header, txs: list[tuple[Any, ...]]) -> dict[str, Any]:
 
 def read_log(store: SqlStore, after: int, limit: int, max_txs: int = MAX_TXS) -> list[dict[str, Any]]:
     """Up to ``limit`` blocks after height ``after`` (fewer once ``max_txs`` transactions are in)."""
-    out: list[dict[str, Any]] = []
-    count = 0
-    for header, txs in islice(store.log(after, chunk=limit), limit):
-        out.append(block_wire(header, txs))
-        count += len(txs)
-        if count >= max_txs:
-            break
-    return out
+    return [block_wire(header, txs) for header, txs in store.log_page(after, limit, max_txs)]
 
 
 def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:

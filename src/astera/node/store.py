@@ -266,25 +266,43 @@ class SqlStore(ABC):
     def log(self, after_height: int, chunk: int = 200) -> Iterator[tuple[Header, list[tuple[Any, ...]]]]:
         """Blocks after ``after_height`` in order, each with its transactions (hash, body, signature)."""
         while True:
-            headers = [
-                header_of(r)
-                for r in self._query(
-                    f"SELECT {BLOCK_COLS} FROM blocks WHERE height > ? ORDER BY height LIMIT ?",
-                    (after_height, chunk),
-                )
-            ]
-            if not headers:
+            page = self.log_page(after_height, chunk)
+            if not page:
                 return
-            txs = self._query(
-                "SELECT height, hash, body, signature FROM txs WHERE height > ? AND height <= ? ORDER BY seq",
-                (after_height, headers[-1].height),
+            yield from page
+            after_height = page[-1][0].height
+
+    def log_page(
+        self, after_height: int, limit: int, max_txs: int | None = None
+    ) -> list[tuple[Header, list[tuple[Any, ...]]]]:
+        """Up to ``limit`` blocks after ``after_height``, each with its transactions (hash, body,
+        signature); with ``max_txs``, none after the block that brings them to that many (a
+        block is never split). Two indexed reads: the headers, then the transactions' range of
+        sequence numbers, which the headers give."""
+        headers = [
+            header_of(r)
+            for r in self._query(
+                f"SELECT {BLOCK_COLS} FROM blocks WHERE height > ? ORDER BY height LIMIT ?",
+                (after_height, limit),
             )
-            by_height: dict[int, list[tuple[Any, ...]]] = {}
-            for row in txs:
-                by_height.setdefault(row[0], []).append(row[1:])
-            for h in headers:
-                yield h, by_height.get(h.height, [])
-            after_height = headers[-1].height
+        ]
+        if max_txs is not None:
+            count = 0
+            for i, h in enumerate(headers):
+                count += h.tx_count
+                if count >= max_txs:
+                    del headers[i + 1 :]
+                    break
+        if not headers:
+            return []
+        first, last = headers[0], headers[-1]
+        by_height: dict[int, list[tuple[Any, ...]]] = {}
+        for row in self._query(
+            "SELECT height, hash, body, signature FROM txs WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (first.first_tx, last.first_tx + last.tx_count),
+        ):
+            by_height.setdefault(row[0], []).append(row[1:])
+        return [(h, by_height.get(h.height, [])) for h in headers]
 
     def _page(
         self,
