@@ -31,21 +31,21 @@ def pushed_market(p: Protocol, tokens: list[Token], depth_usd: int, k: int) -> M
     return market
 
 
-def check(p: Protocol, market: Market, monitor: Monitor) -> tuple[int, int]:
-    """(accounts screened, unhealthy accounts) in the Core-Pool's queue; fails on a screened
-    account the planner would liquidate."""
+def check(p: Protocol, market: Market, monitor: Monitor, ref: str | int = "core") -> tuple[int, int]:
+    """(accounts screened, unhealthy accounts) in a pool's queue; fails on a screened account the
+    planner would liquidate."""
     screen = MarketScreen(market, PlannerConfig().margin_bps, "keeper")
     screen.start()
     planner = Planner(p, market)
-    valuation = Valuation(p.core)
-    index = monitor.index("core")
+    index = monitor.index(ref)
+    valuation = Valuation(index.pool)
     rows, _ = index.queue_rows()
     screened = k = 0
     while k < len(rows):
         taken = screen.next(index, rows, k)
         for row in rows[k:taken].tolist():
             user = index.users[row]
-            assert planner.plan("core", user, valuation.position(user)) is None, user
+            assert planner.plan(ref, user, valuation.position(user)) is None, user
         screened += taken - k
         k = taken + 1
     return screened, len(rows)
@@ -62,6 +62,9 @@ def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
     results = [check(p, pushed_market(p, TOKENS, 2_000_000, k), monitor) for k in range(0, 16)]
     assert results[0][0] == 0 and results[-1][0] > results[-1][1] // 2 > 10
     assert any(0 < s < n for s, n in results)
+    # Mini-Pool 0: WETH collateral, aUSDC tranche debt repaid in Core shares minted by a deposit.
+    minis = [check(p, pushed_market(p, TOKENS, 200_000, k), monitor, 0) for k in range(0, 16)]
+    assert minis[0][0] == 0 and minis[-1][0] == minis[-1][1] > 10
 
     coarse = coarse_book(random.Random(3), 200)
     for asset, kept in (("GEM", 60), ("TKN", 75)):

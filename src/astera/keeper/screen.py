@@ -8,29 +8,31 @@ screen gets the same answer for a pool's whole index with a few NumPy comparison
 engine skips those accounts without valuing them.
 
 The proof works per pair of reserves (collateral ``c``, debt ``d``), from the market's best
-rate for selling ``c`` for ``d`` (:meth:`~astera.keeper.market.Market.rate_bound`: every
-sale of ``a`` returns at most ``a·num // den``). A pair is **hopeless** when
+rate for selling what the liquidator receives for what it pays with
+(:meth:`~astera.keeper.market.Market.rate_bound`: a sale of ``x`` returns at most
+``x·num // den``). With ``N = dp·10^cd·bonus`` and ``D = 10⁴·cp·10^dd`` (``cp``/``dp`` the
+pool's prices of the two reserves, ``cd``/``dd`` their decimals), ``R = 10⁴ + margin_bps``, and
+for a Mini-Pool tranche the Core index ``U`` at which seized tranche collateral is unwrapped
+(received ``≤ seized·U/RAY + ½``) or ``M`` at which tranche debt is repaid in Core shares
+minted by a deposit (paid ``≥ repaid·M/RAY``: the deposit is rounded up; ``U = M = RAY`` and no
+½ term without a tranche), a repayment of ``a`` (debt units) that the collateral covers seizes at most
+``(a·N + 5000)/D`` (``percentMul`` rounds half up, then a floor), so
 
-    ``(N + 5000) · num · (1 + δ)  ≤  required · den · cp · 10^dd``,   ``δ = 2⁻²⁰``,
+    ``10⁴·proceeds ≤ a·sL + cL``  and  ``R·cost ≥ a·sR``,
+    ``sL = N·U·num·10⁴ / (D·RAY·den)``, ``sR = M·R / RAY``.
 
-with ``N = dp · 10^cd · bonus``, ``cp``/``dp`` the pool's prices, ``cd``/``dd`` the
-decimals and ``required = 10⁴ + margin_bps``. Then, whatever the close factor or sizing rule:
-
-* a request of ``r`` that the collateral covers seizes at most ``r·(N + 5000) / D``
-  (``D = 10⁴·cp·10^dd``; ``percentMul`` rounds half up, then a floor), which sells for less
-  than ``r·required / 10⁴``, and the cost is at least ``r``: unprofitable (the planner's own
-  :meth:`~astera.keeper.planner._Pair.hopeless` argument, ``δ = 0``);
-* a request that takes all ``s`` units of collateral repays ``needed ≥ (V − 1)·10⁴/bonus − 1``
-  (``V = cp·s·10^dd / (dp·10^cd)``, the collateral's worth in debt units; two floors and a
-  half-up division) and sells for less than ``required·V / (bonus·(1 + δ))``, which is below
-  ``required·needed / 10⁴`` once ``V ≥ (1 + δ)(1 + bonus/10⁴)/δ``. The screen asks twice
-  that, plus a unit (covering ``rayMul`` and the float reading of the scaled balance), so an
-  account with a few dollars of collateral in the pair is left to the planner.
-
-Pairs paid or received through a Mini-Pool tranche (the executor wraps and unwraps Core
-shares), or in the same asset, are never called hopeless; a pair with no route is never
-planned, so it does not stop an account from being screened. An account is screened when
-every (collateral leg, debt leg) pair it holds is hopeless for it (or has no route).
+A pair is **hopeless** when ``sL·(1 + δ) ≤ sR`` (``δ = 2⁻²⁰``) and the inequality
+``a·sL + cL < a·sR`` holds at ``a = 1``, both checked exactly in integers: both sides
+are linear in ``a``, so no covered request of any size is profitable, whatever the close
+factor or sizing rule. The one request the collateral does not cover takes all ``s`` of it and
+repays ``needed ≥ (V − 1)·10⁴/bonus − 1`` (``V = cp·s·10^dd/(dp·10^cd)``: two floors and a
+half-up division), hence ``s ≤ (needed + 2)·N/D``, and is unprofitable once
+``needed > (2 + cL'/sL)/δ`` (``cL'`` the receive rounding's share of ``cL``). The screen
+turns that into a least scaled collateral balance per pair, doubled and plus a unit (covering
+``rayMul`` and the float reading of the index), so an account with only a little collateral in
+the pair is left to the planner. A pair received and paid in the same asset is never hopeless;
+a pair with no route is never planned, so it does not stop an account from being screened. An
+account is screened when every (collateral leg, debt leg) pair it holds is hopeless for it.
 
 Within one engine run prices, indexes and the index rows of accounts not yet taken up stand
 still, and the venues move only with the engine's own sales: :meth:`MarketScreen.sold`
@@ -42,6 +44,8 @@ row is never screened (its position changes within a run).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,8 +61,24 @@ INV_DELTA = 1 << 20
 
 #: A pair's verdict is the smallest scaled collateral its proof covers (hopeless), or one of these.
 NOT_HOPELESS = float("inf")
-NO_ROUTE = 0.0
+NO_ROUTE = -2.0
 NO_VENUE = -1.0
+
+
+class _Terms(NamedTuple):
+    """What judging a pair needs besides the market's rate: fixed for the run."""
+
+    receive: str
+    pay: str
+    n: int
+    d: int
+    #: Core indexes for unwrapping seized tranche collateral and minting tranche debt shares.
+    unwrap: int | None
+    mint: int | None
+    #: Debt units per unit of collateral, and the collateral's normalized income (float).
+    per_unit: float
+    income: int
+    bonus: int
 
 
 class _PoolScreen:
@@ -81,11 +101,12 @@ class _PoolScreen:
         #: The pairs trading each unordered pair of assets (what a sale re-judges).
         self.by_assets: dict[frozenset[str], list[int]] = {}
         for k, (c, d) in enumerate(self.pairs):
-            self.by_assets.setdefault(frozenset((c.asset, d.asset)), []).append(k)
+            receive = c.asset if c.tranche_of is None else c.tranche_of.asset
+            pay = d.asset if d.tranche_of is None else d.tranche_of.asset
+            self.by_assets.setdefault(frozenset((receive, pay)), []).append(k)
         self.verdicts = [NO_VENUE] * len(self.pairs)
-        #: Per pair, once asked: ``(a, b, least)``, hopeless when ``a·num ≤ b·den``, with the
-        #: smallest scaled collateral the proof then covers; None for a pair never hopeless.
-        self.terms: dict[int, tuple[int, int, float] | None] = {}
+        #: Per pair, once asked: its :class:`_Terms`; None for a pair never hopeless.
+        self.terms: dict[int, _Terms | None] = {}
         #: How many venues the market had when the pairs without one were last judged.
         self.venues = -1
         #: Positions in ``rows`` the screen cannot prove futile, ascending; None when stale.
@@ -142,41 +163,56 @@ class MarketScreen:
         return changed
 
     def _verdict(self, screen: _PoolScreen, j: int) -> float:
-        c, d = screen.pairs[j]
-        if c.tranche_of is not None or d.tranche_of is not None or c.asset == d.asset:
+        if j not in screen.terms:
+            screen.terms[j] = self._terms(screen.index, *screen.pairs[j])
+        t = screen.terms[j]
+        if t is None:
             return NOT_HOPELESS
         market = self.market
-        if not market.has_route(c.asset, d.asset):
+        if not market.has_route(t.receive, t.pay):
             return NO_ROUTE
-        bound = market.rate_bound(c.asset, d.asset)
+        bound = market.rate_bound(t.receive, t.pay)
         if bound is None:
             return NO_VENUE
-        if j not in screen.terms:
-            screen.terms[j] = self._terms(screen.index, c, d)
-        terms = screen.terms[j]
-        if terms is None:
-            return NOT_HOPELESS
-        a, b, least = terms
         num, den = bound
-        return least if a * num <= b * den else NOT_HOPELESS
+        r, u, m = self.required, t.unwrap or RAY, t.mint or RAY
+        # sL·(1 + δ) ≤ sR, times D·RAY·den·2²⁰:
+        if t.n * u * num * PERCENTAGE_FACTOR * (INV_DELTA + 1) > m * r * t.d * den * INV_DELTA:
+            return NOT_HOPELESS
+        # a = 1, times 2·D·RAY·den: (2(N + 5000)·U + [D·RAY])·num·10⁴ < 2·M·R·D·den.
+        lhs = (2 * (t.n + HALF_PERCENT) * u + (t.d * RAY if t.unwrap else 0)) * num * PERCENTAGE_FACTOR
+        if lhs >= 2 * m * r * t.d * den:
+            return NOT_HOPELESS
+        # The request that takes all the collateral: the least balance the proof covers.
+        slope = t.n * u * num * PERCENTAGE_FACTOR / (t.d * RAY * den)
+        rounding = num * PERCENTAGE_FACTOR / (2 * den) if t.unwrap else 0.0
+        needed = (2 + rounding / slope) * INV_DELTA if slope > 0 else 0.0
+        least_v = (needed + 2) * t.bonus / PERCENTAGE_FACTOR + 1
+        return 2 * (least_v / t.per_unit + 1) * RAY / t.income + 2
 
-    def _terms(self, index: PoolIndex, c: Reserve, d: Reserve) -> tuple[int, int, float] | None:
-        """What judging the pair needs besides the market's rate: fixed for the run."""
-        pool = index.pool
+    def _terms(self, index: PoolIndex, c: Reserve, d: Reserve) -> _Terms | None:
+        pool, now = index.pool, index.pool.world.now
+        receive = c.asset if c.tranche_of is None else c.tranche_of.asset
+        pay = d.asset if d.tranche_of is None else d.tranche_of.asset
+        if receive == pay:
+            return None
         try:
             cp, dp = pool.price(c), pool.price(d)
         except ProtocolError:
             return None
         if cp == 0 or dp == 0:
             return None
-        bonus = c.liquidation_bonus
-        a = (dp * 10**c.decimals * bonus + HALF_PERCENT) * (INV_DELTA + 1)
-        b = self.required * cp * 10**d.decimals * INV_DELTA
-        # V ≥ 2·(1 + δ)(1 + bonus/10⁴)/δ debt units, as scaled collateral, plus one unit.
-        least_v = 2 * (INV_DELTA + 1) * (PERCENTAGE_FACTOR + bonus) / PERCENTAGE_FACTOR
-        per_unit = cp * 10**d.decimals / (dp * 10**c.decimals)  # debt units per collateral unit
-        income: int = c.normalized_income(pool.world.now)
-        return a, b, (least_v / per_unit + 1) * RAY / income + 2
+        return _Terms(
+            receive,
+            pay,
+            dp * 10**c.decimals * c.liquidation_bonus,
+            PERCENTAGE_FACTOR * cp * 10**d.decimals,
+            None if c.tranche_of is None else c.tranche_of.normalized_income(now),
+            None if d.tranche_of is None else d.tranche_of.normalized_income(now),
+            cp * 10**d.decimals / (dp * 10**c.decimals),
+            c.normalized_income(now),
+            c.liquidation_bonus,
+        )
 
     def _mask(self, screen: _PoolScreen) -> np.ndarray:
         """Queue rows every one of whose (collateral, debt) leg pairs is hopeless for it, or unrouted."""
