@@ -192,10 +192,13 @@ def main() -> None:
         f"{head / seconds:,.0f} blocks/s, {tx_rate:,.0f} tx/s; after the first block "
         f"{steady_rate:,.0f} tx/s (10^6 txs at this rate: {10**6 / steady_rate / 60:.1f} min)"
     )
+    per_tx = (follower_cpu + leader_cpu) / args.txs
     print(
         f"CPU per tx: follower {follower_cpu / args.txs * 1e6:.0f} us ({len(cpu)} processes: its own "
-        f"and its workers), leader serving the log {leader_cpu / args.txs * 1e6:.0f} us; "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"and its workers), leader serving the log {leader_cpu / args.txs * 1e6:.0f} us; the follower "
+        f"used {follower_cpu / seconds:.2f} cores; load average {os.getloadavg()[0]:.1f}. Bound on 2 idle "
+        f"cores (all CPU spread over both, not measured): {2 / per_tx:,.0f} tx/s, "
+        f"10^6 txs in {10**6 * per_tx / 2 / 60:.1f} min"
     )
     p50, p99 = samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
     print(
