@@ -5,6 +5,7 @@ nothing unverified served."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pickle
@@ -14,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from astera.node import verifier
 from astera.node.chain import ReplayError, verify
 from astera.node.follower import VerificationFailed
 from astera.node.snapshots import MAGIC
 from astera.node.store import open_store
+from astera.node.transactions import decode_tx
 from astera.wire import sign_tx
 
 from .follow_harness import Stub, follower, leader, tampered_leader, wait_for, wait_stopped
@@ -97,8 +100,6 @@ def resigned_amount(block: dict[str, Any]) -> None:
     body = json.loads(block["txs"][0][1])
     body["params"]["amount"] = str(int(body["params"]["amount"]) + 1)
     envelope = sign_tx(key("alice"), body["chain_id"], body["nonce"], body["action"], body["params"])
-    from astera.node.transactions import decode_tx
-
     tx = decode_tx(envelope, body["chain_id"])
     block["txs"][0] = [tx.hash, tx.body, tx.signature]
 
@@ -229,3 +230,33 @@ def test_a_tampered_snapshot_is_refused_before_anything_is_stored(
         assert store.genesis_json() is None  # nothing written
     finally:
         store.close()
+
+
+def test_the_workers_answer_every_transaction_in_order_with_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chain_id = "astera-test"
+    txs = [
+        decode_tx(
+            sign_tx(key("alice"), chain_id, n, "deposit", {"pool": "core", "asset": "USDC", "amount": "1"}),
+            chain_id,
+        )
+        for n in range(40)
+    ]
+    items = [(tx.hash, tx.body, tx.signature) for tx in txs]
+    items[25] = (items[25][0], items[25][1], ("0" if items[25][2][0] != "0" else "1") + items[25][2][1:])
+    items[31] = (items[31][0], items[31][1].replace('"nonce":31', '"nonce": 31'), items[31][2])
+    monkeypatch.setattr(verifier, "BATCH", 8)  # five parts, answered in order
+
+    async def run() -> list[Any]:
+        checker = verifier.Verifier(1)
+        try:
+            return [r for part in await checker.check(items, chain_id) for r in part]
+        finally:
+            checker.close()
+
+    results = asyncio.run(run())
+    assert results[25] == "bad signature"
+    assert results[31].startswith("its body is not canonical")
+    for i in set(range(40)) - {25, 31}:
+        assert verifier.signed_tx(items[i], results[i]) == txs[i]

@@ -56,7 +56,7 @@ from .metrics import Metrics
 from .node import Node
 from .sequencer import CommittedBlock, Receipt, Sequencer
 from .transactions import SignedTx
-from .verifier import Verifier
+from .verifier import Fields, Verifier, signed_tx
 
 log = logging.getLogger("astera.follower")
 
@@ -186,7 +186,7 @@ class Page:
     """Fetched blocks, their transactions' checks under way on the workers."""
 
     blocks: list[WireBlock]
-    checked: asyncio.Future[list[list[SignedTx | str]]]
+    checked: asyncio.Future[list[list[Fields | str]]]
     failure: VerificationFailed | None = None
 
 
@@ -411,11 +411,13 @@ class Follower(Sequencer):
             prev = self.head
             for wire in page.blocks:
                 txs = []
-                for index, (tx_hash, _, _) in enumerate(wire.txs):
-                    tx = next(checked)
-                    if isinstance(tx, str):
-                        raise VerificationFailed(wire.header.height, f"transaction {index} ({tx_hash}): {tx}")
-                    txs.append(tx)
+                for index, item in enumerate(wire.txs):
+                    fields = next(checked)
+                    if isinstance(fields, str):
+                        raise VerificationFailed(
+                            wire.header.height, f"transaction {index} ({item[0]}): {fields}"
+                        )
+                    txs.append(signed_tx(item, fields))
                 block = apply_block(self.ledger, prev, wire, txs)
                 verified.append(block)
                 prev = block.header

@@ -5,8 +5,9 @@ canonical JSON that was signed, hashes to the hash logged, names a known action 
 parameters, and carries its sender's valid Ed25519 signature under the strict rules of
 :mod:`astera.wire.public_keys`. None of that depends on the ledger, so it runs on a pool of
 worker processes, one per core, on pages fetched ahead of the replay; the replay then only
-applies. A worker answers each transaction decoded (a :class:`SignedTx`), or the reason it
-is not valid, in log order.
+applies. A worker answers, in log order, each transaction's decoded fields (a plain tuple,
+a third of a :class:`SignedTx`'s pickle: the body and signature are not sent back), or the
+reason it is not valid; :func:`signed_tx` puts a transaction back together.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import asyncio
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import Final
+from typing import Any, Final
 
 from .errors import NodeError
 from .transactions import SignedTx, decode_tx
 
 #: A logged transaction as ``/log`` serves it: hash, signed body (canonical JSON), signature.
 Item = tuple[str, str, str]
+#: What a worker sends back for a valid transaction: hash, sender, nonce, action, parsed
+#: parameters, expiry.
+Fields = tuple[str, str, int, str, dict[str, Any], int | None]
 #: Transactions per task of the worker processes.
 BATCH: Final = 256
 #: Pages of at most this many transactions (a caught-up follower's usual page: the leader's
@@ -29,9 +33,9 @@ BATCH: Final = 256
 INLINE: Final = 16
 
 
-def check(items: list[Item], chain_id: str) -> list[SignedTx | str]:
+def check(items: list[Item], chain_id: str) -> list[Fields | str]:
     """Each transaction decoded and verified, or why it is not valid (in a worker process)."""
-    out: list[SignedTx | str] = []
+    out: list[Fields | str] = []
     for tx_hash, body, signature in items:
         try:
             tx = decode_tx({"tx": json.loads(body), "signature": signature}, chain_id)
@@ -44,8 +48,14 @@ def check(items: list[Item], chain_id: str) -> list[SignedTx | str]:
         if tx.body != body or tx.hash != tx_hash:
             out.append(f"its body is not canonical or hashes to {tx.hash}")
         else:
-            out.append(tx)
+            out.append((tx.hash, tx.sender, tx.nonce, tx.action, tx.args, tx.expires_at))
     return out
+
+
+def signed_tx(item: Item, fields: Fields) -> SignedTx:
+    """The transaction ``item`` (as logged), from what a worker found it holds."""
+    tx_hash, sender, nonce, action, args, expires_at = fields
+    return SignedTx(tx_hash, sender, nonce, action, args, item[1], item[2], expires_at)
 
 
 def _ready() -> None:
@@ -65,11 +75,11 @@ class Verifier:
         for _ in range(self.workers):
             self.pool.submit(_ready)
 
-    def check(self, items: list[Item], chain_id: str) -> asyncio.Future[list[list[SignedTx | str]]]:
+    def check(self, items: list[Item], chain_id: str) -> asyncio.Future[list[list[Fields | str]]]:
         """Every item checked, spread over the workers from now (or here and now, up to
         :data:`INLINE` items): the answers in order, in parts of :data:`BATCH`."""
         if len(items) <= INLINE:
-            done: asyncio.Future[list[list[SignedTx | str]]] = asyncio.get_running_loop().create_future()
+            done: asyncio.Future[list[list[Fields | str]]] = asyncio.get_running_loop().create_future()
             done.set_result([check(items, chain_id)])
             return done
         return asyncio.gather(
