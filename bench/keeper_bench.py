@@ -40,7 +40,7 @@ from astera.core import WAD, Protocol, account_data
 from astera.keeper import InProcessSubmitter, KeeperEngine, Monitor
 from astera.keeper.demo import demo_scenario
 from astera.keeper.scenario import fund, model_market
-from astera.replay import build, run_action
+from astera.scenario import build, run_action
 
 USD = 10**8
 T = TypeVar("T")

@@ -167,7 +167,7 @@ def replay_once(path: Path) -> tuple[int, int, float, float, int]:
     code = (
         "import resource, sys, time\n"
         "from pathlib import Path\n"
-        "from astera.replay import main_replay\n"
+        "from astera.scenario import main_replay\n"
         "t0 = time.process_time()\n"
         "main_replay(Path(sys.argv[1]), None)\n"
         "print('cpu', time.process_time() - t0)\n"

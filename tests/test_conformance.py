@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from astera.replay import replay
+from astera.scenario import replay
 from conftest import _find_vectors_dir
 from vector_diff import compare_trace, diff, load_vector, vector_names
 

@@ -12,7 +12,7 @@ import pytest
 from astera.core import ProtocolError
 from astera.node.genesis import GenesisError
 from astera.node.genesis import build as build_genesis
-from astera.replay import ScenarioError, build
+from astera.scenario import ScenarioError, build
 from node.node_harness import make_genesis
 
 BASIC = Path(__file__).parent / "vectors" / "basic.scenario.json"

@@ -18,7 +18,7 @@ goes (borrow a fraction of the borrowing power, liquidate unhealthy accounts, re
 debt), so most actions succeed and the deep paths are reached. The scenario document it
 emits is then checked on a fresh replay:
 
-1. :func:`astera.replay.replay` raises nothing, and no step's error code is an ``input:``
+1. :func:`astera.scenario.replay` raises nothing, and no step's error code is an ``input:``
    code or an unknown one (only contract reverts belong in a trace);
 2. a failed step leaves the exported state and the timestamp exactly as they were, and
    replacing every failed action by a ``snapshot`` gives the same trace and final
@@ -58,7 +58,7 @@ import pytest
 
 from astera.core import ProtocolError
 from astera.core.errors import ERROR_NAMES
-from astera.replay import build, export_state, replay, run_action
+from astera.scenario import build, export_state, replay, run_action
 from vector_diff import diff
 
 RAY = 10**27

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from astera import scenario_reader
-from astera.replay import USER_KEYS, replay
+from astera.scenario import USER_KEYS, replay
+from astera.scenario import reader as scenario_reader
 from vector_diff import load_vector
 
 DOC: dict[str, Any] = {
@@ -91,7 +91,7 @@ def test_cli_trace_of_a_streamed_scenario_equals_the_in_memory_replay(
     tmp_path: Path, vectors_dir: Path, keep_bytes: int, monkeypatch: Any
 ) -> None:
     """Streamed twice (a large file) or decoded once and kept (a small one): the same trace."""
-    from astera.replay import main_replay
+    from astera.scenario import main_replay
 
     monkeypatch.setattr(scenario_reader, "KEEP_BYTES", keep_bytes)
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from astera.replay import replay
+from astera.scenario import replay
 
 #: The per-step fields FORMAT §5 compares (``step`` and ``action`` are copies of the input).
 STEP_FIELDS = ("ok", "error", "timestamp", "state")

@@ -10,7 +10,7 @@ from astera.core import DefaultRateStrategy, Protocol, ProtocolError
 from astera.keeper import InProcessSubmitter, KeeperEngine, Market, PlannerConfig
 from astera.keeper.demo import demo_scenario
 from astera.keeper.scenario import fund, model_market
-from astera.replay import build, run_action
+from astera.scenario import build, run_action
 
 USD = 10**8
 WETH = 10**18

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from astera.cli import app
 from astera.keeper.scenario import run_scenario
-from astera.replay import load_json
+from astera.scenario import load_json
 
 
 def test_keeper_command_on_the_seed_example(vectors_dir: Path) -> None:

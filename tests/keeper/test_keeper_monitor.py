@@ -15,7 +15,7 @@ from keeper_helpers import COARSE, USD, USDC, WETH, act, coarse_book, deploy, ra
 
 from astera.core import WAD, DefaultRateStrategy, Protocol, ProtocolError, account_data
 from astera.keeper import Monitor
-from astera.replay import run_action
+from astera.scenario import run_action
 
 
 def brute_force(p: Protocol) -> list[tuple[object, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from keeper_helpers import USD, engine
 
 from astera.core import WAD, Protocol
-from astera.replay import build, run_action
+from astera.scenario import build, run_action
 
 
 def _before_liquidation(vectors_dir: Path) -> Protocol:

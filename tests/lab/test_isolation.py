@@ -36,7 +36,7 @@ from astera.lab.isolation import (
     isolation_report,
 )
 from astera.lab.scenario import LiveScenario
-from astera.replay import replay
+from astera.scenario import replay
 
 DROPS = (9500, 5500)  # 95%: the loss exceeds A's other deposits; 55%: it does not
 

@@ -21,7 +21,7 @@ from astera.lab.path import OUTCOME_COLUMNS, run_path
 from astera.lab.report import build_report, expected_shortfall, nearest_rank, summarize
 from astera.lab.runner import ResultDir, run_study
 from astera.lab.study import Study, StudyError, parse_study
-from astera.replay import replay
+from astera.scenario import replay
 
 TINY: dict[str, Any] = {
     "name": "tiny",

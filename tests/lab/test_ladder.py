@@ -11,7 +11,7 @@ from astera.core import Protocol
 from astera.keeper import InProcessSubmitter, KeeperEngine, PlannerConfig
 from astera.keeper.scenario import DEFAULT_DEPTH_USD, fund, model_market
 from astera.lab.ladder import LIQUIDATOR, collateral_assets, shock_ladder
-from astera.replay import build, load_json, run_action
+from astera.scenario import build, load_json, run_action
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "isolation-crash.json"
 

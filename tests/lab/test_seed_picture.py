@@ -19,7 +19,7 @@ from astera.core import RAY
 from astera.core.wadray import ray_div
 from astera.lab.experiments import render
 from astera.lab.seed_picture import LAYOUTS, LayoutRates, findings, seed_picture
-from astera.replay import replay
+from astera.scenario import replay
 
 ETH = 10**18
 

@@ -94,7 +94,7 @@ def guarded(fn: Callable[P, T]) -> Callable[P, T]:
 
 def load_json_file(path: Path) -> Any:
     """A JSON document (``.gz`` too) from a file, or a :class:`CliError` naming the problem."""
-    from astera.replay import load_json
+    from astera.scenario import load_json
 
     if not path.exists():
         raise CliError(f"no such file: {path}")
@@ -112,8 +112,8 @@ def load_json_file(path: Path) -> Any:
 def scenario_errors(path: Path) -> Iterator[None]:
     """Turn a malformed scenario (valid JSON, wrong shape) into a :class:`CliError`."""
     from astera.core import ProtocolError
-    from astera.replay import SCENARIO_FORMAT, ScenarioError
-    from astera.scenario_reader import ScenarioFormatError
+    from astera.scenario import SCENARIO_FORMAT, ScenarioError
+    from astera.scenario.reader import ScenarioFormatError
 
     try:
         yield

@@ -59,7 +59,7 @@ def replay(
     ] = None,
 ) -> None:
     """Replay a scenario (conformance vector) through the protocol core."""
-    from astera.replay import main_replay
+    from astera.scenario import main_replay
 
     if not scenario.is_file():
         raise CliError(

@@ -3,8 +3,8 @@
 Each entry point reads top to bottom as the contracts do it: validate on the pre-action
 state (with view-accrued balances; the rules are in :mod:`astera.core.validation`),
 ``update_state``, mint or burn scaled tokens, update the rates with the pending cash
-movement, move the cash, update the user's bits. The order matters to the wei (the PI controller is stateful, rates are computed before the
-cash moves), so it is kept exactly.
+movement, move the cash, update the user's bits. The order matters to the wei (the PI
+controller is stateful, rates are computed before the cash moves), so it is kept exactly.
 
 What differs between the two kinds of pool is a small set of hooks overridden by
 :class:`astera.core.minipool.MiniPool`: where cash is read (:meth:`Pool.cash`), how the

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from astera.core import Protocol, account_data
-from astera.replay import build, run_action
+from astera.scenario import build, run_action
 
 from .engine import KeeperEngine
 from .executor import InProcessSubmitter

@@ -1,7 +1,7 @@
 """Run the keeper alongside a scenario (``astera keeper SCENARIO.json``).
 
 The scenario is built and replayed as the conformance replayer does it
-(:func:`astera.replay.build`, :func:`astera.replay.run_action`); after every price move or
+(:func:`astera.scenario.build`, :func:`astera.scenario.run_action`); after every price move or
 warp, and once at the end, the engine runs and liquidates what became unhealthy. Because
 the keeper acts, later actions of the scenario may meet a different state than in the
 reference trace (a scripted liquidation of an account the keeper already restored fails
@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from astera.core import Protocol, ProtocolError
-from astera.replay import build, load_json, run_action
+from astera.scenario import build, load_json, run_action
 
 from .engine import KeeperEngine, KeeperReport, oracle_prices
 from .executor import InProcessSubmitter

@@ -3,7 +3,7 @@
 Every path starts from the same book: a deployment (the study's scenario file, or the lab's
 default one below), the study's protocol parameters applied to it, the scenario's own actions,
 and the synthetic populations as deposit and borrow actions. The book is built by the
-replayer (:func:`astera.replay.build` and :func:`astera.replay.run_action`), never by hand,
+replayer (:func:`astera.scenario.build` and :func:`astera.scenario.run_action`), never by hand,
 so a path exported as ``book + the path's actions`` replays with ``astera replay`` to the
 state the path ended in.
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from astera.core import WAD, Protocol, ProtocolError
 from astera.core.liquidation_policy import LiquidationPolicy
-from astera.replay import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
+from astera.scenario import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
 
 from .scenario import default_strategy, reserve_params
 from .sources import genesis_scenario

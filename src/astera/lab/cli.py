@@ -276,7 +276,7 @@ def ladder(
 ) -> None:
     """Print the shock ladder (each collateral asset down 0-90 %) of a scenario's final state as JSON."""
     from astera.core import ProtocolError  # noqa: PLC0415
-    from astera.replay import build, load_json, run_action  # noqa: PLC0415
+    from astera.scenario import build, load_json, run_action  # noqa: PLC0415
 
     from .ladder import shock_ladder  # noqa: PLC0415
 

@@ -5,7 +5,7 @@ oracle prices the price model drew, lets borrowers and suppliers act (top-ups, r
 the project's keeper (:class:`astera.keeper.KeeperEngine`, unchanged) against a model market
 whose depth the keeper's own sales eat and which recovers with a half-life. Every change to
 the protocol is a scenario action run through the replayer's runner
-(:func:`astera.replay.run_action`) and recorded, so ``book + actions`` is an
+(:func:`astera.scenario.run_action`) and recorded, so ``book + actions`` is an
 ``astera-scenario/1`` document that replays to the path's final state (same state hash).
 Money is integers throughout; floats only draw prices and behaviour and estimate who is near
 a top-up (the decision itself is then taken on exact figures).
@@ -35,7 +35,7 @@ from astera.keeper.market import ConstantProductPool, Market, OrderBook, Slippag
 from astera.keeper.monitor import Monitor
 from astera.keeper.planner import LiquidationPlan
 from astera.keeper.valuation import Valuation
-from astera.replay import run_action
+from astera.scenario import run_action
 
 from .book import KEEPER, USD, apply_policy, book_document, build_book
 from .prices import PriceModel

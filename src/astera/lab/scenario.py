@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from astera.core import RAY, Protocol
-from astera.replay import SCENARIO_FORMAT, build, run_action
+from astera.scenario import SCENARIO_FORMAT, build, run_action
 
 T = TypeVar("T")
 
