@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from astera.actions import ACTIONS
 from astera.core import UINT256_MAX, Protocol, ProtocolError
 from astera.human import (
     AmountError,
@@ -24,7 +25,6 @@ from astera.human import (
     tokens,
     usd,
 )
-from astera.node.actions import ACTIONS
 from astera.node.genesis import build, default_genesis
 from astera.wire import Key
 

@@ -17,16 +17,16 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from astera.cli import app
+from astera.compose import create_app, open_node
 from astera.core import WAD, ProtocolError
 from astera.core.errors import HF_NOT_BELOW_THRESHOLD, INSUFFICIENT_BALANCE
 from astera.keeper import Monitor, Planner, attach
 from astera.keeper.in_node import InNodeKeeper, NodeSubmitter
 from astera.keeper.scenario import model_market
 from astera.node import genesis
-from astera.node.api import create_app
 from astera.node.chain import open_chain, verify
 from astera.node.node import Node, Participant
-from astera.node.serve import ServeConfig, open_node
+from astera.node.serve import ServeConfig
 from astera.node.store import SqlStore, open_store
 from astera.node.transactions import decode_tx
 from astera.wire.keys import Key

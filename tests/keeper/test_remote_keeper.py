@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from astera.compose import create_app
 from astera.core import WAD
 from astera.core.errors import HF_NOT_BELOW_THRESHOLD
 from astera.core.liquidation_policy import CLOSE_FACTOR
@@ -22,7 +23,6 @@ from astera.core.wadray import percent_mul
 from astera.keeper.in_node import REPEAT, KeeperConfig
 from astera.keeper.remote import open_keeper
 from astera.node import genesis
-from astera.node.api import create_app
 from astera.node.follower import FollowerNode
 from astera.node.store import open_store
 from astera.node.transactions import decode_tx

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from astera.node.api import create_app
+from astera.compose import create_app
 from astera.node.chain import open_chain
 from astera.node.follower import FollowerNode, open_follower
 from astera.node.node import Node

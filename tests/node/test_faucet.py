@@ -76,7 +76,8 @@ def test_faucet_bodies_get_the_same_codes_as_txs(api: TestClient) -> None:
 def test_serve_options_set_the_faucet_limits(tmp_path: Any) -> None:
     import json
 
-    from astera.node.serve import ServeConfig, open_node
+    from astera.compose import open_node
+    from astera.node.serve import ServeConfig
 
     from .node_harness import make_genesis
 

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from astera.actions import ACTIONS, Role
 from astera.node import genesis
-from astera.node.actions import ACTIONS, Role
 from astera.node.errors import NodeError
 from astera.node.transactions import decode_tx
 from astera.wire.tx import sign_tx

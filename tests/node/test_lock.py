@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from astera.compose import open_node
 from astera.node.lock import Locked
-from astera.node.serve import ServeConfig, open_node
+from astera.node.serve import ServeConfig
 
 from .node_harness import make_genesis
 

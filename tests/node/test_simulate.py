@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from astera.node.api import create_app
+from astera.compose import create_app
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store

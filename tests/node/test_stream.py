@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from astera.node.api import create_app
+from astera.compose import create_app
 from astera.node.chain import open_chain
 from astera.node.limits import Limits
 from astera.node.node import Node

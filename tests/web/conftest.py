@@ -22,9 +22,9 @@ import httpx
 import pytest
 import uvicorn
 
+from astera.compose import create_app, open_node
 from astera.core import Protocol
-from astera.node.api import create_app
-from astera.node.serve import ServeConfig, open_node
+from astera.node.serve import ServeConfig
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("ASTERA_ARTIFACTS", "artifacts")) / "web"

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.node.node_harness import START, key, make_genesis
 
+from astera.compose import create_app
 from astera.core import WAD, Protocol
-from astera.node.api import create_app
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store

@@ -213,8 +213,8 @@ def serve(
     """Run a node: the signed transaction log over HTTP (API docs at /docs). With --follow, a
     follower: it verifies every block of the leader's log by replay, serves the same reads and
     forwards transactions to the leader."""
+    from astera.compose import serve as run
     from astera.node.serve import ServeConfig
-    from astera.node.serve import serve as run
 
     if genesis is not None and not genesis.is_file():
         raise CliError(f"no genesis file {genesis}")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from astera.node.actions import ACTIONS, Action
+from astera.actions import ACTIONS, Action
 
 from .app import DEFAULT_NODE, KeyName, NodeUrl, RawOpt, app
 from .errors import CliError, guarded

@@ -62,10 +62,10 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from astera.actions import ACTIONS
 from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError
 from astera.core.errors import INSUFFICIENT_BALANCE
 from astera.human import health_factor, pool_name, tokens
-from astera.node.actions import ACTIONS
 from astera.node.errors import NodeError
 from astera.node.metrics import KeeperCounters
 from astera.node.node import Node, Participant

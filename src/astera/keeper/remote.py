@@ -32,9 +32,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from astera.actions import ACTIONS
 from astera.core import Protocol, ProtocolError
 from astera.human import tokens, usd
-from astera.node.actions import ACTIONS, parse_params
+from astera.node.actions import parse_params
 from astera.node.follower import FollowerNode, open_follower
 from astera.node.sequencer import CommittedBlock, Receipt
 from astera.wire import Key
@@ -144,7 +145,7 @@ def open_keeper(
     **follower_options: Any,
 ) -> FollowerNode:
     """A follower of ``url`` with a :class:`RemoteKeeper` signing with ``key``; nothing runs yet
-    (serve it with :func:`astera.node.api.create_app`, whose lifespan starts it)."""
+    (serve it with :func:`astera.compose.create_app`, whose lifespan starts it)."""
     node = open_follower(url, data, db, keeper_key=key, **follower_options)
     keeper = attach(node, key, config, kind=RemoteKeeper)
     if dry_run:
@@ -159,7 +160,7 @@ def serve_keeper(
     """Run the keeper's follower with its API (``/status``, ``/metrics``) until interrupted."""
     import uvicorn
 
-    from astera.node.api import create_app
+    from astera.compose import create_app
     from astera.node.serve import NodeServer
 
     config = uvicorn.Config(

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from astera.actions import ACTIONS, Action, InvalidParams, Role, make_strategy, strategy
+from astera.actions import InvalidParams, Role
 from astera.actions import parse_params as parse_action_params
 from astera.core import Protocol, ProtocolError
 from astera.human import Explanation
 
 from .errors import NodeError
-
-__all__ = ["ACTIONS", "Action", "Role", "make_strategy", "parse_params", "refusal", "role_holder", "strategy"]
 
 
 def parse_params(action: str, params: object) -> dict[str, Any]:

@@ -34,10 +34,9 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
 from astera import __version__
-from astera.web import create_router
+from astera.actions import ACTIONS
 
 from . import replication, simulate, sse
-from .actions import ACTIONS
 from .blocks import Header as BlockHeader
 from .blocks import events_json
 from .body_limit import BodyLimit
@@ -541,9 +540,9 @@ def create_app(node: Node) -> FastAPI:
         simulate.router(node, refusals("malformed_json", "invalid_tx", "wrong_chain", "unavailable"))
     )
     # Routers whose paths the hot routes never share come last: Starlette tries routes in
-    # order, so POST /txs is matched before the web app's and the log's routes are looked at.
+    # order, so POST /txs is matched before the log's routes (and the web app's, which the
+    # composition root, astera.compose, includes after these) are looked at.
     app.include_router(replication.router(node, refusals("rate_limited", "not_found")))
-    app.include_router(create_router(node))  # the web app at "/" (astera.web)
     declare_body_limit(app)
     return app
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from astera.actions import ACTIONS, Action
 from astera.core import Event, Protocol, ProtocolError
 from astera.core.state_digest import DIGEST_BYTES, entry_hash, map_sum
 from astera.human import explain
 
-from .actions import ACTIONS, Action, refusal, role_holder
+from .actions import refusal, role_holder
 from .errors import NodeError
 from .transactions import SignedTx
 

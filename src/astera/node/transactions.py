@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from astera.actions import ACTIONS
 from astera.wire import WireError, tx
 from astera.wire import parse_json as wire_parse_json
 
-from .actions import ACTIONS, parse_params
+from .actions import parse_params
 from .errors import NodeError
 
 
