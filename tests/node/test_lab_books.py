@@ -14,7 +14,7 @@ from astera.lab.book import KEEPER
 from astera.lab.path import prepared, run_path
 from astera.lab.sources import data_dir_protocol, node_protocol
 from astera.lab.study import StudyError, parse_study
-from astera.replay import replay
+from astera.scenario import replay
 
 from .follow_harness import leader
 from .node_harness import key, make_genesis

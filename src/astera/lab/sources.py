@@ -27,7 +27,7 @@ from astera.node import genesis as genesis_mod
 from astera.node.chain import ReplayError, genesis_header, open_chain, replay
 from astera.node.follower import Leader, LeaderUnreachable, VerificationFailed, proved_snapshot
 from astera.node.store import StoreError, open_store
-from astera.replay import SCENARIO_FORMAT
+from astera.scenario import SCENARIO_FORMAT
 
 from .study import StudyError
 
