@@ -170,6 +170,10 @@ def test_a_follower_starts_from_a_snapshot_proved_by_the_log_and_verifies_on(tmp
             assert node.store.base() == 3
             wait_for(node, height)  # block 4 replayed on the snapshot's state
             assert http.get("/status").json()["replication"]["started_from"] == 3
+            # It serves the log after its snapshot only: it holds no earlier transactions.
+            r = http.get("/log", params={"after": 2})
+            assert r.status_code == 404 and r.json()["error"]["starts_at"] == 3
+            assert [b["height"] for b in http.get("/log", params={"after": 3}).json()["blocks"]] == [4]
             r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
             assert r.status_code == 200 and r.json()["height"] == height + 1
             ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()

@@ -487,7 +487,6 @@ class FollowerNode(Node):
     ) -> None:
         super().__init__(chain, snapshot_every=snapshot_every, keeper_key=keeper_key, limits=limits)
         self.leader = leader.url
-        #: The height of the snapshot the log started from (0: genesis).
         self.started_from = chain.store.base()
         self.follower = Follower(
             chain, self.metrics, leader, snapshot_every=snapshot_every, verifier=verifier

@@ -62,6 +62,8 @@ class Node:
 
     #: The leader's URL on a follower (:mod:`.follower`), which forwards transactions there.
     leader: str | None = None
+    #: The height of the snapshot a follower's log starts from (0: the whole log from genesis).
+    started_from: int = 0
 
     def __init__(
         self,

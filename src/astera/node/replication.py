@@ -72,7 +72,16 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         ``txs`` transactions are in (a block is never split). ``wait=S`` (seconds, at most 30):
         when nothing is new, wait that long for the next block (a long poll). A waiting
         request holds one of its client's stream slots, as an open ``/stream`` does
-        (``rate_limited`` beyond)."""
+        (``rate_limited`` beyond). A follower that started from a snapshot at block ``B``
+        serves the log after ``B`` only (``not_found`` before: it holds no earlier
+        transactions)."""
+        if after < node.started_from:
+            raise NodeError(
+                "not_found",
+                f"this node's log starts from a snapshot at block {node.started_from}: ask for blocks "
+                "after it, start from its snapshot (--from-snapshot), or follow a node with the whole log",
+                starts_at=node.started_from,
+            )
         if wait > 0 and node.sequencer.head.height <= after:
             release = node.streams.acquire(client_of(request))
             q = node.broadcaster.subscribe()  # before looking again: no block falls in between
