@@ -159,12 +159,15 @@ def test_a_leader_that_changed_a_served_block_is_caught_on_restart(tmp_path: Pat
         store.close()
 
 
-def test_a_follower_starts_from_a_snapshot_proved_by_the_log_and_verifies_on(tmp_path: Path) -> None:
+def test_a_follower_starts_from_a_snapshot_proved_by_the_log_and_verifies_on(
+    tmp_path: Path, db_url: str | None
+) -> None:
+    """On the follower's SQLite store, and on PostgreSQL (``--db``)."""
     with leader(tmp_path, make_genesis(), snapshot_every=3) as lead:
         height = some_blocks(lead.url)  # 4 blocks: the leader's newest snapshot is at block 3
         alice = key("alice").address
         with (
-            follower(lead.url, tmp_path / "follower", from_snapshot=True) as (node, live),
+            follower(lead.url, tmp_path / "follower", db=db_url, from_snapshot=True) as (node, live),
             httpx.Client(base_url=live.url, timeout=30) as http,
         ):
             assert node.store.base() == 3
@@ -179,9 +182,9 @@ def test_a_follower_starts_from_a_snapshot_proved_by_the_log_and_verifies_on(tmp
             ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()
             assert (ours["height"], ours["state_hash"]) == (theirs["height"], theirs["state_hash"])
             assert http.get(f"/accounts/{alice}").json() == httpx.get(f"{lead.url}/accounts/{alice}").json()
-        with follower(lead.url, tmp_path / "follower") as (node, _):  # a restart resumes on its store
+        with follower(lead.url, tmp_path / "follower", db=db_url) as (node, _):  # a restart resumes
             assert node.follower.head.height == height + 1 and node.store.base() == 3
-    store = open_store(None, str(tmp_path / "follower"))
+    store = open_store(db_url, str(tmp_path / "follower"))
     try:
         with pytest.raises(ReplayError, match="starts from a snapshot at block 3"):
             verify(store)  # it holds no transactions before its snapshot
