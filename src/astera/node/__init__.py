@@ -7,7 +7,9 @@ table), :mod:`.actions` (what a transaction may do, and who may), :mod:`.ledger`
 PostgreSQL), :mod:`.lock`, :mod:`.snapshots`, :mod:`.chain` (open, restore, verify),
 :mod:`.sequencer` (group commit), :mod:`.node`, :mod:`.limits`, :mod:`.body_limit`,
 :mod:`.api` (FastAPI), :mod:`.sse`, :mod:`.metrics`, :mod:`.serve` (``astera serve`` /
-``astera verify``).
+``astera verify``); for followers, :mod:`.replication` (``/log``, ``/genesis``,
+``/snapshot``), :mod:`.verifier` (stateless checks on worker processes) and
+:mod:`.follower` (``astera serve --follow``).
 """
 
 from astera.wire import Key, canonical_json, sign_tx
