@@ -42,6 +42,9 @@ from .prices import PriceModel
 from .sources import data_dir_protocol, node_protocol
 from .study import Liquidity, Study, StudyError
 
+#: Actions that write no user position (the monitor's index cannot change).
+UNTRACKED = frozenset(("warp", "set_price"))
+
 #: Columns of the per-step table (one row per step, pool and reserve).
 STEP_COLUMNS = (
     "path", "step", "pool", "reserve", "utilization_bps", "borrow_rate_bps", "liquidations",
@@ -301,8 +304,11 @@ class PathRun:
 
     def act(self, action: dict[str, Any]) -> bool:
         """Run and record one action; a refusal changes nothing and records nothing."""
+        # Time and prices write no position: only the other actions need the monitor to re-read
+        # whom they touched.
+        watch = self.protocol.transaction() if action["op"] in UNTRACKED else self.monitor.tracking()
         try:
-            with self.monitor.tracking():
+            with watch:
                 run_action(self.protocol, action)
         except ProtocolError:
             return False
