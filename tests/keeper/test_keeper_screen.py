@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from keeper_helpers import COARSE, USD, coarse_book, deploy, engine, random_book
+from keeper_helpers import COARSE, USD, USDC, act, coarse_book, deploy, engine, random_book
 
 from astera.core import Protocol
 from astera.keeper import ConstantProductPool, Market, Monitor, Planner, PlannerConfig, Token
@@ -73,6 +73,32 @@ def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
     tokens = [Token(asset, decimals) for asset, (decimals, *_rest) in COARSE.items()]
     screened = [check(coarse, pushed_market(coarse, tokens, 100_000, k), monitor) for k in range(16)]
     assert max(s for s, _ in screened) > 0
+
+
+def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless() -> None:
+    """Mini-Pool 0 borrowers of WETH against aUSDC (the keeper unwraps seized tranche shares into
+    USDC and sells it for WETH), WETH up 30 %: with the USDC→WETH venue pushed step by step, no
+    screened account has a plan, and the screen takes them all once no sale can pay."""
+    rng = random.Random(2)
+    actions = []
+    for i in range(40):
+        usdc = rng.randint(2_000, 60_000) * USDC
+        weth = usdc * rng.randint(70, 79) // 100 * 10**12 // 2_750
+        actions += [act("deposit", f"t{i}", "aUSDC", usdc, pool="mini"),
+                    act("borrow", f"t{i}", "WETH", weth, pool="mini")]  # fmt: skip
+    p = deploy(*actions)
+    p.set_price("WETH", p.price("WETH") * 130 // 100)
+    monitor = Monitor(p)
+    prices = {a: p.price(a) for a in p.decimals}
+    results = []
+    for k in range(12):
+        pool = ConstantProductPool(Token("USDC", 6), Token("WETH", 18), 2_000_000 * USD, prices)
+        if k:
+            pool.swap("USDC", pool.reserves["USDC"] * k // 16, "WETH")
+        market = Market()
+        market.add(pool)
+        results.append(check(p, market, monitor, 0))
+    assert results[0] == (0, 40) and results[-1] == (40, 40)
 
 
 def test_an_engine_with_the_screen_liquidates_as_one_without() -> None:

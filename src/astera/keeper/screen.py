@@ -22,9 +22,10 @@ minted by a deposit (paid ``≥ repaid·M/RAY``: the deposit is rounded up; ``U 
     ``sL = N·U·num·10⁴ / (D·RAY·den)``, ``sR = M·R / RAY``.
 
 A pair is **hopeless** when ``sL·(1 + δ) ≤ sR`` (``δ = 2⁻²⁰``) and the inequality
-``a·sL + cL < a·sR`` holds at ``a = 1``, both checked exactly in integers: both sides
-are linear in ``a``, so no covered request of any size is profitable, whatever the close
-factor or sizing rule. The one request the collateral does not cover takes all ``s`` of it and
+``a·sL + cL < a·sR`` holds at ``a = max(1, (D − 5000)/N)`` (below that nothing is seized and
+the planner plans nothing), both checked exactly in integers: both sides are linear in ``a``,
+so no covered request of any size is profitable, whatever the close factor or sizing rule.
+The one request the collateral does not cover takes all ``s`` of it and
 repays ``needed ≥ (V − 1)·10⁴/bonus − 1`` (``V = cp·s·10^dd/(dp·10^cd)``: two floors and a
 half-up division), hence ``s ≤ (needed + 2)·N/D``, and is unprofitable once
 ``needed > (2 + cL'/sL)/δ`` (``cL'`` the receive rounding's share of ``cL``). The screen
@@ -179,9 +180,16 @@ class MarketScreen:
         # sL·(1 + δ) ≤ sR, times D·RAY·den·2²⁰:
         if t.n * u * num * PERCENTAGE_FACTOR * (INV_DELTA + 1) > m * r * t.d * den * INV_DELTA:
             return NOT_HOPELESS
-        # a = 1, times 2·D·RAY·den: (2(N + 5000)·U + [D·RAY])·num·10⁴ < 2·M·R·D·den.
-        lhs = (2 * (t.n + HALF_PERCENT) * u + (t.d * RAY if t.unwrap else 0)) * num * PERCENTAGE_FACTOR
-        if lhs >= 2 * m * r * t.d * den:
+        if t.d - HALF_PERCENT >= t.n:
+            # At a* = (D − 5000)/N, below which nothing is seized (the planner plans nothing),
+            # times 2·RAY·den·N: num·10⁴·(2·U + [RAY])·N < 2·(D − 5000)·M·R·den.
+            lhs = num * PERCENTAGE_FACTOR * (2 * u + (RAY if t.unwrap else 0)) * t.n
+            rhs = 2 * (t.d - HALF_PERCENT) * m * r * den
+        else:
+            # At a = 1, times 2·D·RAY·den: (2(N + 5000)·U + [D·RAY])·num·10⁴ < 2·M·R·D·den.
+            lhs = (2 * (t.n + HALF_PERCENT) * u + (t.d * RAY if t.unwrap else 0)) * num * PERCENTAGE_FACTOR
+            rhs = 2 * m * r * t.d * den
+        if lhs >= rhs:
             return NOT_HOPELESS
         # The request that takes all the collateral: the least balance the proof covers.
         slope = t.n * u * num * PERCENTAGE_FACTOR / (t.d * RAY * den)
