@@ -117,7 +117,7 @@ class MiniPool(Pool):
 
     def rate_adjust(self, r: Reserve, liquidity: int, borrow: int, utilization: int) -> tuple[int, int]:
         cr = r.tranche_of
-        if cr is None or self.core.current_flow(cr.asset, self) == 0:
+        if cr is None or not cr.d_scaled.get(self.address):  # no Core debt: no current flow
             return liquidity, borrow
         return apply_flow_floor(
             liquidity,

@@ -20,8 +20,9 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from functools import update_wrapper
+from operator import attrgetter
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from . import dry_run, views
 from .account import AccountData, account_data
@@ -44,31 +45,35 @@ __all__ = ["PoolRef", "Protocol"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
-def _on(
-    part: Callable[[Protocol], Any], method: Callable[Concatenate[Any, P], R]
-) -> Callable[Concatenate[Protocol, P], R]:
-    """A :class:`Protocol` method that is ``method`` of one of its parts (``part(protocol)``):
-    same name, signature and documentation, declared once where the work is done."""
+class _Delegated(Generic[S, P, R]):
+    """A :class:`Protocol` method that is ``method`` of one of its parts (the attribute
+    ``part``): same name, signature and documentation, declared once where the work is done.
+    Read on a protocol it is the part's bound method, so a call costs no extra frame."""
 
-    @wraps(method)
-    def call(self: Protocol, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return method(part(self), *args, **kwargs)
+    def __init__(self, part: str, method: Callable[Concatenate[S, P], R]) -> None:
+        self.part = attrgetter(part)
+        self.method = method
+        update_wrapper(self, method)
 
-    return call
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Delegated[S, P, R]: ...
+    @overload
+    def __get__(self, obj: Protocol, owner: type | None = None) -> Callable[P, R]: ...
+    def __get__(self, obj: Protocol | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return self.method.__get__(self.part(obj))
+
+    def __call__(self, protocol: Protocol, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Called on the class (``Protocol.deposit(p, ...)``): the part's method on ``p``'s part."""
+        return self.method(self.part(protocol), *args, **kwargs)
 
 
-def _world(p: Protocol) -> World:
-    return p.world
-
-
-def _configurator(p: Protocol) -> Configurator:
-    return p.configurator
-
-
-def _hasher(p: Protocol) -> StateHasher:
-    return p.hasher
+def _on(part: str, method: Callable[Concatenate[S, P], R]) -> _Delegated[S, P, R]:
+    return _Delegated(part, method)
 
 
 class Protocol:
@@ -125,8 +130,8 @@ class Protocol:
 
     # ---- atomicity -----------------------------------------------------------------------------
 
-    atomic = _on(_world, World.atomic)
-    transaction = _on(_world, World.transaction)
+    atomic = _on("world", World.atomic)
+    transaction = _on("world", World.transaction)
 
     def simulate(
         self,
@@ -150,15 +155,15 @@ class Protocol:
 
     # ---- clock, oracle, tokens, names (the world) -----------------------------------------------
 
-    advance = _on(_world, World.advance)
-    set_time = _on(_world, World.set_time)
-    set_price = _on(_world, World.set_price)
-    price = _on(_world, World.price)
-    wallet = _on(_world, World.wallet)
-    wallet_debit = _on(_world, World.wallet_debit)
-    wallet_credit = _on(_world, World.wallet_credit)
-    wallet_transfer = _on(_world, World.wallet_transfer)
-    register_user = _on(_world, World.register_user)
+    advance = _on("world", World.advance)
+    set_time = _on("world", World.set_time)
+    set_price = _on("world", World.set_price)
+    price = _on("world", World.price)
+    wallet = _on("world", World.wallet)
+    wallet_debit = _on("world", World.wallet_debit)
+    wallet_credit = _on("world", World.wallet_credit)
+    wallet_transfer = _on("world", World.wallet_transfer)
+    register_user = _on("world", World.register_user)
 
     def pool(self, ref: PoolRef) -> Pool:
         """The pool ``ref`` names: ``"core"`` or a Mini-Pool id."""
@@ -169,28 +174,28 @@ class Protocol:
 
     # ---- deployment and admin (the configurator) -------------------------------------------------
 
-    add_asset = _on(_configurator, Configurator.add_asset)
-    init_core_reserve = _on(_configurator, Configurator.init_core_reserve)
-    create_mini_pool = _on(_configurator, Configurator.create_mini_pool)
-    init_mini_reserve = _on(_configurator, Configurator.init_mini_reserve)
-    configure_reserve_as_collateral = _on(_configurator, Configurator.configure_reserve_as_collateral)
-    set_reserve_flags = _on(_configurator, Configurator.set_reserve_flags)
-    set_reserve_factor = _on(_configurator, Configurator.set_reserve_factor)
-    set_rate_strategy = _on(_configurator, Configurator.set_rate_strategy)
-    set_deposit_cap = _on(_configurator, Configurator.set_deposit_cap)
-    set_flash_premium = _on(_configurator, Configurator.set_flash_premium)
-    set_pause = _on(_configurator, Configurator.set_pause)
-    set_pool_admin = _on(_configurator, Configurator.set_pool_admin)
+    add_asset = _on("configurator", Configurator.add_asset)
+    init_core_reserve = _on("configurator", Configurator.init_core_reserve)
+    create_mini_pool = _on("configurator", Configurator.create_mini_pool)
+    init_mini_reserve = _on("configurator", Configurator.init_mini_reserve)
+    configure_reserve_as_collateral = _on("configurator", Configurator.configure_reserve_as_collateral)
+    set_reserve_flags = _on("configurator", Configurator.set_reserve_flags)
+    set_reserve_factor = _on("configurator", Configurator.set_reserve_factor)
+    set_rate_strategy = _on("configurator", Configurator.set_rate_strategy)
+    set_deposit_cap = _on("configurator", Configurator.set_deposit_cap)
+    set_flash_premium = _on("configurator", Configurator.set_flash_premium)
+    set_pause = _on("configurator", Configurator.set_pause)
+    set_pool_admin = _on("configurator", Configurator.set_pool_admin)
     set_max_reserves_with_flow_borrowing = _on(
-        _configurator, Configurator.set_max_reserves_with_flow_borrowing
+        "configurator", Configurator.set_max_reserves_with_flow_borrowing
     )
-    set_min_debt_threshold = _on(_configurator, Configurator.set_min_debt_threshold)
-    set_flow_limit = _on(_configurator, Configurator.set_flow_limit)
-    set_price_timeout = _on(_configurator, Configurator.set_price_timeout)
-    set_fallback_price = _on(_configurator, Configurator.set_fallback_price)
-    set_liquidation_policy = _on(_configurator, Configurator.set_liquidation_policy)
-    set_liquidation_protocol_fee = _on(_configurator, Configurator.set_liquidation_protocol_fee)
-    cover_deficit = _on(_configurator, Configurator.cover_deficit)
+    set_min_debt_threshold = _on("configurator", Configurator.set_min_debt_threshold)
+    set_flow_limit = _on("configurator", Configurator.set_flow_limit)
+    set_price_timeout = _on("configurator", Configurator.set_price_timeout)
+    set_fallback_price = _on("configurator", Configurator.set_fallback_price)
+    set_liquidation_policy = _on("configurator", Configurator.set_liquidation_policy)
+    set_liquidation_protocol_fee = _on("configurator", Configurator.set_liquidation_protocol_fee)
+    cover_deficit = _on("configurator", Configurator.cover_deficit)
 
     # ---- faucet ------------------------------------------------------------------------------------
 
@@ -411,6 +416,6 @@ class Protocol:
 
     # ---- hashing ----------------------------------------------------------------------------------------
 
-    canonical_state = _on(_hasher, StateHasher.canonical_state)
-    state_hash = _on(_hasher, StateHasher.state_hash)
-    large_maps = _on(_hasher, StateHasher.large_maps)
+    canonical_state = _on("hasher", StateHasher.canonical_state)
+    state_hash = _on("hasher", StateHasher.state_hash)
+    large_maps = _on("hasher", StateHasher.large_maps)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -188,23 +188,55 @@ def header_and_users(
 ) -> tuple[dict[str, Any], list[str], int]:
     """First pass: the header, the names under ``user_keys`` in the actions in order of first
     appearance, and the number of actions; each action is appended to ``keep`` if given."""
-    header: dict[str, Any] = {}
+    whole = _whole(path) if keep is not None else None
+    if whole is not None:
+        header, kept = whole
+        assert keep is not None
+        keep += kept
+        members: Iterable[tuple[str | None, Any]] = ((None, a) for a in kept)
+    else:
+        header = {}
+        members = _stream_members(path, header, keep)
     seen: dict[str, None] = {}
     count = 0
+    for _, value in members:
+        count += 1
+        if isinstance(value, dict):
+            for k in user_keys:
+                name = value.get(k)
+                if isinstance(name, str) and name not in seen:
+                    seen[name] = None
+    return header, list(seen), count
+
+
+def _stream_members(path: Path, header: dict[str, Any], keep: list[Any] | None) -> Iterator[tuple[None, Any]]:
+    """The streamed first pass: header keys go into ``header``; the actions are yielded
+    (and appended to ``keep`` if given)."""
     with _open(path) as f:
         for key, value in _members(f):
             if key is not None:
                 header[key] = value
                 continue
-            count += 1
             if keep is not None:
                 keep.append(value)
-            if isinstance(value, dict):
-                for k in user_keys:
-                    name = value.get(k)
-                    if isinstance(name, str) and name not in seen:
-                        seen[name] = None
-    return header, list(seen), count
+            yield None, value
+
+
+def _whole(path: Path) -> tuple[dict[str, Any], list[Any]] | None:
+    """A small file's header and actions decoded in one call of the C decoder, or None when
+    the streamed reader must read it (not well-formed, not an object, an ``actions`` that is
+    not an array, or a key ``"actions"`` written more than once: the streamed reader reads
+    every copy, and says where a malformed document goes wrong)."""
+    with _open(path) as f:
+        text = f.read()
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or text.count('"actions"') > 1:
+        return None
+    actions = doc.pop("actions", [])
+    return (doc, actions) if isinstance(actions, list) else None
 
 
 def actions(path: Path) -> Iterator[Any]:
