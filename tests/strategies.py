@@ -9,7 +9,8 @@
 * :class:`LendingMachine`: a Hypothesis ``RuleBasedStateMachine`` that drives random user
   operations through the public API on every market of a deployment (Core or Mini-Pool
   alike: one lending logic serves both) and checks the per-operation properties and the
-  state invariants of spec §11 after every step. ``test_invariants_core.py`` runs it on the
+  state invariants of spec §11 after every step, under liquidation policies drawn at random
+  per pool (issue 15; none in about half the runs). ``test_invariants_core.py`` runs it on the
   Core-Pool; ``test_invariants_minipool.py`` extends it with the Mini-Pool's credit line.
 """
 
@@ -37,6 +38,7 @@ from astera.core import (
     RateStrategy,
     Reserve,
 )
+from astera.core.liquidation_policy import CLOSE_FACTOR, LiquidationPolicy
 from astera.core.wadray import div_up, percent_mul, ray_div, ray_mul, wad_div
 
 T0 = 1_700_000_000
@@ -347,6 +349,8 @@ class LendingMachine(RuleBasedStateMachine):
         everyone supplies a few reserves and some borrow close to their limit."""
         for m in self.markets:
             self.configure(data, m)
+        for pool_ref in self.pools:
+            self.draw_policy(data, pool_ref)
         for user in USERS:
             for m in self.markets:
                 r = self.reserve(m)
@@ -365,6 +369,24 @@ class LendingMachine(RuleBasedStateMachine):
                 amount = amount * r.unit // self.pool_of(m).price(r)
                 if amount:
                     self.attempt(self.p.borrow, user, m.name, amount, pool=m.pool)
+
+    def draw_policy(self, data: st.DataObject, pool_ref: str | int) -> None:
+        """A pool's liquidation policy: none (the contracts' rules) or each rule on or off, with
+        the default dust values or ten times smaller ones, and a target health factor."""
+        if not data.draw(st.booleans(), label=f"{pool_ref} has a liquidation policy"):
+            return
+        scale = data.draw(st.sampled_from((1, 10)), label="dust values / ")
+        policy = LiquidationPolicy(
+            deficit_accounting=data.draw(st.booleans(), label="deficit accounting"),
+            dynamic_close_factor=data.draw(st.booleans(), label="dynamic close factor"),
+            dust_base=2_000 * 10**8 // scale,
+            min_leftover_base=1_000 * 10**8 // scale,
+            target_health_factor=data.draw(
+                st.sampled_from((0, 101 * WAD // 100, 105 * WAD // 100, 12 * WAD // 10)), label="target HF"
+            ),
+        )
+        admin = ADMIN if pool_ref == "core" else self.p.mini_pool(pool_ref).admin  # type: ignore[arg-type]
+        self.p.set_liquidation_policy(admin, pool_ref, policy)
 
     def configure(self, data: st.DataObject, m: Market) -> None:
         """Draw LT, LTV, bonus, rate model, reserve factor and deposit cap for one market, and set
@@ -386,6 +408,8 @@ class LendingMachine(RuleBasedStateMachine):
             strategy = volatile_curve() if model == "volatile" else stable_curve()
         self.p.set_rate_strategy(ADMIN, m.pool, m.name, strategy)
         self.p.set_reserve_factor(ADMIN, m.pool, m.name, data.draw(st.integers(0, 4000), label="RF"))
+        fee = data.draw(st.sampled_from((0, 0, 1_000, 10_000)), label="liquidation protocol fee")
+        self.p.set_liquidation_protocol_fee(ADMIN, m.pool, m.name, fee)
         r = self.reserve(m)
         if not any(self.reserve(x).tranche_of is r for x in self.markets):  # funding tranches needs room
             cap_usd = data.draw(st.sampled_from((0, 0, 200_000, 2_000_000)), label="deposit cap in USD")
@@ -711,6 +735,7 @@ class LendingMachine(RuleBasedStateMachine):
         self.fund(debt_m, liquidator, min(cover, debt))
 
         coll_balance, was_collateral = self.supplied(coll_m, target), pool.is_collateral(target, coll)
+        deficit_before = debt_r.deficit
         # The liquidator pays from the debt market's holdings; it is paid in one of three forms.
         # Only one market liquidated in kind, paid in its own holdings, nets the two.
         one_measure = coll_m == debt_m and not receive and not unwrap
@@ -741,19 +766,42 @@ class LendingMachine(RuleBasedStateMachine):
             return
         if err is not None:
             return
-        event = next(e for e in events if e.name == "LiquidationCall")
-        actual, seized = event.fields["debt_to_cover"], event.fields["liquidated_collateral"]
-        assert actual <= cover and actual <= percent_mul(debt, 5000), "close factor"
+        call = next(e for e in events if e.name == "LiquidationCall")
+        actual, seized = call.fields["debt_to_cover"], call.fields["liquidated_collateral"]
+        policy = self.p.liquidation_policy(pool_ref)
+        assert actual <= cover and actual <= (
+            debt if policy.dynamic_close_factor else percent_mul(debt, CLOSE_FACTOR)
+        ), "close factor"
         assert seized <= coll_balance
-        assert abs(debt - self.owed(debt_m, target) - actual) <= tolerance(debt_r.variable_borrow_index), (
-            "103"
+        written_off = debt_r.deficit - deficit_before
+        assert abs(debt - self.owed(debt_m, target) - actual - written_off) <= tolerance(
+            debt_r.variable_borrow_index
+        ), "103"
+        if any(e.name == "DeficitCreated" for e in events):
+            event("liquidate: wrote off a deficit")
+            assert policy.deficit_accounting and seized == coll_balance
+            assert all(not self.reserve(x).d_scaled.get(target, 0) for x in mine), "written off"
+        fee = call.fields.get("protocol_fee", 0)
+        assert fee <= seized - seized * 10_000 // coll.liquidation_bonus + 1, (
+            "the fee is a share of the bonus"
         )
         gained = self.collateral_received(coll_m, liquidator, receive, unwrap) - gain_before
         if receive:
-            assert abs(gained - seized) <= tolerance(coll.liquidity_index), "104"
+            assert abs(gained - (seized - fee)) <= tolerance(coll.liquidity_index), "104"
         else:
-            expected = ray_mul(seized, coll.tranche_of.normalized_income(self.p.now)) if unwrap else seized
+            paid = seized - fee
+            expected = ray_mul(paid, coll.tranche_of.normalized_income(self.p.now)) if unwrap else paid
             assert gained == expected - (actual if one_measure else 0), "104"
+        target_hf = policy.target_health_factor
+        if (
+            target_hf
+            and actual < cover
+            and actual < percent_mul(debt, CLOSE_FACTOR)
+            and seized < coll_balance
+        ):
+            # Limited by the target: reached, up to the flooring of values and average threshold.
+            event("liquidate: sized to the target health factor")
+            assert self.p.health_factor(target, pool_ref) * 1_000 >= target_hf * 999, "target HF"
         if not one_measure:
             assert paid_before - self.holdings(debt_m, liquidator) == actual, "105"
         if seized == coll_balance:
@@ -764,6 +812,8 @@ class LendingMachine(RuleBasedStateMachine):
         if receive and gain_before == 0 and seized:
             self.mark_collateral_received(coll_m, liquidator)
         self.stays_healthy(hfs, {(pool_ref, target)})
+        if written_off and data.draw(st.booleans(), label="the admin covers the deficit"):
+            self.cover_deficit(data)
 
     def collateral_received(self, m: Market, user: str, receive_a_token: bool, unwrap: bool) -> int:
         """What a liquidator holds in the form it is paid: aTokens, the Core underlying of a
@@ -784,6 +834,29 @@ class LendingMachine(RuleBasedStateMachine):
         )
         if has_debt and not has_collateral:
             self.lost_collateral.add((pool_ref, user))
+
+    @rule(data=st.data())
+    def cover_deficit(self, data: st.DataObject) -> None:
+        """The admin covers (part of) a reserve's deficit with the treasury's aTokens."""
+        in_deficit = [m for m in self.markets if self.reserve(m).deficit]
+        m = data.draw(st.sampled_from(in_deficit or self.markets), label="market")
+        r = self.reserve(m)
+        deficit, treasury = r.deficit, r.a_balance(r.treasury, self.p.now)
+        amount = (
+            UINT256_MAX
+            if data.draw(st.booleans(), label="all")
+            else self.draw_fraction(data, deficit, "part")
+        )
+        _, err = self.attempt(self.p.cover_deficit, ADMIN, m.pool, m.name, amount)
+        if deficit == 0:
+            assert err is not None and err.code == "policy:no_deficit"
+            return
+        if err is not None:  # nothing (1), less than a scaled unit (36), or more than the treasury holds
+            assert err.code in ("1", "36") or min(amount, deficit) > treasury - 2, err
+            return
+        covered = min(amount, deficit)
+        assert r.deficit == deficit - covered
+        assert abs(treasury - r.a_balance(r.treasury, self.p.now) - covered) <= tolerance(r.liquidity_index)
 
     # ---- rules: flash loans (214, 515) ----------------------------------------------------------------
 
@@ -867,7 +940,8 @@ class LendingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def crash(self, data: st.DataObject) -> None:
-        """Drop the prices of a borrower's collateral-only assets until its HF lands in [0.5, 1)."""
+        """Drop the prices of a borrower's collateral-only assets until its HF lands in [0.2, 1) (below
+        about 0.8 its collateral no longer covers its debt and the bonus: bad debt)."""
         debtors = [(pool, u) for pool in self.pools for u in USERS if self.p.account(u, pool).total_debt_base]
         if not debtors:
             return
@@ -886,7 +960,7 @@ class LendingMachine(RuleBasedStateMachine):
                 and self.supplied(m, user)
             }
         )
-        target = data.draw(st.integers(5_000, 9_990), label="target HF bps") * WAD // 10_000
+        target = data.draw(st.integers(2_000, 9_990), label="target HF bps") * WAD // 10_000
         for _ in range(4):  # other collateral (a tranche, say) keeps its value: close in
             hf = self.p.health_factor(user, pool_ref)
             if not assets or hf <= target:
@@ -976,7 +1050,8 @@ class LendingMachine(RuleBasedStateMachine):
                 assert r.variable_borrow_index == bi, f"{m}: borrow index moved without debt"
 
     def check_solvency(self) -> None:
-        """215/516 restated: every aToken is backed by cash or by a debt claim.
+        """215/516 restated: every aToken is backed by cash, by a debt claim or by a recorded
+        deficit (debt written off by a pool's liquidation policy, issue 15).
 
         As stated, "Σ aToken supply value ≥ Σ debt value" does not hold (see
         ``test_215_as_stated_fails_at_full_utilization``): debt compounds while supply accrues
@@ -992,7 +1067,7 @@ class LendingMachine(RuleBasedStateMachine):
         now = self.p.now
         for m in self.markets:
             r = self.reserve(m)
-            backing = self.pool_of(m).cash(r) + r.debt_total_supply(now)
+            backing = self.pool_of(m).cash(r) + r.debt_total_supply(now) + r.deficit
             supply = r.a_total_supply(now)
             slack = 3 * self.steps + self.allowance.get(m, 0)
             assert supply <= backing + slack, f"{m}: aTokens {supply} exceed backing {backing} + {slack}"

@@ -53,3 +53,40 @@ def test_malformed_deployments_are_refused_by_both_formats(where: tuple, value: 
     genesis["mini_pools"] = [{**m, "admin": genesis["roles"]["admin"]} for m in doc["mini_pools"]]
     with pytest.raises(GenesisError, match=says):
         build_genesis(genesis)
+
+
+def test_documents_and_scenario_ops_set_liquidation_policies() -> None:
+    """A pool's ``liquidation_policy`` and a reserve's ``liquidation_protocol_fee`` in a scenario
+    and in a genesis are built through the same path; scenario ops change them later."""
+    from astera.core import LiquidationPolicy
+    from astera.scenario import run_action
+
+    doc = scenario_with_mini_pools(1)
+    doc["core_pool"]["liquidation_policy"] = {"dynamic_close_factor": True, "dust_base": 10**11}
+    doc["mini_pools"][0]["liquidation_policy"] = {
+        "deficit_accounting": True,
+        "target_health_factor": "1050000000000000000",
+    }
+    usdc = next(iter(doc["core_pool"]["reserves"]))
+    doc["core_pool"]["reserves"][usdc]["liquidation_protocol_fee"] = 500
+    p, _ = build(doc)
+    assert p.liquidation_policy() == LiquidationPolicy(dynamic_close_factor=True, dust_base=10**11)
+    assert p.liquidation_policy(0) == LiquidationPolicy(
+        deficit_accounting=True, target_health_factor=105 * 10**16
+    )
+    assert p.core.reserves[0].liquidation_protocol_fee == 500
+    run_action(
+        p, {"op": "set_liquidation_policy", "pool": "mini", "mini_pool": 0, "dynamic_close_factor": True}
+    )
+    assert p.liquidation_policy(0) == LiquidationPolicy(dynamic_close_factor=True)
+    run_action(p, {"op": "set_liquidation_protocol_fee", "pool": "core", "asset": usdc, "fee": 0})
+    assert p.core.reserves[0].liquidation_protocol_fee == 0
+    with pytest.raises(ProtocolError) as e:
+        run_action(p, {"op": "cover_deficit", "pool": "core", "asset": usdc, "amount": "max"})
+    assert e.value.code == "policy:no_deficit"
+    genesis = make_genesis()
+    genesis["core_pool"]["liquidation_policy"] = {"deficit_accounting": True}
+    assert build_genesis(genesis).protocol.liquidation_policy() == LiquidationPolicy(deficit_accounting=True)
+    genesis["core_pool"]["liquidation_policy"] = {"target_health_factor": "soon"}
+    with pytest.raises(GenesisError, match="liquidation_policy"):
+        build_genesis(genesis)

@@ -25,6 +25,7 @@ from astera.core import (
     DefaultRateStrategy,
     Event,
     FixedRateStrategy,
+    LiquidationPolicy,
     PIRateStrategy,
     Protocol,
     RateStrategy,
@@ -115,6 +116,9 @@ def flag(value: object) -> bool:
     return value
 
 
+Parser = Callable[[object], Any]
+
+
 def small_int(value: object) -> int:
     """A configuration integer (bps, decimals, seconds, counts): a JSON integer in [0, 2**63)."""
     if type(value) is not int or not 0 <= value < 1 << 63:
@@ -162,9 +166,32 @@ def make_strategy(spec: dict[str, Any], now: int) -> RateStrategy:
     return FixedRateStrategy(spec["borrow_rate"])
 
 
+#: A liquidation policy's fields (astera.core.liquidation_policy), each optional (default: off).
+POLICY_FIELDS: Final[dict[str, Parser]] = {
+    "deficit_accounting": flag,
+    "dynamic_close_factor": flag,
+    "close_all_hf": amount,
+    "dust_base": amount,
+    "min_leftover_base": amount,
+    "target_health_factor": amount,
+}
+
+
+def make_policy(spec: dict[str, Any]) -> LiquidationPolicy:
+    """The liquidation policy of parsed fields (absent ones at their defaults)."""
+    return LiquidationPolicy(**{k: v for k, v in spec.items() if k in POLICY_FIELDS})
+
+
+def liquidation_policy(value: object) -> LiquidationPolicy:
+    """A document's liquidation policy: an object of :data:`POLICY_FIELDS` (flags as booleans,
+    the rest as decimal-integer strings)."""
+    if not isinstance(value, dict) or not set(value) <= set(POLICY_FIELDS):
+        raise ValueError(f"must be an object with fields among {list(POLICY_FIELDS)}")
+    return make_policy({k: POLICY_FIELDS[k](v) for k, v in value.items()})
+
+
 # ---- the table ---------------------------------------------------------------------------------------
 
-Parser = Callable[[object], Any]
 Runner = Callable[[Protocol, str, dict[str, Any]], "list[Event] | None"]
 
 
@@ -369,7 +396,25 @@ ACTIONS: Final[dict[str, Action]] = {
         {},
         lambda p, s, a: p.set_max_reserves_with_flow_borrowing(s, a["count"]),
     ),
+    "set_liquidation_protocol_fee": Action(
+        Role.ADMIN,
+        {**USER_POOL, "fee": small_int},
+        {},
+        lambda p, s, a: p.set_liquidation_protocol_fee(s, a["pool"], a["asset"], a["fee"]),
+    ),
+    "cover_deficit": Action(
+        Role.ADMIN,
+        {**USER_POOL, "amount": amount_or_max},
+        {},
+        lambda p, s, a: p.cover_deficit(s, a["pool"], a["asset"], a["amount"]),
+    ),
     # -- pool admin (the main admin for the Core-Pool) --
+    "set_liquidation_policy": Action(
+        Role.POOL_ADMIN,
+        {"pool": pool},
+        dict(POLICY_FIELDS),
+        lambda p, s, a: p.set_liquidation_policy(s, a["pool"], make_policy(a)),
+    ),
     "configure_reserve_as_collateral": Action(
         Role.POOL_ADMIN,
         {**USER_POOL, "ltv": small_int, "liquidation_threshold": small_int, "liquidation_bonus": small_int},

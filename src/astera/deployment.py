@@ -4,6 +4,10 @@ A scenario (``astera-scenario/1``), a node's genesis (``astera-genesis/1``) and 
 describe a deployment with the same shape: ``assets`` (decimals, price, optional feed
 timeout), named ``rate_strategies``, ``core_pool.reserves`` and ``mini_pools`` (reserves,
 ``min_debt_threshold``, ``flow_limits``), each reserve with its strategy and parameters.
+A pool may carry a ``liquidation_policy`` (issue 15: ``deficit_accounting``,
+``dynamic_close_factor``, ``close_all_hf``, ``dust_base``, ``min_leftover_base``,
+``target_health_factor``; integers as JSON numbers or decimal strings) and a reserve a
+``liquidation_protocol_fee`` in bps; absent, the contracts' rules apply.
 :func:`deploy_markets` builds that on a :class:`~astera.core.Protocol` the way the
 deployment scripts do, through the public, role-checked and journaled admin calls only, so
 every rule of the configurator applies (the cap on Mini-Pool credit lines included). What
@@ -15,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from astera.actions import make_strategy, strategy
-from astera.core import Protocol, RateStrategy
+from astera.actions import liquidation_policy, make_strategy, strategy
+from astera.core import LiquidationPolicy, Protocol, RateStrategy
 
 
 class DeploymentError(ValueError):
@@ -76,6 +80,25 @@ def configure_reserve(p: Protocol, ref: str | int, name: str, params: dict[str, 
     owner_factor = number(params.get("owner_reserve_factor", 0), f"{name}.owner_reserve_factor")
     if owner_factor:
         p.set_reserve_factor(pool_admin, ref, name, owner_factor, owner=True)
+    fee = number(params.get("liquidation_protocol_fee", 0), f"{name}.liquidation_protocol_fee")
+    if fee:
+        p.set_liquidation_protocol_fee(admin, ref, name, fee)
+
+
+def pool_policy(p: Protocol, ref: str | int, pool_doc: dict[str, Any], pool_admin: str) -> None:
+    """Set the pool's ``liquidation_policy``, if its document has one."""
+    spec = pool_doc.get("liquidation_policy")
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise DeploymentError(f"{ref}.liquidation_policy: expected an object")
+    try:
+        policy: LiquidationPolicy = liquidation_policy(
+            {k: v if isinstance(v, bool) else str(v) for k, v in spec.items()}
+        )
+    except ValueError as e:
+        raise DeploymentError(f"{ref}.liquidation_policy: {e}") from None
+    p.set_liquidation_policy(pool_admin, ref, policy)
 
 
 def deploy_markets(
@@ -93,9 +116,11 @@ def deploy_markets(
             number(a.get("timeout", 0), f"{sym}.timeout"),
         )
     specs = doc.get("rate_strategies", {})
-    for sym, params in doc.get("core_pool", {}).get("reserves", {}).items():
+    core_doc = doc.get("core_pool", {})
+    for sym, params in core_doc.get("reserves", {}).items():
         p.init_core_reserve(admin, sym, rate_strategy(specs, params["rate_strategy"], start))
         configure_reserve(p, "core", sym, params)
+    pool_policy(p, "core", core_doc, admin)
     admins = []
     for i, mp_doc in enumerate(doc.get("mini_pools", [])):
         if mp_doc.get("id", i) != i:
@@ -111,4 +136,5 @@ def deploy_markets(
             configure_reserve(p, i, name, params)
         for sym, limit in mp_doc.get("flow_limits", {}).items():
             p.set_flow_limit(admin, sym, i, number(limit, f"flow_limits.{sym}"))
+        pool_policy(p, i, mp_doc, admins[-1])
     return admins

@@ -224,3 +224,27 @@ def test_refusal_in_plain_words_with_the_exact_max(api: TestClient) -> None:
         == 422
     )
     assert post(api, env(api, "bob", 1, "borrow", pool="core", asset="USDC", amount=best)).is_success
+
+
+def test_liquidation_policy_by_admin_transaction_and_in_the_views(api: TestClient) -> None:
+    """The admin sets the Core-Pool's liquidation policy and a reserve's protocol fee with signed
+    transactions; /markets shows them and /accounts says what they mean for a borrower."""
+    assert api.get("/markets").json()["core"]["liquidation_policy"]["rules"][0] == (
+        "a liquidation can repay at most half of your debt in one asset at a time"
+    )
+    r = post(api, env(api, "admin", 0, "set_liquidation_policy", pool="core", dynamic_close_factor=True))
+    assert r.status_code == 200, r.text
+    r = post(api, env(api, "admin", 1, "set_liquidation_protocol_fee", pool="core", asset="WETH", fee=1000))
+    assert r.status_code == 200, r.text
+    r = post(api, env(api, "alice", 0, "set_liquidation_policy", pool="core", deficit_accounting=True))
+    assert r.status_code != 200  # only the pool admin
+    core = api.get("/markets").json()["core"]
+    assert core["liquidation_policy"]["dynamic_close_factor"] is True
+    assert core["liquidation_policy"]["close_all_hf"] == str(95 * 10**16)
+    weth = next(r for r in core["reserves"] if r["asset"] == "WETH")
+    assert weth["liquidation_protocol_fee"] == 1000 and weth["deficit"] == "0"
+    r = post(api, env(api, "alice", 0, "deposit", pool="core", asset="WETH", amount=str(10**18)))
+    assert r.status_code == 200, r.text
+    rules = api.get(f"/accounts/{key('alice').address}").json()["pools"]["core"]["liquidation_rules"]
+    assert rules[0].startswith("a liquidation can close all of your debt in one asset below HF 0.95")
+    assert "10% of the liquidation bonus on WETH goes to the treasury" in rules

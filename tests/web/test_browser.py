@@ -65,6 +65,8 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     assert previewed == hf  # the preview was the core's exact result
     page.wait_for_selector(f"[data-testid=hf][data-wad='{hf}']")
     assert page.get_by_test_id("hf").first.inner_text() == "1.18"
+    rules = page.get_by_test_id("liquidation-rules-core")
+    assert "at most half of your debt" in rules.text_content()  # the pool's policy, in plain words
     screenshot(page, "account-borrowing")
 
     # The oracle (an operator holding the oracle key, in another browser) drops the WETH price.

@@ -72,6 +72,8 @@ def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[Rend
                 ("" if lp is None else lp if raw else price(int(lp))),
             )
         yield t
+        for rule in pv.get("liquidation_rules", ()):
+            yield Text(f"  liquidation: {rule}", style="dim")
         if "health_factor" not in pv:
             yield Text(f"  cannot be valued now: {pv.get('error', {}).get('name', 'no price')}", style="red")
             continue

@@ -8,6 +8,7 @@ operation validates, runs atomically, and returns its events or raises a
 from .account import AccountData, account_data
 from .errors import ERROR_NAMES, BalanceExceeded, InputError, ProtocolError
 from .events import Event
+from .liquidation_policy import LiquidationPolicy
 from .minipool import MiniPool
 from .pool import Pool
 from .protocol import Protocol
@@ -27,6 +28,7 @@ __all__ = [
     "Event",
     "FixedRateStrategy",
     "InputError",
+    "LiquidationPolicy",
     "MiniPool",
     "PIRateStrategy",
     "Pool",

@@ -9,6 +9,9 @@ Amounts (:mod:`astera.human.amounts`):
     ``price(value)``; ``health_factor(wad)``; ``bps(value)``; ``percent_ray(value)``;
     ``supply_apy(rate)`` / ``borrow_apy(rate)`` (ray).
 
+Liquidation policies (:mod:`astera.human.policy`):
+    ``policy_rules(policy, fees)`` -> one plain sentence per rule in force.
+
 Refusals (:mod:`astera.human.refusals`):
     ``explain(p, sender, action, args, error, run)`` -> :class:`Explanation` (``text``,
     ``code``, ``name``, ``max_amount``, ``message``); ``liquidation_price(p, user, pool,
@@ -29,6 +32,7 @@ from .amounts import (
     tokens,
     usd,
 )
+from .policy import policy_rules
 from .refusals import Explanation, dry_run, explain, liquidation_price, max_amount, pool_name
 
 __all__ = [
@@ -45,6 +49,7 @@ __all__ = [
     "parse_amount",
     "parse_amount_or_max",
     "percent_ray",
+    "policy_rules",
     "pool_name",
     "price",
     "supply_apy",

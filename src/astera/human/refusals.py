@@ -436,6 +436,13 @@ def _explain_liquidate(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | No
         )
     if e.code == E.INSUFFICIENT_BALANCE and debt_asset:
         return _wallet_shortfall(c, c.requested, str(debt_asset), "covering that debt", "debt_to_cover")
+    if e.code == E.MUST_NOT_LEAVE_DUST:
+        left = usd(c.p.liquidation_policy(ref).min_leftover_base)
+        return (
+            f"{c.where}'s liquidation policy refuses a partial liquidation that leaves less than {left} of "
+            f"the {debt_asset} debt or of the {coll} collateral: cover less, or all of it",
+            None,
+        )
     return None
 
 

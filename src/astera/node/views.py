@@ -5,7 +5,10 @@ same views the contracts expose, rolled forward to ``now``). Amounts, prices, in
 and rates are decimal strings: rates and utilization are ray (1e27 = 100 %) per year,
 the health factor is wad (1e18 = 1.0; ``2**256-1`` without debt), values in USD have
 8 decimals. A collateral position's ``liquidation_price`` is the highest oracle price of its
-asset (other prices unchanged) at which the account could be liquidated, if any.
+asset (other prices unchanged) at which the account could be liquidated, if any. Each pool
+shows its liquidation policy (issue 15) and, for an account with positions in it, the rules
+in plain words (``liquidation_rules``); each reserve its liquidation protocol fee (bps) and
+its deficit (written-off debt not yet covered, base units).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any
 
 from astera.core import RAY, Protocol, ProtocolError
 from astera.core.account import positions as held_positions
+from astera.core.liquidation_policy import NO_POLICY
 from astera.core.minipool import MiniPool
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
-from astera.human import liquidation_price
+from astera.human import liquidation_price, policy_rules
 
 from .blocks import jsonable
 
@@ -50,6 +54,8 @@ def reserve_view(p: Protocol, pool: Pool, r: Reserve) -> dict[str, Any]:
         "total_debt": str(debt),
         "available_liquidity": str(cash),
         "last_update_timestamp": r.last_update_timestamp,
+        "liquidation_protocol_fee": r.liquidation_protocol_fee,
+        "deficit": str(r.deficit),
     }
 
 
@@ -77,11 +83,20 @@ def credit_lines(p: Protocol, mp: MiniPool) -> list[dict[str, Any]]:
     return lines
 
 
+def liquidation_policy_view(p: Protocol, pool: Pool) -> dict[str, Any]:
+    """The pool's liquidation policy (wad and USD values as decimal strings) and its plain words."""
+    policy = pool.liquidation_policy or NO_POLICY
+    values = {k: v if isinstance(v, bool) else str(v) for k, v in policy.as_dict().items()}
+    fees = [(r.asset, r.liquidation_protocol_fee) for r in pool.reserves]
+    return {**values, "rules": policy_rules(policy, fees)}
+
+
 def pool_view(p: Protocol, pool: Pool) -> dict[str, Any]:
     view: dict[str, Any] = {
         "pool": "core" if pool is p.core else pool.id,  # type: ignore[attr-defined]
         "paused": pool.paused,
         "flash_premium": pool.flash_premium,
+        "liquidation_policy": liquidation_policy_view(p, pool),
     }
     if isinstance(pool, MiniPool):
         view["admin"] = pool.admin
@@ -123,6 +138,8 @@ def _pool_account(p: Protocol, pool: Pool, address: str) -> dict[str, Any]:
         for pos in held_positions(pool, address)
     ]
     view: dict[str, Any] = {"positions": positions}
+    if positions:
+        view["liquidation_rules"] = liquidation_policy_view(p, pool)["rules"]
     try:
         data = p.account(address, ref)
     except ProtocolError as e:

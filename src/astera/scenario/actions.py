@@ -3,6 +3,12 @@
 Each protocol action runs through the one action table (:mod:`astera.actions`); what stays
 here translates the format: implicit funding (§3.1), ``"max"``/``"debt"``/``"P%"`` amounts,
 the scenario's role names.
+
+Beyond the format, this library's liquidation policies (issue 15) have three ops:
+``set_liquidation_policy`` (``pool``, ``mini_pool``, and the policy's fields of
+``astera.actions.POLICY_FIELDS``), ``set_liquidation_protocol_fee`` (``pool``, ``asset``,
+``fee`` in bps) and ``cover_deficit`` (``pool``, ``asset``, ``amount`` or ``"max"``); the
+deployment's pools and reserves may set them too (:mod:`astera.deployment`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from astera.actions import ACTIONS as TABLE
+from astera.actions import POLICY_FIELDS
 from astera.core import UINT256_MAX, Protocol
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
@@ -226,6 +233,15 @@ def _set_oracle(p: Protocol, a: dict[str, Any], fund: bool) -> None:
         _table(p, "set_fallback_price", ADMIN, asset=a["asset"], price=int(a["fallback_price"]))
 
 
+def _set_liquidation_policy(p: Protocol, a: dict[str, Any], fund: bool) -> None:
+    """The pool admin sets the pool's liquidation policy (fields of ``POLICY_FIELDS``; integers
+    as numbers or decimal strings, absent ones at their defaults)."""
+    ref = _pool_ref(a)
+    fields = {k: v if isinstance(v, bool) else int(v) for k, v in a.items() if k in POLICY_FIELDS}
+    admin = p.mini_pool(ref).admin if isinstance(ref, int) else ADMIN
+    _table(p, "set_liquidation_policy", admin, pool=ref, **fields)
+
+
 def _snapshot(p: Protocol, a: dict[str, Any], fund: bool) -> None:
     """Records the state like any step; changes nothing."""
 
@@ -278,6 +294,13 @@ ACTIONS: dict[str, Handler] = {
     ),
     "configure_reserve": _configure_reserve,
     "set_oracle": _set_oracle,
+    "set_liquidation_policy": _set_liquidation_policy,
+    "set_liquidation_protocol_fee": lambda p, a, fund: _table(
+        p, "set_liquidation_protocol_fee", ADMIN, pool=_pool_ref(a), asset=a["asset"], fee=int(a["fee"])
+    ),
+    "cover_deficit": lambda p, a, fund: _table(
+        p, "cover_deficit", ADMIN, pool=_pool_ref(a), asset=a["asset"], amount=_amount(a["amount"])
+    ),
 }
 
 

@@ -106,6 +106,9 @@ function renderPositions(acct) {
       v.error ? h("p", { class: "error" }, `Cannot value this account: ${v.error.code}`) : gauge(v.health_factor),
       v.error ? null : h("p", {}, `Collateral ${fmtUsd(v.total_collateral_usd)} · debt ${fmtUsd(v.total_debt_usd)} · ` +
         `borrowing power ${fmtUsd(v.borrowing_power_usd)}`),
+      v.liquidation_rules ? h("details", { "data-testid": `liquidation-rules-${pool}` },
+        h("summary", {}, `How a liquidation works in the ${poolName(pool)}`),
+        h("ul", {}, ...v.liquidation_rules.map((rule) => h("li", {}, rule)))) : null,
       table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Borrowed", "Collateral", "Liquidation price"],
         v.positions.map((p) => {
           const r = reserveOf(pool, p.asset);
