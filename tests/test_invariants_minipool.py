@@ -147,7 +147,8 @@ class MiniMachine(LendingMachine):
             # repaid the Mini-Pool's Core debt in full.
             assert not listed or self.repaid_by_others, "526"
         # 523, restated (module docstring): the floor against the Core's current rates.
-        if flow and tranche.d_scaled_total:
+        # A tranche with a deficit pays its suppliers less than the floor (liquidation_policy).
+        if flow and tranche.d_scaled_total and not tranche.deficit:
             floor = min_liquidity_rate(usdc.current_liquidity_rate, usdc.current_variable_borrow_rate)
             assert tranche.current_liquidity_rate >= floor, "523: the tranche pays at least the Core spread"
             assert tranche.current_variable_borrow_rate >= tranche.current_liquidity_rate

@@ -24,6 +24,12 @@ that came after; with none set, a liquidation is the contracts' to the wei.
    and if the self-deposit cannot be recovered the Core-Pool's suppliers bear the rest
    (§7.13). Covering burns the Astera Mini-Pool treasury's aTokens of that reserve.
 
+   While a reserve has a deficit, its liquidity rate is scaled by
+   ``(cash + debt) / (cash + debt + deficit)`` (rounded down, after the Mini-Pool's rate
+   floor): suppliers are paid the interest borrowers pay and nothing on the written-off part,
+   so ``supply <= cash + debt + deficit`` keeps holding as time passes, not only right after
+   the write-off. (A tranche with a deficit may so earn less than the floor of §8.6.)
+
 2. **Dynamic close factor** (as Aave v3.3). A liquidation may repay all of the debt
    reserve's debt when the account's health factor is at or below ``close_all_hf``
    (default 0.95) or when the debt in that reserve, or the collateral in the seized
@@ -159,6 +165,11 @@ def repay_to_target(pool: Pool, target: str, hf_target: int, coll: Reserve, debt
     numerator = (hf_target * total_debt - sum_lt * 10**14) * debt_r.unit
     up: int = -(-numerator // denominator)
     return up if up > 1 else 1
+
+
+def rate_with_deficit(liquidity_rate: int, backing: int, deficit: int) -> int:
+    """The liquidity rate of a reserve with ``deficit``: paid on ``backing`` (cash + debt) only."""
+    return liquidity_rate * backing // (backing + deficit)
 
 
 def check_leftover(

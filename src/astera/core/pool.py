@@ -37,6 +37,7 @@ from .liquidation_policy import (
     max_repay,
     other_collateral,
     protocol_fee,
+    rate_with_deficit,
     record_deficit,
     write_off,
 )
@@ -172,6 +173,8 @@ class Pool:
             self.cash(r), added, taken, total_debt, self.total_reserve_factor(r), self.world.now
         )
         liquidity, borrow = self.rate_adjust(r, liquidity, borrow, u)
+        if r.deficit:
+            liquidity = rate_with_deficit(liquidity, self.cash(r) + added - taken + total_debt, r.deficit)
         if liquidity > UINT128_MAX:
             raise ProtocolError(E.LIQUIDITY_RATE_OVERFLOW)
         if borrow > UINT128_MAX:

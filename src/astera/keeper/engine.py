@@ -11,7 +11,9 @@ One :meth:`KeeperEngine.run` is what a keeper does after a price update or a blo
 4. classify what is left unhealthy: **bad debt** when no collateral remains (per pool and
    reserve: the debt nobody can recover by liquidation), otherwise **unprofitable** (collateral
    remains but no size sells for the repayment plus the margin), or **unfinished** when the
-   round limit stopped it.
+   round limit stopped it. In a pool with deficit accounting such debt does not stay on the
+   account: the liquidation that took the last collateral wrote it off, and the run reports
+   it per reserve as **deficits** instead.
 
 Everything is deterministic: same protocol state, market and configuration, same
 liquidations in the same order (within a pool the order follows the monitor's float estimate
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from astera.core import WAD, AccountData, Protocol, ProtocolError
+from astera.core import WAD, AccountData, Pool, Protocol, ProtocolError
 
 from .executor import Execution, FlashLiquidityShort, Submitter
 from .market import Market, SlippageExceeded
@@ -85,6 +87,9 @@ class KeeperReport:
     #: How many accounts below 1 (as the monitor found them) the market screen proved no
     #: liquidation could profit from at the run's rates, and left unvalued (``screen=True``).
     screened: int = 0
+    #: Debt the run's liquidations wrote off into reserve deficits (pools with deficit
+    #: accounting), per (pool, reserve), in reserve units.
+    deficits: dict[tuple[PoolRef, str], int] = field(default_factory=dict)
 
     def bad_debt_by_reserve(self) -> dict[tuple[PoolRef, str], tuple[int, int]]:
         """Bad debt summed per (pool, reserve): (amount in reserve units, USD value)."""
@@ -141,6 +146,15 @@ class _Run:
         self.liquidated = {}
 
 
+def reserve_deficits(protocol: Protocol) -> dict[tuple[PoolRef, str], int]:
+    """Every reserve's recorded deficit, by (pool, reserve asset)."""
+    pools: list[tuple[PoolRef, Pool]] = [
+        ("core", protocol.core),
+        *((mp.id, mp) for mp in protocol.mini_pools),
+    ]
+    return {(ref, r.asset): r.deficit for ref, pool in pools for r in pool.reserves}
+
+
 def oracle_prices(protocol: Protocol) -> dict[str, int]:
     """Every listed asset's oracle price now, less those the oracle refuses (a stale feed: 78)."""
     prices = {}
@@ -186,6 +200,7 @@ class KeeperEngine:
         screen = self.screen
         if screen is not None:
             screen.start()
+        deficits = reserve_deficits(self.protocol)
         try:
             for index, rows, unpriced in queue:
                 ref, users = index.ref, index.users
@@ -211,6 +226,9 @@ class KeeperEngine:
                         self._liquidate_account(ref, user, position, state, report)
         finally:
             state.reindex()
+        for key, amount in reserve_deficits(self.protocol).items():
+            if amount != deficits.get(key, 0):
+                report.deficits[key] = amount - deficits.get(key, 0)
         return report
 
     def _liquidate_account(

@@ -14,6 +14,12 @@ The rules, from the liquidation document and the contracts (§4.8, §5.4, §7.11
   is concave), so the profitable sizes form an interval from zero.
 * **Liquidity**: collateral paid out in the underlying needs the reserve's cash (``76``), and a
   tranche paid out unwrapped needs the Core's cash too; sizes beyond either are not planned.
+* **The pool's liquidation policy** (:mod:`astera.core.liquidation_policy`), when it has one:
+  the largest request is the policy's (dynamic close factor, target health factor, computed
+  by the core's own :func:`~astera.core.liquidation_policy.max_repay`), a size the dust rule
+  would refuse is not planned (the refused sizes lie just below taking everything, so the
+  profitable, allowed ones still form an interval from zero, plus the whole), and the
+  protocol fee's share of the seized collateral is not the liquidator's to sell.
 
 Mini-Pool tranches: seized tranche collateral is taken *unwrapped* (the liquidator receives
 the Core underlying, which is what markets trade), and tranche debt is repaid in Core aToken
@@ -27,9 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from astera.core import WAD, Protocol
+from astera.core import WAD, Protocol, ProtocolError
 from astera.core.liquidation import collateral_to_seize
-from astera.core.liquidation_policy import CLOSE_FACTOR
+from astera.core.liquidation_policy import CLOSE_FACTOR, check_leftover, max_repay, protocol_fee
 from astera.core.pool import Pool
 from astera.core.wadray import HALF_PERCENT, PERCENTAGE_FACTOR, RAY, percent_mul, ray_div, ray_mul
 
@@ -108,7 +114,7 @@ class _Pair:
 
     __slots__ = (
         "planner", "ref", "user", "hf", "c", "d", "cash", "unwrap_index", "core_cash", "receive_asset",
-        "mint_index", "pay_asset", "fair_num", "fair_den", "premium", "required",
+        "mint_index", "pay_asset", "fair_num", "fair_den", "premium", "required", "pool", "max_cover",
     )  # fmt: skip
 
     def __init__(
@@ -118,6 +124,13 @@ class _Pair:
         self.planner, self.ref, self.user, self.hf, self.c, self.d = planner, ref, user, hf, c, d
         coll_r, debt_r = c.reserve, d.reserve
         self.cash = pool.cash(coll_r)
+        self.pool = pool
+        policy = pool.liquidation_policy
+        self.max_cover = (
+            percent_mul(d.amount, CLOSE_FACTOR)
+            if policy is None
+            else max_repay(pool, policy, user, hf, coll_r, debt_r, d.amount, c.amount)
+        )
         #: Tranche collateral is paid out unwrapped (Core shares → underlying at the Core
         #: income), which needs the Core's cash as well.
         self.unwrap_index: int | None = None
@@ -155,11 +168,17 @@ class _Pair:
             c.price, d.price, coll_r.decimals, debt_r.decimals, coll_r.liquidation_bonus, cover, c.amount
         )
         actual = cover if cover < needed else needed
-        if actual == 0 or seized == 0 or self.cash < seized:
+        receive = seized - protocol_fee(coll_r, seized) if coll_r.liquidation_protocol_fee else seized
+        if actual == 0 or seized == 0 or self.cash < receive:
             return None
-        receive = seized
+        policy = self.pool.liquidation_policy
+        if policy is not None and policy.dynamic_close_factor:
+            try:
+                check_leftover(self.pool, policy, coll_r, debt_r, d.amount, actual, c.amount, seized)
+            except ProtocolError:
+                return None
         if self.unwrap_index is not None:
-            receive = ray_mul(seized, self.unwrap_index)
+            receive = ray_mul(receive, self.unwrap_index)
             if self.core_cash < receive:
                 return None
         pay = actual if self.mint_index is None else deposit_for_shares(self.mint_index, actual)
@@ -194,7 +213,7 @@ class _Pair:
 
     def largest(self) -> LiquidationPlan | None:
         """The largest profitable request up to the close factor (bisection below it), or None."""
-        max_cover = percent_mul(self.d.amount, CLOSE_FACTOR)
+        max_cover = self.max_cover
         best = self.size(max_cover)
         if best is not None or self.hopeless(max_cover):
             return best
