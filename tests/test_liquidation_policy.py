@@ -177,9 +177,12 @@ def test_deficit_written_off_recorded_and_covered() -> None:
     supply(p, "alice", "USDC", USDC)  # accrues the reserve: the treasury's share is minted
     # Suppliers were paid on cash + debt only, so the deficit still covers the gap a year on.
     assert usdc.a_total_supply(p.now) <= usdc.cash + usdc.debt_total_supply(p.now) + usdc.deficit
-    assert usdc.current_liquidity_rate < usdc.strategy.calculate(
-        usdc.cash, 0, 0, usdc.debt_total_supply(p.now), usdc.reserve_factor, p.now
-    )[0]
+    assert (
+        usdc.current_liquidity_rate
+        < usdc.strategy.calculate(usdc.cash, 0, 0, usdc.debt_total_supply(p.now), usdc.reserve_factor, p.now)[
+            0
+        ]
+    )
     assert p.deficit("USDC") == 2_380_952_381
     treasury = p.supplied("treasury", "USDC")
     assert treasury > p.deficit("USDC")

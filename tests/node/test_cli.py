@@ -98,6 +98,7 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
     assert address in out and "health factor 1.12" in out
     # 25,000 / (9.5 × 0.8) = $3,289.47...: the highest price at which HF < 1
     assert "$3,289.47" in out and "25,000" in out and "9.5" in out
+    assert "liquidation: a liquidation can repay at most half" in out  # the pool's policy
     raw = ok(home, node, "account", "ann", "--raw")
     assert str(95 * 10**17) in raw and str(25_000 * 10**6) in raw
     assert '"next_nonce": 3' in ok(home, node, "account", "ann", "--json")

@@ -219,9 +219,10 @@ def write_off(pool: Pool, user: str, r: Reserve) -> Event:
     pool.world.journal.set(r.d_scaled, user, 0)
     pool.world.journal.save(r)
     r.d_scaled_total -= scaled
+    event = record_deficit(pool, user, r, amount)
     pool.update_rates(r, 0, 0)
     pool.set_borrowing_bit(user, r, False)
-    return record_deficit(pool, user, r, amount)
+    return event
 
 
 def record_deficit(pool: Pool, user: str, r: Reserve, amount: int) -> Event:

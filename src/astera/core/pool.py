@@ -440,6 +440,8 @@ class Pool:
         self.update_state(debt_r)
         burnt = user_debt if writes_off or actual >= user_debt else actual
         self.burn_debt(debt_r, target, burnt)
+        # The remainder is a deficit before the reserve is re-rated (suppliers earn nothing on it).
+        deficit = record_deficit(self, target, debt_r, burnt - actual) if burnt > actual else None
         self.update_rates(debt_r, actual, 0)
         if policy is not None and burnt == user_debt:
             self.set_borrowing_bit(target, debt_r, False)
@@ -477,8 +479,8 @@ class Pool:
             )
         ]
         if writes_off:
-            if burnt > actual:
-                events.append(record_deficit(self, target, debt_r, burnt - actual))
+            if deficit is not None:
+                events.append(deficit)
             events += [write_off(self, target, r) for r in self.reserves if r.d_scaled.get(target, 0)]
         self.pay_in(debt_r, liquidator, actual)
         return events
