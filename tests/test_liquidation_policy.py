@@ -258,3 +258,18 @@ def test_policy_validation_and_roles() -> None:
     assert p.state_hash() != before
     p.set_liquidation_policy(ADMIN, "core", LiquidationPolicy())  # the default removes it
     assert p.state_hash() == before
+
+
+def test_a_dust_refusal_in_plain_words() -> None:
+    from astera.actions import ACTIONS
+    from astera.human import explain
+
+    p = book(10 * WETH, 10_000 * USDC)
+    p.set_liquidation_policy(ADMIN, "core", DYNAMIC)
+    p.set_price("WETH", 1_125 * USD)
+    args = {"pool": "core", "target": "carol", "collateral_asset": "WETH", "debt_asset": "USDC"}
+    args["debt_to_cover"] = 9_000 * USDC + 1
+    err = refused(p, ACTIONS["liquidate"].run, p, "dave", args)
+    why = explain(p, "dave", "liquidate", args, err, lambda a: ACTIONS["liquidate"].run(p, "dave", a))
+    assert why.code == "policy:must_not_leave_dust"
+    assert "leaves less than $1,000 of the USDC debt or of the WETH collateral" in why.text
