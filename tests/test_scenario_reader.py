@@ -106,3 +106,29 @@ def test_cli_trace_of_a_streamed_scenario_equals_the_in_memory_replay(
     expected = replay(scenario)
     expected.pop("state_hash")
     assert json.loads(out.read_text()) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": "astera-scenario/1", "actions": [{"op": "a"}], "x": 1, "actions": [{"op": "b"}]}',
+        '{"format": "astera-scenario/1", "actions": {"op": "a"}}',
+    ],
+)
+def test_a_kept_small_file_reads_as_the_stream_does(tmp_path: Path, text: str) -> None:
+    """A small file is decoded whole, but anything json.loads would read differently from the
+    streamed reader (a repeated "actions", an "actions" that is not an array) is streamed."""
+    path = tmp_path / "s.json"
+    path.write_text(text)
+
+    def first_pass(keep: list[Any] | None) -> Any:
+        try:
+            return scenario_reader.header_and_users(path, USER_KEYS, keep)
+        except scenario_reader.ScenarioFormatError as e:
+            return (e.msg, e.lineno, e.colno)
+
+    kept: list[Any] = []
+    streamed = first_pass(None)
+    assert first_pass(kept) == streamed
+    if not isinstance(streamed, tuple):  # read, not refused: the same actions, every copy
+        assert kept == list(scenario_reader.actions(path)) == [{"op": "a"}, {"op": "b"}]
