@@ -100,6 +100,7 @@ Scheduler = Annotated[
 ]
 Paths = Annotated[int | None, typer.Option("--paths", "-n", help="Number of paths (default: the study's).")]
 Resume = Annotated[bool, typer.Option("--resume", help="Finish an interrupted study in --out.")]
+OpenReport = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
 
 
 @app.command()
@@ -111,7 +112,7 @@ def run(
     scheduler: Scheduler = None,
     resume: Resume = False,
     report: Annotated[bool, typer.Option("--report/--no-report", help="Build the report at the end.")] = True,
-    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+    open_report: OpenReport = False,
     from_node: Annotated[
         str | None, typer.Option("--from-node", help="Start from a running node's state (http://HOST:PORT).")
     ] = None,
@@ -138,13 +139,13 @@ def run(
 
 @app.command()
 def sweep(
-    study: Annotated[str, typer.Argument(help="Study file with a [sweep] table, or built-in study name.")],
+    study: Annotated[str, typer.Argument(help="Study file with a \\[sweep] table, or built-in study name.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Result directory (one folder per grid point).")],
     paths: Paths = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     resume: Resume = False,
-    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+    open_report: OpenReport = False,
 ) -> None:
     """Run the study once per point of its parameter grid (same seeds: common random numbers)."""
     s = _study(study, paths)
@@ -177,15 +178,15 @@ def sweep(
 
 @app.command()
 def compare(
-    study: Annotated[str, typer.Argument(help="Study file with a [compare] table, or built-in study name.")],
+    study: Annotated[str, typer.Argument(help="Study file with a \\[compare] table, or a built-in study.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Result directory (one folder per policy).")],
     paths: Paths = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     resume: Resume = False,
-    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+    open_report: OpenReport = False,
 ) -> None:
-    """Run the study under the contracts' rules and under each of its [compare] liquidation
+    """Run the study under the contracts' rules and under each of its \\[compare] liquidation
     policies, on identical price paths, and report bad debt, LaR, over-liquidation and deficits
     side by side."""
     s = _study(study, paths)
@@ -227,7 +228,7 @@ def _report(out: Path, open_it: bool) -> None:
 @app.command("report")
 def report_cmd(
     out: Annotated[Path, typer.Argument(help="A study's or sweep's result directory.")],
-    open_report: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+    open_report: OpenReport = False,
 ) -> None:
     """(Re)build report.html and summary.json from a result directory's Parquet tables."""
     if not any((out / name).exists() for name in ("study.json", "sweep.json", "compare.json")):
