@@ -45,11 +45,14 @@ def some_blocks(url: str) -> int:
         return int(http.get("/status").json()["height"])
 
 
-def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(tmp_path: Path) -> None:
+def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(
+    tmp_path: Path, db_url: str | None
+) -> None:
+    """On either store: SQLite in the data directory, or PostgreSQL by ``--db``."""
     with leader(tmp_path, make_genesis()) as lead:
         height = some_blocks(lead.url)
         with (
-            follower(lead.url, tmp_path / "follower") as (node, live),
+            follower(lead.url, tmp_path / "follower", db=db_url) as (node, live),
             httpx.Client(base_url=live.url, timeout=30) as http,
         ):
             wait_for(node, height)
@@ -79,7 +82,7 @@ def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(t
             assert r.status_code == 422 and r.json()["error"]["forwarded_to"] == lead.url
             assert r.json()["error"]["code"] == "refused"
         # The follower's own store replays from genesis to the leader's state.
-        store = open_store(None, str(tmp_path / "follower"))
+        store = open_store(db_url, str(tmp_path / "follower"))
         try:
             assert verify(store).state_hash == httpx.get(lead.url + "/status").json()["state_hash"]
         finally:
