@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from functools import update_wrapper
 from operator import attrgetter
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from . import dry_run, views
 from .account import AccountData, account_data
@@ -48,24 +48,28 @@ R = TypeVar("R")
 S = TypeVar("S")
 
 
-class _Delegated(Generic[S, P, R]):
+class _Delegated(property, Generic[S, P, R]):
     """A :class:`Protocol` method that is ``method`` of one of its parts (the attribute
     ``part``): same name, signature and documentation, declared once where the work is done.
-    Read on a protocol it is the part's bound method, so a call costs no extra frame."""
+
+    Read on a protocol it is the part's bound method. It is a :class:`property` whose getter
+    is an :func:`~operator.attrgetter`, so the read runs in C: no Python frame, neither a
+    wrapper's nor a ``__get__``'s (a Python ``__get__`` cost ~0.2 us per call, ~33,000 calls
+    in a 13,501-action replay)."""
 
     def __init__(self, part: str, method: Callable[Concatenate[S, P], R]) -> None:
+        super().__init__(attrgetter(f"{part}.{method.__name__}"))
         self.part = attrgetter(part)
         self.method = method
         update_wrapper(self, method)
 
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _Delegated[S, P, R]: ...
-    @overload
-    def __get__(self, obj: Protocol, owner: type | None = None) -> Callable[P, R]: ...
-    def __get__(self, obj: Protocol | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return self.method.__get__(self.part(obj))
+    if TYPE_CHECKING:  # what the C getter returns, for the type checker only
+
+        @overload
+        def __get__(self, obj: None, owner: type | None = None) -> _Delegated[S, P, R]: ...
+        @overload
+        def __get__(self, obj: Protocol, owner: type | None = None) -> Callable[P, R]: ...
+        def __get__(self, obj: Protocol | None, owner: type | None = None) -> Any: ...
 
     def __call__(self, protocol: Protocol, /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Called on the class (``Protocol.deposit(p, ...)``): the part's method on ``p``'s part."""
