@@ -37,8 +37,9 @@ account is screened when every (collateral leg, debt leg) pair it holds is hopel
 
 Within one engine run prices, indexes and the index rows of accounts not yet taken up stand
 still, and the venues move only with the engine's own sales: :meth:`MarketScreen.sold`
-re-judges the pairs of the assets a sale traded, and a pool's mask over its queue is rebuilt
-only when its set of hopeless pairs changes. A venue that does not exist yet proves nothing
+re-judges the pairs of the assets a sale traded (only pairs some queued account holds: no
+other pair can change who is screened), and the queue positions left to value are recomputed,
+from the engine's place in the queue on, only when such a pair's verdict changes. A venue that does not exist yet proves nothing
 (the pair is asked again once the market has more venues). A funding premium moves an index:
 :meth:`MarketScreen.start` forgets everything, as at the start of a run. The liquidator's own
 row is never screened (its position changes within a run).
@@ -46,6 +47,7 @@ row is never screened (its position changes within a run).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import NamedTuple
 
 import numpy as np
@@ -83,22 +85,41 @@ class _Terms(NamedTuple):
 
 
 class _PoolScreen:
-    """One pool's queue, its leg pairs, their verdicts and the mask they give, for one run."""
+    """One pool's queue, the leg pairs its accounts hold, their verdicts, and the positions the
+    screen cannot prove futile, for one run.
 
-    __slots__ = (
-        "index", "rows", "coll", "debt", "pairs", "by_assets", "verdicts", "terms", "venues", "todo",
-    )  # fmt: skip
+    Only pairs some queued account holds are kept: a pair no row holds cannot change which
+    rows are screened, so it is never judged and never makes the positions stale."""
 
-    def __init__(self, index: PoolIndex, rows: np.ndarray) -> None:
+    __slots__ = ("index", "pairs", "values", "base", "by_assets", "verdicts", "terms", "venues", "todo", "since")
+
+    def __init__(self, index: PoolIndex, rows: np.ndarray, liquidator: str) -> None:
         self.index = index
-        self.rows = rows
-        #: The queue's scaled collateral and debt, row by row of ``rows``.
-        self.coll = index.collateral[rows]
-        self.debt = index.debt[rows]
-        #: (collateral reserve, debt reserve) for every leg pair the planner could try.
-        self.pairs: list[tuple[Reserve, Reserve]] = [
-            (c, d) for c in index.pool.reserves if c.liquidation_threshold for d in index.pool.reserves
-        ]
+        coll = index.collateral[rows]
+        debt = index.debt[rows]
+        reserves = index.pool.reserves
+        holds_debt = [debt[:, d.id] > 0 for d in reserves]
+        #: (collateral reserve, debt reserve) of every leg pair a queued account holds, and per
+        #: pair each row's scaled collateral in it, +inf where the row does not hold the pair.
+        self.pairs: list[tuple[Reserve, Reserve]] = []
+        self.values: list[np.ndarray] = []
+        for c in reserves:
+            if not c.liquidation_threshold:
+                continue
+            column = coll[:, c.id]
+            holds = column > 0
+            if not holds.any():
+                continue
+            for d in reserves:
+                held = holds & holds_debt[d.id]
+                if held.any():
+                    self.pairs.append((c, d))
+                    self.values.append(np.where(held, column, np.inf))
+        #: Rows the screen may take out at all: every one but the liquidator's own.
+        self.base = np.ones(len(rows), dtype=bool)
+        mine = index.rows.get(liquidator)
+        if mine is not None:
+            self.base &= rows != mine
         #: The pairs trading each unordered pair of assets (what a sale re-judges).
         self.by_assets: dict[frozenset[str], list[int]] = {}
         for k, (c, d) in enumerate(self.pairs):
@@ -110,8 +131,10 @@ class _PoolScreen:
         self.terms: dict[int, _Terms | None] = {}
         #: How many venues the market had when the pairs without one were last judged.
         self.venues = -1
-        #: Positions in ``rows`` the screen cannot prove futile, ascending; None when stale.
-        self.todo: np.ndarray | None = None
+        #: Positions ``>= since`` in the queue the screen cannot prove futile, ascending; None
+        #: when stale. The engine only moves forward in a queue, so earlier ones are not kept.
+        self.todo: list[int] | None = None
+        self.since = 0
 
 
 class MarketScreen:
@@ -132,17 +155,17 @@ class MarketScreen:
         account the screen cannot prove futile now; ``len(rows)`` when there is none."""
         screen = self._pools.get(index.ref)
         if screen is None:
-            screen = self._pools[index.ref] = _PoolScreen(index, rows)
+            screen = self._pools[index.ref] = _PoolScreen(index, rows, self.liquidator)
         if len(self.market.venues) != screen.venues:
             screen.venues = len(self.market.venues)
             unknown = [j for j, v in enumerate(screen.verdicts) if v == NO_VENUE]
             if unknown and self._rejudge(screen, unknown):
                 screen.todo = None
-        if screen.todo is None:
-            screen.todo = np.flatnonzero(~self._mask(screen))
+        if screen.todo is None or k < screen.since:
+            screen.todo, screen.since = self._todo(screen, k), k
         todo = screen.todo
-        at = int(np.searchsorted(todo, k))
-        return int(todo[at]) if at < len(todo) else len(rows)
+        at = bisect_left(todo, k)
+        return todo[at] if at < len(todo) else len(rows)
 
     def sold(self, sell: str, buy: str) -> None:
         """The engine sold ``sell`` for ``buy``: that venue's rates moved (both ways)."""
@@ -222,19 +245,15 @@ class MarketScreen:
             c.liquidation_bonus,
         )
 
-    def _mask(self, screen: _PoolScreen) -> np.ndarray:
-        """Queue rows every one of whose (collateral, debt) leg pairs is hopeless for it, or unrouted."""
-        coll, debt = screen.coll, screen.debt
-        mask = np.ones(len(screen.rows), dtype=bool)
-        for (c, d), least in zip(screen.pairs, screen.verdicts, strict=True):
+    def _todo(self, screen: _PoolScreen, since: int) -> list[int]:
+        """Positions ``>= since`` of the queue some (collateral, debt) leg pair of which is not
+        hopeless for its account (a routed pair without a verdict, or a balance below what the
+        pair's proof covers)."""
+        mask = screen.base[since:].copy()
+        for values, least in zip(screen.values, screen.verdicts, strict=True):
             if least == NO_ROUTE:
                 continue
-            held = (coll[:, c.id] > 0) & (debt[:, d.id] > 0)
-            if least == NOT_HOPELESS or least == NO_VENUE:
-                mask &= ~held
-            else:
-                mask &= ~held | (coll[:, c.id] >= least)
-        mine = screen.index.rows.get(self.liquidator)
-        if mine is not None:
-            mask &= screen.rows != mine
-        return mask
+            bound = np.inf if least == NOT_HOPELESS or least == NO_VENUE else least
+            mask &= values[since:] >= bound
+        todo: list[int] = (np.flatnonzero(~mask) + since).tolist()
+        return todo
