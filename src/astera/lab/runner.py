@@ -17,6 +17,7 @@ alone, so the Parquet tables are identical whatever the workers.
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,16 +44,19 @@ class PathResult:
     steps: list[tuple[Any, ...]] | None = None
     outcome: list[tuple[Any, ...]] | None = None
     error: str | None = None
+    #: CPU seconds the worker spent on the path (for benchmarks: not part of the results).
+    cpu_seconds: float = 0.0
 
 
 def path_task(study_data: dict[str, Any], base_dir: str, index: int) -> PathResult:
     """Run one path; never raises (a failure comes back with its traceback)."""
+    start = time.process_time()
     try:
         study = parse_study(study_data, base_dir)
         path = run_path(study, index)
-        return PathResult(index, path.steps, path.outcome())
+        return PathResult(index, path.steps, path.outcome(), cpu_seconds=time.process_time() - start)
     except Exception:  # noqa: BLE001 - a failing path is recorded and the study goes on
-        return PathResult(index, error=traceback.format_exc())
+        return PathResult(index, error=traceback.format_exc(), cpu_seconds=time.process_time() - start)
 
 
 def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pa.Table:
