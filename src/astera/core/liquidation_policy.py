@@ -156,6 +156,14 @@ def repay_to_target(pool: Pool, target: str, hf_target: int, coll: Reserve, debt
     the account's health factor to ``hf_target``, rounded up; at least 1. ``None`` when
     seizing ``coll`` cannot raise the health factor (``bonus · threshold >= target``)."""
     _, total_debt, _, sum_lt = account_sums(pool, target)
+    return repay_to_target_of_sums(pool, total_debt, sum_lt, hf_target, coll, debt_r)
+
+
+def repay_to_target_of_sums(
+    pool: Pool, total_debt: int, sum_lt: int, hf_target: int, coll: Reserve, debt_r: Reserve
+) -> int | None:
+    """:func:`repay_to_target` from the account's total debt and Σ value·threshold (§5.1), for a
+    caller that already holds them (a keeper valuing many accounts at one moment)."""
     # (S/1e4 - x·B·LTc/1e8) / (D - x) = T/1e18 with x in oracle base units, solved exactly and
     # turned into the debt asset's units (x · unit / price) in one rounding:
     seized_weight: int = coll.liquidation_bonus * coll.liquidation_threshold * 10**10

@@ -250,12 +250,12 @@ class KeeperEngine:
                     self.screen.start()
                 else:
                     self.screen.sold(plan.receive_asset, plan.pay_asset)
-            valuation = state.valuation(ref)
-            health_factor = valuation.health_factor(user)
+            # Valued once: the health factor reported, and the legs the next round plans with.
+            position = state.valuation(ref).position(user)
+            health_factor = position.account.health_factor
             report.liquidations.append(Execution(plan, *outcome, health_factor))
             if health_factor >= WAD:
                 return
-            position = valuation.position(user)
         else:
             report.unfinished.append(Unhealthy(ref, user, position))
             return

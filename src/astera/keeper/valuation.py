@@ -80,6 +80,10 @@ class Valuation:
         debt: list[Leg] = []
         return Position(account_from_sums(*self._sum(user, collateral, debt)), collateral, debt, self)
 
+    def sums(self, user: str) -> Sums:
+        """The user's §5.1 sums, as :func:`astera.core.account.account_sums` computes them."""
+        return self._sum(user, None, None)
+
     def health_factor(self, user: str) -> int:
         """The user's exact health factor, without building legs or account data: what the
         engine reads after every liquidation."""

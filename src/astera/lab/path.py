@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from astera.core import PERCENTAGE_FACTOR, RAY, WAD, Protocol, ProtocolError
-from astera.core.liquidation_policy import repay_to_target
+from astera.core.liquidation_policy import repay_to_target_of_sums
 from astera.core.minipool import MiniPool
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
@@ -201,6 +201,13 @@ class LabSubmitter:
         self.liquidator = KEEPER
         self.capacity = path.study.liquidity.keeper_capacity
         self.count = 0
+        #: One valuation per pool for the engine run (prices and indexes stand still in it).
+        self.valuations: dict[str | int, Valuation] = {}
+
+    def start(self) -> None:
+        """A new engine run: its capacity is whole again and time or prices may have moved."""
+        self.count = 0
+        self.valuations.clear()
 
     def premium_bps(self, pool: str | int, pay_asset: str) -> int:
         return 0
@@ -228,7 +235,11 @@ class LabSubmitter:
             debt_r.debt_balance(user, now), coll_r.a_balance(user, now), debt_r.deficit
         )  # fmt: skip
         # What repaying brings the account back to HF 1 exactly (None: this collateral cannot).
-        restoring = repay_to_target(pool, user, WAD, coll_r, debt_r)
+        valuation = self.valuations.get(plan.pool)
+        if valuation is None:
+            valuation = self.valuations[plan.pool] = Valuation(pool)
+        _, total_debt, _, sum_lt = valuation.sums(user)
+        restoring = repay_to_target_of_sums(pool, total_debt, sum_lt, WAD, coll_r, debt_r)
         wallet = p.wallet(plan.receive_asset, KEEPER) if plan.receive_asset != plan.pay_asset else None
         market = path.market
         with p.transaction():
@@ -243,6 +254,8 @@ class LabSubmitter:
             proceeds = market.swap(plan.receive_asset, received, plan.pay_asset, min_out=cost)
         path.actions.append(action)
         self.count += 1
+        if plan.cost != plan.pay_amount:  # a funding premium moved an index: value afresh
+            self.valuations.clear()
         taken = coll_before - coll_r.a_balance(user, now)
         pay_value = market.prices[plan.pay_asset]
         pay_unit = 10 ** p.decimals[plan.pay_asset]
@@ -327,7 +340,7 @@ class PathRun:
             self.depths.recover()
             if t % study.liquidity.keeper_every == 0:
                 self.market.reset()
-                self.submitter.count = 0
+                self.submitter.start()
                 self.engine.run()
             self._record(t)
             if on_step is not None:
