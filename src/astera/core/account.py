@@ -7,6 +7,7 @@ in wad, and ``2**256 - 1`` without debt.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import overflow
@@ -31,6 +32,11 @@ class AccountData(NamedTuple):
     current_liquidation_threshold: int
     ltv: int
     health_factor: int
+
+
+#: ``AccountData`` from a 6-tuple in C (the NamedTuple's own ``__new__`` is a Python function,
+#: a frame on every health-factor computation).
+_account_data = partial(tuple.__new__, AccountData)
 
 
 class Position(NamedTuple):
@@ -99,7 +105,7 @@ def account_from_sums(total_coll: int, total_debt: int, sum_ltv: int, sum_lt: in
     hf = wad_div(percent_mul(total_coll, avg_lt), total_debt) if total_debt else MAX_HEALTH_FACTOR
     borrowable = percent_mul(total_coll, avg_ltv)
     available = borrowable - total_debt if borrowable > total_debt else 0
-    return AccountData(total_coll, total_debt, available, avg_lt, avg_ltv, hf)
+    return _account_data((total_coll, total_debt, available, avg_lt, avg_ltv, hf))
 
 
 def health_factor_from_sums(total_coll: int, total_debt: int, sum_lt: int) -> int:

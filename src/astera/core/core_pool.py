@@ -112,9 +112,11 @@ class CorePool(Pool):
         r = self.by_key.get((asset, True))
         return r.debt_balance(mp.address, self.world.now) if r is not None else 0
 
-    def flow_limit(self, asset: str, mp: MiniPool) -> int:
-        """``max(current flow, configured limit)``: accrued interest may exceed the limit."""
-        flow = self.current_flow(asset, mp)
+    def flow_limit(self, asset: str, mp: MiniPool, flow: int | None = None) -> int:
+        """``max(current flow, configured limit)``: accrued interest may exceed the limit
+        (``flow``: the current flow, when the caller has it)."""
+        if flow is None:
+            flow = self.current_flow(asset, mp)
         limit = self.flow_limits.get((asset, mp.id), 0)
         return flow if flow > limit else limit
 
@@ -134,7 +136,8 @@ class CorePool(Pool):
     def _mini_pool_borrow(self, mp: MiniPool, asset: str, amount: int) -> None:
         """Lend ``amount`` of ``asset`` to a Mini-Pool against its flow limit, without collateral."""
         r = self.reserve((asset, True))
-        validation.credit_draw(r, self.current_flow(asset, mp), self.flow_limit(asset, mp), amount)
+        flow = self.current_flow(asset, mp)
+        validation.credit_draw(r, flow, self.flow_limit(asset, mp, flow), amount)
         self.update_state(r)
         self.mint_debt(r, mp.address, mp.address, amount)  # no borrowing bit: never liquidatable
         self.update_rates(r, 0, amount)

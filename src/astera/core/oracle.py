@@ -41,13 +41,6 @@ class Oracle:
         self.answers[asset] = price
         self.updated_at[asset] = now
 
-    def reported_at(self, asset: str, now: int) -> int:
-        """The feed's ``updatedAt`` as read at ``now`` (0 when its age reaches back past 0)."""
-        age = self.ages.get(asset)
-        if age is None:
-            return self.updated_at[asset]
-        return now - age if age < now else 0
-
     def price(self, asset: str, now: int) -> int:
         """The asset's price in base currency units per whole token.
 
@@ -59,7 +52,12 @@ class Oracle:
         if answer is None:
             raise InputError("input:unknown_asset", asset)
         if answer > 0:
-            ts = self.reported_at(asset, now)
+            # The feed's ``updatedAt`` as read at ``now`` (0 when its age reaches back past 0).
+            age = self.ages.get(asset)
+            if age is None:
+                ts = self.updated_at[asset]
+            else:
+                ts = now - age if age < now else 0
             timeout = self.timeouts.get(asset, 0)
             if ts != 0 and ts <= now and (timeout == 0 or now - ts <= timeout):
                 return answer

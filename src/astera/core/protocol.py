@@ -169,12 +169,10 @@ class Protocol:
     wallet_transfer = _on("world", World.wallet_transfer)
     register_user = _on("world", World.register_user)
 
-    def pool(self, ref: PoolRef) -> Pool:
-        """The pool ``ref`` names: ``"core"`` or a Mini-Pool id."""
-        return self.core.pool(ref)
+    # ---- pools (the Core-Pool) -------------------------------------------------------------------
 
-    def mini_pool(self, mp_id: int) -> MiniPool:
-        return self.core.mini_pool(mp_id)
+    pool = _on("core", CorePool.pool)
+    mini_pool = _on("core", CorePool.mini_pool)
 
     # ---- deployment and admin (the configurator) -------------------------------------------------
 

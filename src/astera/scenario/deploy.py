@@ -26,9 +26,10 @@ def deploy(scenario: dict[str, Any], users: Iterable[str]) -> Protocol:
         raise ScenarioError(str(e)) from None
     for sym, a in scenario["assets"].items():
         p.set_price(sym, int(a["price"]), age=0)  # the mock feeds: never older than `age`
-    for u in users:
-        p.register_user(u)
-    p.register_user(FLASH_RECEIVER)
+    with p.transaction():  # one commit for all the names, not one each
+        for u in users:
+            p.register_user(u)
+        p.register_user(FLASH_RECEIVER)
     return p
 
 

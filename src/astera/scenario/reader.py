@@ -189,29 +189,31 @@ def header_and_users(
     """First pass: the header, the names under ``user_keys`` in the actions in order of first
     appearance, and the number of actions; each action is appended to ``keep`` if given."""
     whole = _whole(path) if keep is not None else None
+    counted = [0]
     if whole is not None:
         header, kept = whole
         assert keep is not None
         keep += kept
-        members: Iterable[tuple[str | None, Any]] = ((None, a) for a in kept)
+        counted[0] = len(kept)
+        actions: Iterable[Any] = kept
     else:
         header = {}
-        members = _stream_members(path, header, keep)
-    seen: dict[str, None] = {}
-    count = 0
-    for _, value in members:
-        count += 1
-        if isinstance(value, dict):
-            for k in user_keys:
-                name = value.get(k)
-                if isinstance(name, str) and name not in seen:
-                    seen[name] = None
-    return header, list(seen), count
+        actions = _stream_actions(path, header, keep, counted)
+    names = (
+        name
+        for a in actions
+        if isinstance(a, dict)
+        for k in user_keys
+        if isinstance(name := a.get(k), str)
+    )
+    return header, list(dict.fromkeys(names)), counted[0]
 
 
-def _stream_members(path: Path, header: dict[str, Any], keep: list[Any] | None) -> Iterator[tuple[None, Any]]:
+def _stream_actions(
+    path: Path, header: dict[str, Any], keep: list[Any] | None, counted: list[int]
+) -> Iterator[Any]:
     """The streamed first pass: header keys go into ``header``; the actions are yielded
-    (and appended to ``keep`` if given)."""
+    (appended to ``keep`` if given, and counted in ``counted[0]``)."""
     with _open(path) as f:
         for key, value in _members(f):
             if key is not None:
@@ -219,7 +221,8 @@ def _stream_members(path: Path, header: dict[str, Any], keep: list[Any] | None) 
                 continue
             if keep is not None:
                 keep.append(value)
-            yield None, value
+            counted[0] += 1
+            yield value
 
 
 def _whole(path: Path) -> tuple[dict[str, Any], list[Any]] | None:
