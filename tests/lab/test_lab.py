@@ -73,13 +73,29 @@ def test_dask_cluster_gives_the_same_results(tmp_path: Path) -> None:
     assert tables(local) == tables(remote)
 
 
-def test_an_exported_path_replays_to_the_same_state_hash() -> None:
-    path = run_path(tiny(), 1)
+#: A liquidation policy on every pool, every rule on, a fee on every collateral reserve.
+EVERY_RULE = {"deficit_accounting": True, "dynamic_close_factor": True, "target_health_factor": 1.05,
+              "dust_usd": 5_000, "min_leftover_usd": 1_000, "protocol_fee_bps": 1_000}  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", [None, EVERY_RULE], ids=["contracts", "policy"])
+def test_an_exported_path_replays_to_the_same_state_hash(policy: dict[str, Any] | None) -> None:
+    path = run_path(tiny(**({"policy": policy} if policy else {})), 1)
     hashes = {row[-1] for row in path.outcome()}
     doc = json.loads(json.dumps(path.scenario()))  # what `astera lab export` writes
     assert replay(doc, with_states=False)["state_hash"] == path.protocol.state_hash()
     assert hashes == {path.protocol.state_hash()}
     assert any(a["op"] == "liquidate" for a in path.actions)
+    admin = [a for a in doc["actions"] if a["op"].startswith("set_liquidation_")]
+    if policy is None:
+        assert admin == []
+        return
+    # The policy's admin actions (one per pool, a fee per collateral reserve) are what makes the
+    # document replay to the path's state: the same path without them ends elsewhere.
+    assert [a["op"] for a in admin].count("set_liquidation_policy") == 3
+    assert any(a["op"] == "set_liquidation_protocol_fee" for a in admin)
+    without = {**doc, "actions": [a for a in doc["actions"] if a not in admin]}
+    assert replay(without, with_states=False)["state_hash"] != path.protocol.state_hash()
 
 
 def one_borrower(folder: Path, crash: float, keeper: bool, policy: dict[str, Any] | None = None) -> Study:
@@ -263,8 +279,13 @@ def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: P
     assert contracts["deficits"] == {} and writeoff["deficits"]["core USDC"]["max"] > 0
     page = (out / "report.html").read_text()
     assert "writeoff" in page and "deficit accounting (pools core)" in page and "Over-liquidation" in page
-    again = CliRunner().invoke(app, ["lab", "export", str(out / "writeoff"), "--path", "0", "--to", "x.json"])
-    assert again.exit_code == 2 and "policy" in again.output
+    exported = tmp_path / "x.json"
+    args = ["lab", "export", str(out / "writeoff"), "--path", "0", "--to", str(exported)]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    rows = ResultDir(out / "writeoff").table("outcome").to_pylist()
+    hashes = {row["state_hash"] for row in rows if row["path"] == 0}
+    assert {replay(json.loads(exported.read_text()), with_states=False)["state_hash"]} == hashes
 
 
 def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(tmp_path: Path) -> None:

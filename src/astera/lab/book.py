@@ -230,10 +230,18 @@ def _wad(x: float) -> int:
     return round(x * 10_000) * (WAD // 10_000)
 
 
-def apply_policy(p: Protocol, policy: Policy) -> None:
-    """Set a study's liquidation policy on the pools it names, through the admin calls."""
+def pool_fields(ref: str | int) -> dict[str, Any]:
+    """A pool as a scenario action names it (FORMAT §3): ``pool`` and, for a Mini-Pool, ``mini_pool``."""
+    return {"pool": "core"} if ref == "core" else {"pool": "mini", "mini_pool": int(ref)}
+
+
+def apply_policy(p: Protocol, policy: Policy) -> list[dict[str, Any]]:
+    """Set a study's liquidation policy on the pools it names, through the admin calls, and
+    return the same changes as scenario actions: a path exported from a document book carries
+    them after the book's own actions, so it replays to the path's state."""
     refs: list[str | int] = ["core", *(mp.id for mp in p.mini_pools)]
     chosen = refs if policy.pools is None else list(policy.pools)
+    actions: list[dict[str, Any]] = []
     for ref in chosen:
         if ref not in refs:
             raise StudyError("policy.pools", f"no pool {ref!r}")
@@ -246,14 +254,21 @@ def apply_policy(p: Protocol, policy: Policy) -> None:
             min_leftover_base=policy.min_leftover_usd * USD,
             target_health_factor=_wad(policy.target_health_factor),
         )
+        where = pool_fields(ref)
+        fields = {k: v if isinstance(v, bool) else str(v) for k, v in rules.as_dict().items()}
+        actions.append({"op": "set_liquidation_policy", **where, **fields})
         try:
             p.set_liquidation_policy(p.admin if ref == "core" else p.mini_pool(int(ref)).admin, ref, rules)
             fee = policy.protocol_fee_bps
             for r in pool.reserves:
                 if fee and r.liquidation_threshold:
                     p.set_liquidation_protocol_fee(p.admin, ref, r.asset, fee, r.reserve_type)
+                    actions.append(
+                        {"op": "set_liquidation_protocol_fee", **where, "asset": r.asset, "fee": fee}
+                    )
         except ProtocolError as e:
             raise StudyError("policy", f"refused by the protocol: {e}") from None
+    return actions
 
 
 def build_book(doc: dict[str, Any]) -> Protocol:

@@ -37,7 +37,7 @@ from astera.keeper.planner import LiquidationPlan
 from astera.keeper.valuation import Valuation
 from astera.scenario import run_action
 
-from .book import KEEPER, USD, apply_policy, book_document, build_book
+from .book import KEEPER, USD, apply_policy, book_document, build_book, pool_fields
 from .prices import PriceModel
 from .sources import data_dir_protocol, node_protocol
 from .study import Liquidity, Study, StudyError
@@ -81,7 +81,9 @@ class Prepared:
         if KEEPER not in protocol.users:
             protocol.register_user(KEEPER)
         if study.policy is not None:
-            apply_policy(protocol, study.policy)
+            policy_actions = apply_policy(protocol, study.policy)
+            if doc is not None:  # an exported path replays the policy after the book
+                doc = {**doc, "actions": [*doc["actions"], *policy_actions]}
         model = PriceModel(study, oracle_prices(protocol))
         return cls(study, doc, pickle.dumps(protocol, protocol=pickle.HIGHEST_PROTOCOL), model)
 
@@ -106,10 +108,6 @@ def path_rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Gen
 
 def pool_name(ref: str | int) -> str:
     return "core" if ref == "core" else str(ref)
-
-
-def _ref(ref: str | int) -> dict[str, Any]:
-    return {"pool": "core"} if ref == "core" else {"pool": "mini", "mini_pool": ref}
 
 
 class KeeperBusy(SlippageExceeded):
@@ -221,7 +219,7 @@ class LabSubmitter:
         coll_r = pool.reserve((plan.collateral, True) if plan.pool == "core" else plan.collateral)
         action: dict[str, Any] = {
             "op": "liquidate",
-            **_ref(plan.pool),
+            **pool_fields(plan.pool),
             "user": KEEPER,
             "target": plan.user,
             "collateral_asset": plan.collateral,
@@ -368,7 +366,8 @@ class PathRun:
             amount = min(int(r.a_balance(user, p.now) * fraction), cash)
             if amount <= 0:
                 break
-            self.act({"op": "withdraw", **_ref(ref), "user": user, "asset": asset, "amount": str(amount)})
+            where = pool_fields(ref)
+            self.act({"op": "withdraw", **where, "user": user, "asset": asset, "amount": str(amount)})
 
     def _top_ups(self, ref: str | int) -> None:
         """Borrowers whose health factor is below ``topup_below`` repay part of their largest
@@ -415,7 +414,8 @@ class PathRun:
             amount = int(leg.amount * b.topup_fraction)
             if amount > 0:
                 asset = leg.reserve.asset
-                self.act({"op": "repay", **_ref(ref), "user": user, "asset": asset, "amount": str(amount)})
+                where = pool_fields(ref)
+                self.act({"op": "repay", **where, "user": user, "asset": asset, "amount": str(amount)})
 
     # ---- observation -----------------------------------------------------------------------------
 
@@ -500,12 +500,8 @@ class PathRun:
         return rows
 
     def scenario(self) -> dict[str, Any]:
-        """The path as one ``astera-scenario/1`` document: the book, then the path's actions.
-
-        A study with a liquidation policy is refused: the scenario format cannot set one yet, so
-        the document would not replay to the path's state."""
-        if self.study.policy is not None:
-            raise StudyError("policy", "a path run under a liquidation policy cannot be exported yet")
+        """The path as one ``astera-scenario/1`` document: the book (with the study's liquidation
+        policy, if any, as admin actions after it), then the path's actions."""
         if self.doc is None:
             raise StudyError("book", "a node's live book is a state, not a scenario document: no export")
         return {
