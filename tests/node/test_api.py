@@ -101,6 +101,36 @@ def test_newcomer_flow(api: TestClient) -> None:
     assert "astera_txs_accepted_total 3" in metrics and "astera_commit_seconds_count" in metrics
 
 
+def test_deficits_and_policies_in_status_and_metrics(api: TestClient) -> None:
+    """Under deficit accounting, a liquidation that takes all of alice's collateral writes off the
+    rest of her debt: /status and /metrics report that deficit (USDC base units) and the policy."""
+    alice = key("alice").address
+    before = api.get("/status").json()["liquidation"]
+    assert [p["pool"] for p in before] == ["core", 0]
+    assert before[0]["liquidation_policy"]["deficit_accounting"] is False
+    assert set(before[0]["deficits"].values()) == {"0"}
+    for who, nonce, action, params in (
+        ("admin", 0, "set_liquidation_policy", {"pool": "core", "deficit_accounting": True}),
+        ("alice", 0, "deposit", {"pool": "core", "asset": "WETH", "amount": str(10**18)}),
+        ("alice", 1, "borrow", {"pool": "core", "asset": "USDC", "amount": str(2_700 * 10**6)}),
+        ("oracle", 0, "set_price", {"asset": "WETH", "price": str(1_000 * 10**8)}),
+        ("bob", 0, "liquidate", {"pool": "core", "target": alice, "collateral_asset": "WETH",
+                                 "debt_asset": "USDC", "debt_to_cover": "max"}),
+    ):  # fmt: skip
+        r = post(api, env(api, who, nonce, action, **params))
+        assert r.status_code == 200, r.text
+    usdc = api.node.chain.ledger.protocol.core.reserve(("USDC", True))  # type: ignore[attr-defined]
+    assert usdc.deficit > 1_000 * 10**6  # $2,700 owed against $1,000 of WETH
+    core = api.get("/status").json()["liquidation"][0]
+    assert core["liquidation_policy"]["deficit_accounting"] is True
+    assert core["deficits"]["USDC"] == str(usdc.deficit) and core["deficits"]["WETH"] == "0"
+    metrics = api.get("/metrics").text
+    assert f'astera_reserve_deficit{{pool="core",asset="USDC"}} {usdc.deficit}\n' in metrics
+    assert 'astera_reserve_deficit{pool="0",asset="was-USDC"} 0\n' in metrics
+    assert 'astera_liquidation_policy_info{pool="core",deficit_accounting="true",' in metrics
+    assert 'astera_liquidation_policy_info{pool="0",deficit_accounting="false",' in metrics
+
+
 def _bad_submissions(api: TestClient) -> list[tuple[str, bytes | dict[str, Any], int, str]]:
     alice = "alice"
     ok = env(api, alice, 0, "deposit", pool="core", asset="USDC", amount="1000000")

@@ -45,7 +45,7 @@ from .limits import client_of
 from .node import Node, event_json
 from .sequencer import Receipt
 from .transactions import decode_tx, parse_json
-from .views import account_view, markets_view, pool_view
+from .views import account_view, liquidation_status, markets_view, pool_view
 
 ADDRESS = r"^[0-9a-f]{64}$"
 HASH = r"^[0-9a-f]{64}$"
@@ -415,7 +415,7 @@ def create_app(node: Node) -> FastAPI:
     @app.get(
         "/status",
         tags=["node"],
-        summary="Network, head block, store and durability",
+        summary="Network, head block, store and durability, pools' liquidation policies and deficits",
         responses=refusals("unavailable"),
     )
     async def status() -> dict[str, Any]:
@@ -436,6 +436,7 @@ def create_app(node: Node) -> FastAPI:
             "faucet": node.faucet is not None,
             "keeper": None if node.keeper is None else node.keeper.status(),
             "replication": node.replication(),
+            "liquidation": liquidation_status(p),
             "roles": {
                 "admin": p.admin,
                 "emergency_admin": p.emergency_admin,
@@ -453,7 +454,10 @@ def create_app(node: Node) -> FastAPI:
         responses=refusals(),
     )
     async def metrics() -> PlainTextResponse:
-        text = node.metrics.render(node.sequencer.head.height, node.sequencer.queued, len(node.broadcaster))
+        await node.sequencer.settled()  # durable state, but no refusal: a failed node still reports
+        pools = liquidation_status(node.chain.ledger.protocol)
+        head, queued = node.sequencer.head.height, node.sequencer.queued
+        text = node.metrics.render(head, queued, len(node.broadcaster), pools=pools)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get(

@@ -1,8 +1,10 @@
-"""Counters and latency summaries, rendered in the Prometheus text format at ``/metrics``."""
+"""Counters, latency summaries and the pools' deficits and liquidation policies, rendered in the
+Prometheus text format at ``/metrics``."""
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -110,6 +112,31 @@ class KeeperCounters:
         return lines
 
 
+def liquidation_lines(pools: Sequence[dict[str, Any]]) -> list[str]:
+    """Gauges of :func:`astera.node.views.liquidation_status`: each reserve's deficit (base units)
+    and each pool's liquidation policy (an info gauge: 1, the policy's settings as labels)."""
+    lines = [
+        "# HELP astera_reserve_deficit Debt written off by a deficit-accounting liquidation policy "
+        "and not yet covered, in the reserve's base units.",
+        "# TYPE astera_reserve_deficit gauge",
+    ]
+    lines += [
+        f'astera_reserve_deficit{{pool="{pool["pool"]}",asset="{asset}"}} {deficit}'
+        for pool in pools
+        for asset, deficit in pool["deficits"].items()
+    ]
+    lines += [
+        "# HELP astera_liquidation_policy_info A pool's liquidation policy (flags; wad and USD values "
+        "with 18 and 8 decimals).",
+        "# TYPE astera_liquidation_policy_info gauge",
+    ]
+    for pool in pools:
+        policy = pool["liquidation_policy"]
+        labels = ",".join(f'{k}="{str(v).lower() if isinstance(v, bool) else v}"' for k, v in policy.items())
+        lines.append(f'astera_liquidation_policy_info{{pool="{pool["pool"]}",{labels}}} 1')
+    return lines
+
+
 class Metrics:
     """What the node counts: transactions by outcome, blocks, commit and submit latencies,
     and the keeper's counters when one runs inside the node."""
@@ -124,7 +151,9 @@ class Metrics:
         self.block_size = Window()
         self.keeper: KeeperCounters | None = None
 
-    def render(self, height: int, queue: int, subscribers: int) -> str:
+    def render(self, height: int, queue: int, subscribers: int, pools: Sequence[dict[str, Any]] = ()) -> str:
+        """The Prometheus text; ``pools`` is :func:`astera.node.views.liquidation_status` (the
+        pools' gauges are left out without it)."""
         lines = [
             "# HELP astera_height Height of the last durable block.",
             "# TYPE astera_height gauge",
@@ -161,6 +190,8 @@ class Metrics:
             lines += [f"# HELP {name} {help_}", f"# TYPE {name} summary"]
             lines += [f'{name}{{quantile="{q}"}} {w.quantile(q):.6g}' for q in (0.5, 0.9, 0.99)]
             lines += [f"{name}_sum {w.total:.6g}", f"{name}_count {w.count}"]
+        if pools:
+            lines += liquidation_lines(pools)
         if self.keeper is not None:
             lines += self.keeper.render()
         return "\n".join(lines) + "\n"

@@ -8,7 +8,8 @@ the health factor is wad (1e18 = 1.0; ``2**256-1`` without debt), values in USD 
 asset (other prices unchanged) at which the account could be liquidated, if any. Each pool
 shows its liquidation policy (issue 15) and, for an account with positions in it, the rules
 in plain words (``liquidation_rules``); each reserve its liquidation protocol fee (bps) and
-its deficit (written-off debt not yet covered, base units).
+its deficit (written-off debt not yet covered, base units). :func:`liquidation_status` is the
+same policies and deficits for the node's operators (``/status`` and ``/metrics``).
 """
 
 from __future__ import annotations
@@ -83,17 +84,38 @@ def credit_lines(p: Protocol, mp: MiniPool) -> list[dict[str, Any]]:
     return lines
 
 
-def liquidation_policy_view(p: Protocol, pool: Pool) -> dict[str, Any]:
-    """The pool's liquidation policy (wad and USD values as decimal strings) and its plain words."""
+def _policy_values(pool: Pool) -> dict[str, Any]:
+    """The pool's liquidation policy: flags as booleans, wad and USD values as decimal strings."""
     policy = pool.liquidation_policy or NO_POLICY
-    values = {k: v if isinstance(v, bool) else str(v) for k, v in policy.as_dict().items()}
+    return {k: v if isinstance(v, bool) else str(v) for k, v in policy.as_dict().items()}
+
+
+def liquidation_policy_view(p: Protocol, pool: Pool) -> dict[str, Any]:
+    """The pool's liquidation policy (:func:`_policy_values`) and its plain words."""
     fees = [(r.asset, r.liquidation_protocol_fee) for r in pool.reserves]
-    return {**values, "rules": policy_rules(policy, fees)}
+    return {**_policy_values(pool), "rules": policy_rules(pool.liquidation_policy or NO_POLICY, fees)}
+
+
+def _pool_ref(p: Protocol, pool: Pool) -> str | int:
+    return "core" if pool is p.core else pool.id  # type: ignore[attr-defined]
+
+
+def liquidation_status(p: Protocol) -> list[dict[str, Any]]:
+    """Per pool, for ``/status`` and ``/metrics``: its liquidation policy and each reserve's
+    deficit (debt a deficit-accounting policy wrote off and no one has covered yet, base units)."""
+    return [
+        {
+            "pool": _pool_ref(p, pool),
+            "liquidation_policy": _policy_values(pool),
+            "deficits": {r.asset: str(r.deficit) for r in pool.reserves},
+        }
+        for pool in (p.core, *p.mini_pools)
+    ]
 
 
 def pool_view(p: Protocol, pool: Pool) -> dict[str, Any]:
     view: dict[str, Any] = {
-        "pool": "core" if pool is p.core else pool.id,  # type: ignore[attr-defined]
+        "pool": _pool_ref(p, pool),
         "paused": pool.paused,
         "flash_premium": pool.flash_premium,
         "liquidation_policy": liquidation_policy_view(p, pool),
