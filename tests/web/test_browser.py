@@ -11,8 +11,10 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from astera.core import WAD, Protocol
-from astera.wire import Key
+from astera.wire import Key, sign_tx
 
 from .conftest import Console, ServedNode, copy_key, ready, screenshot
 
@@ -36,6 +38,14 @@ def sign(page: Any) -> None:
     page.wait_for_selector("#sign:enabled")
     page.click("#sign")
     page.wait_for_selector("#preview:has-text('Done')")
+
+
+def role_send(served: ServedNode, role: str, action: str, **params: Any) -> None:
+    """Sign ``action`` with the served network's ``role`` key (as its operator would) and submit it."""
+    k = Key.load(served.data / "keys" / f"{role}.key")
+    nonce = served.get(f"/accounts/{k.address}")["next_nonce"]
+    tx = sign_tx(k, served.get("/status")["chain_id"], nonce, action, params)
+    httpx.post(served.url + "/txs", json=tx, timeout=30).raise_for_status()
 
 
 def new_account(browser: Any, console: Console, served: ServedNode) -> tuple[Any, Any, str]:
@@ -87,6 +97,22 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     screenshot(page, "account-liquidated")
     ready(page, served.url + "/app/liquidations")
     page.wait_for_selector(f"span.addr[title='{me}']")
+
+    # The admin turns on deficit accounting and a treasury fee; WETH crashes and the keeper's
+    # next liquidation takes the rest of the collateral: the rest of the debt is written off.
+    role_send(served, "admin", "set_liquidation_policy", pool="core", deficit_accounting=True)
+    role_send(served, "admin", "set_liquidation_protocol_fee", pool="core", asset="WETH", fee=1000)
+    role_send(served, "oracle", "set_price", asset="WETH", price=str(1_000 * 10**8))
+    ready(page, served.url + "/")
+    deficit = page.get_by_test_id("deficit-core-USDC")
+    deficit.wait_for(timeout=30_000)
+    usdc = served.call(lambda p: p.core.reserve(("USDC", True)).deficit)
+    whole_tokens = f"{usdc // E6:,}.{usdc % E6:06d}".rstrip("0").rstrip(".")
+    assert usdc > 0 and deficit.inner_text() == f"{whole_tokens} USDC"
+    words = page.get_by_test_id("liquidation-policy-core").inner_text()
+    assert "the debt left over is written off" in words and "10% of the liquidation bonus on WETH" in words
+    mini = page.get_by_test_id("liquidation-policy-0").inner_text()
+    assert "debt left without collateral stays yours" in mini  # Mini-Pool 0 kept the contracts' rules
     for name, path in (
         ("markets", "/"),
         ("reserve", "/app/reserve/core/USDC"),

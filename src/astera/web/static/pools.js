@@ -1,4 +1,5 @@
-// A pool's reserves table, shared by the markets and Mini-Pool pages.
+// A pool's reserves, liquidation fees, deficits and liquidation rules, shared by the markets and
+// Mini-Pool pages.
 import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName } from "./app.js";
 
 export function age(seconds) {
@@ -42,6 +43,27 @@ export function poolSection(m, oracle, pool) {
     h("p", {}, `Supplied ${fmtUsd(supplied)} · borrowed ${fmtUsd(borrowed)} · available ${fmtUsd(supplied > borrowed ? supplied - borrowed : 0n)}`),
     table(`${name} reserves`,
       ["Asset", "Oracle price", "Price age", "Supplied", "Borrowed", "Available", "Utilization", "Supply APY",
-        "Borrow APY", "Deposit cap", "LTV", "Liq. threshold", "Liq. bonus", "Reserve factor"], rows));
+        "Borrow APY", "Deposit cap", "LTV", "Liq. threshold", "Liq. bonus", "Reserve factor"], rows),
+    feesAndDeficits(pool, name),
+    h("div", { "data-testid": `liquidation-policy-${pool.pool}` },
+      h("h3", {}, `How a liquidation works in ${pool.pool === "core" ? "the Core-Pool" : name}`),
+      h("ul", {}, ...pool.liquidation_policy.rules.map((rule) => h("li", {}, rule)))));
+}
+
+/** The reserves whose liquidations pay the treasury a fee or that carry a deficit; null if none. */
+function feesAndDeficits(pool, name) {
+  const shown = pool.reserves.filter((r) => r.liquidation_protocol_fee > 0 || BigInt(r.deficit) > 0n);
+  if (!shown.length) return null;
+  const deficits = shown.some((r) => BigInt(r.deficit) > 0n);
+  return h("div", {},
+    table(`${name}: liquidation fees and deficits`, ["Asset", "Treasury's share of the liquidation bonus", "Deficit"],
+      shown.map((r) => [r.asset, r.liquidation_protocol_fee ? fmtBps(r.liquidation_protocol_fee) : "none",
+        BigInt(r.deficit) > 0n
+          ? h("td", { class: "bad", "data-testid": `deficit-${pool.pool}-${r.asset}` },
+            `${formatUnits(r.deficit, r.config.decimals, 6)} ${r.asset}`)
+          : "none"])),
+    deficits ? h("p", { class: "muted" }, "A deficit is debt a liquidation wrote off (the borrower had no " +
+      "collateral left) that the treasury has not covered yet. Until it is covered, the reserve pays its " +
+      "suppliers interest only on what it holds and is owed.") : null);
 }
 
