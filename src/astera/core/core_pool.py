@@ -129,7 +129,7 @@ class CorePool(Pool):
             if enabled >= self.max_reserves_with_flow_borrowing:
                 raise ProtocolError(E.MAX_FLOW_RESERVES)
         self.world.journal.set(self.flow_limits, key, limit)
-        return [Event("FlowLimitUpdated", self.name, asset=asset, mini_pool=mp.id, limit=limit)]
+        return [Event("FlowLimitUpdated", self.name, {"asset": asset, "mini_pool": mp.id, "limit": limit})]
 
     # ---- Mini-Pool credit (§4.10) -----------------------------------------------------------------
 
@@ -172,11 +172,7 @@ class CorePool(Pool):
             Event(
                 "Repay",
                 self.name,
-                reserve=r.asset,
-                user=user,
-                on_behalf_of=user,
-                amount=pay,
-                use_a_tokens=True,
+                {"reserve": r.asset, "user": user, "on_behalf_of": user, "amount": pay, "use_a_tokens": True},
             )
         ]
 

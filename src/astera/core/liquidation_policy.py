@@ -236,7 +236,7 @@ def write_off(pool: Pool, user: str, r: Reserve) -> Event:
 def record_deficit(pool: Pool, user: str, r: Reserve, amount: int) -> Event:
     """Add ``amount`` of ``user``'s burnt debt to ``r``'s deficit."""
     pool.world.journal.setattr(r, "deficit", r.deficit + amount)
-    return Event("DeficitCreated", pool.name, reserve=r.asset, user=user, amount=amount)
+    return Event("DeficitCreated", pool.name, {"reserve": r.asset, "user": user, "amount": amount})
 
 
 def cover_deficit(pool: Pool, r: Reserve, amount: int) -> list[Event]:
@@ -251,7 +251,9 @@ def cover_deficit(pool: Pool, r: Reserve, amount: int) -> list[Event]:
     pool.burn_a(r, r.treasury, amount, r.liquidity_index)
     pool.world.journal.setattr(r, "deficit", r.deficit - amount)
     pool.update_rates(r, 0, 0)
-    return [Event("DeficitCovered", pool.name, reserve=r.asset, treasury=r.treasury, amount=amount)]
+    return [
+        Event("DeficitCovered", pool.name, {"reserve": r.asset, "treasury": r.treasury, "amount": amount})
+    ]
 
 
 def check_fee(fee_bps: int) -> int:

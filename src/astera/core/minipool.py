@@ -210,7 +210,9 @@ class MiniPool(Pool):
         self.pay_in(r, self.address, shares)
         self.mint_a(r, self.address, shares, r.liquidity_index)  # self-deposit: no collateral bit
         return Event(
-            "FlowBorrow", self.name, reserve=r.asset, core_asset=cr.asset, assets=assets, shares=shares
+            "FlowBorrow",
+            self.name,
+            {"reserve": r.asset, "core_asset": cr.asset, "assets": assets, "shares": shares},
         )
 
     def _repay_core(self, r: Reserve) -> None:

@@ -290,7 +290,11 @@ class Pool:
         if self.mint_a(r, on_behalf_of, amount, r.liquidity_index):
             self.set_collateral_bit(on_behalf_of, r, True)
         return [
-            Event("Deposit", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)
+            Event(
+                "Deposit",
+                self.name,
+                {"reserve": r.asset, "user": user, "on_behalf_of": on_behalf_of, "amount": amount},
+            )
         ]
 
     # ---- withdraw (§4.2) ------------------------------------------------------------------------
@@ -306,7 +310,7 @@ class Pool:
             self.set_collateral_bit(user, r, False)
         self.burn_a(r, user, amount, r.liquidity_index)
         self.pay_out(r, to, amount, unwrap)
-        return [Event("Withdraw", self.name, reserve=r.asset, user=user, to=to, amount=amount)]
+        return [Event("Withdraw", self.name, {"reserve": r.asset, "user": user, "to": to, "amount": amount})]
 
     # ---- borrow (§4.3) ---------------------------------------------------------------------------
 
@@ -325,7 +329,11 @@ class Pool:
         self.update_rates(r, 0, amount)
         self.pay_out(r, user, amount, unwrap)
         return [
-            Event("Borrow", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=amount)
+            Event(
+                "Borrow",
+                self.name,
+                {"reserve": r.asset, "user": user, "on_behalf_of": on_behalf_of, "amount": amount},
+            )
         ]
 
     # ---- repay (§4.4) -------------------------------------------------------------------------------
@@ -348,7 +356,13 @@ class Pool:
     def _repay(self, user: str, r: Reserve, amount: int, on_behalf_of: str) -> list[Event]:
         pay = self.repay_debt(user, r, amount, on_behalf_of)
         self.pay_in(r, user, pay)
-        return [Event("Repay", self.name, reserve=r.asset, user=user, on_behalf_of=on_behalf_of, amount=pay)]
+        return [
+            Event(
+                "Repay",
+                self.name,
+                {"reserve": r.asset, "user": user, "on_behalf_of": on_behalf_of, "amount": pay},
+            )
+        ]
 
     # ---- collateral toggle (§4.6) -------------------------------------------------------------------
 
@@ -357,7 +371,7 @@ class Pool:
         validation.set_collateral(self, r, user, enabled, balance)
         self.set_collateral_bit(user, r, enabled)
         name = "ReserveUsedAsCollateralEnabled" if enabled else "ReserveUsedAsCollateralDisabled"
-        return [Event(name, self.name, reserve=r.asset, user=user)]
+        return [Event(name, self.name, {"reserve": r.asset, "user": user})]
 
     # ---- aToken transfer (§4.7) ------------------------------------------------------------------------
 
@@ -368,7 +382,9 @@ class Pool:
         to_before = ray_mul(r.a_scaled.get(to, 0), index)
         self.move_a_scaled(r, sender, to, ray_div(amount, index), amount)
         self.finalize_transfer(r, sender, to, amount, from_before, to_before, validate)
-        return [Event("Transfer", self.name, reserve=r.asset, sender=sender, to=to, amount=amount)]
+        return [
+            Event("Transfer", self.name, {"reserve": r.asset, "sender": sender, "to": to, "amount": amount})
+        ]
 
     def finalize_transfer(
         self, r: Reserve, sender: str, to: str, amount: int, from_before: int, to_before: int, validate: bool
@@ -468,14 +484,16 @@ class Pool:
             Event(
                 "LiquidationCall",
                 self.name,
-                collateral=coll.asset,
-                debt=debt_r.asset,
-                user=target,
-                debt_to_cover=actual,
-                liquidated_collateral=seize,
-                liquidator=liquidator,
-                receive_a_token=receive_a_token,
-                **({"protocol_fee": fee} if coll.liquidation_protocol_fee else {}),
+                {
+                    "collateral": coll.asset,
+                    "debt": debt_r.asset,
+                    "user": target,
+                    "debt_to_cover": actual,
+                    "liquidated_collateral": seize,
+                    "liquidator": liquidator,
+                    "receive_a_token": receive_a_token,
+                    **({"protocol_fee": fee} if coll.liquidation_protocol_fee else {}),
+                },
             )
         ]
         if writes_off:
@@ -524,12 +542,14 @@ class Pool:
                 Event(
                     "FlashLoan",
                     self.name,
-                    reserve=r.asset,
-                    receiver=receiver,
-                    initiator=initiator,
-                    amount=amount,
-                    premium=premium,
-                    mode=mode,
+                    {
+                        "reserve": r.asset,
+                        "receiver": receiver,
+                        "initiator": initiator,
+                        "amount": amount,
+                        "premium": premium,
+                        "mode": mode,
+                    },
                 )
             )
         return events

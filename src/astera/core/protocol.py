@@ -318,7 +318,7 @@ class Protocol:
         self.world.atomic(
             self.core.transfer_shares, r, user, self.world.user(to), checked_int(shares, "shares")
         )
-        return [Event("Transfer", "core", reserve=asset, sender=user, to=to, shares=shares)]
+        return [Event("Transfer", "core", {"reserve": asset, "sender": user, "to": to, "shares": shares})]
 
     def approve_delegation(
         self,
