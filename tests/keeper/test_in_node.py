@@ -129,6 +129,9 @@ def test_keeper_liquidates_a_crashed_position_with_signed_transactions(
     status = keeper.status()
     assert status["address"] == KEEPER.address and status["liquidations"] == 3
     assert status["refusals"] == {} and status["unhealthy"] == 1 and status["unprofitable"] == 0
+    # What it did in USD at the oracle's prices (USDC $1, WETH $3,000), as a third-party keeper reports it.
+    assert (status["repaid_usd"], status["seized_usd"]) == (str(23_625 * USD), str(25_515 * USD))
+    assert int(status["profit_usd"]) > 0
     assert "astera_keeper_liquidations_total 3" in node.metrics.render(0, 0, 0)
     # The keeper's transactions are ordinary log entries: a full replay reproduces the state.
     report = verify(store())

@@ -60,7 +60,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from astera.actions import ACTIONS
 from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError
@@ -117,6 +117,9 @@ class NodeSubmitter:
     event loop; once the log holds it, the same call is applied to the copy at the copy's
     own time (the engine reasons about a run as a moment in which only it acts).
     """
+
+    #: Whether what it submits reaches the node (a dry run's submitter sends nothing).
+    sends: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -227,6 +230,14 @@ class NodeSubmitter:
             call()
         except ProtocolError as e:
             raise RunAborted(f"the copy refuses what the node logged ({e})") from None
+
+
+def value(protocol: Protocol, asset: str, amount: int) -> int:
+    """USD (8 decimals) of ``amount`` base units of an underlying asset at its oracle price."""
+    try:
+        return int(amount * protocol.price(asset) // 10 ** protocol.decimals[asset])
+    except (ProtocolError, KeyError):
+        return 0
 
 
 def liquidate_params(plan: LiquidationPlan) -> dict[str, Any]:
@@ -376,10 +387,15 @@ class InNodeKeeper:
             | {(f.plan.pool, f.plan.user) for f in report.failures}
         )
         p = self.protocol
+        verb = "liquidated" if self.submitter_class.sends else "dry run: would liquidate"
         for ex in report.liquidations:
             plan = ex.plan
+            counters.repaid_usd += value(p, plan.pay_asset, plan.pay_amount)
+            counters.seized_usd += value(p, plan.receive_asset, ex.received)
+            counters.profit_usd += value(p, plan.pay_asset, ex.profit)
             log.info(
-                "liquidated %s in %s: repaid %s, took %s, health factor now %s",
+                "%s %s in %s: repaid %s, took %s, health factor now %s",
+                verb,
                 plan.user,
                 pool_name(plan.pool),
                 tokens(ex.debt_repaid, reserve_decimals(p, plan.pool, plan.debt), plan.debt, "exact"),

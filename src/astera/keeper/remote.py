@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from astera.actions import ACTIONS
-from astera.core import Protocol, ProtocolError
 from astera.human import tokens, usd
 from astera.node.actions import parse_params
 from astera.node.follower import FollowerNode, open_follower
@@ -80,39 +78,23 @@ class DryRunSubmitter(NodeSubmitter):
         return Receipt("dry-run", -1, 0, "", p.now, "", events)
 
 
-def value(protocol: Protocol, asset: str, amount: int) -> int:
-    """USD (8 decimals) of ``amount`` base units of an underlying asset at its oracle price."""
-    try:
-        return int(amount * protocol.price(asset) // 10 ** protocol.decimals[asset])
-    except (ProtocolError, KeyError):
-        return 0
-
-
 class Reporter:
-    """Prints each run that did or met something, as Rich tables in whole tokens and USD."""
+    """Prints each run that did or met something, as Rich tables in whole tokens and USD, and
+    the keeper's totals so far (its counters, as ``/metrics`` has them)."""
 
     def __init__(self, keeper: InNodeKeeper, console: Console, dry_run: bool) -> None:
         self.keeper = keeper
         self.console = console
         self.dry_run = dry_run
-        self.planned = 0
 
     def __call__(self, report: KeeperReport) -> None:
-        """Add the run's figures to the keeper's counters (``/metrics``) and print it."""
         p, t = self.keeper.protocol, self.keeper.counters
         if not (report.liquidations or report.failures or report.bad_debt):
             return
-        for ex in report.liquidations:
-            plan = ex.plan
-            self.planned += 1
-            t.repaid_usd += value(p, plan.pay_asset, plan.pay_amount)
-            t.seized_usd += value(p, plan.receive_asset, ex.received)
-            t.profit_usd += value(p, plan.pay_asset, ex.profit)
         verb = "would liquidate" if self.dry_run else "liquidated"
         rows = [(f"#{i + 1}", ex) for i, ex in enumerate(report.liquidations)]
         if rows:
             self.console.print(liquidations_table(p, rows, f"{verb} at block time {p.now}"))
-        refusals = t.refusals
         for f in report.failures:
             d = reserve_decimals(p, f.plan.pool, f.plan.debt)
             self.console.print(
@@ -123,15 +105,11 @@ class Reporter:
             self.console.print(
                 f"[red]bad debt[/] on {len({(b.pool, b.user) for b in report.bad_debt})} account(s)"
             )
-        summary = Table.grid(padding=(0, 2))
-        summary.add_row(
-            f"{verb}: {self.planned}",
-            f"repaid {usd(t.repaid_usd)}",
-            f"seized {usd(t.seized_usd)}",
-            f"est. profit {usd(t.profit_usd)}",
-            "refusals: " + (", ".join(f"{r} x{n}" for r, n in sorted(refusals.items())) or "none"),
+        refusals = ", ".join(f"{r} x{n}" for r, n in sorted(t.refusals.items())) or "none"
+        self.console.print(  # one line, wrapped between figures on a narrow terminal
+            f"so far: {verb} {t.liquidations}, repaid {usd(t.repaid_usd)}, seized {usd(t.seized_usd)}, "
+            f"est. profit {usd(t.profit_usd)}; refusals: {refusals}"
         )
-        self.console.print(summary)
 
 
 def open_keeper(
