@@ -99,7 +99,9 @@ def serve(config: ServeConfig) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not every long poll
     try:
         node = open_node(config)
-    except (VerificationFailed, LeaderUnreachable) as e:
+    except LeaderUnreachable as e:
+        sys.exit(f"astera serve --follow {config.follow}: cannot follow it: {e}")
+    except VerificationFailed as e:
         sys.exit(f"astera serve --follow {config.follow}: stopped, {e}")
     except (StoreError, genesis_mod.GenesisError) as e:
         sys.exit(f"astera serve: {e}")

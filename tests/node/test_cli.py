@@ -191,6 +191,14 @@ def test_user_errors_are_one_line_without_a_traceback(node: NodeProcess, home: P
         assert text in refused(home, node, *args), args
     err = refused(home, down, "account", key("ann").address)
     assert f"no node answers at {down}: start one with `make run` or `astera serve`" in err
+    # Following: a URL without its scheme is refused before any data directory is made; a
+    # leader that does not answer is named.
+    no_scheme = "127.0.0.1:8000"
+    for args in (("serve", "--follow", no_scheme), ("keeper", "--node", no_scheme, "-k", "oracle")):
+        err = refused(home, node, *args, "--data", str(tmp_path / "follower"))
+        assert "needs its scheme, e.g. http://127.0.0.1:8000" in err and not (tmp_path / "follower").exists()
+    err = refused(home, down, "keeper", "--node", down, "-k", "oracle", "--data", str(tmp_path / "keeper"))
+    assert f"cannot follow {down}: no node answers at {down}" in err
 
 
 def test_tables_fit_80_columns_when_piped(node: NodeProcess, home: Path) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from astera.cli import app
 from astera.node import verifier
 from astera.node.chain import ReplayError, verify
 from astera.node.follower import VerificationFailed
@@ -81,6 +83,14 @@ def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(
             r = send(http, "alice", 5, "borrow", pool="core", asset="USDC", amount=str(10**9 * USDC))
             assert r.status_code == 422 and r.json()["error"]["forwarded_to"] == lead.url
             assert r.json()["error"]["code"] == "refused"
+            # The command line says so too; the faucet is the leader's, and the answer names it.
+            key("alice").save(tmp_path / "home" / "keys" / "alice.key")
+            env = {"ASTERA_HOME": str(tmp_path / "home"), "ASTERA_NODE": live.url, "COLUMNS": "200"}
+            cli = CliRunner().invoke(app, ["repay", "USDC", "1", "-k", "alice"], env=env)
+            assert cli.exit_code == 0 and f"forwarded to the leader {lead.url}" in cli.stdout, cli.output
+            cli = CliRunner().invoke(app, ["faucet", "USDC", "1", "-k", "alice"], env=env)
+            assert cli.exit_code == 1, cli.output
+            assert f"this node follows {lead.url} and has no faucet: use --node {lead.url}" in cli.stderr
         # The follower's own store replays from genesis to the leader's state.
         store = open_store(db_url, str(tmp_path / "follower"))
         try:

@@ -48,6 +48,9 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Data directory (SQLite lo
 DbOpt = Annotated[
     str | None,
     typer.Option(
-        "--db", envvar="ASTERA_DB", help="postgresql://user@host:port/db (default: SQLite in --data)."
+        "--db",
+        envvar="ASTERA_DB",
+        metavar="URL",
+        help="A PostgreSQL database (postgresql://…) instead of SQLite in --data.",
     ),
 ]

@@ -40,8 +40,15 @@ def no_node(url: str) -> str:
 
 
 def api_error_text(e: ApiError, amount: Callable[[str, int], str] | None = None) -> str:
-    """A node refusal in plain words; ``amount(asset, units)`` formats base units if given."""
+    """A node refusal in plain words, saying so when a follower forwarded it from its leader;
+    ``amount(asset, units)`` formats base units if given."""
     err = e.body.get("error", {}) if isinstance(e.body, dict) else {}
+    text = _error_text(e, err, amount)
+    leader = err.get("forwarded_to")
+    return f"{text} (the answer of the leader {leader}, forwarded by this node)" if leader else text
+
+
+def _error_text(e: ApiError, err: dict[str, Any], amount: Callable[[str, int], str] | None) -> str:
     message = str(err.get("message", e))
     if e.code == "refused":
         return f"refused: {message}"
@@ -55,6 +62,8 @@ def api_error_text(e: ApiError, amount: Callable[[str, int], str] | None = None)
         asset = message.rsplit(" per request", 1)[0].rsplit(" ", 1)[-1]
         return f"the faucet gives at most {amount(asset, int(err['limit']))} per request"
     if e.code == "faucet_disabled":
+        if err.get("leader"):
+            return f"this node follows {err['leader']} and has no faucet: use --node {err['leader']}"
         return "this node has no faucet (it is not a test network)"
     return f"{e.code}: {message}"
 

@@ -119,8 +119,11 @@ def keeper(
         ),
     ] = False,
 ) -> None:
-    """Run the liquidation engine: on a scenario (after every price move and warp), or with
-    --node URL --key KEY against a live node, as anyone may (it follows and verifies the log)."""
+    """Run the liquidation engine on a scenario, or on a live node as anyone may.
+
+    On a scenario it runs after every price move and warp.
+    With --node URL --key KEY it is a third-party keeper: it follows and verifies
+    the node's log and sends signed liquidations (--dry-run: shows what it would)."""
     if node is not None:
         _remote_keeper(node, key, dry_run, data, db, port, depth_usd, margin_bps, from_snapshot)
         return
@@ -153,8 +156,9 @@ def _remote_keeper(
     from astera.keeper.remote import open_keeper, serve_keeper
     from astera.node.follower import LeaderUnreachable, VerificationFailed
 
-    from .node_client import load_key
+    from .node_client import load_key, node_url
 
+    node_url(url)
     if key is None:
         raise CliError("--node needs --key KEY: the account that liquidates (any funded key)")
     signer = load_key(key)
@@ -165,7 +169,9 @@ def _remote_keeper(
         keeper_node = open_keeper(
             url, signer, data, db, config, dry_run, console=err_console, from_snapshot=from_snapshot
         )
-    except (VerificationFailed, LeaderUnreachable) as e:
+    except LeaderUnreachable as e:
+        raise CliError(f"cannot follow {url}: {e}") from None
+    except VerificationFailed as e:
         raise CliError(f"the follower stopped, {e}") from None
     err_console.print(
         f"keeper {signer.address} following {url}{' (dry run)' if dry_run else ''}; "
@@ -210,14 +216,19 @@ def serve(
         int, typer.Option("--faucet-requests", min=0, help="Faucet requests per client (IP) per window.")
     ] = 20,
 ) -> None:
-    """Run a node: the signed transaction log over HTTP (API docs at /docs). With --follow, a
-    follower: it verifies every block of the leader's log by replay, serves the same reads and
-    forwards transactions to the leader."""
+    """Run a node: the signed transaction log over HTTP (API docs at /docs).
+
+    With --follow URL, a follower: it verifies every block of the leader's log by
+    replay, serves the same reads and forwards transactions to the leader."""
     from astera.compose import serve as run
     from astera.node.serve import ServeConfig
 
     if genesis is not None and not genesis.is_file():
         raise CliError(f"no genesis file {genesis}")
+    if follow is not None:
+        from .node_client import node_url
+
+        node_url(follow)
     keeper = not no_keeper and follow is None  # a follower's keeper is `astera keeper --node`
     run(
         ServeConfig(

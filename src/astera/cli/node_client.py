@@ -74,13 +74,18 @@ def address_of(who: str) -> str:
 # ---- the node ------------------------------------------------------------------------------------------
 
 
+def node_url(url: str) -> str:
+    """A node's URL as given, once it has a scheme and a host (checked before anything is opened)."""
+    if not re.match(r"^https?://[^/]", url):
+        raise CliError(f"node URL {url!r} needs its scheme, e.g. http://127.0.0.1:8000")
+    return url
+
+
 class Session:
     """A node reached from the command line: its URL checked, its assets read once."""
 
     def __init__(self, url: str) -> None:
-        if not re.match(r"^https?://[^/]", url):
-            raise CliError(f"node URL {url!r} needs its scheme, e.g. http://127.0.0.1:8000")
-        self.url = url
+        self.url = node_url(url)
         self.client = Client(url)
         self._markets: dict[str, Any] | None = None
 
@@ -139,6 +144,9 @@ def pool_ref(pool: str) -> str | int:
 
 
 def print_receipt(what: str, receipt: dict[str, Any]) -> None:
+    """What was done, in which block; a follower's receipt says it forwarded the transaction."""
+    leader = receipt.get("forwarded_to")
+    via = f", forwarded to the leader {leader} and verified by this node" if leader else ""
     console.print(
-        f"[green]{what}[/] in block {receipt['height']} (tx {receipt['hash'][:16]}…)", soft_wrap=True
+        f"[green]{what}[/] in block {receipt['height']} (tx {receipt['hash'][:16]}…){via}", soft_wrap=True
     )

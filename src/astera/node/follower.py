@@ -132,6 +132,8 @@ class Leader:
             if r.status_code != 200:
                 raise LeaderUnreachable(f"{self.url}{path} answered {r.status_code}: {r.text[:200]}")
             return r.json()
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise LeaderUnreachable(f"no node answers at {self.url}") from None
         except (httpx.HTTPError, ValueError) as e:
             raise LeaderUnreachable(f"{self.url}{path}: {e!r}") from None
 

@@ -50,8 +50,7 @@ class KeeperCounters:
     #: Borrowers at the last detection that no one can value (a price the oracle refuses).
     unpriced: int = 0
     #: USD (8 decimals, oracle prices at the time) repaid, seized, and the estimated profit
-    #: (the seized collateral's model sale less the repayment), when a keeper reports them
-    #: (``astera keeper --node``).
+    #: (the seized collateral's model sale less the repayment) of the keeper's liquidations.
     repaid_usd: int = 0
     seized_usd: int = 0
     profit_usd: int = 0

@@ -151,6 +151,12 @@ class Node:
         request and per address and window (genesis ``faucet_limits``), and per ``client`` and
         window (:class:`Limits`; ``None``: the node's own callers, not counted)."""
         if self.faucet is None:
+            if self.leader is not None:  # a follower: the faucet is its leader's
+                raise NodeError(
+                    "faucet_disabled",
+                    f"this node follows {self.leader} and holds no faucet key: ask the leader",
+                    leader=self.leader,
+                )
             raise NodeError("faucet_disabled", "this node does not hold the faucet key")
         if not is_address(address):
             raise NodeError("invalid_request", f"{address} is not an account address (a valid Ed25519 key)")
