@@ -155,6 +155,18 @@ def test_a_long_poll_of_the_log_counts_as_one_of_the_clients_streams(serve: Any)
     assert live.node.streams.held("127.0.0.1") == 0  # the slot is given back after the wait
 
 
+def test_a_long_poll_after_a_shutdown_began_answers_at_once(serve: Any) -> None:
+    """A follower polls again as soon as its wait ends: once the node is stopping, that poll must
+    not wait (it would hold the shutdown until uvicorn cancels it, with a traceback)."""
+    live = serve(Limits())
+    head = httpx.get(live.url + "/status").json()["height"]
+    live.node.end_streams()
+    started = time.monotonic()
+    r = httpx.get(live.url + "/log", params={"after": head, "wait": 20}, timeout=30)
+    assert r.status_code == 200 and r.json()["blocks"] == []
+    assert time.monotonic() - started < 10
+
+
 def test_a_bad_last_event_id_is_a_4xx(serve: Any) -> None:
     live = serve(Limits())
     for bad in ("²", "-1", "1e3", "9" * 40):

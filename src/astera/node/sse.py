@@ -24,13 +24,19 @@ class Broadcaster:
 
     def __init__(self) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        #: Closed (the node is stopping): a new subscriber is ended at once, so a follower's
+        #: long poll that comes back after the close does not hold the shutdown.
+        self.closed = False
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
         q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
-        self._subscribers.add(q)
+        if self.closed:
+            q.put_nowait(None)
+        else:
+            self._subscribers.add(q)
         return q
 
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any] | None]) -> None:
@@ -46,6 +52,7 @@ class Broadcaster:
                 q.put_nowait(None)  # ends the stream
 
     def close(self) -> None:
+        self.closed = True
         for q in list(self._subscribers):
             self._subscribers.discard(q)
             while not q.empty():
