@@ -97,24 +97,22 @@ class _PoolScreen:
         self.index = index
         coll = index.collateral[rows]
         debt = index.debt[rows]
-        reserves = index.pool.reserves
-        holds_debt = [debt[:, d.id] > 0 for d in reserves]
+        holds_coll, holds_debt = coll > 0, debt > 0
+        # How many queued rows hold each (collateral, debt) pair, in one small product (exact:
+        # counts far below 2**53) instead of a test per pair.
+        counts = holds_coll.T.astype(np.float64) @ holds_debt.astype(np.float64)
         #: (collateral reserve, debt reserve) of every leg pair a queued account holds, and per
         #: pair each row's scaled collateral in it, +inf where the row does not hold the pair.
         self.pairs: list[tuple[Reserve, Reserve]] = []
         self.values: list[np.ndarray] = []
+        reserves = index.pool.reserves
         for c in reserves:
-            if not c.liquidation_threshold:
-                continue
-            column = coll[:, c.id]
-            holds = column > 0
-            if not holds.any():
-                continue
-            for d in reserves:
-                held = holds & holds_debt[d.id]
-                if held.any():
-                    self.pairs.append((c, d))
-                    self.values.append(np.where(held, column, np.inf))
+            if c.liquidation_threshold:
+                for d in reserves:
+                    if counts[c.id, d.id]:
+                        held = holds_coll[:, c.id] & holds_debt[:, d.id]
+                        self.pairs.append((c, d))
+                        self.values.append(np.where(held, coll[:, c.id], np.inf))
         #: Rows the screen may take out at all: every one but the liquidator's own.
         self.base = np.ones(len(rows), dtype=bool)
         mine = index.rows.get(liquidator)
