@@ -62,7 +62,8 @@ def positions(pool: Pool, user: str) -> list[Position]:
 
 def account_data(pool: Pool, user: str) -> AccountData:
     """Sum a user's collateral and debt at oracle prices (§5.1)."""
-    return account_from_sums(*account_sums(pool, user))
+    total_coll, total_debt, sum_ltv, sum_lt = account_sums(pool, user)
+    return account_from_sums(total_coll, total_debt, sum_ltv, sum_lt)
 
 
 def account_sums(pool: Pool, user: str) -> tuple[int, int, int, int]:

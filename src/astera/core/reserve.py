@@ -187,12 +187,13 @@ class Reserve:
     # ---- index machine (§3.2) -----------------------------------------------------------
 
     def update_state(self, now: int, journal: Journal) -> None:
-        """Accrue interest up to ``now`` and mint the reserve factors' share to treasuries."""
-        journal.save(self)
+        """Accrue interest up to ``now`` and mint the reserve factors' share to treasuries.
+        Already at ``now`` (most calls: several actions a block) it writes nothing."""
         dt = now - self.last_update_timestamp
-        self.last_update_timestamp = now
         if dt == 0:
             return
+        journal.save(self)
+        self.last_update_timestamp = now
         scaled_debt = self.d_scaled_total
         old_borrow_index = self.variable_borrow_index
         rate = self.current_liquidity_rate
