@@ -29,16 +29,18 @@ each restatement is explained where it is asserted, in ``strategies.py``):
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+import pytest
 
 from astera.core import Protocol
 from astera.core.wadray import percent_mul
 from strategies import (
     ADMIN,
+    MACHINE_PARTS,
     LendingMachine,
     Market,
     add_core_reserve,
     core_protocol,
+    run_machine,
     stable_curve,
     supply,
     volatile_curve,
@@ -59,14 +61,9 @@ class CoreMachine(LendingMachine):
         return [Market("core", a) for a in ("USDC", "WBTC", "WETH")]
 
 
-TestCoreInvariants = CoreMachine.TestCase
-TestCoreInvariants.settings = settings(
-    max_examples=600,  # about 35 s on one core
-    stateful_step_count=80,
-    deadline=None,
-    derandomize=True,  # the same sequences on every run: CI failures reproduce
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@pytest.mark.parametrize("part", range(MACHINE_PARTS))
+def test_core_invariants(part: int) -> None:
+    run_machine(CoreMachine, part)
 
 
 def test_215_as_stated_fails_at_full_utilization() -> None:

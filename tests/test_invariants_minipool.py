@@ -35,7 +35,7 @@ behave the same way; see the deterministic tests at the end of the module):
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
@@ -45,6 +45,7 @@ from astera.core.rates import min_liquidity_rate
 from astera.core.wadray import ray_div
 from strategies import (
     ADMIN,
+    MACHINE_PARTS,
     MINI_ADMIN,
     PCT,
     USERS,
@@ -52,6 +53,7 @@ from strategies import (
     Market,
     mini_protocol,
     refused,
+    run_machine,
     supply,
     tolerance,
 )
@@ -166,14 +168,9 @@ class MiniMachine(LendingMachine):
         self.previous_link = (flow, self.self_deposit())
 
 
-TestMiniPoolInvariants = MiniMachine.TestCase
-TestMiniPoolInvariants.settings = settings(
-    max_examples=600,  # about 35 s on one core
-    stateful_step_count=80,
-    deadline=None,
-    derandomize=True,  # the same sequences on every run: CI failures reproduce
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@pytest.mark.parametrize("part", range(MACHINE_PARTS))
+def test_mini_pool_invariants(part: int) -> None:
+    run_machine(MiniMachine, part)
 
 
 # ---- the invariants that do not hold as stated, and the edges around them -------------------------
