@@ -51,7 +51,8 @@ def wait_for(node: FollowerNode, height: int, timeout: float = 60) -> None:
         time.sleep(0.02)
 
 
-def wait_stopped(node: FollowerNode, timeout: float = 60) -> Exception:
+def wait_stopped(node: FollowerNode, timeout: float = 60) -> BaseException:
+    """Until ``node``'s follower has stopped; the failure that stopped it."""
     deadline = time.monotonic() + timeout
     while node.follower.failure is None:
         assert time.monotonic() < deadline, "the follower did not stop"

@@ -39,10 +39,11 @@ Within one engine run prices, indexes and the index rows of accounts not yet tak
 still, and the venues move only with the engine's own sales: :meth:`MarketScreen.sold`
 re-judges the pairs of the assets a sale traded (only pairs some queued account holds: no
 other pair can change who is screened), and the queue positions left to value are recomputed,
-from the engine's place in the queue on, only when such a pair's verdict changes. A venue that does not exist yet proves nothing
-(the pair is asked again once the market has more venues). A funding premium moves an index:
-:meth:`MarketScreen.start` forgets everything, as at the start of a run. The liquidator's own
-row is never screened (its position changes within a run).
+from the engine's place in the queue on, only when such a pair's verdict changes. A venue
+that does not exist yet proves nothing (the pair is asked again once the market has more
+venues). A funding premium moves an index: :meth:`MarketScreen.start` forgets everything, as
+at the start of a run. The liquidator's own row is never screened (its position changes within
+a run).
 """
 
 from __future__ import annotations
@@ -91,7 +92,18 @@ class _PoolScreen:
     Only pairs some queued account holds are kept: a pair no row holds cannot change which
     rows are screened, so it is never judged and never makes the positions stale."""
 
-    __slots__ = ("index", "pairs", "values", "base", "by_assets", "verdicts", "terms", "venues", "todo", "since")
+    __slots__ = (
+        "index",
+        "pairs",
+        "values",
+        "base",
+        "by_assets",
+        "verdicts",
+        "terms",
+        "venues",
+        "todo",
+        "since",
+    )
 
     def __init__(self, index: PoolIndex, rows: np.ndarray, liquidator: str) -> None:
         self.index = index
