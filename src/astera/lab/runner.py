@@ -17,6 +17,7 @@ alone, so the Parquet tables are identical whatever the workers.
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..worker_lifetime import exit_with_parent
 from .path import OUTCOME_COLUMNS, STEP_COLUMNS, prepared, run_path
 from .study import Study, StudyError, parse_study
 
@@ -143,7 +145,9 @@ def _local(study: Study, todo: list[int], workers: int) -> Iterator[PathResult]:
         for i in todo:
             yield path_task(data, base, i)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: set[Future[PathResult]] = set()
         queue = iter(todo)
         for i in queue:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Final
 
+from ..worker_lifetime import exit_with_parent
 from .errors import NodeError
 from .transactions import SignedTx, decode_tx
 
@@ -68,7 +70,9 @@ class Verifier:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or multiprocessing.cpu_count()
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        self.pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+        )
 
     def start(self) -> None:
         """Start the workers now, so the first page does not wait for them to import."""
