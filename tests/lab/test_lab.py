@@ -244,7 +244,8 @@ def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
          "book.population.0.pool"),
         ({"parameters": {"core.WETH.color": 1}}, "parameters.core.WETH.color"),
         # An LTV above the liquidation threshold: the core refuses the deployment.
-        ({"parameters": {"core.WETH.ltv": 9000}}, "book"),
+        ({"parameters": {"core.WETH.ltv": 9000}}, "parameters.core.WETH.ltv"),
+        ({"parameters": {"core.WETH.liquidation_bonus": 13000}}, "parameters.core.WETH.liquidation_bonus"),
         ({"behaviour": {"topup_probability": 2}}, "behaviour.topup_probability"),
         ({"policy": {"target_health_factor": 0.9}}, "policy"),
         ({"policy": {"pools": [7]}}, "policy.pools"),
@@ -259,7 +260,53 @@ def test_malformed_studies_are_refused_with_the_field(
     with pytest.raises(StudyError) as e:
         run_study(parse_study({**TINY, **change}), tmp_path / "r")
     assert e.value.field == field
-    assert not (tmp_path / "r" / "paths").exists() or not any((tmp_path / "r" / "paths").iterdir())
+    assert not (tmp_path / "r").exists()
+
+
+#: Bad studies a new user wrote, and the field each refusal names (the corrected study is TINY).
+CORRECTED = [
+    ({"book": {"population": [{"borrowers": 2, "collateral": {"DOGE": 1}, "debt": "USDC"}]}},
+     "book.population.0.collateral", "pool core has no reserve 'DOGE'"),
+    ({"book": {"population": [{"pool": 7, "borrowers": 2, "collateral": {"WETH": 1}, "debt": "USDC"}]}},
+     "book.population.0.pool", "no pool '7': the book has the Core-Pool (core) and Mini-Pools 0 to 1"),
+    ({"parameters": {"core.WETH.ltv": 9500}},
+     "parameters.core.WETH.ltv", "9500 bps is above the liquidation threshold 8250 bps"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), CORRECTED, ids=["asset", "pool", "ltv"])
+def test_a_refused_study_writes_nothing_and_the_corrected_one_runs_into_the_same_out(
+    tmp_path: Path, change: dict[str, Any], field: str, reason: str
+) -> None:
+    """The refusal comes before any path runs and before --out is written, so the corrected study
+    then runs into the same --out."""
+    from astera.cli import app
+
+    small = {**TINY, "paths": 1, "steps": 5}
+    (tmp_path / "bad.json").write_text(json.dumps({**small, **change}))
+    (tmp_path / "good.json").write_text(json.dumps(small))
+    out = tmp_path / "o"
+    refused = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "bad.json"), "--out", str(out)])
+    assert refused.exit_code == 2
+    assert f"{field}: {reason}" in " ".join(refused.output.split())
+    assert "0/1" not in refused.output and not out.exists()
+    ran = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "good.json"), "--out", str(out)])
+    assert ran.exit_code == 0, ran.output
+    assert ResultDir(out).done() == {0}
+
+
+def test_a_sweep_with_one_impossible_point_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from astera.cli import app
+
+    study = {**TINY, "paths": 1, "steps": 5, "sweep": {"core.WETH.ltv": [7000, 9000]}}
+    (tmp_path / "s.json").write_text(json.dumps(study))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "sweep (core.WETH.ltv=9000): parameters.core.WETH.ltv: 9000 bps is above" in " ".join(
+        result.output.split()
+    )
+    assert not out.exists()
 
 
 def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:

@@ -23,8 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from astera.core import WAD, Protocol, ProtocolError
+from astera.core import PERCENTAGE_FACTOR, WAD, Protocol, ProtocolError
+from astera.core import errors as E
+from astera.core.configurator import MAX_RESERVE_FACTOR
 from astera.core.liquidation_policy import LiquidationPolicy
+from astera.core.wadray import percent_mul
+from astera.deployment import number
 from astera.scenario import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
 
 from .scenario import default_strategy, reserve_params
@@ -94,7 +98,9 @@ def _reserves(head: dict[str, Any], pool: str) -> dict[str, Any]:
     if pool.isdigit() and int(pool) < len(head.get("mini_pools", [])):
         reserves = head["mini_pools"][int(pool)]["reserves"]
         return reserves
-    raise KeyError(f"no pool {pool!r}")
+    count = len(head.get("mini_pools", []))
+    have = f"Mini-Pools 0 to {count - 1}" if count > 1 else "Mini-Pool 0" if count else "no Mini-Pool"
+    raise KeyError(f"no pool {pool!r}: the book has the Core-Pool (core) and {have}")
 
 
 def apply_parameter(head: dict[str, Any], key: str, value: int) -> None:
@@ -200,6 +206,12 @@ def book_document(study: Study) -> dict[str, Any]:
             apply_parameter(doc, key, value)
         except KeyError as e:
             raise StudyError(f"parameters.{key}", e.args[0]) from None
+        # Deploying the header alone takes about a millisecond: each parameter is checked as it
+        # is applied, so a refusal names it.
+        try:
+            build(doc)
+        except (ProtocolError, ScenarioError) as e:
+            raise StudyError(f"parameters.{key}", parameter_refusal(doc, key, value, e)) from None
     rng = np.random.default_rng(study.book.seed if study.book.seed is not None else study.seed)
     actions = list(doc.get("actions", []))
     for k, pop in enumerate(study.book.population):
@@ -207,6 +219,43 @@ def book_document(study: Study) -> dict[str, Any]:
         actions += population_actions(doc, k, pop, rng)
     doc["actions"] = actions
     return doc
+
+
+def parameter_refusal(head: dict[str, Any], key: str, value: int, error: Exception) -> str:
+    """Why the deployment refuses parameter ``key`` set to ``value``, in plain words (the
+    configurator's rules for a reserve's LTV, threshold, bonus and reserve factor; the
+    protocol's own message otherwise)."""
+    pool, name, field = key.split(".")
+    code = error.code if isinstance(error, ProtocolError) else None
+    if code == E.INVALID_RESERVE_FACTOR:
+        return f"{value} bps is above the largest reserve factor, {MAX_RESERVE_FACTOR} bps"
+    if code == E.INVALID_CONFIGURATION and field in RESERVE_FIELDS:
+        reserve = _reserves(head, pool)[name]
+        ltv, lt, bonus = (number(reserve.get(f, 0), f) for f in RESERVE_FIELDS[:3])
+        if ltv > lt:
+            why = "a loan at the LTV would be liquidatable as soon as it is opened"
+            if field == "liquidation_threshold":
+                return f"{lt} bps is below the LTV {ltv} bps: {why}"
+            return f"{ltv} bps is above the liquidation threshold {lt} bps: {why}"
+        if lt == 0:
+            return (
+                f"a reserve with no liquidation threshold is no collateral and takes no bonus ({bonus} bps)"
+            )
+        if bonus <= PERCENTAGE_FACTOR:
+            return (
+                f"a liquidation bonus of {bonus} bps is not above {PERCENTAGE_FACTOR} bps: the liquidator "
+                "must receive more collateral than the debt it repays"
+            )
+        return (
+            f"liquidation threshold {lt} bps × bonus {bonus} bps is {percent_mul(lt, bonus)} bps, above "
+            f"{PERCENTAGE_FACTOR} bps: liquidating an account at the threshold would take more collateral "
+            "than it holds"
+        )
+    if code == "input:amount" and value < 0:
+        return f"{value} is negative: it must be at least 0"
+    if isinstance(error, ProtocolError):
+        return f"the protocol refuses {value}: {error.detail or error.name.replace('_', ' ').lower()}"
+    return f"the deployment refuses {value}: {error}"
 
 
 def check_population(head: dict[str, Any], k: int, pop: Population) -> None:
@@ -223,6 +272,8 @@ def check_population(head: dict[str, Any], k: int, pop: Population) -> None:
             raise StudyError(f"{where}.collateral", f"pool {pop.pool} has no reserve {asset!r}")
         if reserves[asset]["liquidation_threshold"] == 0:
             raise StudyError(f"{where}.collateral", f"{asset!r} is not collateral in pool {pop.pool}")
+    if all(number(reserves[asset].get("ltv", 0), "ltv") == 0 for asset in pop.collateral):
+        raise StudyError(f"{where}.collateral", f"an LTV of 0 in pool {pop.pool}: nothing can be borrowed")
 
 
 def _wad(x: float) -> int:

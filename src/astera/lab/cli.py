@@ -11,6 +11,7 @@ import itertools
 import json
 import sys
 import webbrowser
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -77,11 +78,61 @@ def _progress(total: int) -> Progress:
     )
 
 
-def _run(study: Study, out: Path, workers: int, scheduler: str | None, resume: bool, label: str) -> None:
-    from .runner import run_study  # noqa: PLC0415 - keeps `--help` fast
+@dataclass(frozen=True)
+class Variant:
+    """One study to run into one result directory (a study, its control, a grid point, a policy)."""
 
-    with _progress(study.paths) as bar:
-        task = bar.add_task(label, total=study.paths, rate="")
+    label: str
+    study: Study
+    out: Path
+    resume: bool
+    #: What a refusal names before the field (``sweep``, ``compare``): the variant's label goes with it.
+    kind: str = ""
+
+    def refusal(self, e: StudyError) -> StudyError:
+        return StudyError(f"{self.kind} ({self.label}): {e.field}", e.reason) if self.kind else e
+
+
+def _check_manifest(manifest: Path, doc: dict[str, Any], what: str) -> None:
+    """Refuse a sweep's or comparison's --out that holds something else (writing nothing)."""
+    out = manifest.parent
+    if manifest.exists() and json.loads(manifest.read_text()).get("digest") != doc["digest"]:
+        _refuse(StudyError("--out", f"{out} holds another {what}'s results"))
+    if not manifest.exists() and out.exists() and any(out.iterdir()):
+        _refuse(StudyError("--out", f"{out} is not empty and holds no {what}"))
+
+
+def _run_all(
+    runs: list[Variant],
+    workers: int,
+    scheduler: str | None,
+    manifest: Path | None = None,
+    doc: dict[str, Any] | None = None,
+) -> None:
+    """Check every variant (its --out, and its book, parameters and prices built once here),
+    and only then write anything: the manifest, if any, and each variant's paths."""
+    from .path import prepared  # noqa: PLC0415 - keeps `--help` fast
+    from .runner import ResultDir  # noqa: PLC0415
+
+    for v in runs:
+        try:
+            ResultDir(v.out).check(v.study, v.resume)
+            prepared(v.study)
+        except StudyError as e:
+            _refuse(v.refusal(e))
+    if manifest is not None:
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps(doc, indent=1) + "\n")
+    for v in runs:
+        _run(v, workers, scheduler)
+
+
+def _run(v: Variant, workers: int, scheduler: str | None) -> None:
+    """Run one checked variant's paths under a progress bar."""
+    from .runner import run_study  # noqa: PLC0415
+
+    with _progress(v.study.paths) as bar:
+        task = bar.add_task(v.label, total=v.study.paths, rate="")
         failed = 0
 
         def tick(result: Any) -> None:
@@ -90,7 +141,12 @@ def _run(study: Study, out: Path, workers: int, scheduler: str | None, resume: b
             speed = bar.tasks[task].speed
             bar.update(task, advance=1, rate=f"{speed or 0:.2f} paths/s, {failed} failed")
 
-        results = run_study(study, out, workers=workers, scheduler=scheduler, resume=resume, progress=tick)
+        try:
+            results = run_study(
+                v.study, v.out, workers=workers, scheduler=scheduler, resume=v.resume, progress=tick
+            )
+        except StudyError as e:
+            _refuse(v.refusal(e))
         bar.update(task, completed=len(results.done()))
 
 
@@ -119,20 +175,17 @@ def run(
 ) -> None:
     """Run a study's paths (local processes, or a Dask cluster) into --out, then its report."""
     s = _study(study, paths, from_node)
+    runs = [Variant(s.name, s, out, resume)]
     try:
-        control = None
         if s.isolation is not None:
             from .control import CONTROL_DIR, control_study  # noqa: PLC0415
 
-            control = control_study(s)  # refused before any path runs
-        _run(s, out, workers, scheduler, resume, s.name)
-        if control is not None:
             target = out / CONTROL_DIR
-            _run(
-                control, target, workers, scheduler, resume or (target / "study.json").exists(), control.name
-            )
+            control = control_study(s)
+            runs.append(Variant(control.name, control, target, resume or (target / "study.json").exists()))
     except StudyError as e:
         _refuse(e)
+    _run_all(runs, workers, scheduler)
     if report:
         _report(out, open_report)
 
@@ -152,27 +205,17 @@ def sweep(
     if not s.sweep:
         _refuse(StudyError("sweep", "the study has no [sweep] table"))
     keys = list(s.sweep)
-    points: list[dict[str, Any]] = []
+    doc: dict[str, Any] = {"study": s.name, "digest": s.digest(), "keys": keys, "points": []}
+    runs = []
     for n, values in enumerate(itertools.product(*(s.sweep[k] for k in keys))):
-        points.append({"values": list(values), "dir": f"point-{n:03d}"})
-    manifest = out / "sweep.json"
-    doc = {"study": s.name, "digest": s.digest(), "keys": keys, "points": points}
-    if manifest.exists() and json.loads(manifest.read_text()).get("digest") != s.digest():
-        _refuse(StudyError("--out", f"{out} holds another sweep's results"))
-    if not manifest.exists() and out.exists() and any(out.iterdir()):
-        _refuse(StudyError("--out", f"{out} is not empty and holds no sweep"))
-    out.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(doc, indent=1) + "\n")
-    for point in points:
-        params = {**s.parameters, **dict(zip(keys, point["values"], strict=True))}
+        doc["points"].append({"values": list(values), "dir": f"point-{n:03d}"})
+        params = {**s.parameters, **dict(zip(keys, values, strict=True))}
         variant = s.model_copy(update={"parameters": params, "sweep": {}})
-        label = ", ".join(f"{k}={v}" for k, v in zip(keys, point["values"], strict=True))
-        try:
-            target = out / point["dir"]
-            again = resume or (target / "study.json").exists()
-            _run(variant, target, workers, scheduler, again, label)
-        except StudyError as e:
-            _refuse(StudyError(f"sweep ({label}): {e.field}", e.reason))
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+        target = out / f"point-{n:03d}"
+        runs.append(Variant(label, variant, target, resume or (target / "study.json").exists(), "sweep"))
+    _check_manifest(out / "sweep.json", doc, "sweep")
+    _run_all(runs, workers, scheduler, out / "sweep.json", doc)
     _report(out, open_report)
 
 
@@ -193,26 +236,19 @@ def compare(
     if not s.compare:
         _refuse(StudyError("compare", "the study has no [compare] table of policies"))
     variants = {"contracts": None, **s.compare}
-    manifest = out / "compare.json"
     doc = {
         "study": s.name,
         "digest": s.digest(),
         "policies": list(variants),
         "settings": {n: p.model_dump(mode="json") if p else None for n, p in variants.items()},
     }
-    if manifest.exists() and json.loads(manifest.read_text()).get("digest") != s.digest():
-        _refuse(StudyError("--out", f"{out} holds another comparison's results"))
-    if not manifest.exists() and out.exists() and any(out.iterdir()):
-        _refuse(StudyError("--out", f"{out} is not empty and holds no comparison"))
-    out.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(doc, indent=1) + "\n")
+    runs = []
     for name, policy in variants.items():
         variant = s.model_copy(update={"policy": policy, "compare": {}})
         target = out / name
-        try:
-            _run(variant, target, workers, scheduler, resume or (target / "study.json").exists(), name)
-        except StudyError as e:
-            _refuse(StudyError(f"compare ({name}): {e.field}", e.reason))
+        runs.append(Variant(name, variant, target, resume or (target / "study.json").exists(), "compare"))
+    _check_manifest(out / "compare.json", doc, "comparison")
+    _run_all(runs, workers, scheduler, out / "compare.json", doc)
     _report(out, open_report)
 
 

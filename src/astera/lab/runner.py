@@ -78,8 +78,9 @@ class ResultDir:
         self.paths = root / "paths"
         self.failures = root / "failures"
 
-    def open(self, study: Study, resume: bool) -> None:
-        """Create it for ``study``, or reopen it to resume the same study; refuse anything else."""
+    def check(self, study: Study, resume: bool) -> None:
+        """Refuse (writing nothing) a directory that ``study`` may not run into: one holding
+        another study's results, this study's without ``resume``, or anything else."""
         manifest = self.root / "study.json"
         if manifest.exists():
             held = json.loads(manifest.read_text())
@@ -91,6 +92,11 @@ class ResultDir:
                 )
         elif self.root.exists() and any(self.root.iterdir()):
             raise StudyError("--out", f"{self.root} is not empty and holds no study")
+
+    def open(self, study: Study, resume: bool) -> None:
+        """Create it for ``study``, or reopen it to resume the same study (:meth:`check` first)."""
+        self.check(study, resume)
+        manifest = self.root / "study.json"
         self.paths.mkdir(parents=True, exist_ok=True)
         self.failures.mkdir(exist_ok=True)
         doc = {
@@ -195,8 +201,9 @@ def run_study(
 ) -> ResultDir:
     """Run every path of ``study`` not yet in ``out``; results stream to Parquet there."""
     results = ResultDir(out)
+    results.check(study, resume)
+    prepared(study)  # the book, parameters and prices are checked here, before anything is written
     results.open(study, resume)
-    prepared(study)  # the book and prices are checked here, before any path runs
     done = results.done()
     todo = [i for i in range(study.paths) if i not in done]
     stream = _dask(study, todo, scheduler) if scheduler else _local(study, todo, workers)
