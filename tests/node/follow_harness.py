@@ -25,11 +25,14 @@ from .node_harness import LiveApi, key
 
 
 @contextmanager
-def leader(tmp_path: Path, genesis: dict[str, Any], snapshot_every: int = 0) -> Iterator[LiveApi]:
-    """A leader node (faucet key held) served on a loopback port."""
+def leader(
+    tmp_path: Path, genesis: dict[str, Any], snapshot_every: int = 0, port: int | None = None
+) -> Iterator[LiveApi]:
+    """A leader node (faucet key held) served on a loopback port (``port``: that one, e.g. to
+    restart it where its followers look for it)."""
     store = open_store(None, str(tmp_path / "leader"))
     node = Node(open_chain(store, genesis), snapshot_every=snapshot_every, faucet_key=key("faucet"))
-    with LiveApi(create_app(node), node) as live:
+    with LiveApi(create_app(node), node, port) as live:
         yield live
 
 
@@ -39,6 +42,14 @@ def follower(url: str, data: Path, **kwargs: Any) -> Iterator[tuple[FollowerNode
     node = open_follower(url, data, verifier=Verifier(1), **kwargs)
     with LiveApi(create_app(node), node) as live:
         yield node, live
+
+
+def until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    """Until ``condition()`` holds (polled every 20 ms; fails after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def wait_for(node: FollowerNode, height: int, timeout: float = 60) -> None:

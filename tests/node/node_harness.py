@@ -157,11 +157,11 @@ class LiveApi:
     """An in-process node's API served by uvicorn on a loopback port, in a thread (for what the
     test client cannot do: streams, disconnects, several connections at once)."""
 
-    def __init__(self, app: Any, node: Any) -> None:
+    def __init__(self, app: Any, node: Any, port: int | None = None) -> None:
         import uvicorn
 
         self.node = node
-        self.port = free_port()
+        self.port = port or free_port()
         config = uvicorn.Config(
             app,
             host="127.0.0.1",

@@ -9,6 +9,8 @@ import asyncio
 import json
 import os
 import pickle
+import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,14 @@ from typer.testing import CliRunner
 from astera.cli import app
 from astera.node import verifier
 from astera.node.chain import ReplayError, verify
-from astera.node.follower import VerificationFailed
+from astera.node.errors import NodeError
+from astera.node.follower import Leader, VerificationFailed
 from astera.node.snapshots import MAGIC
 from astera.node.store import open_store
 from astera.node.transactions import decode_tx
 from astera.wire import sign_tx
 
-from .follow_harness import Stub, follower, leader, tampered_leader, wait_for, wait_stopped
+from .follow_harness import Stub, follower, leader, tampered_leader, until, wait_for, wait_stopped
 from .node_harness import LiveApi, key, make_genesis
 
 WETH = 10**18
@@ -64,6 +67,10 @@ def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(
             assert ours["replication"] == {
                 "role": "follower",
                 "leader": lead.url,
+                "leader_answers": True,
+                "leader_silent_since": None,
+                "leader_silent_seconds": None,
+                "leader_error": None,
                 "leader_height": height,
                 "behind_blocks": 0,
                 "lag_seconds": 0.0,
@@ -97,6 +104,103 @@ def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(
             assert verify(store).state_hash == httpx.get(lead.url + "/status").json()["state_hash"]
         finally:
             store.close()
+
+
+def test_a_follower_says_when_its_leader_does_not_answer_and_forwards_nothing(tmp_path: Path) -> None:
+    """The leader stops: the follower's /status says the leader does not answer, since when and
+    why, and claims no lag it cannot know; a transaction sent through it is refused in plain
+    words as ``unavailable``. Once the leader is back the follower says so and forwards again."""
+    genesis = make_genesis()
+    with ExitStack() as first:
+        lead = first.enter_context(leader(tmp_path, genesis))
+        url, height = lead.url, some_blocks(lead.url)
+        with (
+            follower(url, tmp_path / "follower", genesis=genesis) as (node, live),
+            httpx.Client(base_url=live.url, timeout=30) as http,
+        ):
+
+            def replication() -> dict[str, Any]:
+                answer: dict[str, Any] = http.get("/status").json()["replication"]
+                return answer
+
+            wait_for(node, height)
+            first.close()  # the leader stops
+            until(lambda: replication()["leader_error"] == f"no node answers at {url}")
+            state = replication()
+            assert state["leader_answers"] is False and state["leader_height"] == height
+            assert state["behind_blocks"] is None and state["lag_seconds"] is None  # unknown, not 0
+            assert 0 <= state["leader_silent_seconds"] < 60
+            assert abs(state["leader_silent_since"] - time.time()) < 60
+
+            r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
+            assert r.status_code == 503, r.text
+            assert r.json()["error"] == {
+                "code": "unavailable",
+                "message": f"the leader at {url} does not answer; nothing was sent or recorded",
+                "leader": url,
+            }
+            key("alice").save(tmp_path / "home" / "keys" / "alice.key")
+            env = {"ASTERA_HOME": str(tmp_path / "home"), "ASTERA_NODE": live.url, "COLUMNS": "80"}
+            cli = CliRunner().invoke(app, ["repay", "USDC", "1", "-k", "alice"], env=env)
+            assert cli.exit_code == 1, cli.output
+            said = " ".join(cli.stderr.split())
+            assert f"the leader at {url} does not answer; nothing was sent or recorded" in said
+
+            with leader(tmp_path, genesis, port=lead.port):  # back where the follower looks
+                until(lambda: replication()["leader_answers"] is True)
+                state = replication()
+                assert state["leader_error"] is None and state["leader_silent_since"] is None
+                assert (state["behind_blocks"], state["lag_seconds"]) == (0, 0.0)
+                r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
+                assert r.status_code == 200 and r.json()["forwarded_to"] == url, r.text
+
+
+def broken_off(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadError("connection reset", request=request)
+
+
+def timed_out(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("timed out", request=request)
+
+
+def proxy_error(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(502, text="Bad Gateway")
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (
+            broken_off,
+            "the leader at http://leader.test closed the connection without answering after "
+            "the transaction was sent: it may or may not be logged (look it up by hash before sending "
+            "it again)",
+        ),
+        (timed_out, "the leader at http://leader.test did not answer in time after the transaction was sent"),
+        (proxy_error, "http://leader.test/txs answered 502 (Bad Gateway)"),
+    ],
+    ids=["broken-off", "timed-out", "not-a-node"],
+)
+def test_a_forwarded_transaction_the_leader_does_not_answer_is_unavailable_in_plain_words(
+    answer: Any, says: str
+) -> None:
+    """Once sent, a transaction may have been logged: the refusal says so (a connection that never
+    opened is the end-to-end test's case above: nothing was sent)."""
+
+    async def forward() -> NodeError:
+        leader = Leader("http://leader.test")
+        await leader.http.aclose()
+        leader.http = httpx.AsyncClient(base_url=leader.url, transport=httpx.MockTransport(answer))
+        try:
+            with pytest.raises(NodeError) as refused:
+                await leader.submit({"tx": {}, "signature": ""})
+            return refused.value
+        finally:
+            await leader.close()
+
+    e = asyncio.run(forward())
+    assert e.code == "unavailable" and e.message.startswith(says), e.message
+    assert "Error(" not in e.message and "Timeout(" not in e.message  # no exception reprs
 
 
 def bad_signature(block: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import httpx
 from astera.node.serve import verify_store
 from astera.wire import sign_tx
 
+from .follow_harness import until
 from .node_harness import NodeProcess, free_port, key, make_genesis
 
 
@@ -54,13 +54,6 @@ class FollowerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
-
-
-def until(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_kill_9_of_a_follower_under_load_resumes_with_no_gap(tmp_path: Path) -> None:

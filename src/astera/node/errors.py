@@ -28,7 +28,7 @@ STATUS: Final[dict[str, int]] = {
     "refused": 422,  # the protocol refused the action (``reason`` holds its code)
     "rate_limited": 429,  # this client (or address) used its allowance: faucet requests, open streams
     "internal_error": 500,  # a bug: the action was rolled back, the node keeps running
-    "unavailable": 503,  # the node is stopping or its store failed
+    "unavailable": 503,  # the node is stopping or its store failed, or a follower's leader does not answer
 }
 
 

@@ -82,7 +82,28 @@ class VerificationFailed(Exception):
 
 
 class LeaderUnreachable(Exception):
-    """The leader does not answer (the follower retries)."""
+    """The leader does not answer (the follower retries); the message says why in plain words."""
+
+
+def no_answer(url: str, e: httpx.HTTPError, who: str = "node") -> str:
+    """Why the ``who`` at ``url`` gave no answer, in plain words (not the exception's repr)."""
+    if isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return f"no node answers at {url}"
+    if isinstance(e, httpx.TimeoutException):
+        return f"the {who} at {url} did not answer in time"
+    if isinstance(e, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return f"the {who} at {url} closed the connection without answering"
+    return f"the request to the {who} at {url} failed ({type(e).__name__}: {e})"
+
+
+def refusal_text(r: httpx.Response) -> str:
+    """A non-200 answer in plain words: its status and the node's error message if it sent one."""
+    try:
+        err = r.json()["error"]
+        said = f"{err['code']}: {err['message']}"
+    except (ValueError, KeyError, TypeError):
+        said = r.text[:200]
+    return f"{r.request.url.copy_with(query=None)} answered {r.status_code} ({said})"
 
 
 @dataclass(frozen=True)
@@ -129,13 +150,14 @@ class Leader:
     async def _get(self, path: str, **params: Any) -> Any:
         try:
             r = await self.http.get(path, params=params)
-            if r.status_code != 200:
-                raise LeaderUnreachable(f"{self.url}{path} answered {r.status_code}: {r.text[:200]}")
+        except httpx.HTTPError as e:
+            raise LeaderUnreachable(no_answer(self.url, e)) from None
+        if r.status_code != 200:
+            raise LeaderUnreachable(refusal_text(r))
+        try:
             return r.json()
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            raise LeaderUnreachable(f"no node answers at {self.url}") from None
-        except (httpx.HTTPError, ValueError) as e:
-            raise LeaderUnreachable(f"{self.url}{path}: {e!r}") from None
+        except ValueError:
+            raise LeaderUnreachable(f"{self.url}{path} answered something that is not JSON") from None
 
     async def genesis(self) -> dict[str, Any]:
         doc: dict[str, Any] = await self._get("/genesis")
@@ -156,31 +178,49 @@ class Leader:
         try:
             r = await self.http.get("/snapshot")
         except httpx.HTTPError as e:
-            raise LeaderUnreachable(f"{self.url}/snapshot: {e!r}") from None
+            raise LeaderUnreachable(no_answer(self.url, e)) from None
         if r.status_code == 404:
             return None
         if r.status_code != 200:
-            raise LeaderUnreachable(f"{self.url}/snapshot answered {r.status_code}: {r.text[:200]}")
+            raise LeaderUnreachable(refusal_text(r))
         try:
             return int(r.headers["X-Astera-Height"]), r.headers["X-Astera-State-Hash"], r.content
         except (KeyError, ValueError):
             raise VerificationFailed(0, "the leader's snapshot does not say its height") from None
 
     async def submit(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        """POST the transaction; the leader's receipt, or its refusal as a :class:`NodeError`."""
+        """POST the transaction; the leader's receipt, or its refusal as a :class:`NodeError`.
+        A leader that cannot be reached is ``unavailable``, saying whether the transaction may
+        have reached it: nothing was sent when no connection opened; when the connection broke
+        after sending, the leader may have logged it (a resend is safe: its nonce is used once)."""
         try:
             r = await self.http.post("/txs", json=envelope)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise NodeError(
+                "unavailable",
+                f"the leader at {self.url} does not answer; nothing was sent or recorded",
+                leader=self.url,
+            ) from None
         except httpx.HTTPError as e:
-            raise NodeError("unavailable", f"the leader {self.url} does not answer ({e!r})") from None
-        body = r.json()
-        if r.status_code == 200:
+            raise NodeError(
+                "unavailable",
+                f"{no_answer(self.url, e, 'leader')} after the transaction was sent: it may or may "
+                "not be logged (look it up by hash before sending it again)",
+                leader=self.url,
+            ) from None
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if r.status_code == 200 and isinstance(body, dict):
             answer: dict[str, Any] = body
             return answer
         err = dict(body.get("error", {})) if isinstance(body, dict) else {}
-        code, message = err.pop("code", "unavailable"), err.pop("message", f"leader answered {r.status_code}")
+        code, message = err.pop("code", "unavailable"), err.pop("message", None) or refusal_text(r)
         if code not in STATUS:
             code = "unavailable"
-        raise NodeError(code, message, **err, forwarded_to=self.url)
+        err["forwarded_to"] = self.url  # this node's leader (a leader's own follower says its own)
+        raise NodeError(code, message, **err)
 
 
 @dataclass
@@ -268,6 +308,11 @@ class Follower(Sequencer):
         #: behind it (None: it holds the leader's head).
         self.leader_head = chain.head.height
         self.behind_since: float | None = None
+        #: Whether the leader answered the last request (None: not asked yet), since when (Unix
+        #: time) it has not, and why, in plain words (:func:`no_answer`).
+        self.leader_answers: bool | None = None
+        self.silent_since: float | None = None
+        self.leader_error: str | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -318,6 +363,27 @@ class Follower(Sequencer):
                 fut.set_exception(NodeError("unavailable", why))
         self._awaited.clear()
 
+    # ---- the leader's answers --------------------------------------------------------------------
+
+    def _answered(self) -> None:
+        """The leader answered: it is heard again if it was silent (logged once)."""
+        if self.silent_since is not None:
+            log.warning(
+                "the leader %s answers again (silent for %.1f s)",
+                self.leader.url,
+                time.time() - self.silent_since,
+            )
+        self.leader_answers, self.silent_since, self.leader_error = True, None, None
+
+    def _unanswered(self, e: LeaderUnreachable) -> None:
+        """The leader did not answer: remember since when and why (logged when the reason changes,
+        not at every retry)."""
+        if self.silent_since is None:
+            self.silent_since = time.time()
+        if str(e) != self.leader_error:
+            log.warning("the leader does not answer, retrying until it does: %s", e)
+        self.leader_answers, self.leader_error = False, str(e)
+
     # ---- the loop --------------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -365,12 +431,16 @@ class Follower(Sequencer):
         after, backoff = self.head.height, 0.2
         while True:
             try:
-                head, blocks = await self.leader.log(after, LONG_POLL if after >= self.leader_head else 0)
+                # A long poll once caught up; a quick one after a silence, so that the leader's
+                # return is known at once (a long poll answers only when a block comes).
+                caught_up = after >= self.leader_head and self.leader_answers
+                head, blocks = await self.leader.log(after, LONG_POLL if caught_up else 0)
             except LeaderUnreachable as e:
-                log.warning("leader unreachable, retrying in %.1f s: %s", backoff, e)
+                self._unanswered(e)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            self._answered()
             backoff = 0.2
             self.leader_head = head
             if head > self.head.height and self.behind_since is None:
@@ -389,8 +459,9 @@ class Follower(Sequencer):
                 theirs = await self.leader.header(ours.height)
                 break
             except LeaderUnreachable as e:
-                log.warning("leader unreachable, retrying: %s", e)
+                self._unanswered(e)
                 await asyncio.sleep(1.0)
+        self._answered()
         differs = [f"{k} {theirs.get(k)} != {v}" for k, v in ours.as_dict().items() if theirs.get(k) != v]
         if differs:
             raise VerificationFailed(
@@ -497,16 +568,23 @@ class FollowerNode(Node):
         self.sequencer.hooks.append(self._publish)
 
     def replication(self) -> dict[str, Any]:
-        """A follower: its leader, how far behind it is (in blocks, and for how long, as of the
-        leader's head last heard), and the snapshot it started from (0: genesis)."""
+        """A follower: its leader; whether the leader answered the last request, and if not since
+        when (Unix time), for how long and why; the leader's head as last heard; how far behind
+        the follower is (in blocks, and for how long), or None while the leader does not answer
+        (the follower cannot know); and the snapshot it started from (0: genesis)."""
         f = self.follower
-        since = f.behind_since
+        since, silent = f.behind_since, f.silent_since
+        known = f.leader_answers is True
         return {
             "role": "follower",
             "leader": self.leader,
+            "leader_answers": f.leader_answers,
+            "leader_silent_since": None if silent is None else round(silent, 3),
+            "leader_silent_seconds": None if silent is None else round(time.time() - silent, 3),
+            "leader_error": f.leader_error,
             "leader_height": max(f.leader_head, f.head.height),
-            "behind_blocks": max(0, f.leader_head - f.head.height),
-            "lag_seconds": 0.0 if since is None else round(time.monotonic() - since, 3),
+            "behind_blocks": max(0, f.leader_head - f.head.height) if known else None,
+            "lag_seconds": (0.0 if since is None else round(time.monotonic() - since, 3)) if known else None,
             "started_from": self.started_from,
         }
 

@@ -255,7 +255,22 @@ async function checkHealth(k, block) {
   sessionStorage.setItem(BANDS, JSON.stringify(lastBand));
 }
 
-/** Start the page: render once, then re-render on every block from the node's event stream. */
+/** What the header says of a follower's leader (nothing on a leader): whom it follows and how
+ * far behind it is, or, while the leader does not answer, since when and why (the follower
+ * shows what it verified and cannot know how far behind it is). */
+export function leaderWords(r) {
+  if (r.role !== "follower") return "";
+  if (r.leader_answers === false) {
+    const since = new Date(r.leader_silent_since * 1000).toLocaleTimeString();
+    return ` · the leader has not answered since ${since} (${r.leader_error}); showing what this node verified`;
+  }
+  const behind = r.behind_blocks ? `, ${r.behind_blocks} blocks behind` : "";
+  return ` · following ${r.leader}${behind}`;
+}
+
+/** Start the page: render once, then re-render on every block from the node's event stream. A
+ * follower's header also says every few seconds what its leader does (no block comes while the
+ * leader is silent). */
 export async function start(render) {
   const head = document.getElementById("head");
   const k = await currentKey().catch(() => null);
@@ -269,26 +284,43 @@ export async function start(render) {
   };
   await run(null);
   const st = await status();
-  head.textContent = `block ${st.height}`;
+  let height = st.height;
+  let replication = st.replication;
+  let mode = "";
+  const paint = () => {
+    head.textContent = `block ${height}${mode}${leaderWords(replication)}`;
+    head.classList.toggle("silent", replication.leader_answers === false);
+  };
+  paint();
   const es = new EventSource(`/stream?since=${st.height}`);
   let busy = Promise.resolve();
-  let height = st.height;
   es.addEventListener("block", (e) => {
     const block = JSON.parse(e.data);
     height = block.height;
-    head.textContent = `block ${block.height}`;
+    paint();
     busy = busy.then(() => run(block));
   });
+  if (replication.role === "follower") {
+    setInterval(async () => {
+      const now = await api("/status").catch(() => null);
+      if (now) {
+        replication = now.replication;
+        paint();
+      }
+    }, 5000);
+  }
   // A refused stream (e.g. this client already holds the node's limit of open streams) is not
   // retried by the browser: fall back to asking for the head every few seconds.
   es.addEventListener("error", () => {
     if (es.readyState !== EventSource.CLOSED) return;
-    head.textContent = `block ${height} (live updates off: polling)`;
+    mode = " (live updates off: polling)";
+    paint();
     setInterval(async () => {
       const now = await api("/status").catch(() => null);
       if (now && now.height !== height) {
         height = now.height;
-        head.textContent = `block ${height} (polling)`;
+        mode = " (polling)";
+        paint();
         busy = busy.then(() => run(null));
       }
     }, 5000);
