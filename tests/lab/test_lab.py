@@ -18,7 +18,7 @@ import astera.lab.runner as runner_module
 from astera.keeper import KeeperEngine
 from astera.lab.book import KEEPER, USD, default_deployment
 from astera.lab.path import OUTCOME_COLUMNS, run_path
-from astera.lab.report import build_report, expected_shortfall, nearest_rank, summarize
+from astera.lab.report import build_report, dollars, expected_shortfall, nearest_rank, summarize, usd
 from astera.lab.runner import ResultDir, run_study
 from astera.lab.study import Study, StudyError, parse_study
 from astera.scenario import replay
@@ -226,6 +226,12 @@ def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
     assert tables(ResultDir(out)) == tables(first)
 
 
+def test_chart_axes_read_in_dollars() -> None:
+    assert [dollars(x) for x in (0, 950, 740_000, 1_250_000, -2e6, 3e9)] == [
+        "$0", "$950", "$740K", "$1.25M", "-$2M", "$3B"
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -352,7 +358,20 @@ def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(
     matched = json.loads((out / "summary.json").read_text())["matched_isolation"]
     assert matched["paths"] == 2 and matched["crashed_pool_bad_debt"]["max"] > 0
     assert set(matched["others"]) == {"core", "1"}
-    assert "Matched control" in (out / "report.html").read_text()
+    page = " ".join((out / "report.html").read_text().split())
+    assert "Matched control" in page
+    # The Core's table carries what its suppliers lose to Mini-Pool 0 (its bad debt does not).
+    pools = json.loads((out / "summary.json").read_text())["pools"]
+    loss = pools["0"]["core_loss"]
+    assert pools["core"]["exposure_loss"] == {"0": loss} and loss["max"] > 0
+    assert pools["core"]["suppliers_loss"]["max"] >= loss["max"]
+    assert (
+        f"Loss to Mini-Pool 0 (its unbacked flow debt), VaR 95 / ES 99</th><td>{usd(loss['var95'])}" in page
+    )
+    # Mini-Pool 1 has no borrowers in this study: said so, not shown as a table of zeros.
+    assert pools["1"]["borrowers"] is False and pools["0"]["borrowers"] is True
+    assert "<h3>Mini-Pool 1</h3><p>No borrowers in this study.</p>" in page
+    assert "Mini-Pool 1 has no borrowers in this study." in page
     # Isolating a Mini-Pool none of whose own assets is shocked is refused before any path runs.
     calm = {**TINY, "isolation": {"mini_pool": 0}}
     (tmp_path / "calm.json").write_text(json.dumps(calm))

@@ -29,6 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .control import CONTROL_DIR  # noqa: E402
 from .runner import ResultDir  # noqa: E402
@@ -63,7 +64,9 @@ def risk(values: list[int]) -> dict[str, int]:
 
 
 def summarize(results: ResultDir) -> dict[str, Any]:
-    """The figures of ``summary.json`` (module docstring)."""
+    """The figures of ``summary.json`` (module docstring). A pool's ``borrowers`` is false when
+    no path shows borrower debt in it (none at the horizon, none liquidated, no bad debt): the
+    report shows it as a pool with no borrowers rather than a table of zeros."""
     study = results.study()
     outcome = results.table("outcome").to_pydict()
     paths = sorted(set(outcome["path"]))
@@ -94,10 +97,22 @@ def summarize(results: ResultDir) -> dict[str, Any]:
         }
 
     per_pool = {p: figures(p) for p in pools}
+    minis = [p for p in pools if p != "core"]
     for p in pools:
+        per_pool[p]["borrowers"] = any(
+            by[p][i][key] for i in paths for key in ("debt_end_usd", "liquidations", "bad_debt_usd")
+        )
         if p != "core":
             per_pool[p]["core_exposure_max"] = risk(column(p, "core_exposure_max_usd"))
             per_pool[p]["core_loss"] = risk(column(p, "core_loss_usd"))
+    if "core" in per_pool:
+        # What the Core's suppliers lose: its own bad debt plus its unbacked flow debt to each
+        # Mini-Pool (which the Core's own bad debt does not count).
+        core = per_pool["core"]
+        core["exposure_loss"] = {p: per_pool[p]["core_loss"] for p in minis if per_pool[p]["borrowers"]}
+        core["suppliers_loss"] = risk(
+            [by["core"][i]["bad_debt_usd"] + sum(by[p][i]["core_loss_usd"] for p in minis) for i in paths]
+        )
     isolation = {}
     for p in pools:
         if p == "core":
@@ -189,6 +204,31 @@ def deficits_by_reserve(results: ResultDir) -> dict[str, dict[str, int]]:
 
 
 # ---- figures ---------------------------------------------------------------------------------------
+# Floats from here on are for drawing only: the figures in the tables come from the integers above.
+
+
+def pool_label(p: str) -> str:
+    """A pool's name for a reader: ``Core-Pool`` or ``Mini-Pool N``."""
+    return "Core-Pool" if p == "core" else f"Mini-Pool {p}"
+
+
+def dollars(x: float, _pos: object = None) -> str:
+    """A USD axis tick: $0, $950, $740K, $1.2M, $3B (three significant figures at most)."""
+    sign, x = ("-" if x < 0 else ""), abs(x)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if x >= size:
+            return f"{sign}${x / size:.3g}{suffix}"
+    return f"{sign}${x:.3g}"
+
+
+def _usd_axis(axis: Any) -> None:
+    axis.set_major_formatter(FuncFormatter(dollars))
+
+
+def _hours_or_days(steps: int, step_seconds: int) -> tuple[float, str]:
+    """Length of one step in the x axis' unit, and its label: days past three days, else hours."""
+    hours = step_seconds / 3600
+    return (hours / 24, "days") if steps * hours > 72 else (hours, "hours")
 
 
 def _png(fig: Any) -> str:
@@ -203,31 +243,41 @@ def _step_arrays(results: ResultDir) -> dict[str, np.ndarray]:
     return {name: t.column(name).to_numpy(zero_copy_only=False) for name in t.column_names}
 
 
-def time_series_figures(results: ResultDir) -> list[tuple[str, str]]:
-    """(title, PNG data URL) of the time-series figures."""
+def time_series_figures(results: ResultDir, shown: set[str]) -> list[tuple[str, str]]:
+    """(title, PNG data URL) of the time-series figures of the pools in ``shown`` (those with
+    borrowers), against time in hours or days."""
     s = _step_arrays(results)
     if len(s["step"]) == 0:
         return []
     steps = int(s["step"].max())
+    unit, time_label = _hours_or_days(steps, results.study().step_seconds)
     n_paths = len(np.unique(s["path"]))
     figs = []
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4))
-    for pool in np.unique(s["pool"]):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    for pool in sorted(shown, key=lambda p: (p != "core", p)):
         m = s["pool"] == pool
         count = np.bincount(s["step"][m], weights=s["liquidations"][m], minlength=steps + 1) / n_paths
         vol = np.bincount(s["step"][m], weights=s["repaid_usd"][m] / USD, minlength=steps + 1) / n_paths
-        ax1.plot(np.cumsum(count), label=f"pool {pool}")
-        ax2.plot(np.cumsum(vol), label=f"pool {pool}")
-    ax1.set(title="Liquidations (cumulative, mean per path)", xlabel="step")
-    ax2.set(title="Debt repaid by liquidations, USD (cumulative, mean)", xlabel="step")
+        time = np.arange(steps + 1) * unit
+        ax1.plot(time, np.cumsum(count), label=pool_label(pool))
+        ax2.plot(time, np.cumsum(vol), label=pool_label(pool))
+    ax1.set(title="Liquidations (cumulative, mean per path)", xlabel=time_label)
+    ax2.set(title="Debt repaid by liquidations (cumulative, mean per path)", xlabel=time_label)
+    _usd_axis(ax2.yaxis)
     ax1.legend()
     figs.append(("Liquidations over time", _png(fig)))
-    keys = sorted({(str(p), str(r)) for p, r in zip(s["pool"], s["reserve"], strict=True)})
+    keys = sorted(
+        {(str(p), str(r)) for p, r in zip(s["pool"], s["reserve"], strict=True) if str(p) in shown},
+        key=lambda k: (k[0] != "core", k),
+    )
     borrowed = [
         k for k in keys if s["utilization_bps"][(s["pool"] == k[0]) & (s["reserve"] == k[1])].max() > 0
     ]
     if borrowed:
-        fig, axes = plt.subplots(len(borrowed), 2, figsize=(11, 2.6 * len(borrowed)), squeeze=False)
+        fig, axes = plt.subplots(
+            len(borrowed), 2, figsize=(11, 2.8 * len(borrowed)), squeeze=False, layout="constrained"
+        )
+        time = np.arange(1, steps + 1) * unit
         for row, (pool, reserve) in enumerate(borrowed):
             m = (s["pool"] == pool) & (s["reserve"] == reserve)
             for col, (name, label) in enumerate(
@@ -238,9 +288,9 @@ def time_series_figures(results: ResultDir) -> list[tuple[str, str]]:
                 grid[paths_idx, s["step"][m] - 1] = s[name][m] / 100
                 lo, mid, hi = np.percentile(grid, [5, 50, 95], axis=0)
                 ax = axes[row][col]
-                ax.fill_between(np.arange(1, steps + 1), lo, hi, alpha=0.3, label="5-95 %")
-                ax.plot(np.arange(1, steps + 1), mid, label="median")
-                ax.set(title=f"pool {pool} {reserve}: {label}", xlabel="step")
+                ax.fill_between(time, lo, hi, alpha=0.3, label="5-95 %")
+                ax.plot(time, mid, label="median")
+                ax.set(title=f"{pool_label(pool)} {reserve}: {label}", xlabel=time_label)
         axes[0][0].legend()
         figs.append(("Utilization and borrow rate, percentile bands", _png(fig)))
     return figs
@@ -251,9 +301,10 @@ def distribution_figure(results: ResultDir) -> tuple[str, str]:
     totals: dict[int, int] = {}
     for path, bad in zip(t["path"], t["bad_debt_usd"], strict=True):
         totals[path] = totals.get(path, 0) + bad
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
     ax.hist(np.array(list(totals.values()), dtype=float) / USD, bins=40)
-    ax.set(title="Bad debt at the horizon, all pools (USD)", xlabel="USD", ylabel="paths")
+    ax.set(title="Bad debt at the horizon, all pools", xlabel="bad debt", ylabel="paths")
+    _usd_axis(ax.xaxis)
     return "Distribution of bad debt", _png(fig)
 
 
@@ -266,6 +317,8 @@ def usd(value: int) -> str:
 
 
 def _figures_table(name: str, f: dict[str, Any]) -> str:
+    if not f.get("borrowers", True):
+        return f"<div><h3>{html.escape(name)}</h3><p>No borrowers in this study.</p></div>"
     rows = [
         ("Bad debt VaR 95", usd(f["bad_debt"]["var95"])),
         ("Bad debt ES 99", usd(f["bad_debt"]["es99"])),
@@ -285,14 +338,22 @@ def _figures_table(name: str, f: dict[str, Any]) -> str:
     ]
     if "core_exposure_max" in f:
         rows.append(("Core exposure (peak flow debt), VaR 95", usd(f["core_exposure_max"]["var95"])))
+        rows.append(("Core loss to this pool, VaR 95 / ES 99", _var_es(f["core_loss"])))
+    for p, loss in f.get("exposure_loss", {}).items():
+        rows.append((f"Loss to {pool_label(p)} (its unbacked flow debt), VaR 95 / ES 99", _var_es(loss)))
+    if "suppliers_loss" in f:
         rows.append(
             (
-                "Core loss to this pool, VaR 95 / ES 99",
-                f"{usd(f['core_loss']['var95'])} / {usd(f['core_loss']['es99'])}",
+                "Suppliers' loss (bad debt + losses to Mini-Pools), VaR 95 / ES 99",
+                _var_es(f["suppliers_loss"]),
             )
         )
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<div><h3>{html.escape(name)}</h3><table>{body}</table></div>"
+
+
+def _var_es(r: dict[str, int]) -> str:
+    return f"{usd(r['var95'])} / {usd(r['es99'])}"
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}
@@ -305,13 +366,18 @@ td{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}.grid{d
 def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: str) -> str:
     pools = summary.get("pools", {})
     tables = _figures_table("Protocol (all pools)", summary["total"]) + "".join(
-        _figures_table("Core-Pool" if p == "core" else f"Mini-Pool {p}", f) for p, f in pools.items()
+        _figures_table(pool_label(p), f) for p, f in pools.items()
     )
+    idle = {p for p, f in pools.items() if not f.get("borrowers", True)}
     iso = ""
     for p, entry in summary.get("isolation", {}).items():
+        if p in idle:
+            iso += f"<li>Mini-Pool {html.escape(p)} has no borrowers in this study.</li>"
+            continue
         others = ", ".join(
-            f"{'Core-Pool' if q == 'core' else 'Mini-Pool ' + q}: {usd(r['var95'])}"
+            f"{pool_label(q)}: {usd(r['var95'])}"
             for q, r in entry["other_pools_bad_debt_when_failed"].items()
+            if q not in idle
         )
         iso += (
             f"<li>Mini-Pool {html.escape(p)} ends with bad debt in {entry['paths_failed']} paths; in those, "
@@ -342,7 +408,7 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
         f"the debt repaid by liquidations. Exact figures in USD base units are in summary.json.</p>"
         f"<h2>Risk figures</h2><div class='grid'>{tables}</div>"
         f"<h2>Isolation</h2><ul>{iso or '<li>No Mini-Pool in this study.</li>'}</ul>"
-        f"{_matched_html(summary.get('matched_isolation'))}"
+        f"{_matched_html(summary.get('matched_isolation'), idle)}"
         f"<h2>Figures</h2>{imgs}</body></html>"
     )
 
@@ -351,8 +417,9 @@ def _pool_words(p: str) -> str:
     return "the Core-Pool" if p == "core" else f"Mini-Pool {p}"
 
 
-def _matched_html(m: dict[str, Any] | None) -> str:
-    """The matched-control section: differences crash − control over the same paths."""
+def _matched_html(m: dict[str, Any] | None, idle: set[str]) -> str:
+    """The matched-control section: differences crash − control over the same paths (pools
+    in ``idle`` have no borrowers and are said to have none)."""
     if m is None:
         return ""
 
@@ -365,6 +432,9 @@ def _matched_html(m: dict[str, Any] | None) -> str:
     ]
     for q, f in m["others"].items():
         if q == "core":
+            continue
+        if q in idle:
+            rows.append((f"Mini-Pool {q}", "no borrowers in this study"))
             continue
         rows.append((f"Mini-Pool {q} users' bad debt", fig(f["bad_debt"])))
         rows.append((f"Mini-Pool {q} users' debt liquidated", fig(f["liquidated"])))
@@ -395,8 +465,11 @@ def build_report(out: Path) -> Path:
     if (control / "study.json").exists():
         summary["matched_isolation"] = matched_isolation(results, ResultDir(control))
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    shown = {p for p, f in summary["pools"].items() if f["borrowers"]}
     figures = (
-        [distribution_figure(results), *time_series_figures(results)] if summary["paths"]["finished"] else []
+        [distribution_figure(results), *time_series_figures(results, shown)]
+        if summary["paths"]["finished"]
+        else []
     )
     page = out / "report.html"
     page.write_text(render_html(summary, figures, f"Risk lab: {summary['study']}"))
@@ -418,7 +491,7 @@ def build_sweep_report(out: Path) -> Path:
     }
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
     var = [p["summary"]["total"]["bad_debt"]["var95"] / USD for p in points]
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     if len(keys) >= 2:
         xs = sorted({p["values"][0] for p in points})
         ys = sorted({p["values"][1] for p in points})
@@ -428,13 +501,14 @@ def build_sweep_report(out: Path) -> Path:
         im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(range(len(xs)), [str(x) for x in xs])
         ax.set_yticks(range(len(ys)), [str(y) for y in ys])
-        ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95 (USD)")
+        ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95")
         for (yi, xi), v in np.ndenumerate(grid):
-            ax.text(xi, yi, f"{v:,.0f}", ha="center", va="center", color="w", fontsize=8)
-        fig.colorbar(im)
+            ax.text(xi, yi, dollars(v), ha="center", va="center", color="w", fontsize=8)
+        fig.colorbar(im, format=FuncFormatter(dollars))
     else:
         ax.bar([str(p["values"][0]) for p in points], var)
-        ax.set(xlabel=keys[0], ylabel="USD", title="Bad debt VaR 95")
+        ax.set(xlabel=keys[0], title="Bad debt VaR 95")
+        _usd_axis(ax.yaxis)
     figures = [("Bad debt VaR 95 over the sweep", _png(fig))]
     rows = "".join(
         "<tr>"
@@ -528,14 +602,15 @@ def build_compare_report(out: Path) -> Path:
         f"<li><b>{html.escape(n)}</b>: {html.escape(_policy_words(compare['settings'].get(n)))}</li>"
         for n in names
     )
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
     width = 0.8 / len(names)
     shown = COMPARED[:2] + COMPARED[3:5]
     for j, n in enumerate(names):
         values = [summaries[n]["total"][f][st] / USD for _, f, st in shown]
         ax.bar(np.arange(len(shown)) + j * width, values, width, label=n)
     ax.set_xticks(np.arange(len(shown)) + width * (len(names) - 1) / 2, [label for label, _, _ in shown])
-    ax.set(ylabel="USD", title="Policies on identical price paths")
+    ax.set(title="Policies on identical price paths")
+    _usd_axis(ax.yaxis)
     ax.legend()
     img = _png(fig)
     page = out / "report.html"
