@@ -416,3 +416,31 @@ def test_the_keepers_market_screen_changes_no_path(monkeypatch: pytest.MonkeyPat
     assert (fast.actions, fast.steps, fast.outcome()) == (plain.actions, plain.steps, plain.outcome())
     core = fast.outcome()[0]
     assert core[OUTCOME_COLUMNS.index("no_collateral_debt_usd")] > 0  # someone was left with nothing
+
+
+def test_lab_help_lists_and_open_read_well_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command's help starts with a whole sentence on its first line; `lab studies` wraps
+    at 80 columns; `--open` with no browser says where the report is."""
+    import astera.lab.cli as lab_cli
+    from astera.cli import app
+
+    for command in lab_cli.app.registered_commands:
+        assert command.callback is not None and command.callback.__doc__ is not None
+        assert command.callback.__doc__.splitlines()[0].endswith("."), command.callback.__name__
+    listed = CliRunner().invoke(app, ["lab", "studies"], env={"COLUMNS": "80"})
+    assert listed.exit_code == 0 and max(map(len, listed.output.splitlines())) <= 80
+    assert all(name in listed.output for name in lab_cli.builtin_studies())
+    small = {**TINY, "paths": 1, "steps": 5}
+    (tmp_path / "s.json").write_text(json.dumps(small))
+    assert (
+        CliRunner()
+        .invoke(app, ["lab", "run", str(tmp_path / "s.json"), "--out", str(tmp_path / "o")])
+        .exit_code
+        == 0
+    )
+    monkeypatch.setattr(lab_cli.webbrowser, "open", lambda url: False)
+    opened = CliRunner().invoke(app, ["lab", "report", str(tmp_path / "o"), "--open"])
+    page = (tmp_path / "o" / "report.html").resolve()
+    assert opened.exit_code == 0 and f"no browser could be opened: open {page} yourself" in opened.output

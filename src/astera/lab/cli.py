@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,6 +27,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from .study import Study, StudyError, load_study, parse_study
 
@@ -229,9 +231,10 @@ def compare(
     resume: Resume = False,
     open_report: OpenReport = False,
 ) -> None:
-    """Run the study under the contracts' rules and under each of its \\[compare] liquidation
-    policies, on identical price paths, and report bad debt, LaR, over-liquidation and deficits
-    side by side."""
+    """Run the study under the contracts' rules and each \\[compare] policy, side by side.
+
+    All run on identical price paths; the report compares bad debt, LaR, over-liquidation, deficits.
+    """
     s = _study(study, paths)
     if not s.compare:
         _refuse(StudyError("compare", "the study has no [compare] table of policies"))
@@ -257,8 +260,8 @@ def _report(out: Path, open_it: bool) -> None:
 
     page = build_report(out)
     typer.echo(f"report: {page} (summary: {out / 'summary.json'})")
-    if open_it:
-        webbrowser.open(page.resolve().as_uri())
+    if open_it and not webbrowser.open(page.resolve().as_uri()):
+        err.print(f"no browser could be opened: open {page.resolve()} yourself", soft_wrap=True, markup=False)
 
 
 @app.command("report")
@@ -298,10 +301,13 @@ def export(
 
 @app.command()
 def studies() -> None:
-    """List the built-in studies."""
+    """List the built-in studies (run one with `astera lab run NAME --out DIR`)."""
+    table = Table("study", "paths × steps", "what it does", box=box.SIMPLE_HEAD, expand=True)
+    table.columns[0].no_wrap = table.columns[1].no_wrap = True
     for name, path in sorted(builtin_studies().items()):
         study = load_study(path)
-        typer.echo(f"{name:24} {study.description}")
+        table.add_row(name, f"{study.paths:,} × {study.steps:,}", study.description)
+    Console().print(table)
 
 
 @app.command()
