@@ -274,7 +274,7 @@ CORRECTED = [
     ({"book": {"population": [{"borrowers": 2, "collateral": {"DOGE": 1}, "debt": "USDC"}]}},
      "book.population.0.collateral", "pool core has no reserve 'DOGE'"),
     ({"book": {"population": [{"pool": 7, "borrowers": 2, "collateral": {"WETH": 1}, "debt": "USDC"}]}},
-     "book.population.0.pool", "no pool '7': the book has the Core-Pool (core) and Mini-Pools 0 to 1"),
+     "book.population.0.pool", "no pool '7': the book has the Core-Pool (core) and Mini-Pools 0 and 1"),
     ({"parameters": {"core.WETH.ltv": 9500}},
      "parameters.core.WETH.ltv", "9500 bps is above the liquidation threshold 8250 bps"),
 ]  # fmt: skip

@@ -99,7 +99,9 @@ def _reserves(head: dict[str, Any], pool: str) -> dict[str, Any]:
         reserves = head["mini_pools"][int(pool)]["reserves"]
         return reserves
     count = len(head.get("mini_pools", []))
-    have = f"Mini-Pools 0 to {count - 1}" if count > 1 else "Mini-Pool 0" if count else "no Mini-Pool"
+    have = {0: "no Mini-Pool", 1: "Mini-Pool 0", 2: "Mini-Pools 0 and 1"}.get(
+        count, f"Mini-Pools 0 to {count - 1}"
+    )
     raise KeyError(f"no pool {pool!r}: the book has the Core-Pool (core) and {have}")
 
 
