@@ -762,14 +762,39 @@ class LendingMachine(RuleBasedStateMachine):
         if debt == 0:
             assert err is not None and err.code == "75", "101: the debt must be held"
             return
+        policy = self.p.liquidation_policy(pool_ref)
         if coll_balance == 0:
-            assert err is not None, "100: nothing to seize"
-            return
+            # 100: the bit is on over an empty balance (repayWithATokens leaves it so, §4.5, as
+            # the contracts). Nothing is seized, and burning 0 aTokens refuses ("36"); taken as
+            # aTokens (a transfer of 0) it goes through when it writes off the account's debt
+            # (deficit accounting, no other collateral, as Aave v3.3) or repays something (a
+            # cover too small to buy a wei of collateral, as the contracts).
+            event("liquidate: the collateral bit over an empty balance")
+            refusals = ("36",) if pool_ref == "core" else TRANCHE_REPAYMENT_REFUSALS
+            writes_off = policy.deficit_accounting and not any(
+                x != coll_m
+                and self.reserve(x).liquidation_threshold
+                and pool.is_collateral(target, self.reserve(x))
+                and self.reserve(x).a_scaled.get(target, 0)
+                for x in mine
+            )
+            if not receive:
+                assert err is not None and err.code == "36", f"100: nothing to seize ({err})"
+                return
+            if err is not None:
+                # In a Mini-Pool the automatic Core repayment after it may refuse (see there).
+                assert err.code in refusals and not (writes_off and pool_ref == "core"), f"100: {err}"
+                return
+            call = next(e for e in events if e.name == "LiquidationCall")
+            assert call.fields["liquidated_collateral"] == 0
+            assert writes_off or call.fields["debt_to_cover"] > 0, "100: nothing done"
+            if writes_off:
+                event("liquidate: wrote off an account with no collateral left")
+                assert all(not self.reserve(x).d_scaled.get(target, 0) for x in mine), "written off"
         if err is not None:
             return
         call = next(e for e in events if e.name == "LiquidationCall")
         actual, seized = call.fields["debt_to_cover"], call.fields["liquidated_collateral"]
-        policy = self.p.liquidation_policy(pool_ref)
         assert actual <= cover and actual <= (
             debt if policy.dynamic_close_factor else percent_mul(debt, CLOSE_FACTOR)
         ), "close factor"

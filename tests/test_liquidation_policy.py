@@ -273,3 +273,32 @@ def test_a_dust_refusal_in_plain_words() -> None:
     why = explain(p, "dave", "liquidate", args, err, lambda a: ACTIONS["liquidate"].run(p, "dave", a))
     assert why.code == "policy:must_not_leave_dust"
     assert "leaves less than $1,000 of the USDC debt or of the WETH collateral" in why.text
+
+
+def test_write_off_of_an_account_whose_collateral_bit_covers_nothing() -> None:
+    """Carol's last collateral, 1,000 USDC, repays her USDC debt as aTokens: the bit stays on over
+    a zero balance (spec §4.5, as the contracts) and 4,238.095238 USDC are owed against nothing.
+    Naming that reserve, a liquidation seizes 0, all of it: under deficit accounting it writes the
+    debt off (Aave v3.3's ``hasNoCollateralLeft``, 0 == 0) when the liquidator takes aTokens; the
+    other form burns 0 aTokens and, without the policy, 0 debt is burnt: both refused (``36``)."""
+    p = book(10 * WETH, 10_000 * USDC)
+    supply(p, "carol", "USDC", 1_000 * USDC)
+    p.set_liquidation_policy(ADMIN, "core", LiquidationPolicy(deficit_accounting=True))
+    p.set_price("WETH", 500 * USD)
+    # All the WETH for 4,761.904762 USDC; her USDC is still collateral, so no write-off yet.
+    assert [e.name for e in p.liquidate("dave", "carol", "WETH", "USDC", MAX)] == ["LiquidationCall"]
+    p.repay_with_a_tokens("carol", "USDC", 1_000 * USDC)
+    usdc = p.core.reserve(("USDC", True))
+    assert p.supplied("carol", "USDC") == 0 and p.core.is_collateral("carol", usdc)
+    assert p.debt("carol", "USDC") == 4_238_095_238 and p.health_factor("carol") == 0
+    assert refused(p, p.liquidate, "dave", "carol", "USDC", "USDC", MAX).code == "36"
+    without = copy.deepcopy(p)
+    without.set_liquidation_policy(ADMIN, "core", LiquidationPolicy())
+    err = refused(without, without.liquidate, "dave", "carol", "USDC", "USDC", MAX, receive_a_token=True)
+    assert err.code == "36"
+    events = p.liquidate("dave", "carol", "USDC", "USDC", MAX, receive_a_token=True)
+    assert [e.name for e in events] == ["LiquidationCall", "DeficitCreated"]
+    assert (events[0].fields["debt_to_cover"], events[0].fields["liquidated_collateral"]) == (0, 0)
+    assert events[1].fields == {"reserve": "USDC", "user": "carol", "amount": 4_238_095_238}
+    assert p.debt("carol", "USDC") == 0 and p.deficit("USDC") == 4_238_095_238
+    assert not p.core.is_collateral("carol", usdc) and not p.core.is_borrowing("carol", usdc)

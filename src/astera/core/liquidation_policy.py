@@ -15,6 +15,15 @@ that came after; with none set, a liquidation is the contracts' to the wei.
    (:func:`cover_deficit`): the treasury gives up its claim so that the suppliers' claims
    are backed again.
 
+   *An account already without collateral.* ``repayWithATokens`` can burn an account's last
+   aTokens and leaves the collateral bit on (spec §4.5, as the contracts), so the account
+   owes with nothing behind it. A liquidation naming that reserve passes validation (the
+   bit is on), seizes 0, which is all of it, and so writes the debt off: as in Aave v3.3,
+   where ``hasNoCollateralLeft`` compares the account's total collateral value (0) with the
+   value seized (0); no other liquidation can reach that debt. As there, the liquidator
+   must take aTokens: the other form burns 0 aTokens, which the token refuses (``36``).
+   Without deficit accounting the same call burns 0 debt and is refused (``36``).
+
    *In a Mini-Pool* the write-off is the same on a unique reserve and on a tranche (where
    the deficit is counted in Core aToken shares). It does not touch the Mini-Pool's debt to
    the Core-Pool: the flow debt stays owed, at the Core's rate, and is repaid from the

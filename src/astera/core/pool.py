@@ -448,6 +448,8 @@ class Pool:
         if policy is not None:
             if policy.dynamic_close_factor:
                 check_leftover(self, policy, coll, debt_r, user_debt, actual, user_coll, seize)
+            # With the collateral bit on over an empty balance (§4.5) this holds at 0 == 0: the
+            # account's debt is written off, as Aave v3.3's hasNoCollateralLeft (rule 1).
             writes_off = (
                 policy.deficit_accounting and seize == user_coll and not other_collateral(self, target, coll)
             )
