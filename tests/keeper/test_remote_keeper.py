@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from rich.console import Console
 
 from astera.compose import create_app
@@ -57,7 +59,7 @@ def keepers(
             tmp_path / name,
             config=KeeperConfig(rescan_seconds=1),
             dry_run=dry_run,
-            console=Console(file=screen, width=120),
+            console=Console(file=screen, width=80),
             verifier=Verifier(1),
         )
         stack.enter_context(LiveApi(create_app(node), node))
@@ -131,6 +133,7 @@ def test_two_keepers_compete_after_a_crash(tmp_path: Path) -> None:
             assert counters["bad_debt"] == 0
             if counters["liquidations"]:
                 assert "liquidated" in screen.getvalue() and "est. profit" in screen.getvalue()
+            assert "…" not in screen.getvalue()  # nothing cut off at 80 columns
             metrics = httpx.get(f"http://127.0.0.1:{stack_port(stack, node)}/metrics").text
             assert f"astera_keeper_liquidations_total {counters['liquidations']}" in metrics
         assert sum(done.values()) >= len(BORROWERS)
@@ -145,15 +148,31 @@ def stack_port(stack: ExitStack, node: FollowerNode) -> int:
     raise LookupError("node not served")
 
 
-def test_a_dry_run_sends_nothing_and_shows_what_it_would(tmp_path: Path) -> None:
+def test_a_dry_run_sends_nothing_and_shows_what_it_would(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It shows each liquidation it would send once (its report, not also the node's log lines),
+    and counts them as a dry run's, never as liquidations sent."""
+    caplog.set_level(logging.INFO, "astera.keeper")
     doc = make_genesis(**{name: dict(genesis.KEEPER_BANKROLL) for name in KEEPERS})
     with leader(tmp_path, doc) as lead, ExitStack() as stack:
         [(node, screen)] = keepers(lead.url, tmp_path, stack, dry_run=True, names=KEEPERS[:1])
         borrowers_then_crash(lead.url)
         deadline = time.monotonic() + 60
-        while "would liquidate" not in screen.getvalue():
+        while "so far (dry run, nothing sent): would liquidate" not in screen.getvalue():
             assert time.monotonic() < deadline, screen.getvalue()
             time.sleep(0.1)
         height = settle(lead.url, [node])["height"]
         assert height == 2 * len(BORROWERS) + 1  # nothing but the script's transactions
         wait_for(node, height)
+        shown = screen.getvalue()
+        assert "would liquidate at" in shown and "…" not in shown
+        assert not [r for r in caplog.records if "liquidat" in r.getMessage()]  # one report
+        status = node.keeper.status()  # type: ignore[union-attr]
+        would = status["dry_run_liquidations"]
+        assert would >= 1 and status["liquidations"] == 0 and status["repaid_usd"] == "0"
+        assert int(status["dry_run_repaid_usd"]) > 0
+        metrics = httpx.get(f"http://127.0.0.1:{stack_port(stack, node)}/metrics").text
+        assert "astera_keeper_liquidations_total 0\n" in metrics
+        assert f"astera_keeper_dry_run_liquidations_total {would}\n" in metrics
+        assert "astera_keeper_repaid_usd_total 0\n" in metrics

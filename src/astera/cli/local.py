@@ -152,6 +152,8 @@ def _remote_keeper(
     """``astera keeper --node URL``: a follower of the node with the keeper on it."""
     import logging
 
+    from rich.logging import RichHandler
+
     from astera.keeper.in_node import KeeperConfig
     from astera.keeper.remote import open_keeper, serve_keeper
     from astera.node.follower import LeaderUnreachable, VerificationFailed
@@ -162,7 +164,10 @@ def _remote_keeper(
     if key is None:
         raise CliError("--node needs --key KEY: the account that liquidates (any funded key)")
     signer = load_key(key)
-    logging.basicConfig(level="INFO", format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # What the follower and the keeper log (a silent leader, an abandoned run), wrapped to the
+    # terminal beside the keeper's Rich report of its runs.
+    handler = RichHandler(console=err_console, show_path=False, markup=False, log_time_format="[%X]")
+    logging.basicConfig(level="INFO", format="%(message)s", handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not every long poll
     config = KeeperConfig(margin_bps=margin, depth_usd=depth * 10**8)
     try:
@@ -173,8 +178,8 @@ def _remote_keeper(
         raise CliError(f"cannot follow {url}: {e}") from None
     except VerificationFailed as e:
         raise CliError(f"the follower stopped, {e}") from None
-    err_console.print(
-        f"keeper {signer.address} following {url}{' (dry run)' if dry_run else ''}; "
+    err_console.print(  # the address on a line of its own: 64 digits fill most of 80 columns
+        f"keeper {signer.address}\nfollowing {url}{' (dry run: sends nothing)' if dry_run else ''}\n"
         f"metrics at http://127.0.0.1:{port}/metrics"
     )
     serve_keeper(keeper_node, "127.0.0.1", port)

@@ -60,7 +60,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from astera.actions import ACTIONS
 from astera.core import PERCENTAGE_FACTOR, Protocol, ProtocolError
@@ -117,9 +117,6 @@ class NodeSubmitter:
     event loop; once the log holds it, the same call is applied to the copy at the copy's
     own time (the engine reasons about a run as a moment in which only it acts).
     """
-
-    #: Whether what it submits reaches the node (a dry run's submitter sends nothing).
-    sends: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -280,8 +277,9 @@ class InNodeKeeper:
         self._stuck: set[tuple[PoolRef, str]] = set()
         #: Transactions the node refused, never sent again (:class:`NodeSubmitter`).
         self.refused: set[str] = set()
-        #: Told of every run's report (a terminal display).
-        self.on_report: list[Callable[[KeeperReport], None]] = []
+        #: Told of every run's report: by default :meth:`log_report` (the node's log); the
+        #: third-party keeper replaces it with its terminal report (one report, not two).
+        self.on_report: list[Callable[[KeeperReport], None]] = [self.log_report]
 
     @property
     def busy(self) -> bool:
@@ -387,15 +385,21 @@ class InNodeKeeper:
             | {(f.plan.pool, f.plan.user) for f in report.failures}
         )
         p = self.protocol
-        verb = "liquidated" if self.submitter_class.sends else "dry run: would liquidate"
         for ex in report.liquidations:
             plan = ex.plan
             counters.repaid_usd += value(p, plan.pay_asset, plan.pay_amount)
             counters.seized_usd += value(p, plan.receive_asset, ex.received)
             counters.profit_usd += value(p, plan.pay_asset, ex.profit)
+        for callback in self.on_report:
+            callback(report)
+
+    def log_report(self, report: KeeperReport) -> None:
+        """A run's liquidations and refusals as log lines (the node's built-in keeper)."""
+        p = self.protocol
+        for ex in report.liquidations:
+            plan = ex.plan
             log.info(
-                "%s %s in %s: repaid %s, took %s, health factor now %s",
-                verb,
+                "liquidated %s in %s: repaid %s, took %s, health factor now %s",
                 plan.user,
                 pool_name(plan.pool),
                 tokens(ex.debt_repaid, reserve_decimals(p, plan.pool, plan.debt), plan.debt, "exact"),
@@ -409,8 +413,6 @@ class InNodeKeeper:
             )
         for f in report.failures:
             log.warning("liquidation of %s in pool %s refused: %s", f.plan.user, f.plan.pool, f.reason)
-        for callback in self.on_report:
-            callback(report)
 
     # ---- lifecycle -------------------------------------------------------------------------------
 

@@ -16,16 +16,18 @@ keeper counts the refusal by reason, never sends that same transaction again
 It does nothing while the follower is catching up (plans on a past state would only be
 refused).
 
-What it did is shown on the terminal (Rich: a table per run with something to show, and
-refusals by reason) and in ``/metrics`` (Prometheus) of the follower's own API, served
-on ``--port``. ``--dry-run`` sends nothing: each planned transaction is run on the
-keeper's working copy only and shown as what it would send.
+What it did is shown once, on the terminal, narrow enough for 80 columns (Rich: a table per
+run with something to show, refusals by reason, running totals; the node's log lines of the
+same runs are not printed), and in ``/metrics`` (Prometheus) of the follower's own API,
+served on ``--port``. ``--dry-run`` sends nothing: each planned transaction is run on the
+keeper's working copy only and shown as what it would send; its totals are counted as a dry
+run's (``astera_keeper_dry_run_*``), never as liquidations sent.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,6 @@ from astera.wire import Key
 from .engine import KeeperReport
 from .in_node import InNodeKeeper, KeeperConfig, NodeSubmitter, attach
 from .tables import liquidations_table, reserve_decimals
-
-log = logging.getLogger("astera.keeper")
 
 
 class RemoteKeeper(InNodeKeeper):
@@ -62,7 +62,7 @@ class _RolledBack(Exception):
 
 class DryRunSubmitter(NodeSubmitter):
     """Sends nothing: each transaction runs on the working copy alone (so the engine goes on as
-    if it were logged) and is logged as what would be sent."""
+    if it were logged); the run's report shows it as what would be sent."""
 
     def _send(self, action: str, params: dict[str, Any]) -> Receipt:
         p = self.protocol
@@ -74,13 +74,13 @@ class DryRunSubmitter(NodeSubmitter):
                 raise _RolledBack
         except _RolledBack:
             pass
-        log.info("dry run: would send %s %s", action, params)
         return Receipt("dry-run", -1, 0, "", p.now, "", events)
 
 
 class Reporter:
     """Prints each run that did or met something, as Rich tables in whole tokens and USD, and
-    the keeper's totals so far (its counters, as ``/metrics`` has them)."""
+    the keeper's totals so far (its counters, as ``/metrics`` has them): the keeper's one
+    report of its runs (it replaces the node's log lines, :meth:`InNodeKeeper.log_report`)."""
 
     def __init__(self, keeper: InNodeKeeper, console: Console, dry_run: bool) -> None:
         self.keeper = keeper
@@ -94,7 +94,8 @@ class Reporter:
         verb = "would liquidate" if self.dry_run else "liquidated"
         rows = [(f"#{i + 1}", ex) for i, ex in enumerate(report.liquidations)]
         if rows:
-            self.console.print(liquidations_table(p, rows, f"{verb} at block time {p.now}"))
+            when = datetime.fromtimestamp(p.now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            self.console.print(liquidations_table(p, rows, f"{verb} at {when} (block time)"))
         for f in report.failures:
             d = reserve_decimals(p, f.plan.pool, f.plan.debt)
             self.console.print(
@@ -106,8 +107,10 @@ class Reporter:
                 f"[red]bad debt[/] on {len({(b.pool, b.user) for b in report.bad_debt})} account(s)"
             )
         refusals = ", ".join(f"{r} x{n}" for r, n in sorted(t.refusals.items())) or "none"
+        repaid, seized = ("would repay", "seize") if self.dry_run else ("repaid", "seized")
         self.console.print(  # one line, wrapped between figures on a narrow terminal
-            f"so far: {verb} {t.liquidations}, repaid {usd(t.repaid_usd)}, seized {usd(t.seized_usd)}, "
+            f"so far{' (dry run, nothing sent)' if self.dry_run else ''}: {verb} {t.liquidations}, "
+            f"{repaid} {usd(t.repaid_usd)}, {seized} {usd(t.seized_usd)}, "
             f"est. profit {usd(t.profit_usd)}; refusals: {refusals}"
         )
 
@@ -128,7 +131,8 @@ def open_keeper(
     keeper = attach(node, key, config, kind=RemoteKeeper)
     if dry_run:
         keeper.submitter_class = DryRunSubmitter
-    keeper.on_report.append(Reporter(keeper, console or Console(stderr=True), dry_run))
+        keeper.counters.dry_run = True  # counted as what it would send, not as sent
+    keeper.on_report = [Reporter(keeper, console or Console(stderr=True), dry_run)]
     return node
 
 

@@ -32,6 +32,36 @@ class Window:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+#: The keeper's totals of its liquidations: name, help when sent, help in a dry run.
+SENT_TOTALS: Final = (
+    (
+        "liquidations",
+        "Liquidations the keeper signed and the log accepted.",
+        "Liquidations a dry run would have sent (run on its own copy only; nothing was sent).",
+    ),
+    (
+        "repaid_usd",
+        "USD (8 decimals) repaid by the keeper's liquidations.",
+        "USD (8 decimals) a dry run's liquidations would have repaid.",
+    ),
+    (
+        "seized_usd",
+        "USD (8 decimals) of collateral the keeper seized.",
+        "USD (8 decimals) of collateral a dry run's liquidations would have seized.",
+    ),
+    (
+        "profit_usd",
+        "Estimated profit in USD (8 decimals): model sale less repayment.",
+        "Estimated profit in USD (8 decimals) of a dry run's liquidations: model sale less repayment.",
+    ),
+)
+
+
+def counter(name: str, help_: str, value: int, kind: str = "counter") -> list[str]:
+    """One metric in the Prometheus text format: its help, its type and its value."""
+    return [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {value}"]
+
+
 @dataclass
 class KeeperCounters:
     """What the in-node keeper did (``astera.keeper.in_node``), for ``/status`` and ``/metrics``."""
@@ -54,60 +84,56 @@ class KeeperCounters:
     repaid_usd: int = 0
     seized_usd: int = 0
     profit_usd: int = 0
+    #: A dry run's keeper: :attr:`liquidations` and the USD totals are then what it would have
+    #: sent (run on its own copy only), reported as ``dry_run_*``; the sent totals report 0.
+    dry_run: bool = False
+
+    def sent_totals(self) -> dict[str, int]:
+        """:data:`SENT_TOTALS` by name: what was sent (in a dry run, what would have been)."""
+        return {name: int(getattr(self, name)) for name, _, _ in SENT_TOTALS}
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """For ``/status``: amounts in USD as decimal strings; a dry run's would-be totals as
+        ``dry_run_*`` beside sent totals of 0."""
+        totals = self.sent_totals()
+        sent = {k: 0 if self.dry_run else v for k, v in totals.items()}
+        out: dict[str, Any] = {
             "runs": self.runs,
-            "liquidations": self.liquidations,
+            "liquidations": sent["liquidations"],
             "refusals": dict(sorted(self.refusals.items())),
             "unhealthy": self.unhealthy,
             "unprofitable": self.unprofitable,
             "bad_debt": self.bad_debt,
             "unpriced": self.unpriced,
-            "repaid_usd": str(self.repaid_usd),
-            "seized_usd": str(self.seized_usd),
-            "profit_usd": str(self.profit_usd),
+            "repaid_usd": str(sent["repaid_usd"]),
+            "seized_usd": str(sent["seized_usd"]),
+            "profit_usd": str(sent["profit_usd"]),
         }
+        if self.dry_run:
+            out |= {f"dry_run_{k}": v if k == "liquidations" else str(v) for k, v in totals.items()}
+        return out
 
     def render(self) -> list[str]:
-        lines = [
-            "# HELP astera_keeper_runs_total Keeper engine runs.",
-            "# TYPE astera_keeper_runs_total counter",
-            f"astera_keeper_runs_total {self.runs}",
-            "# HELP astera_keeper_liquidations_total Liquidations the keeper signed and the log accepted.",
-            "# TYPE astera_keeper_liquidations_total counter",
-            f"astera_keeper_liquidations_total {self.liquidations}",
+        lines = counter("astera_keeper_runs_total", "Keeper engine runs.", self.runs)
+        lines += [
             "# HELP astera_keeper_refusals_total Planned liquidations not done, by reason.",
             "# TYPE astera_keeper_refusals_total counter",
         ]
         lines += [
             f'astera_keeper_refusals_total{{reason="{r}"}} {n}' for r, n in sorted(self.refusals.items())
         ]
-        for name, total, help_ in (
-            ("repaid_usd", self.repaid_usd, "USD (8 decimals) repaid by the keeper's liquidations."),
-            ("seized_usd", self.seized_usd, "USD (8 decimals) of collateral the keeper seized."),
-            (
-                "profit_usd",
-                self.profit_usd,
-                "Estimated profit in USD (8 decimals): model sale less repayment.",
-            ),
-        ):
-            lines += [
-                f"# HELP astera_keeper_{name}_total {help_}",
-                f"# TYPE astera_keeper_{name}_total counter",
-                f"astera_keeper_{name}_total {total}",
-            ]
+        totals = self.sent_totals()
+        for name, help_, would in SENT_TOTALS:
+            lines += counter(f"astera_keeper_{name}_total", help_, 0 if self.dry_run else totals[name])
+            if self.dry_run:
+                lines += counter(f"astera_keeper_dry_run_{name}_total", would, totals[name])
         for name, value, help_ in (
             ("unhealthy", self.unhealthy, "Accounts with HF < 1 at the last detection."),
             ("unprofitable", self.unprofitable, "Accounts the last run left unhealthy: no profitable size."),
             ("bad_debt", self.bad_debt, "Accounts the last run left with debt and no collateral."),
             ("unpriced", self.unpriced, "Borrowers at the last detection whose position has no price (78)."),
         ):
-            lines += [
-                f"# HELP astera_keeper_{name} {help_}",
-                f"# TYPE astera_keeper_{name} gauge",
-                f"astera_keeper_{name} {value}",
-            ]
+            lines += counter(f"astera_keeper_{name}", help_, value, "gauge")
         return lines
 
 
