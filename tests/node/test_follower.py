@@ -131,6 +131,8 @@ def test_a_follower_says_when_its_leader_does_not_answer_and_forwards_nothing(tm
             assert state["behind_blocks"] is None and state["lag_seconds"] is None  # unknown, not 0
             assert 0 <= state["leader_silent_seconds"] < 60
             assert abs(state["leader_silent_since"] - time.time()) < 60
+            metrics = http.get("/metrics").text
+            assert "\nastera_leader_answers 0\n" in metrics and "astera_behind_blocks" not in metrics
 
             r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
             assert r.status_code == 503, r.text
@@ -151,6 +153,9 @@ def test_a_follower_says_when_its_leader_does_not_answer_and_forwards_nothing(tm
                 state = replication()
                 assert state["leader_error"] is None and state["leader_silent_since"] is None
                 assert (state["behind_blocks"], state["lag_seconds"]) == (0, 0.0)
+                metrics = http.get("/metrics").text
+                assert "\nastera_leader_answers 1\n" in metrics and "\nastera_behind_blocks 0\n" in metrics
+                assert "astera_leader_answers" not in httpx.get(url + "/metrics").text  # a leader has none
                 r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
                 assert r.status_code == 200 and r.json()["forwarded_to"] == url, r.text
 

@@ -457,7 +457,9 @@ def create_app(node: Node) -> FastAPI:
         await node.sequencer.settled()  # durable state, but no refusal: a failed node still reports
         pools = liquidation_status(node.chain.ledger.protocol)
         head, queued = node.sequencer.head.height, node.sequencer.queued
-        text = node.metrics.render(head, queued, len(node.broadcaster), pools=pools)
+        text = node.metrics.render(
+            head, queued, len(node.broadcaster), pools=pools, replication=node.replication()
+        )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.get(

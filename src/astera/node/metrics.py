@@ -57,7 +57,7 @@ SENT_TOTALS: Final = (
 )
 
 
-def counter(name: str, help_: str, value: int, kind: str = "counter") -> list[str]:
+def counter(name: str, help_: str, value: float, kind: str = "counter") -> list[str]:
     """One metric in the Prometheus text format: its help, its type and its value."""
     return [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {value}"]
 
@@ -162,6 +162,34 @@ def liquidation_lines(pools: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def replication_lines(replication: dict[str, Any]) -> list[str]:
+    """A follower's view of its leader (its ``/status`` replication block) as gauges: whether the
+    leader answered the last poll, for how long it has not, and how far behind the follower is
+    (left out while the leader does not answer: unknown). Nothing on a leader."""
+    if replication.get("role") != "follower":
+        return []
+    lines = counter(
+        "astera_leader_answers",
+        "1 if the leader answered the follower's last poll, else 0.",
+        int(replication["leader_answers"] is True),
+        "gauge",
+    )
+    lines += counter(
+        "astera_leader_silent_seconds",
+        "Seconds since the leader last answered (0 while it answers).",
+        replication["leader_silent_seconds"] or 0,
+        "gauge",
+    )
+    if replication["behind_blocks"] is not None:
+        lines += counter(
+            "astera_behind_blocks",
+            "Blocks the follower is behind its leader's head.",
+            replication["behind_blocks"],
+            "gauge",
+        )
+    return lines
+
+
 class Metrics:
     """What the node counts: transactions by outcome, blocks, commit and submit latencies,
     and the keeper's counters when one runs inside the node."""
@@ -176,9 +204,17 @@ class Metrics:
         self.block_size = Window()
         self.keeper: KeeperCounters | None = None
 
-    def render(self, height: int, queue: int, subscribers: int, pools: Sequence[dict[str, Any]] = ()) -> str:
+    def render(
+        self,
+        height: int,
+        queue: int,
+        subscribers: int,
+        pools: Sequence[dict[str, Any]] = (),
+        replication: dict[str, Any] | None = None,
+    ) -> str:
         """The Prometheus text; ``pools`` is :func:`astera.node.views.liquidation_status` (the
-        pools' gauges are left out without it)."""
+        pools' gauges are left out without it), ``replication`` the node's ``/status`` block of
+        that name (:func:`replication_lines`)."""
         lines = [
             "# HELP astera_height Height of the last durable block.",
             "# TYPE astera_height gauge",
@@ -217,6 +253,8 @@ class Metrics:
             lines += [f"{name}_sum {w.total:.6g}", f"{name}_count {w.count}"]
         if pools:
             lines += liquidation_lines(pools)
+        if replication is not None:
+            lines += replication_lines(replication)
         if self.keeper is not None:
             lines += self.keeper.render()
         return "\n".join(lines) + "\n"
