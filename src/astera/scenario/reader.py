@@ -200,11 +200,7 @@ def header_and_users(
         header = {}
         actions = _stream_actions(path, header, keep, counted)
     names = (
-        name
-        for a in actions
-        if isinstance(a, dict)
-        for k in user_keys
-        if isinstance(name := a.get(k), str)
+        name for a in actions if isinstance(a, dict) for k in user_keys if isinstance(name := a.get(k), str)
     )
     return header, list(dict.fromkeys(names)), counted[0]
 
