@@ -11,6 +11,22 @@ from astera.node import actions as node_actions
 from astera.node.errors import NodeError
 from astera.wire import Key
 
+CURVE = {
+    "model": "default",
+    "optimal_utilization": "8" + "0" * 26,
+    "base_rate": "0",
+    "slope1": "0",
+    "slope2": "0",
+}
+PI = {
+    "model": "pi",
+    "optimal_utilization": "0",
+    "kp": "0",
+    "ki": "0",
+    "min_controller_error": "-1",
+    "max_i_time_amp": "0",
+}
+
 
 def test_every_action_is_well_formed() -> None:
     for name, action in actions.ACTIONS.items():
@@ -33,6 +49,21 @@ def test_every_action_is_well_formed() -> None:
             "on_behalf_of",
         ),
         ("set_pause", {"pool": "core", "paused": "yes"}, "set_pause.paused"),
+        (
+            "set_rate_strategy",
+            {"pool": "core", "asset": "USDC", "strategy": {**CURVE, "slope1": "-1"}},
+            "set_rate_strategy.strategy.slope1 must not be negative",
+        ),
+        (
+            "init_core_reserve",
+            {"asset": "USDC", "strategy": {"model": "fixed", "borrow_rate": str(2**256)}},
+            "init_core_reserve.strategy.borrow_rate must be",
+        ),
+        (
+            "set_rate_strategy",
+            {"pool": 0, "asset": "aUSDC", "strategy": {**PI, "max_i_time_amp": "-86400"}},
+            "set_rate_strategy.strategy.max_i_time_amp must not be negative",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_alike_by_the_table_and_the_node(
@@ -49,6 +80,8 @@ def test_bad_parameters_are_refused_alike_by_the_table_and_the_node(
 def test_parsed_parameters_are_typed() -> None:
     args = actions.parse_params("withdraw", {"pool": 0, "asset": "wstETH", "amount": "max", "unwrap": True})
     assert args == {"pool": 0, "asset": "wstETH", "amount": 2**256 - 1, "unwrap": True}
+    pi = actions.parse_params("set_rate_strategy", {"pool": "core", "asset": "USDC", "strategy": PI})
+    assert pi["strategy"]["min_controller_error"] == -1  # the PI controller's error floor is signed
 
 
 def test_the_client_checks_before_it_signs_or_sends() -> None:

@@ -38,6 +38,10 @@ def test_the_cap_on_credit_lines_applies_to_scenarios() -> None:
         (("assets", "USDC", "decimals"), "six", "USDC.decimals"),
         (("core_pool", "reserves", "USDC", "rate_strategy"), "nope", "unknown rate strategy"),
         (("mini_pools", 0, "id"), 3, "mini pool ids"),
+        # The contracts take uint256: a negative slope (JSON number or string) cannot be deployed.
+        (("rate_strategies", "stable", "slope1"), -1, "rate strategy 'stable': slope1 must not be negative"),
+        (("rate_strategies", "volatile", "base_rate"), "-5", "'volatile': base_rate must not be negative"),
+        (("rate_strategies", "stable", "slope2"), 2**256, "'stable': slope2 must be a decimal-integer"),
     ],
 )
 def test_malformed_deployments_are_refused_by_both_formats(where: tuple, value: object, says: str) -> None:

@@ -279,3 +279,39 @@ def test_pi_refuses_a_floor_whose_rate_overflows() -> None:
     with pytest.raises(ProtocolError) as exc:
         PIRateStrategy(RAY // 2, RAY, 0, 10**40, 0, T0)
     assert exc.value.code == "panic:0x11"
+
+
+# ---- parameters the contracts cannot take (uint256 / int256 constructor arguments) ------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: DefaultRateStrategy(80 * PCT, -1, 4 * PCT, 75 * PCT), "base_rate"),
+        (lambda: DefaultRateStrategy(80 * PCT, 0, -4 * PCT, 75 * PCT), "slope1"),
+        (lambda: DefaultRateStrategy(80 * PCT, 0, 4 * PCT, 2**256), "slope2"),
+        (lambda: DefaultRateStrategy(-1, 0, 4 * PCT, 75 * PCT), "optimal_utilization"),
+        (lambda: FixedRateStrategy(-10 * PCT), "borrow_rate"),
+        (lambda: PIRateStrategy(-1, RAY, 13 * 10**19, -RAY // 4, 1_728_000, T0), "optimal_utilization"),
+        (lambda: PIRateStrategy(70 * PCT, -RAY, 13 * 10**19, -RAY // 4, 1_728_000, T0), "kp"),
+        (lambda: PIRateStrategy(70 * PCT, RAY, -1, -RAY // 4, 1_728_000, T0), "ki"),
+        (
+            lambda: PIRateStrategy(70 * PCT, RAY, 13 * 10**19, -(2**255) - 1, 1_728_000, T0),
+            "min_controller_error",
+        ),
+        (lambda: PIRateStrategy(70 * PCT, RAY, 13 * 10**19, -RAY // 4, 2**255, T0), "max_i_time_amp"),
+    ],
+)
+def test_a_parameter_outside_its_solidity_type_is_refused_naming_it(make, field: str) -> None:
+    """The constructors take uint256 (int256 for the PI error floor and time amplitude): a
+    negative rate or slope cannot be deployed, so the core refuses it as bad input."""
+    with pytest.raises(ProtocolError) as exc:
+        make()
+    assert exc.value.code == "input:amount"
+    assert field in exc.value.detail
+
+
+def test_the_pi_error_floor_is_signed() -> None:
+    """``_minControllerError`` is signed: every deployed one is negative (ce = -1 is a 0 % floor)."""
+    pi = PIRateStrategy(70 * PCT, RAY, 13 * 10**19, -RAY, 0, T0)
+    assert pi.params()["min_controller_error"] == -RAY and pi.transfer_function(-RAY) == 0

@@ -30,6 +30,7 @@ from astera.core import (
     Protocol,
     RateStrategy,
 )
+from astera.core.wadray import INT256_MAX, INT256_MIN
 from astera.wire import is_address
 
 AMOUNT_RE: Final = re.compile(r"^(0|[1-9][0-9]{0,77})$")
@@ -50,7 +51,9 @@ class Role(Enum):
 
 
 def amount(value: object) -> int:
-    """A token amount: a decimal-integer string in [0, 2**256 - 1]."""
+    """A token amount (or any uint256): a decimal-integer string in [0, 2**256 - 1]."""
+    if isinstance(value, str) and SIGNED_RE.match(value) and value.startswith("-"):
+        raise ValueError(f"must not be negative (got {value})")
     if not isinstance(value, str) or not AMOUNT_RE.match(value) or int(value) > UINT256_MAX:
         raise ValueError("must be a decimal-integer string in [0, 2**256-1]")
     return int(value)
@@ -80,8 +83,9 @@ def decimals(value: object) -> int:
 
 
 def signed(value: object) -> int:
-    if not isinstance(value, str) or not SIGNED_RE.match(value):
-        raise ValueError("must be a decimal-integer string")
+    """An int256: a decimal-integer string in [-2**255, 2**255 - 1]."""
+    if not isinstance(value, str) or not SIGNED_RE.match(value) or not INT256_MIN <= int(value) <= INT256_MAX:
+        raise ValueError("must be a decimal-integer string in [-2**255, 2**255-1]")
     return int(value)
 
 
@@ -126,10 +130,27 @@ def small_int(value: object) -> int:
     return value
 
 
-STRATEGY_FIELDS: Final[dict[str, tuple[str, ...]]] = {
-    "default": ("optimal_utilization", "base_rate", "slope1", "slope2"),
-    "pi": ("optimal_utilization", "kp", "ki", "min_controller_error", "max_i_time_amp"),
-    "fixed": ("borrow_rate",),
+class FieldError(ValueError):
+    """A bad field of an object parameter (a strategy's ``slope1``); the message starts with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field} {message}")
+        self.field = field
+
+
+#: Each model's fields, as decimal strings: every one a uint256 in the contracts but the PI
+#: controller's error floor, which is signed. A negative time amplitude (an int256 there) is
+#: no duration, so it is refused here too; the core checks the contracts' own rules.
+STRATEGY_FIELDS: Final[dict[str, dict[str, Parser]]] = {
+    "default": {"optimal_utilization": amount, "base_rate": amount, "slope1": amount, "slope2": amount},
+    "pi": {
+        "optimal_utilization": amount,
+        "kp": amount,
+        "ki": amount,
+        "min_controller_error": signed,
+        "max_i_time_amp": amount,
+    },
+    "fixed": {"borrow_rate": amount},
 }
 
 
@@ -144,7 +165,13 @@ def strategy(value: object) -> dict[str, Any]:
     fields = STRATEGY_FIELDS[value["model"]]
     if set(value) != {"model", *fields}:
         raise ValueError(f"{value['model']} strategy fields are {list(fields)}")
-    return {"model": value["model"], **{f: signed(value[f]) for f in fields}}
+    parsed: dict[str, Any] = {"model": value["model"]}
+    for name, parse in fields.items():
+        try:
+            parsed[name] = parse(value[name])
+        except ValueError as e:
+            raise FieldError(name, str(e)) from None
+    return parsed
 
 
 def make_strategy(spec: dict[str, Any], now: int) -> RateStrategy:
@@ -489,5 +516,6 @@ def parse_params(action: str, params: object) -> dict[str, Any]:
         try:
             args[name] = parser(value)
         except ValueError as e:
-            raise InvalidParams(f"{action}.{name} {e}", param=name) from None
+            where = f"{name}.{e}" if isinstance(e, FieldError) else f"{name} {e}"
+            raise InvalidParams(f"{action}.{where}", param=name) from None
     return args

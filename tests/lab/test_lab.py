@@ -252,6 +252,7 @@ def test_chart_axes_read_in_dollars() -> None:
         # An LTV above the liquidation threshold: the core refuses the deployment.
         ({"parameters": {"core.WETH.ltv": 9000}}, "parameters.core.WETH.ltv"),
         ({"parameters": {"core.WETH.liquidation_bonus": 13000}}, "parameters.core.WETH.liquidation_bonus"),
+        ({"parameters": {"strategy.stable.slope2": -1}}, "parameters.strategy.stable.slope2"),
         ({"behaviour": {"topup_probability": 2}}, "behaviour.topup_probability"),
         ({"policy": {"target_health_factor": 0.9}}, "policy"),
         ({"policy": {"pools": [7]}}, "policy.pools"),
@@ -277,10 +278,13 @@ CORRECTED = [
      "book.population.0.pool", "no pool '7': the book has the Core-Pool (core) and Mini-Pools 0 and 1"),
     ({"parameters": {"core.WETH.ltv": 9500}},
      "parameters.core.WETH.ltv", "9500 bps is above the liquidation threshold 8250 bps"),
+    ({"parameters": {"strategy.volatile.slope1": -7}},
+     "parameters.strategy.volatile.slope1",
+     "the deployment refuses -7: rate strategy 'volatile': slope1 must not be negative (got -7)"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("change", "field", "reason"), CORRECTED, ids=["asset", "pool", "ltv"])
+@pytest.mark.parametrize(("change", "field", "reason"), CORRECTED, ids=["asset", "pool", "ltv", "slope"])
 def test_a_refused_study_writes_nothing_and_the_corrected_one_runs_into_the_same_out(
     tmp_path: Path, change: dict[str, Any], field: str, reason: str
 ) -> None:

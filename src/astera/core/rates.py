@@ -5,6 +5,12 @@ into ``(liquidity_rate, variable_borrow_rate)``, both ray per year. Every strate
 refuses a movement that would take more cash than there is (``56``): that is the only
 liquidity check borrows and withdrawals get. The PI controller carries state, so each
 reserve gets its own instance and it must be called exactly once per rate update.
+
+The constructors take what the contracts' constructors take: uint256 parameters (int256 for
+the PI controller's error floor and time amplitude). A value no such type holds, a negative
+rate or slope above all, is refused as bad input (``input:amount``, naming the parameter);
+beyond that only the contracts' own checks apply (``22`` for U0, ``panic:0x11`` for a
+floor whose rate overflows).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from functools import lru_cache
 from typing import Final
 
 from .errors import NOT_ENOUGH_LIQUIDITY, U0_GREATER_THAN_RAY, ProtocolError, overflow
+from .inputs import checked_int
 from .wadray import (
+    INT256_MAX,
+    INT256_MIN,
     PERCENTAGE_FACTOR,
     RAY,
     SECONDS_PER_YEAR,
@@ -78,9 +87,13 @@ class DefaultRateStrategy(RateStrategy):
     model = "default"
 
     def __init__(self, optimal_utilization: int, base_rate: int, slope1: int, slope2: int) -> None:
+        optimal_utilization = checked_int(optimal_utilization, "optimal_utilization")
+        base_rate = checked_int(base_rate, "base_rate")
+        slope1 = checked_int(slope1, "slope1")
+        slope2 = checked_int(slope2, "slope2")
         # Above RAY the contracts' constructor underflows (refused here with 22). U0 = 0 deploys,
         # and then a rate update at zero utilization divides by it (``33``), as theirs does.
-        if not 0 <= optimal_utilization <= RAY:
+        if optimal_utilization > RAY:
             raise ProtocolError(U0_GREATER_THAN_RAY)
         self.optimal_utilization = optimal_utilization
         self.excess_utilization = RAY - optimal_utilization
@@ -122,7 +135,7 @@ class FixedRateStrategy(RateStrategy):
     model = "fixed"
 
     def __init__(self, borrow_rate: int) -> None:
-        self.borrow_rate = borrow_rate
+        self.borrow_rate = checked_int(borrow_rate, "borrow_rate")
 
     def calculate(
         self, cash: int, added: int, taken: int, total_debt: int, reserve_factor: int, now: int
@@ -165,7 +178,14 @@ class PIRateStrategy(RateStrategy):
         max_i_time_amp: int,
         now: int = 0,
     ) -> None:
-        if not 0 <= optimal_utilization < RAY:  # the contracts refuse U0 >= RAY only
+        optimal_utilization = checked_int(optimal_utilization, "optimal_utilization")
+        kp = checked_int(kp, "kp")
+        ki = checked_int(ki, "ki")
+        min_controller_error = checked_int(
+            min_controller_error, "min_controller_error", INT256_MIN, INT256_MAX
+        )
+        max_i_time_amp = checked_int(max_i_time_amp, "max_i_time_amp", INT256_MIN, INT256_MAX)
+        if optimal_utilization >= RAY:  # the contracts refuse U0 >= RAY only
             raise ProtocolError(U0_GREATER_THAN_RAY)
         self.optimal_utilization = optimal_utilization
         self.kp = kp
