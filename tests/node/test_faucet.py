@@ -37,6 +37,7 @@ def test_an_address_gets_the_limit_per_window_not_per_request(api: TestClient) -
     r = faucet(api, "erin", 1)
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
     assert r.json()["error"]["available"] == "0"
+    assert "received 100 WETH of the 100 WETH" in r.json()["error"]["message"]  # whole tokens
     assert faucet(api, "frank", LIMIT).status_code == 200  # another address has its own allowance
     assert faucet(api, "erin", 1, "USDC").status_code == 200  # and so has another asset
     wallet = api.get(f"/accounts/{key('erin').address}").json()["wallet"]
@@ -46,6 +47,17 @@ def test_an_address_gets_the_limit_per_window_not_per_request(api: TestClient) -
     now = window.clock()
     window.clock = lambda: now + Limits().faucet_window_seconds + 1  # the window passes
     assert faucet(api, "erin", LIMIT).status_code == 200
+
+
+def test_over_the_limit_the_refusal_says_it_in_whole_tokens(api: TestClient) -> None:
+    r = faucet(api, "erin", LIMIT + 1)
+    error = r.json()["error"]
+    assert (r.status_code, error["code"], error["limit"]) == (422, "faucet_limit", str(LIMIT))
+    assert error["message"] == "the faucet gives at most 100 WETH per request"
+    faucet(api, "erin", LIMIT // 4)
+    error = faucet(api, "erin", LIMIT).json()["error"]
+    assert error["available"] == str(LIMIT * 3 // 4)
+    assert error["message"].endswith("it may ask for 75 WETH more now")
 
 
 def test_a_client_gets_a_number_of_requests_per_window(make_api: Callable[..., TestClient]) -> None:

@@ -39,16 +39,15 @@ def no_node(url: str) -> str:
     )
 
 
-def api_error_text(e: ApiError, amount: Callable[[str, int], str] | None = None) -> str:
-    """A node refusal in plain words, saying so when a follower forwarded it from its leader;
-    ``amount(asset, units)`` formats base units if given."""
+def api_error_text(e: ApiError) -> str:
+    """A node refusal in plain words, saying so when a follower forwarded it from its leader."""
     err = e.body.get("error", {}) if isinstance(e.body, dict) else {}
-    text = _error_text(e, err, amount)
+    text = _error_text(e, err)
     leader = err.get("forwarded_to")
     return f"{text} (the answer of the leader {leader}, forwarded by this node)" if leader else text
 
 
-def _error_text(e: ApiError, err: dict[str, Any], amount: Callable[[str, int], str] | None) -> str:
+def _error_text(e: ApiError, err: dict[str, Any]) -> str:
     message = str(err.get("message", e))
     if e.code == "refused":
         return f"refused: {message}"
@@ -58,9 +57,6 @@ def _error_text(e: ApiError, err: dict[str, Any], amount: Callable[[str, int], s
     if e.code == "unauthorized":
         role = err.get("role")
         return f"refused: {message}; sign with that role's key, e.g. --key astera-data/keys/{role}.key"
-    if e.code == "faucet_limit" and err.get("limit") is not None and amount is not None:
-        asset = message.rsplit(" per request", 1)[0].rsplit(" ", 1)[-1]
-        return f"the faucet gives at most {amount(asset, int(err['limit']))} per request"
     if e.code == "faucet_disabled":
         if err.get("leader"):
             return f"this node follows {err['leader']} and has no faucet: use --node {err['leader']}"

@@ -132,7 +132,7 @@ class Session:
         try:
             return self.account(key).send(action, **params)
         except ApiError as e:
-            raise CliError(api_error_text(e, self.fmt)) from None
+            raise CliError(api_error_text(e)) from None
 
 
 def pool_ref(pool: str) -> str | int:

@@ -69,7 +69,7 @@ def faucet(
         try:
             receipt = s.client.faucet(address, asset, int(units))
         except ApiError as e:
-            raise CliError(api_error_text(e, s.fmt)) from None
+            raise CliError(api_error_text(e)) from None
         print_receipt(f"faucet {s.fmt(asset, units, 'exact')} to {address[:16]}…", receipt)
 
 

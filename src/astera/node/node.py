@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from astera.human import tokens
 from astera.wire import Key, is_address, sign_tx
 
 from . import genesis as genesis_mod
@@ -165,17 +166,22 @@ class Node:
             raise NodeError("unknown_asset", f"the faucet has no {asset}", assets=sorted(self.faucet_limits))
         if amount <= 0:
             raise NodeError("invalid_request", "the faucet amount must be at least 1 base unit")
+        decimals = self.chain.ledger.protocol.decimals[asset]
+
+        def whole(units: int) -> str:  # people read whole tokens; ``limit`` and ``available`` stay base units
+            return tokens(units, decimals, asset, "exact")
+
         if amount > limit:
             raise NodeError(
-                "faucet_limit", f"the faucet gives at most {limit} {asset} per request", limit=jsonable(limit)
+                "faucet_limit", f"the faucet gives at most {whole(limit)} per request", limit=jsonable(limit)
             )
         window = self.limits.faucet_window_seconds
         given = self.faucet_given.used((address, asset))
         if given + amount > limit:
             raise NodeError(
                 "rate_limited",
-                f"this address received {given} of the {limit} {asset} the faucet gives an address "
-                f"every {window} s; it may ask for {limit - given} more now",
+                f"this address received {whole(given)} of the {whole(limit)} the faucet gives an address "
+                f"every {window} s; it may ask for {whole(limit - given)} more now",
                 limit=jsonable(limit),
                 available=jsonable(limit - given),
             )
