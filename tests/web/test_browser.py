@@ -8,6 +8,7 @@ Every page must run without a console error; screenshots land in ``artifacts/web
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,10 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     ):
         ready(page, served.url + path)
         screenshot(page, name)
+    ready(
+        page, served.url + "/app/reserve/core/USDC"
+    )  # the PI controller's last update: a time, not a number
+    assert re.search(r"last update at 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC\.", page.inner_text("main"))
     op_context.close()
     context.close()
 
@@ -150,6 +155,7 @@ def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNod
     refused("borrow", "USDC", "100000", "borrow")
     refused("withdraw", "WETH", "2", "withdraw")
     refused("deposit", "WETH", "50", "wallet")
+    assert page.inner_text("#preview .refused .muted").strip() == "(protocol error ERC20InsufficientBalance)"
     with page.expect_download() as download:  # the exported key file is the CLI's key file
         page.click("#export-key")
     assert Key.load(Path(download.value.path())).address == me

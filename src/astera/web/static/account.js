@@ -2,7 +2,7 @@
 // alerts, history, and operator actions for role keys.
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
-  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, decimalsIn, poolName,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, decimalsIn, poolName, inPool,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 
@@ -14,6 +14,8 @@ const poolParam = (p) => (String(p) === "core" ? "core" : Number(p));
 const pools = () => [markets.core, ...markets.mini_pools];
 const reserveOf = (pool, asset) => pools().find((p) => String(p.pool) === String(pool)).reserves.find((r) => r.asset === asset);
 const decimalsOf = (pool, asset) => reserveOf(pool, asset).config.decimals;
+/** The protocol's code of a refusal, as the node words it after the plain text: "(protocol code 9 NAME)". */
+const protocolCode = (r) => (r.explanation && r.message.startsWith(r.explanation) ? r.message.slice(r.explanation.length).trim() : "");
 const errorText = (e) => (e.body && e.body.error && e.body.error.explanation) || e.message;
 
 // ---- key ----------------------------------------------------------------------------------------------
@@ -107,7 +109,7 @@ function renderPositions(acct) {
       v.error ? null : h("p", {}, `Collateral ${fmtUsd(v.total_collateral_usd)} · debt ${fmtUsd(v.total_debt_usd)} · ` +
         `borrowing power ${fmtUsd(v.borrowing_power_usd)}`),
       v.liquidation_rules ? h("details", { "data-testid": `liquidation-rules-${pool}` },
-        h("summary", {}, `How a liquidation works in the ${poolName(pool)}`),
+        h("summary", {}, `How a liquidation works in ${inPool(pool)}`),
         h("ul", {}, ...v.liquidation_rules.map((rule) => h("li", {}, rule)))) : null,
       table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Borrowed", "Collateral", "Liquidation price"],
         v.positions.map((p) => {
@@ -176,7 +178,7 @@ async function preview(e) {
     const r = await api("/preview", { method: "POST", body: { sender: key.address, ...tx } });
     if (r.refused) {
       say("preview", h("div", { class: "preview refused" }, `Refused: ${r.refused.explanation || r.refused.message}`,
-        h("span", { class: "muted" }, ` (code ${r.refused.reason || r.refused.code} ${r.refused.name || ""})`)));
+        h("span", { class: "muted" }, ` ${protocolCode(r.refused)}`)));
       return;
     }
     const pool = String(tx.params.pool);

@@ -59,10 +59,16 @@ export function formatUnits(value, decimals, maxFrac = decimals) {
 
 export const fmtUsd = (v) => "$" + formatUnits(v, 8, 2);
 
-/** A wad health factor for people: 2 decimals (cut), "∞" without debt. */
 /** A pool's name for people: "Core-Pool" or "Mini-Pool N" (the API says "core" or the id). */
 export function poolName(pool) { return String(pool) === "core" ? "Core-Pool" : `Mini-Pool ${pool}`; }
 
+/** The pool's name inside a sentence: "the Core-Pool", but "Mini-Pool 0" (no article). */
+export function inPool(pool) { return String(pool) === "core" ? "the Core-Pool" : poolName(pool); }
+
+/** A block time (Unix seconds) for people: "2026-12-04 03:12:22 UTC". */
+export const fmtTime = (unix) => new Date(Number(unix) * 1000).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+
+/** A wad health factor for people: 2 decimals (cut), "∞" without debt. */
 export function fmtHf(hf) {
   const v = BigInt(hf);
   return v === MAX_HF ? "∞ (no debt)" : formatUnits(v, 18, 2);
@@ -235,7 +241,7 @@ async function checkHealth(k, block) {
       if (ev.event === "LiquidationCall" && ev.data.user === k.address) {
         const dec = decimalsIn(await api("/markets"));
         const d = ev.data;
-        banner("", `You were liquidated in the ${poolName(ev.pool)}: ${formatUnits(d.debt_to_cover, dec(d.debt), 6)} ${d.debt} of your debt ` +
+        banner("", `You were liquidated in ${inPool(ev.pool)}: ${formatUnits(d.debt_to_cover, dec(d.debt), 6)} ${d.debt} of your debt ` +
           `repaid, ${formatUnits(d.liquidated_collateral, dec(d.collateral), 6)} ${d.collateral} of your collateral seized (block ${block.height}).`);
       }
     }
@@ -248,7 +254,7 @@ async function checkHealth(k, block) {
     const before = lastBand[pool] ?? 0;
     if (b > before) {
       const words = b === 3 ? "below 1: you can be liquidated" : b === 2 ? `below ${t.danger}` : `below ${t.warn}`;
-      banner(b >= 2 ? "" : "warn", `Your health factor in the ${poolName(pool)} is ${fmtHf(v.health_factor)}, ${words}.`);
+      banner(b >= 2 ? "" : "warn", `Your health factor in ${inPool(pool)} is ${fmtHf(v.health_factor)}, ${words}.`);
     }
     lastBand[pool] = b;
   }

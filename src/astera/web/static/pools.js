@@ -1,6 +1,6 @@
 // A pool's reserves, liquidation fees, deficits and liquidation rules, shared by the markets and
 // Mini-Pool pages.
-import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName } from "./app.js";
+import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName, inPool } from "./app.js";
 
 export function age(seconds) {
   if (seconds === null) return "no price";
@@ -46,7 +46,7 @@ export function poolSection(m, oracle, pool) {
         "Borrow APY", "Deposit cap", "LTV", "Liq. threshold", "Liq. bonus", "Reserve factor"], rows),
     feesAndDeficits(pool, name),
     h("div", { "data-testid": `liquidation-policy-${pool.pool}` },
-      h("h3", {}, `How a liquidation works in ${pool.pool === "core" ? "the Core-Pool" : name}`),
+      h("h3", {}, `How a liquidation works in ${inPool(pool.pool)}`),
       h("ul", {}, ...pool.liquidation_policy.rules.map((rule) => h("li", {}, rule)))));
 }
 

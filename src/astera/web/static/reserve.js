@@ -1,5 +1,5 @@
 // One reserve: its terms, its interest-rate curve now, and its history from the node's blocks.
-import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName } from "./app.js";
+import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, inPool, fmtTime } from "./app.js";
 
 const [, , , poolRef, asset] = location.pathname.split("/").map(decodeURIComponent);
 const base = `/reserves/${poolRef}/${encodeURIComponent(asset)}`;
@@ -12,7 +12,7 @@ async function render(block) {
   const stamp = block ? block.height : "now";
   const params = Object.entries(curve.params).filter(([k]) => k !== "model")
     .map(([k, v]) => [k, /utilization|rate|error|slope/.test(k) ? `${v} (${fmtPct(v)})` : v]);
-  document.querySelector("h1").textContent = `${asset} in the ${poolName(poolRef)}`;
+  document.querySelector("h1").textContent = `${asset} in ${inPool(poolRef)}`;
   show(
     h("section", {},
       h("h2", {}, "Now"),
@@ -32,7 +32,7 @@ async function render(block) {
     h("section", {},
       h("h2", {}, "Interest-rate curve"),
       h("p", {}, `Model: ${curve.model}. The dot is the reserve now (utilization ${fmtPct(curve.current.utilization)}, borrow rate ${fmtPct(curve.current.borrow_rate)}).` +
-        (curve.controller ? ` The PI controller's curve as it stands now: integral error ${fmtPct(curve.controller.err_i)}, last update at ${curve.controller.last_timestamp}.` : "") +
+        (curve.controller ? ` The PI controller's curve as it stands now: integral error ${fmtPct(curve.controller.err_i)}, last update at ${fmtTime(curve.controller.last_timestamp)}.` : "") +
         (curve.floor ? ` While this Mini-Pool owes the Core, its supply rate is at least ${fmtPct(curve.floor)}.` : "")),
       h("img", { class: "chart", src: `${base}/curve.svg?b=${stamp}`, alt: `${asset} borrow and supply rate against utilization` }),
       table("Strategy parameters (ray)", ["Parameter", "Value"], params)),
