@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from astera.cli import app
+from astera.cli import app, tables
 
 from .node_harness import NodeProcess, free_port, key, make_genesis
 
@@ -98,7 +99,8 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
     assert address in out and "health factor 1.12" in out
     # 25,000 / (9.5 × 0.8) = $3,289.47...: the highest price at which HF < 1
     assert "$3,289.47" in out and "25,000" in out and "9.5" in out
-    assert "liquidation: a liquidation can repay at most half" in out  # the pool's policy
+    # the pool's policy, one bullet a rule
+    assert "  liquidations in the Core-Pool:\n  • a liquidation can repay at most half" in out
     raw = ok(home, node, "account", "ann", "--raw")
     assert str(95 * 10**17) in raw and str(25_000 * 10**6) in raw
     assert '"next_nonce": 3' in ok(home, node, "account", "ann", "--json")
@@ -114,6 +116,16 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
         assert text in out
     out = ok(home, node, "history", "ann")
     assert "transfer" in out and "0.5 WETH to" in out and "25,000 USDC" in out and "10 WETH" in out
+
+
+def test_liquidation_rules_wrap_under_their_own_text() -> None:
+    """Not at column 0, where they read as the start of something else."""
+    console = Console(width=40, record=True)
+    rules = ["debt left without collateral stays yours"]
+    for renderable in tables._rules("liquidations in Mini-Pool 0:", rules):
+        console.print(renderable)
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert lines == ["  liquidations in Mini-Pool 0:", "  • debt left without collateral stays", "    yours"]
 
 
 def test_operator_commands_and_a_liquidation_in_the_history(node: NodeProcess, home: Path) -> None:

@@ -45,6 +45,17 @@ def _hf(wad: str) -> Text:
     return Text(health_factor(v), style=style)
 
 
+def _rules(title: str, rules: list[str]) -> Iterator[RenderableType]:
+    """A title and one bullet per rule, each wrapped under its own first word (not at column 0)."""
+    yield Text(f"  {title}", style="dim")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(style="dim")
+    for rule in rules:
+        grid.add_row("  •", rule)
+    yield grid
+
+
 # ---- account -----------------------------------------------------------------------------------------------
 
 
@@ -59,7 +70,12 @@ def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[Rend
         if not pv["positions"]:
             continue
         t = _table(
-            pool_name(ref if ref == "core" else int(ref)), "asset", "supplied", "debt", "coll.", "liq. price"
+            "Core-Pool" if ref == "core" else f"Mini-Pool {ref}",
+            "asset",
+            "supplied",
+            "debt",
+            "coll.",
+            "liq. price",
         )
         for pos in pv["positions"]:
             dec = int(pos["decimals"])
@@ -72,20 +88,22 @@ def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[Rend
                 ("" if lp is None else lp if raw else price(int(lp))),
             )
         yield t
-        for rule in pv.get("liquidation_rules", ()):
-            yield Text(f"  liquidation: {rule}", style="dim")
         if "health_factor" not in pv:
             yield Text(f"  cannot be valued now: {pv.get('error', {}).get('name', 'no price')}", style="red")
-            continue
-        line = Text("  health factor ")
-        line.append_text(
-            _hf(pv["health_factor"]) if int(pv["health_factor"]) < UINT256_MAX else Text("∞ (no debt)")
-        )
-        line.append(
-            f"  collateral {_usd(pv['total_collateral_usd'], raw)}  debt {_usd(pv['total_debt_usd'], raw)}"
-            f"  can borrow {_usd(pv['borrowing_power_usd'], raw)}"
-        )
-        yield line
+        else:
+            line = Text("  health factor ")
+            line.append_text(
+                _hf(pv["health_factor"]) if int(pv["health_factor"]) < UINT256_MAX else Text("∞ (no debt)")
+            )
+            collateral, debt = _usd(pv["total_collateral_usd"], raw), _usd(pv["total_debt_usd"], raw)
+            line.append(
+                f"  collateral {collateral}  debt {debt}  can borrow {_usd(pv['borrowing_power_usd'], raw)}"
+            )
+            yield line
+        if pv.get("liquidation_rules"):
+            yield from _rules(
+                f"liquidations in {pool_name(ref if ref == 'core' else int(ref))}:", pv["liquidation_rules"]
+            )
     yield Text(
         "liq. price: the oracle price of that collateral at which the account could be liquidated "
         "(other prices unchanged)",
