@@ -4,6 +4,7 @@ bad submission answered with a 4xx and a stable code, with nothing changed."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -45,6 +46,8 @@ def test_status_docs_and_openapi(api: TestClient) -> None:
         "/metrics",
     ):
         assert path in spec["paths"]
+    # /docs renders descriptions as Markdown: no Sphinx roles (":mod:`...`" showed as written)
+    assert not re.search(r":(mod|class|func|data|meth|attr):`", json.dumps(spec))
     assert api.get("/docs").status_code == 200
 
 

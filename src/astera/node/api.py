@@ -3,9 +3,9 @@
 OpenAPI is published at ``/openapi.json`` and browsable at ``/docs`` (Swagger UI served
 from the package: no network needed). Every refusal, on every route (unknown routes,
 wrong methods and unparsable requests included), is ``{"error": {"code": ..., "message":
-...}}`` with a stable code (see :mod:`astera.node.errors`), and every status a route can
+...}}`` with a stable code (listed in ``astera.node.errors``), and every status a route can
 answer is declared in the OpenAPI document. Request bodies are limited in size on every
-route; the faucet and ``/stream`` are rate-limited per client (:mod:`astera.node.limits`).
+route; the faucet and ``/stream`` are rate-limited per client (``astera.node.limits``).
 Amounts are decimal strings. Lists are paginated by cursor: ``?after=N`` walks forward
 (oldest first), ``?before=N`` or no cursor walks backward (newest first); each page says
 its ``next`` cursor.
