@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 from astera.node.genesis import default_genesis
 from astera.wire.keys import Key
@@ -33,6 +34,16 @@ USERS = ("alice", "bob", "carol", "dave")
 def key(name: str) -> Key:
     """The same key for the same name in every run."""
     return Key.from_seed(hashlib.sha256(f"astera-test:{name}".encode()).digest())
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` whose labels include ``labels`` in a ``/metrics`` answer
+    (parsed as Prometheus parses it: malformed text raises), or None if it has none."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return sample.value
+    return None
 
 
 def make_genesis(**balances: dict[str, int]) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from astera.cli import app
@@ -29,7 +32,7 @@ from astera.node.transactions import decode_tx
 from astera.wire import sign_tx
 
 from .follow_harness import Stub, follower, leader, tampered_leader, until, wait_for, wait_stopped
-from .node_harness import LiveApi, key, make_genesis
+from .node_harness import LiveApi, key, make_genesis, metric
 
 WETH = 10**18
 USDC = 10**6
@@ -132,7 +135,10 @@ def test_a_follower_says_when_its_leader_does_not_answer_and_forwards_nothing(tm
             assert 0 <= state["leader_silent_seconds"] < 60
             assert abs(state["leader_silent_since"] - time.time()) < 60
             metrics = http.get("/metrics").text
-            assert "\nastera_leader_answers 0\n" in metrics and "astera_behind_blocks" not in metrics
+            assert (
+                metric(metrics, "astera_leader_answers") == 0
+                and metric(metrics, "astera_behind_blocks") is None
+            )
 
             r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
             assert r.status_code == 503, r.text
@@ -154,8 +160,13 @@ def test_a_follower_says_when_its_leader_does_not_answer_and_forwards_nothing(tm
                 assert state["leader_error"] is None and state["leader_silent_since"] is None
                 assert (state["behind_blocks"], state["lag_seconds"]) == (0, 0.0)
                 metrics = http.get("/metrics").text
-                assert "\nastera_leader_answers 1\n" in metrics and "\nastera_behind_blocks 0\n" in metrics
-                assert "astera_leader_answers" not in httpx.get(url + "/metrics").text  # a leader has none
+                assert (
+                    metric(metrics, "astera_leader_answers") == 1
+                    and metric(metrics, "astera_behind_blocks") == 0
+                )
+                assert (
+                    metric(httpx.get(url + "/metrics").text, "astera_leader_answers") is None
+                )  # a leader has none
                 r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
                 assert r.status_code == 200 and r.json()["forwarded_to"] == url, r.text
 
@@ -170,6 +181,36 @@ def timed_out(request: httpx.Request) -> httpx.Response:
 
 def proxy_error(request: httpx.Request) -> httpx.Response:
     return httpx.Response(502, text="Bad Gateway")
+
+
+def test_the_leader_and_a_follower_serve_metrics_prometheus_can_parse(tmp_path: Path) -> None:
+    """The whole /metrics answer of a leader and of a follower parses as Prometheus parses it, in
+    the text format (the default) and in OpenMetrics when the Accept header asks (each parser
+    raises on malformed exposition), with prometheus-client's content types."""
+    genesis = make_genesis()
+    with leader(tmp_path, genesis) as lead, httpx.Client(base_url=lead.url, timeout=30) as http:
+        height = some_blocks(lead.url)
+        r = send(http, "alice", 4, "borrow", pool="core", asset="USDC", amount=str(10**9 * USDC))
+        assert r.status_code == 422, r.text  # refused by the protocol: counted by code
+        with follower(lead.url, tmp_path / "follower", genesis=genesis) as (node, live):
+            wait_for(node, height)
+            for url, own in ((lead.url, {"astera_txs_rejected"}), (live.url, {"astera_leader_answers"})):
+                r = httpx.get(url + "/metrics")
+                assert r.headers["content-type"] == CONTENT_TYPE_PLAIN_0_0_4
+                families = {f.name: f for f in text_string_to_metric_families(r.text)}
+                om = httpx.get(
+                    url + "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+                )
+                assert om.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+                assert {f.name for f in openmetrics_families(om.text)} >= own | {"astera_commit_seconds"}
+                assert families["astera_commit_seconds"].type == "histogram"
+                assert (
+                    metric(r.text, "astera_height") == height
+                    and metric(r.text, "astera_txs_accepted_total") == 4
+                )
+                assert {s.labels.get("code") for s in families["astera_txs_rejected"].samples} <= {"refused"}
+                assert own <= {name for name, f in families.items() if f.samples}
+                assert metric(r.text, "astera_reserve_deficit", pool="0", asset="was-USDC") == 0
 
 
 @pytest.mark.parametrize(

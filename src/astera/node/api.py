@@ -25,7 +25,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
-    PlainTextResponse,
+    Response,
     StreamingResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -449,18 +449,17 @@ def create_app(node: Node) -> FastAPI:
     @app.get(
         "/metrics",
         tags=["node"],
-        summary="Prometheus metrics",
-        response_class=PlainTextResponse,
-        responses=refusals(),
+        summary="Prometheus metrics (text format 0.0.4; OpenMetrics when the Accept header asks)",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {}, "application/openmetrics-text": {}}},
+            **refusals(),
+        },
     )
-    async def metrics() -> PlainTextResponse:
+    async def metrics(request: Request) -> Response:
         await node.sequencer.settled()  # durable state, but no refusal: a failed node still reports
-        pools = liquidation_status(node.chain.ledger.protocol)
-        head, queued = node.sequencer.head.height, node.sequencer.queued
-        text = node.metrics.render(
-            head, queued, len(node.broadcaster), pools=pools, replication=node.replication()
-        )
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+        body, content_type = node.metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
 
     @app.get(
         "/markets",

@@ -519,8 +519,8 @@ class Follower(Sequencer):
         for block in blocks:
             h = block.header
             self.arrivals.append((h.height, now))
-            metrics.blocks += 1
-            metrics.txs_accepted += len(block.txs)
+            metrics.blocks.inc()
+            metrics.txs_accepted.inc(len(block.txs))
             metrics.block_size.observe(len(block.txs))
             for index, tx in enumerate(block.txs):
                 fut = self._awaited.get(tx.hash)
@@ -536,7 +536,7 @@ class Follower(Sequencer):
             await loop.run_in_executor(
                 self._executor, self.store.save_snapshot, last.height, last.state_hash, data
             )
-            metrics.snapshots += 1
+            metrics.snapshots.inc()
 
 
 def _done(value: Any) -> asyncio.Future[Any]:

@@ -1,36 +1,50 @@
-"""Counters, latency summaries and the pools' deficits and liquidation policies, rendered in the
-Prometheus text format at ``/metrics``."""
+"""The node's Prometheus metrics at ``/metrics``, kept and rendered by prometheus-client.
+
+What happens is counted as it happens: transactions by outcome, blocks, snapshots (counters),
+durable commit and submit latencies and transactions per block (histograms). What the node
+*is* is read from its state at each scrape, by :meth:`Metrics.collect`: height, queue, streams,
+each reserve's deficit and each pool's liquidation policy, a follower's view of its leader and
+the keeper's counters. Each node has its own registry (never the library's global one), so
+several nodes in one process (tests) keep their metrics apart.
+"""
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-#: Latency samples kept for the quantiles (a sliding window, not the whole history).
-WINDOW: Final = 4096
+import prometheus_client
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
-
-class Window:
-    """The last :data:`WINDOW` samples of a duration, with quantiles."""
-
-    def __init__(self) -> None:
-        self.samples: deque[float] = deque(maxlen=WINDOW)
-        self.count = 0
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.samples.append(seconds)
-        self.count += 1
-        self.total += seconds
-
-    def quantile(self, q: float) -> float:
-        if not self.samples:
-            return 0.0
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
+#: Durable commit and submit latencies, in seconds: an fsync of SQLite's WAL takes a few
+#: milliseconds, a loaded node's acknowledgement about 50-150 ms.
+LATENCY_BUCKETS: Final = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+#: Transactions per block, up to ``astera serve``'s largest block (5,000).
+BLOCK_TXS_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 #: The keeper's totals of its liquidations: name, help when sent, help in a dry run.
 SENT_TOTALS: Final = (
@@ -55,11 +69,6 @@ SENT_TOTALS: Final = (
         "Estimated profit in USD (8 decimals) of a dry run's liquidations: model sale less repayment.",
     ),
 )
-
-
-def counter(name: str, help_: str, value: float, kind: str = "counter") -> list[str]:
-    """One metric in the Prometheus text format: its help, its type and its value."""
-    return [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {value}"]
 
 
 @dataclass
@@ -113,148 +122,146 @@ class KeeperCounters:
             out |= {f"dry_run_{k}": v if k == "liquidations" else str(v) for k, v in totals.items()}
         return out
 
-    def render(self) -> list[str]:
-        lines = counter("astera_keeper_runs_total", "Keeper engine runs.", self.runs)
-        lines += [
-            "# HELP astera_keeper_refusals_total Planned liquidations not done, by reason.",
-            "# TYPE astera_keeper_refusals_total counter",
-        ]
-        lines += [
-            f'astera_keeper_refusals_total{{reason="{r}"}} {n}' for r, n in sorted(self.refusals.items())
-        ]
+    def families(self) -> Iterator[Metric]:
+        """The counters as metric families: totals as counters, the last run's state as gauges."""
+        yield CounterMetricFamily("astera_keeper_runs", "Keeper engine runs.", value=self.runs)
+        refusals = CounterMetricFamily(
+            "astera_keeper_refusals", "Planned liquidations not done, by reason.", labels=["reason"]
+        )
+        for reason, n in sorted(self.refusals.items()):
+            refusals.add_metric([reason], n)
+        yield refusals
         totals = self.sent_totals()
         for name, help_, would in SENT_TOTALS:
-            lines += counter(f"astera_keeper_{name}_total", help_, 0 if self.dry_run else totals[name])
+            yield CounterMetricFamily(
+                f"astera_keeper_{name}", help_, value=0 if self.dry_run else totals[name]
+            )
             if self.dry_run:
-                lines += counter(f"astera_keeper_dry_run_{name}_total", would, totals[name])
-        for name, value, help_ in (
-            ("unhealthy", self.unhealthy, "Accounts with HF < 1 at the last detection."),
-            ("unprofitable", self.unprofitable, "Accounts the last run left unhealthy: no profitable size."),
-            ("bad_debt", self.bad_debt, "Accounts the last run left with debt and no collateral."),
-            ("unpriced", self.unpriced, "Borrowers at the last detection whose position has no price (78)."),
+                yield CounterMetricFamily(f"astera_keeper_dry_run_{name}", would, value=totals[name])
+        for name, help_ in (
+            ("unhealthy", "Accounts with HF < 1 at the last detection."),
+            ("unprofitable", "Accounts the last run left unhealthy: no profitable size."),
+            ("bad_debt", "Accounts the last run left with debt and no collateral."),
+            ("unpriced", "Borrowers at the last detection whose position has no price (78)."),
         ):
-            lines += counter(f"astera_keeper_{name}", help_, value, "gauge")
-        return lines
+            yield GaugeMetricFamily(f"astera_keeper_{name}", help_, value=getattr(self, name))
 
 
-def liquidation_lines(pools: Sequence[dict[str, Any]]) -> list[str]:
-    """Gauges of :func:`astera.node.views.liquidation_status`: each reserve's deficit (base units)
-    and each pool's liquidation policy (an info gauge: 1, the policy's settings as labels)."""
-    lines = [
-        "# HELP astera_reserve_deficit Debt written off by a deficit-accounting liquidation policy "
-        "and not yet covered, in the reserve's base units.",
-        "# TYPE astera_reserve_deficit gauge",
-    ]
-    lines += [
-        f'astera_reserve_deficit{{pool="{pool["pool"]}",asset="{asset}"}} {deficit}'
-        for pool in pools
-        for asset, deficit in pool["deficits"].items()
-    ]
-    lines += [
-        "# HELP astera_liquidation_policy_info A pool's liquidation policy (flags; wad and USD values "
-        "with 18 and 8 decimals).",
-        "# TYPE astera_liquidation_policy_info gauge",
-    ]
+@dataclass(frozen=True)
+class Reading:
+    """What a scrape reads from the node's state (:meth:`astera.node.node.Node.reading`)."""
+
+    #: Height of the last durable block, and transactions waiting for the sequencer.
+    height: int
+    queue: int
+    #: Subscribers to new blocks: open ``/stream`` streams and waiting ``/log?wait=`` polls.
+    subscribers: int
+    #: :func:`astera.node.views.liquidation_status`: each pool's policy and reserves' deficits.
+    pools: Sequence[dict[str, Any]]
+    #: The node's ``/status`` replication block (a follower's view of its leader).
+    replication: dict[str, Any]
+
+
+def liquidation_families(pools: Sequence[dict[str, Any]]) -> Iterator[Metric]:
+    """Each reserve's deficit (base units) and each pool's liquidation policy (an info metric:
+    1, the policy's settings as labels)."""
+    deficit = GaugeMetricFamily(
+        "astera_reserve_deficit",
+        "Debt written off by a deficit-accounting liquidation policy and not yet covered, "
+        "in the reserve's base units.",
+        labels=["pool", "asset"],
+    )
+    policy = InfoMetricFamily(
+        "astera_liquidation_policy",
+        "A pool's liquidation policy (flags; wad and USD values with 18 and 8 decimals).",
+        labels=["pool"],
+    )
     for pool in pools:
-        policy = pool["liquidation_policy"]
-        labels = ",".join(f'{k}="{str(v).lower() if isinstance(v, bool) else v}"' for k, v in policy.items())
-        lines.append(f'astera_liquidation_policy_info{{pool="{pool["pool"]}",{labels}}} 1')
-    return lines
+        for asset, amount in pool["deficits"].items():
+            deficit.add_metric([str(pool["pool"]), asset], int(amount))
+        settings = pool["liquidation_policy"].items()
+        policy.add_metric(
+            [str(pool["pool"])], {k: str(v).lower() if isinstance(v, bool) else v for k, v in settings}
+        )
+    yield deficit
+    yield policy
 
 
-def replication_lines(replication: dict[str, Any]) -> list[str]:
-    """A follower's view of its leader (its ``/status`` replication block) as gauges: whether the
-    leader answered the last poll, for how long it has not, and how far behind the follower is
-    (left out while the leader does not answer: unknown). Nothing on a leader."""
+def replication_families(replication: dict[str, Any]) -> Iterator[Metric]:
+    """A follower's view of its leader: whether the leader answered the last poll, for how long
+    it has not, and how far behind the follower is (left out while the leader does not answer:
+    unknown). Nothing on a leader."""
     if replication.get("role") != "follower":
-        return []
-    lines = counter(
+        return
+    yield GaugeMetricFamily(
         "astera_leader_answers",
         "1 if the leader answered the follower's last poll, else 0.",
-        int(replication["leader_answers"] is True),
-        "gauge",
+        value=int(replication["leader_answers"] is True),
     )
-    lines += counter(
+    yield GaugeMetricFamily(
         "astera_leader_silent_seconds",
         "Seconds since the leader last answered (0 while it answers).",
-        replication["leader_silent_seconds"] or 0,
-        "gauge",
+        value=replication["leader_silent_seconds"] or 0,
     )
     if replication["behind_blocks"] is not None:
-        lines += counter(
+        yield GaugeMetricFamily(
             "astera_behind_blocks",
             "Blocks the follower is behind its leader's head.",
-            replication["behind_blocks"],
-            "gauge",
+            value=replication["behind_blocks"],
         )
-    return lines
 
 
 class Metrics:
-    """What the node counts: transactions by outcome, blocks, commit and submit latencies,
-    and the keeper's counters when one runs inside the node."""
+    """A node's registry: what it counts as it happens, and (as a custom collector) what
+    ``read`` gives at each scrape, with the keeper's counters when one runs inside the node."""
 
-    def __init__(self) -> None:
-        self.txs_accepted = 0
-        self.txs_rejected: Counter[str] = Counter()
-        self.blocks = 0
-        self.snapshots = 0
-        self.commit = Window()
-        self.submit = Window()
-        self.block_size = Window()
+    def __init__(self, read: Callable[[], Reading]) -> None:
+        self.read = read
+        self.registry = registry = CollectorRegistry()
+        self.txs_accepted = prometheus_client.Counter(
+            "astera_txs_accepted", "Transactions logged.", registry=registry
+        )
+        self.txs_rejected = prometheus_client.Counter(
+            "astera_txs_rejected", "Transactions refused, by error code.", ["code"], registry=registry
+        )
+        self.blocks = prometheus_client.Counter("astera_blocks", "Blocks logged.", registry=registry)
+        self.snapshots = prometheus_client.Counter(
+            "astera_snapshots", "Snapshots of the state written.", registry=registry
+        )
+        self.commit = Histogram(
+            "astera_commit_seconds",
+            "Durable commit time per block.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.submit = Histogram(
+            "astera_submit_seconds",
+            "Time from a transaction's arrival to its acknowledgement.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.block_size = Histogram(
+            "astera_block_txs", "Transactions per block.", buckets=BLOCK_TXS_BUCKETS, registry=registry
+        )
         self.keeper: KeeperCounters | None = None
+        registry.register(self)
 
-    def render(
-        self,
-        height: int,
-        queue: int,
-        subscribers: int,
-        pools: Sequence[dict[str, Any]] = (),
-        replication: dict[str, Any] | None = None,
-    ) -> str:
-        """The Prometheus text; ``pools`` is :func:`astera.node.views.liquidation_status` (the
-        pools' gauges are left out without it), ``replication`` the node's ``/status`` block of
-        that name (:func:`replication_lines`)."""
-        lines = [
-            "# HELP astera_height Height of the last durable block.",
-            "# TYPE astera_height gauge",
-            f"astera_height {height}",
-            "# HELP astera_queue Transactions waiting for the sequencer.",
-            "# TYPE astera_queue gauge",
-            f"astera_queue {queue}",
-            "# TYPE astera_sse_subscribers gauge",
-            f"astera_sse_subscribers {subscribers}",
-            "# HELP astera_txs_accepted_total Transactions logged.",
-            "# TYPE astera_txs_accepted_total counter",
-            f"astera_txs_accepted_total {self.txs_accepted}",
-            "# HELP astera_txs_rejected_total Transactions refused, by error code.",
-            "# TYPE astera_txs_rejected_total counter",
-        ]
-        lines += [
-            f'astera_txs_rejected_total{{code="{c}"}} {n}' for c, n in sorted(self.txs_rejected.items())
-        ]
-        lines += [
-            "# TYPE astera_blocks_total counter",
-            f"astera_blocks_total {self.blocks}",
-            "# TYPE astera_snapshots_total counter",
-            f"astera_snapshots_total {self.snapshots}",
-        ]
-        for name, w, help_ in (
-            ("astera_commit_seconds", self.commit, "Durable commit time per block."),
-            (
-                "astera_submit_seconds",
-                self.submit,
-                "Time from a transaction's arrival to its acknowledgement.",
-            ),
-            ("astera_block_txs", self.block_size, "Transactions per block."),
-        ):
-            lines += [f"# HELP {name} {help_}", f"# TYPE {name} summary"]
-            lines += [f'{name}{{quantile="{q}"}} {w.quantile(q):.6g}' for q in (0.5, 0.9, 0.99)]
-            lines += [f"{name}_sum {w.total:.6g}", f"{name}_count {w.count}"]
-        if pools:
-            lines += liquidation_lines(pools)
-        if replication is not None:
-            lines += replication_lines(replication)
+    def collect(self) -> Iterator[Metric]:
+        """The families read from the node's state at this scrape (prometheus-client's custom
+        collector protocol; the registry calls it)."""
+        now = self.read()
+        yield GaugeMetricFamily("astera_height", "Height of the last durable block.", value=now.height)
+        yield GaugeMetricFamily("astera_queue", "Transactions waiting for the sequencer.", value=now.queue)
+        yield GaugeMetricFamily(
+            "astera_sse_subscribers", "Open /stream streams and waiting /log polls.", value=now.subscribers
+        )
+        yield from liquidation_families(now.pools)
+        yield from replication_families(now.replication)
         if self.keeper is not None:
-            lines += self.keeper.render()
-        return "\n".join(lines) + "\n"
+            yield from self.keeper.families()
+
+    def render(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The exposition and its content type, in the format the ``Accept`` header asks for
+        (Prometheus text 0.0.4 by default, OpenMetrics on request), as prometheus-client serves."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type

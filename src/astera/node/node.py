@@ -23,10 +23,11 @@ from .blocks import jsonable
 from .chain import Chain
 from .errors import NodeError
 from .limits import Limits, SlidingWindow, Slots
-from .metrics import Metrics
+from .metrics import Metrics, Reading
 from .sequencer import BlockHook, CommittedBlock, Receipt, Sequencer
 from .sse import Broadcaster
 from .transactions import SignedTx, decode_tx
+from .views import liquidation_status
 
 T = TypeVar("T")
 
@@ -80,7 +81,7 @@ class Node:
         self.chain = chain
         self.limits = limits = limits or Limits()
         self.chain_id = chain.chain_id
-        self.metrics = Metrics()
+        self.metrics = Metrics(self.reading)
         self.broadcaster = Broadcaster()
         kwargs: dict[str, Any] = {"snapshot_every": snapshot_every, "max_block_txs": max_block_txs}
         if clock is not None:
@@ -134,6 +135,16 @@ class Node:
     def replication(self) -> dict[str, Any]:
         """What ``/status`` says of this node's place in replication: a leader sequences its log."""
         return {"role": "leader"}
+
+    def reading(self) -> Reading:
+        """What ``/metrics`` reads from the node's state at each scrape."""
+        return Reading(
+            self.sequencer.head.height,
+            self.sequencer.queued,
+            len(self.broadcaster),
+            liquidation_status(self.chain.ledger.protocol),
+            self.replication(),
+        )
 
     async def ready(self) -> None:
         """Wait for a settled state to read; refuse if the node has failed."""

@@ -201,13 +201,13 @@ class Sequencer:
             metrics.commit.observe(time.perf_counter() - t_commit)
             self.head = header
             self._settled.set()
-            metrics.blocks += 1
-            metrics.txs_accepted += len(accepted)
+            metrics.blocks.inc()
+            metrics.txs_accepted.inc(len(accepted))
             metrics.block_size.observe(len(accepted))
         now = time.perf_counter()
         for fut, outcome, t0 in outcomes:
             if isinstance(outcome, NodeError):
-                metrics.txs_rejected[outcome.code] += 1
+                metrics.txs_rejected.labels(outcome.code).inc()
                 if not fut.done():
                     fut.set_exception(outcome)
                 continue
@@ -231,7 +231,7 @@ class Sequencer:
                 await asyncio.get_running_loop().run_in_executor(
                     self._executor, self.store.save_snapshot, header.height, header.state_hash, data
                 )
-                metrics.snapshots += 1
+                metrics.snapshots.inc()
 
     def _after_block(self, block: CommittedBlock) -> None:
         for hook in self.hooks:
