@@ -319,6 +319,20 @@ def test_a_sweep_with_one_impossible_point_is_refused_before_anything_is_written
     assert not out.exists()
 
 
+def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -> None:
+    """The bar's description was the point's values, cut to '…' at 80 columns."""
+    from astera.cli import app
+
+    keys = ("core.WETH.liquidation_threshold", "core.WETH.liquidation_bonus")
+    study = {**TINY, "paths": 1, "steps": 5, "sweep": {keys[0]: [8000, 8250], keys[1]: [10500]}}
+    (tmp_path / "s.json").write_text(json.dumps(study))
+    result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for n, threshold in ((1, 8000), (2, 8250)):
+        assert f"point {n}/2: {keys[0]}={threshold}, {keys[1]}=10500" in text
+
+
 def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:
     from astera.cli import app
 

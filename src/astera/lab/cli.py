@@ -90,6 +90,9 @@ class Variant:
     resume: bool
     #: What a refusal names before the field (``sweep``, ``compare``): the variant's label goes with it.
     kind: str = ""
+    #: A short name for the progress bar when the label is long (a grid point's values): the label
+    #: then prints whole on a line above the bar, which would cut it at 80 columns.
+    title: str = ""
 
     def refusal(self, e: StudyError) -> StudyError:
         return StudyError(f"{self.kind} ({self.label}): {e.field}", e.reason) if self.kind else e
@@ -133,8 +136,10 @@ def _run(v: Variant, workers: int, scheduler: str | None) -> None:
     """Run one checked variant's paths under a progress bar."""
     from .runner import run_study  # noqa: PLC0415
 
+    if v.title:
+        err.print(f"{v.title}: {v.label}", highlight=False)
     with _progress(v.study.paths) as bar:
-        task = bar.add_task(v.label, total=v.study.paths, rate="")
+        task = bar.add_task(v.title or v.label, total=v.study.paths, rate="")
         failed = 0
 
         def tick(result: Any) -> None:
@@ -209,13 +214,15 @@ def sweep(
     keys = list(s.sweep)
     doc: dict[str, Any] = {"study": s.name, "digest": s.digest(), "keys": keys, "points": []}
     runs = []
-    for n, values in enumerate(itertools.product(*(s.sweep[k] for k in keys))):
+    points = list(itertools.product(*(s.sweep[k] for k in keys)))
+    for n, values in enumerate(points):
         doc["points"].append({"values": list(values), "dir": f"point-{n:03d}"})
         params = {**s.parameters, **dict(zip(keys, values, strict=True))}
         variant = s.model_copy(update={"parameters": params, "sweep": {}})
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
         target = out / f"point-{n:03d}"
-        runs.append(Variant(label, variant, target, resume or (target / "study.json").exists(), "sweep"))
+        resumed = resume or (target / "study.json").exists()
+        runs.append(Variant(label, variant, target, resumed, "sweep", f"point {n + 1}/{len(points)}"))
     _check_manifest(out / "sweep.json", doc, "sweep")
     _run_all(runs, workers, scheduler, out / "sweep.json", doc)
     _report(out, open_report)
