@@ -331,6 +331,13 @@ def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -
     text = " ".join(result.output.split())
     for n, threshold in ((1, 8000), (2, 8250)):
         assert f"point {n}/2: {keys[0]}={threshold}, {keys[1]}=10500" in text
+    # the report reads the values as a risk team does; summary.json keeps the study's integers
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert (
+        "<td>point-001</td><td>82.5%</td><td>+5%</td>" in page and "own report is in its folder" not in page
+    )
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [p["values"] for p in summary["points"]] == [[8000, 10500], [8250, 10500]]
 
 
 def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:

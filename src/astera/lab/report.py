@@ -31,6 +31,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from astera.human import bps  # noqa: E402
+
+from .book import RESERVE_FIELDS  # noqa: E402
 from .control import CONTROL_DIR  # noqa: E402
 from .runner import ResultDir  # noqa: E402
 
@@ -219,6 +222,16 @@ def dollars(x: float, _pos: object = None) -> str:
         if x >= size:
             return f"{sign}${x / size:.3g}{suffix}"
     return f"{sign}${x:.3g}"
+
+
+def parameter_text(key: str, value: int) -> str:
+    """A swept parameter's value for a reader: a reserve's LTV, threshold and reserve factor as
+    percentages (``8000`` -> ``80%``), its liquidation bonus as the liquidator's extra
+    (``10300`` -> ``+3%``); anything else (rate-strategy rays) as it is."""
+    field = key.rsplit(".", 1)[-1]
+    if field == "liquidation_bonus":
+        return "+" + bps(value - 10_000)
+    return bps(value) if field in RESERVE_FIELDS else str(value)
 
 
 def _usd_axis(axis: Any) -> None:
@@ -499,27 +512,30 @@ def build_sweep_report(out: Path) -> Path:
         for p, v in zip(points, var, strict=True):
             grid[ys.index(p["values"][1]), xs.index(p["values"][0])] = v
         im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
-        ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+        ax.set_xticks(range(len(xs)), [parameter_text(keys[0], x) for x in xs])
+        ax.set_yticks(range(len(ys)), [parameter_text(keys[1], y) for y in ys])
         ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95")
-        for (yi, xi), v in np.ndenumerate(grid):
-            ax.text(xi, yi, dollars(v), ha="center", va="center", color="w", fontsize=8)
+        for (yi, xi), v in np.ndenumerate(grid):  # dark text on viridis' light (high) end
+            color = "k" if im.norm(v) > 0.6 else "w"
+            ax.text(xi, yi, dollars(v), ha="center", va="center", color=color, fontsize=10)
         fig.colorbar(im, format=FuncFormatter(dollars))
     else:
-        ax.bar([str(p["values"][0]) for p in points], var)
+        ax.bar([parameter_text(keys[0], p["values"][0]) for p in points], var)
         ax.set(xlabel=keys[0], title="Bad debt VaR 95")
         _usd_axis(ax.yaxis)
     figures = [("Bad debt VaR 95 over the sweep", _png(fig))]
     rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{v}</td>" for v in p["values"])
+        f"<tr><td>{html.escape(p['dir'])}</td>"
+        + "".join(f"<td>{parameter_text(k, v)}</td>" for k, v in zip(keys, p["values"], strict=True))
         + f"<td>{usd(p['summary']['total']['bad_debt']['var95'])}</td>"
         f"<td>{usd(p['summary']['total']['bad_debt']['es99'])}</td>"
         f"<td>{usd(p['summary']['total']['liquidated']['lar95'])}</td></tr>"
         for p in points
     )
     header = (
-        "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "<th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
+        "<th>folder</th>"
+        + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+        + "<th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
     )
     imgs = "".join(
         f"<figure><figcaption>{html.escape(t)}</figcaption><img src='{u}' alt='{html.escape(t)}'></figure>"
@@ -530,8 +546,10 @@ def build_sweep_report(out: Path) -> Path:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Sweep: {html.escape(sweep['study'])}</title>"
         f"<style>{STYLE}</style></head><body><h1>Sweep: {html.escape(sweep['study'])}</h1>"
-        f"<table><tr>{header}</tr>{rows}</table>{imgs}<p class='note'>Each grid point's own "
-        f"report is in its folder.</p></body></html>"
+        f"<table><tr>{header}</tr>{rows}</table>{imgs}<p class='note'>Each grid point's paths are in "
+        f"its folder; <code>astera lab report {html.escape(str(out))}/point-000</code> builds that "
+        f"point's own report. Bad debt and liquidated debt in USD; summary.json has the exact figures "
+        f"and the parameters as the study gives them.</p></body></html>"
     )
     return page
 
