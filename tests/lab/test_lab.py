@@ -366,6 +366,12 @@ def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: P
     assert {replay(json.loads(exported.read_text()), with_states=False)["state_hash"]} == hashes
 
 
+def test_a_policy_reads_in_percent() -> None:
+    from astera.lab.report import _policy_words
+
+    assert _policy_words({"protocol_fee_bps": 1000}) == "10% of the liquidation bonus to the treasury"
+
+
 def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(tmp_path: Path) -> None:
     """Mini-Pool 0's EXA crashes by 90 %: the control runs the same paths with that shock made
     neutral (the WETH shock stays); the report gives crash minus control, path by path."""

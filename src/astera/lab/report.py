@@ -663,7 +663,7 @@ def _policy_words(policy: dict[str, Any] | None) -> str:
     if policy.get("target_health_factor"):
         words.append(f"repay at most to HF {policy['target_health_factor']}")
     if policy.get("protocol_fee_bps"):
-        words.append(f"{policy['protocol_fee_bps']} bps of the bonus to the treasury")
+        words.append(f"{bps(policy['protocol_fee_bps'])} of the liquidation bonus to the treasury")
     pools = policy.get("pools")
     where = "" if pools is None else f" (pools {', '.join(map(str, pools))})"
     return ("; ".join(words) or "no rule on") + where
