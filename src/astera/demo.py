@@ -22,6 +22,7 @@ from rich.table import Table
 from astera.core import RAY, WAD, Protocol
 from astera.core.account import AccountData
 from astera.core.wadray import percent_mul, ray_mul
+from astera.human import tokens
 from astera.lab.isolation import A_DEPOSITORS, FLOW_LIMIT, isolation_report
 from astera.lab.scenario import DAY, LiveScenario, default_strategy, reserve_params
 from astera.lab.seed_picture import LAYOUT_TITLES, MARKETS, LayoutRates, findings, seed_picture
@@ -134,18 +135,17 @@ def section_core_example(console: Console, live: LiveScenario | None = None) -> 
 
 def reserves_table(p: Protocol, title: str) -> Table:
     t = Table(title=title, header_style="bold")
-    for col in ("reserve", "supplied", "borrowed", "available", "utilization", "borrow rate", "supply rate"):
+    for col in ("reserve", "supplied", "borrowed", "available", "util.", "borrow rate", "supply rate"):
         t.add_column(col, justify="right" if col != "reserve" else "left")
     for r in p.core.reserves:
         supplied, borrowed = r.a_total_supply(p.now), r.debt_total_supply(p.now)
         cash = p.core.cash(r)
         util = borrowed * RAY // (cash + borrowed) if borrowed else 0
-        unit = r.unit
         t.add_row(
             r.asset,
-            f"{supplied / unit:,.2f}",
-            f"{borrowed / unit:,.2f}",
-            f"{cash / unit:,.2f}",
+            tokens(supplied, r.decimals),
+            tokens(borrowed, r.decimals),
+            tokens(cash, r.decimals),
             pct_ray(util),
             pct_ray(r.current_variable_borrow_rate),
             pct_ray(r.current_liquidity_rate),

@@ -12,9 +12,9 @@ from astera.core import WAD
 from astera.demo import run_demo, section_keeper, seed_example
 
 
-def render(fn: object) -> str:
+def render(fn: object, width: int = 160) -> str:
     out = io.StringIO()
-    fn(Console(file=out, width=160, color_system=None))  # type: ignore[operator]
+    fn(Console(file=out, width=width, color_system=None))  # type: ignore[operator]
     return out.getvalue()
 
 
@@ -46,6 +46,13 @@ def test_demo_prints_every_section() -> None:
         "same number of shares",
     ):
         assert expected in text, expected
+
+
+def test_no_figure_is_cut_at_80_columns() -> None:
+    """Rich cuts a cell that does not fit to '…': the reserves' amounts and the keeper's HF were."""
+    text = render(run_demo, width=80)
+    assert "…" not in text
+    assert "200,000" in text and "0.97→0.98" in text
 
 
 def test_keeper_section_is_skipped_without_the_keeper(monkeypatch: pytest.MonkeyPatch) -> None:
