@@ -25,7 +25,7 @@ function keySection() {
     return h("section", { "aria-labelledby": "key-h" },
       h("h2", { id: "key-h" }, "Connect with a key"),
       h("p", {}, "Your private key stays in this browser (local storage); transactions are signed here. " +
-        "The key file is the one `astera key` writes, so the CLI and this page can be one account."),
+        "The key file is the one ", h("code", {}, "astera key new"), " writes, so the CLI and this page can be one account."),
       h("form", { onsubmit: (e) => e.preventDefault() },
         h("button", { type: "button", id: "create-key", onclick: async () => { saveKey(await newKey()); location.reload(); } }, "Create a new key"),
         h("label", {}, "Import a key file", h("input", { type: "file", id: "import-key", accept: ".key,.json,application/json", onchange: importFile })),
