@@ -99,6 +99,8 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
     assert address in out and "health factor 1.12" in out
     # 25,000 / (9.5 × 0.8) = $3,289.47...: the highest price at which HF < 1
     assert "$3,289.47" in out and "25,000" in out and "9.5" in out
+    # the debt has accrued (a second or so at ~3 %): what is owed is rounded up, never shown as less
+    assert "25,000.01" in out and "debt $25,001" in out
     # the pool's policy, one bullet a rule
     assert "  liquidations in the Core-Pool:\n  • a liquidation can repay at most half" in out
     raw = ok(home, node, "account", "ann", "--raw")

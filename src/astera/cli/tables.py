@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from astera.core import UINT256_MAX, WAD
-from astera.human import borrow_apy, bps, health_factor, percent_ray, pool_name, price, tokens, usd
+from astera.human import Rounding, borrow_apy, bps, health_factor, percent_ray, pool_name, price, tokens, usd
 
 from .errors import CliError
 
@@ -31,12 +31,12 @@ def _table(title: str, *columns: str) -> Table:
     return t
 
 
-def _amount(units: int | str, decimals: int, raw: bool) -> str:
-    return str(units) if raw else tokens(int(units), decimals)
+def _amount(units: int | str, decimals: int, raw: bool, rounding: Rounding = "down") -> str:
+    return str(units) if raw else tokens(int(units), decimals, rounding=rounding)
 
 
-def _usd(value: int | str, raw: bool) -> str:
-    return str(value) if raw else usd(int(value))
+def _usd(value: int | str, raw: bool, rounding: Rounding = "down") -> str:
+    return str(value) if raw else usd(int(value), rounding)
 
 
 def _hf(wad: str) -> Text:
@@ -83,7 +83,7 @@ def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[Rend
             t.add_row(
                 pos["asset"],
                 _amount(pos["supplied"], dec, raw),
-                _amount(pos["debt"], dec, raw),
+                _amount(pos["debt"], dec, raw, "up"),  # what you owe is never shown as less
                 "yes" if pos["collateral"] else "no",
                 ("" if lp is None else lp if raw else price(int(lp))),
             )
@@ -95,7 +95,7 @@ def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[Rend
             line.append_text(
                 _hf(pv["health_factor"]) if int(pv["health_factor"]) < UINT256_MAX else Text("∞ (no debt)")
             )
-            collateral, debt = _usd(pv["total_collateral_usd"], raw), _usd(pv["total_debt_usd"], raw)
+            collateral, debt = _usd(pv["total_collateral_usd"], raw), _usd(pv["total_debt_usd"], raw, "up")
             line.append(
                 f"  collateral {collateral}  debt {debt}  can borrow {_usd(pv['borrowing_power_usd'], raw)}"
             )
