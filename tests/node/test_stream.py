@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from astera.compose import create_app
+from astera.node import sse
 from astera.node.chain import open_chain
 from astera.node.limits import Limits
 from astera.node.node import Node
@@ -165,6 +166,17 @@ def test_a_long_poll_after_a_shutdown_began_answers_at_once(serve: Any) -> None:
     r = httpx.get(live.url + "/log", params={"after": head, "wait": 20}, timeout=30)
     assert r.status_code == 200 and r.json()["blocks"] == []
     assert time.monotonic() - started < 10
+
+
+def test_a_quiet_stream_is_pinged(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No block for a while: the stream still carries a comment every PING_SECONDS, so no proxy
+    closes it as idle; the client sees no event."""
+    monkeypatch.setattr(sse, "PING_SECONDS", 0.2)
+    live = serve(Limits())
+    with httpx.stream("GET", live.url + "/stream", timeout=10) as r:
+        lines = r.iter_lines()
+        assert next(line for line in lines if line).startswith(": ping")
+        assert next(line for line in lines if line).startswith(": ping")
 
 
 def test_a_bad_last_event_id_is_a_4xx(serve: Any) -> None:

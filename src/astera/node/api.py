@@ -26,9 +26,9 @@ from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     Response,
-    StreamingResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sse_starlette import EventSourceResponse, JSONServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
@@ -358,7 +358,7 @@ def create_app(node: Node) -> FastAPI:
         "/stream",
         tags=["log"],
         summary="Server-Sent Events: one `block` event per new block",
-        response_class=StreamingResponse,
+        response_class=EventSourceResponse,
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "`block` events, then `end`"},
             **refusals("rate_limited"),
@@ -377,7 +377,7 @@ def create_app(node: Node) -> FastAPI:
                 description="Resume after this block height (what an EventSource sends on reconnect).",
             ),
         ] = None,
-    ) -> StreamingResponse:
+    ) -> EventSourceResponse:
         """Blocks after ``since`` (or ``Last-Event-ID``) first, at most ``stream_backlog_blocks`` per
         request (then ``event: end`` with ``resume_after``: reconnect), then each new block."""
         after = int(last_event_id) if last_event_id is not None else since
@@ -388,10 +388,10 @@ def create_app(node: Node) -> FastAPI:
             node.broadcaster.unsubscribe(q)
             release()
 
-        async def body() -> AsyncIterator[str]:
+        async def body() -> AsyncIterator[JSONServerSentEvent]:
             try:
                 limits = node.limits
-                async for chunk in sse.stream(
+                async for event in sse.stream(
                     blocks_after,
                     lambda: node.sequencer.head.height,
                     q,
@@ -399,15 +399,17 @@ def create_app(node: Node) -> FastAPI:
                     limits.stream_backlog_blocks,
                     limits.stream_page_blocks,
                 ):
-                    yield chunk
+                    yield event
             finally:
                 close()
 
-        return StreamingResponse(
+        return EventSourceResponse(
             body(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            background=BackgroundTask(close),  # also when the body never started
+            ping=sse.PING_SECONDS,
+            # A shutdown ends each stream with its own `event: end` (Node.end_streams) before
+            # sse-starlette, which also sees it, would cancel the stream without one.
+            shutdown_grace_period=1.0,
+            background=BackgroundTask(close),  # also when the body never started (HEAD)
         )
 
     # ---- state --------------------------------------------------------------------------------

@@ -6,17 +6,22 @@ stream ends) rather than slowing the sequencer. A client that reconnects with
 read a page at a time as the client takes them (so a client that leaves stops the work),
 at most ``backlog`` of them per request: then the stream ends with ``event: end`` and
 ``{"reason": "backlog", "resume_after": HEIGHT}``, and the client reconnects to go on.
+The frames are sse-starlette's events; its response (``/stream``, :mod:`.api`) writes them and
+a comment every :data:`PING_SECONDS`, so that no proxy closes a quiet stream as idle.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
 
+from sse_starlette import JSONServerSentEvent
+
 QUEUE_SIZE: Final = 1024
-KEEPALIVE_SECONDS: Final = 15.0
+#: Seconds between the pings of a stream (an SSE comment): proxies close a connection that
+#: stays silent for about a minute (nginx's ``proxy_read_timeout`` is 60 s).
+PING_SECONDS: Final = 15.0
 
 
 class Broadcaster:
@@ -60,14 +65,14 @@ class Broadcaster:
             q.put_nowait(None)
 
 
-def frame(message: dict[str, Any]) -> str:
-    """One SSE frame: ``id`` is the block height, so reconnects resume after it."""
-    return f"id: {message['height']}\nevent: block\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
+def frame(message: dict[str, Any]) -> JSONServerSentEvent:
+    """One ``block`` event: ``id`` is the block height, so reconnects resume after it."""
+    return JSONServerSentEvent(message, event="block", id=str(message["height"]))
 
 
-def end(reason: str, **fields: Any) -> str:
-    """The last frame of a stream: the client should reconnect (with ``Last-Event-ID``)."""
-    return f"event: end\ndata: {json.dumps({'reason': reason, **fields}, separators=(',', ':'))}\n\n"
+def end(reason: str, **fields: Any) -> JSONServerSentEvent:
+    """The last event of a stream: the client should reconnect (with ``Last-Event-ID``)."""
+    return JSONServerSentEvent({"reason": reason, **fields}, event="end")
 
 
 async def stream(
@@ -77,7 +82,7 @@ async def stream(
     after: int | None,
     backlog: int,
     page: int,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[JSONServerSentEvent]:
     """Blocks after height ``after`` from the store (``fetch(after, n)``, a page at a time, at most
     ``backlog``), then live blocks from ``q`` (skipping any the backlog already sent).
 
@@ -97,11 +102,7 @@ async def stream(
             yield frame(old)
         sent += len(blocks)
     while True:
-        try:
-            message: dict[str, Any] | None = await asyncio.wait_for(q.get(), KEEPALIVE_SECONDS)
-        except TimeoutError:
-            yield ": keepalive\n\n"
-            continue
+        message = await q.get()
         if message is None:
             yield end("closed")  # node stopping, or this client fell behind: reconnect
             return
