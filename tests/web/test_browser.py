@@ -156,6 +156,12 @@ def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNod
     refused("withdraw", "WETH", "2", "withdraw")
     refused("deposit", "WETH", "50", "wallet")
     assert page.inner_text("#preview .refused .muted").strip() == "(protocol error ERC20InsufficientBalance)"
+    act(page, "deposit", "core", "USDC", "100")
+    sign(page)
+    act(page, "deposit", "0", "was-USDC", "50")  # a tranche: the preview says where it comes from
+    tranche = page.get_by_test_id("preview-tranche")
+    tranche.wait_for()
+    assert "it is taken from your USDC supplied in the Core-Pool" in tranche.inner_text()
     with page.expect_download() as download:  # the exported key file is the CLI's key file
         page.click("#export-key")
     assert Key.load(Path(download.value.path())).address == me

@@ -187,12 +187,23 @@ async function preview(e) {
     say("preview", h("div", { class: "preview" },
       h("p", {}, `After this ${tx.action}: health factor `, h("strong", { "data-testid": "preview-hf", "data-wad": after.health_factor }, fmtHf(after.health_factor)),
         `, borrowing power ${fmtUsd(after.borrowing_power_usd)}.`),
-      res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply rate ${fmtPct(res.liquidity_rate)}, borrow rate ${fmtPct(res.variable_borrow_rate)}.`) : null));
+      res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply rate ${fmtPct(res.liquidity_rate)}, borrow rate ${fmtPct(res.variable_borrow_rate)}.`) : null,
+      trancheWords(tx.action, tx.params.asset, reserveOf(pool, tx.params.asset).tranche_of)));
     previewed = tx;
     byId("sign").disabled = false;
   } catch (err) {
     say("preview", h("div", { class: "preview refused" }, `Refused: ${errorText(err)}`));
   }
+}
+
+/** What moving a Mini-Pool tranche asset (Core-Pool shares, e.g. was-USDC) does to your Core-Pool
+ * position: the tokens you get or pay are the Core-Pool's aTokens, not the underlying. */
+function trancheWords(action, asset, underlying) {
+  if (!underlying) return null;
+  const comes = ["borrow", "withdraw"].includes(action);
+  return h("p", { "data-testid": "preview-tranche" }, `${asset} is a tranche of ${underlying} in the Core-Pool: ` + (comes
+    ? `you receive it as ${underlying} supplied in the Core-Pool (withdraw it there to get ${underlying}).`
+    : `it is taken from your ${underlying} supplied in the Core-Pool (deposit ${underlying} there first).`));
 }
 
 async function signPreviewed() {
