@@ -25,7 +25,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
-    Response,
+    PlainTextResponse,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import EventSourceResponse, JSONServerSentEvent
@@ -42,6 +42,7 @@ from .blocks import events_json
 from .body_limit import BodyLimit
 from .errors import STATUS, NodeError
 from .limits import client_of
+from .metrics import CONTENT_TYPE
 from .node import Node, event_json
 from .sequencer import Receipt
 from .transactions import decode_tx, parse_json
@@ -451,17 +452,13 @@ def create_app(node: Node) -> FastAPI:
     @app.get(
         "/metrics",
         tags=["node"],
-        summary="Prometheus metrics (text format 0.0.4; OpenMetrics when the Accept header asks)",
-        response_class=Response,
-        responses={
-            200: {"content": {"text/plain": {}, "application/openmetrics-text": {}}},
-            **refusals(),
-        },
+        summary="Prometheus metrics (text format 0.0.4)",
+        response_class=PlainTextResponse,
+        responses=refusals(),
     )
-    async def metrics(request: Request) -> Response:
+    async def metrics() -> PlainTextResponse:
         await node.sequencer.settled()  # durable state, but no refusal: a failed node still reports
-        body, content_type = node.metrics.render(request.headers.get("accept"))
-        return Response(body, media_type=content_type)
+        return PlainTextResponse(node.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get(
         "/markets",

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -260,8 +260,12 @@ class Metrics:
         if self.keeper is not None:
             yield from self.keeper.families()
 
-    def render(self, accept: str | None = None) -> tuple[bytes, str]:
-        """The exposition and its content type, in the format the ``Accept`` header asks for
-        (Prometheus text 0.0.4 by default, OpenMetrics on request), as prometheus-client serves."""
-        encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+    def render(self) -> bytes:
+        """The exposition in the Prometheus text format (:data:`CONTENT_TYPE`). Not OpenMetrics,
+        which a scraper may prefer: it refuses a counter below 0, and the keeper's estimated
+        profit is a sum of estimates that a loss can take below 0 (the whole scrape would fail)."""
+        return generate_latest(self.registry)
+
+
+#: The content type of :meth:`Metrics.render`'s answer.
+CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
