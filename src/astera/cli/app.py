@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from astera import __version__
+from astera import __version__, help_screens  # noqa: F401 - no type after a flag in --help
 
 app = typer.Typer(
     name="astera",

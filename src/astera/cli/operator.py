@@ -99,9 +99,12 @@ def admin(
 ) -> None:
     """Admin and pool-admin actions (listing assets and reserves, parameters), signed with --key.
 
-    Values are as in the transaction: amounts as base-unit integers, bps as integers, pools as
-    "core" or an id, strategies as JSON. Example: astera admin set_deposit_cap pool=core
-    asset=USDC cap=10000000 --key astera-data/keys/admin.key
+    Values are as in the transaction: amounts as base-unit integers, bps as
+    integers, pools as "core" or an id, strategies as JSON. For example, a cap of
+    10,000,000 USDC on the Core-Pool's deposits:
+
+    astera admin set_deposit_cap pool=core asset=USDC cap=10000000 \\
+      --key astera-data/keys/admin.key
     """
     if action is None:
         for name, a in sorted(OPERATOR_ACTIONS.items()):

@@ -29,6 +29,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from astera import help_screens  # noqa: F401 - no type after a flag in --help
+
 from .study import Study, StudyError, load_study, parse_study
 
 app = typer.Typer(
@@ -240,7 +242,8 @@ def compare(
 ) -> None:
     """Run the study under the contracts' rules and each \\[compare] policy, side by side.
 
-    All run on identical price paths; the report compares bad debt, LaR, over-liquidation, deficits.
+    All run on identical price paths; the report compares their bad debt,
+    liquidated debt at risk (LaR), over-liquidation and deficits.
     """
     s = _study(study, paths)
     if not s.compare:
