@@ -195,4 +195,9 @@ def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNod
     shocked = p.price("WETH") * 7_000 // 10_000
     assert wad_of(page, "whatif-price-core") == after(lambda q: q.set_price("WETH", shocked))
     assert wad_of(page, "whatif-price-core") < wad_of(page, "hf") and wad_of(page, "hf") > WAD
+
+    # WETH crashes; the keeper takes all the collateral: the banner says what is left to do.
+    role_send(served, "oracle", "set_price", asset="WETH", price=str(400 * 10**8))
+    page.wait_for_selector("#alerts .banner:has-text('no collateral left')", timeout=30_000)
+    assert "nothing more can be liquidated; repay the $" in page.inner_text("#alerts")
     context.close()

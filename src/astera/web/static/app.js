@@ -253,7 +253,11 @@ async function checkHealth(k, block) {
     const b = band(v.health_factor, t);
     const before = lastBand[pool] ?? 0;
     if (b > before) {
-      const words = b === 3 ? "below 1: you can be liquidated" : b === 2 ? `below ${t.danger}` : `below ${t.warn}`;
+      // With no collateral left nothing can be liquidated: what remains is debt to repay.
+      const bare = BigInt(v.total_collateral_usd) === 0n;
+      const words = b < 3 ? `below ${b === 2 ? t.danger : t.warn}` : bare
+        ? `below 1 with no collateral left: nothing more can be liquidated; repay the ${fmtUsd(v.total_debt_usd)} of debt`
+        : "below 1: you can be liquidated";
       banner(b >= 2 ? "" : "warn", `Your health factor in ${inPool(pool)} is ${fmtHf(v.health_factor)}, ${words}.`);
     }
     lastBand[pool] = b;
