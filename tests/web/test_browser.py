@@ -98,6 +98,8 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     screenshot(page, "account-liquidated")
     ready(page, served.url + "/app/liquidations")
     page.wait_for_selector(f"span.addr[title='{me}']")
+    keeper = page.inner_text("main section")  # the keeper's status in words, not JSON
+    assert "running\tyes" in keeper and "{}" not in keeper and "true" not in keeper
 
     # The admin turns on deficit accounting and a treasury fee; WETH crashes and the keeper's
     # next liquidation takes the rest of the collateral: the rest of the debt is written off.

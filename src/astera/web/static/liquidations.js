@@ -19,6 +19,14 @@ export async function decimalsOf() {
   return decimalsIn(await api("/markets"));
 }
 
+/** A keeper status field for people: USD, yes/no, refusals counted by reason ("73: 2") or "none". */
+function keeperValue(key, v) {
+  if (key.endsWith("_usd")) return fmtUsd(v);
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (v && typeof v === "object") return Object.entries(v).map(([reason, n]) => `${reason}: ${n}`).join(", ") || "none";
+  return String(v);
+}
+
 async function render() {
   const [feed, decimals] = await Promise.all([api("/liquidations?limit=100"), decimalsOf()]);
   const k = feed.keeper;
@@ -26,8 +34,7 @@ async function render() {
     h("section", {},
       h("h2", {}, "Keeper"),
       k ? table("The node's liquidation keeper", ["", "Value"],
-        Object.entries(k).map(([key, v]) => [key.replace(/_usd$/, "").replace(/_/g, " "),
-          key.endsWith("_usd") ? fmtUsd(v) : typeof v === "object" ? JSON.stringify(v) : String(v)]))
+        Object.entries(k).map(([key, v]) => [key.replace(/_usd$/, "").replace(/_/g, " "), keeperValue(key, v)]))
         : h("p", {}, "This node runs no keeper.")),
     h("section", {},
       h("h2", {}, "Recent liquidations"),
