@@ -4,6 +4,7 @@ view and the liquidations feed equal what the core computes, and reading them ch
 from __future__ import annotations
 
 import pickle
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from astera.core import WAD, Protocol
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store
+from astera.web.svg import PAD, line_chart
 from astera.wire import sign_tx
 
 E18, E6 = 10**18, 10**6
@@ -238,3 +240,11 @@ def test_value_what_if_includes_a_tranche_paid_in_core_shares(api: TestClient) -
         getattr(p, action)(carol, "was-USDC", shares, pool=0)
         assert shown["health_factor"] == str(p.health_factor(carol, pool=0))
     assert int(repay["health_factor"]) > int(tranche["health_factor"]) > int(mini["now"]["health_factor"])
+
+
+def test_chart_legends_sit_above_the_plot() -> None:
+    """Inside the plot, at its top right, a legend ran through any line near the maximum."""
+    svg = line_chart("t", [0, 1], [("utilization %", [0, 1]), ("borrow APR %", [1, 1])], "s", "%", 1, 1)
+    legend = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" fill="#', svg)
+    assert len(legend) == 2 and all(float(y) < PAD for _, y in legend)
+    assert float(legend[0][0]) < float(legend[1][0])  # side by side

@@ -52,14 +52,13 @@ def line_chart(
         parts.append(
             f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">not enough blocks yet</text>'
         )
+    legend_x = PAD  # the legend is one line above the plot, where no line can run through it
     for i, (name, ys) in enumerate(series):
         color = COLORS[i % len(COLORS)]
         points = " ".join(px(x, y) for x, y in zip(xs, ys, strict=True))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>')
-        legend_y = PAD + 16 * i
-        parts.append(
-            f'<text x="{WIDTH - PAD}" y="{legend_y}" text-anchor="end" fill="{color}">{escape(name)}</text>'
-        )
+        parts.append(f'<text x="{legend_x}" y="{PAD - 16}" fill="{color}">{escape(name)}</text>')
+        legend_x += 6 * len(name) + 20  # ~6 px a character at 12 px, then a gap
     if marker is not None:
         x, y = px(*marker).split(",")
         parts.append(f'<circle cx="{x}" cy="{y}" r="5" fill="#000"><title>now</title></circle>')
