@@ -12,8 +12,10 @@ One :meth:`KeeperEngine.run` is what a keeper does after a price update or a blo
    reserve: the debt nobody can recover by liquidation), otherwise **unprofitable** (collateral
    remains but no size sells for the repayment plus the margin), or **unfinished** when the
    round limit stopped it. In a pool with deficit accounting such debt does not stay on the
-   account: the liquidation that took the last collateral wrote it off, and the run reports
-   it per reserve as **deficits** instead.
+   account: the liquidation that took the last collateral wrote it off, or, where none was
+   left (a collateral bit on over an empty balance), the free write-off the planner plans
+   (:meth:`~astera.keeper.planner.Planner.write_off`) does; the run reports it per reserve
+   as **deficits** instead.
 
 Everything is deterministic: same protocol state, market and configuration, same
 liquidations in the same order (within a pool the order follows the monitor's float estimate

@@ -105,7 +105,7 @@ class InProcessSubmitter:
         return self.protocol.pool(self._lender(pool, pay_asset)).flash_premium if self.flash_loan else 0
 
     def submit(self, plan: LiquidationPlan) -> Outcome:
-        if self.flash_loan:
+        if self.flash_loan and plan.pay_amount:  # a write-off pays nothing: nothing to borrow
             return self._flash_liquidate(plan)
         return self.protocol.atomic(self._liquidate_and_sell, plan)
 
@@ -152,6 +152,7 @@ class InProcessSubmitter:
             plan.collateral,
             plan.debt,
             plan.debt_to_cover,
+            receive_a_token=plan.write_off,
             pool=plan.pool,
             unwrap=plan.unwrap,
             collateral_type=plan.collateral_type,
@@ -162,6 +163,8 @@ class InProcessSubmitter:
                 break
         else:
             raise AssertionError("a liquidation without a LiquidationCall event")
+        if plan.write_off:  # nothing received, nothing to sell
+            return Outcome(call.fields["debt_to_cover"], call.fields["liquidated_collateral"], 0, 0)
         received = p.wallet(plan.receive_asset, me) - before
         # A sale below the cost is refused before the venue moves, and the liquidation rolls back.
         proceeds = self.market.swap(plan.receive_asset, received, plan.pay_asset, min_out=plan.cost)

@@ -168,6 +168,7 @@ class NodeSubmitter:
                 plan.collateral,
                 plan.debt,
                 plan.debt_to_cover,
+                receive_a_token=plan.write_off,
                 pool=plan.pool,
                 unwrap=plan.unwrap,
             )
@@ -177,7 +178,8 @@ class NodeSubmitter:
             call.fields["debt_to_cover"],
             call.fields["liquidated_collateral"],
             received,
-            self.market.quote(plan.receive_asset, received, plan.pay_asset),  # kept, not sold
+            # kept, not sold (a write-off receives nothing)
+            self.market.quote(plan.receive_asset, received, plan.pay_asset) if received else 0,
         )
 
     def _deposit_for_shares(self, plan: LiquidationPlan) -> None:
@@ -239,7 +241,8 @@ def value(protocol: Protocol, asset: str, amount: int) -> int:
 
 def liquidate_params(plan: LiquidationPlan) -> dict[str, Any]:
     """The ``liquidate`` transaction's parameters for ``plan`` (collateral received in the
-    underlying, as the planner sized it; a node's reserves all have the default type)."""
+    underlying, as the planner sized it, but for a write-off, which only the aToken form makes;
+    a node's reserves all have the default type)."""
     return {
         "pool": plan.pool,
         "target": plan.user,
@@ -247,6 +250,7 @@ def liquidate_params(plan: LiquidationPlan) -> dict[str, Any]:
         "debt_asset": plan.debt,
         "debt_to_cover": str(plan.debt_to_cover),
         "unwrap": plan.unwrap,
+        **({"receive_a_token": True} if plan.write_off else {}),
     }
 
 
@@ -398,6 +402,11 @@ class InNodeKeeper:
         p = self.protocol
         for ex in report.liquidations:
             plan = ex.plan
+            if plan.write_off:
+                log.info(
+                    "wrote off the debt of %s in %s: no collateral left", plan.user, pool_name(plan.pool)
+                )
+                continue
             log.info(
                 "liquidated %s in %s: repaid %s, took %s, health factor now %s",
                 plan.user,

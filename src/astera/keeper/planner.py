@@ -14,6 +14,13 @@ The rules, from the liquidation document and the contracts (§4.8, §5.4, §7.11
   is concave), so the profitable sizes form an interval from zero.
 * **Liquidity**: collateral paid out in the underlying needs the reserve's cash (``76``), and a
   tranche paid out unwrapped needs the Core's cash too; sizes beyond either are not planned.
+* **Write-offs**: under deficit accounting, an account whose collateral bit is on over an
+  empty balance (``repayWithATokens`` burnt its last aTokens) and that has no other
+  collateral has its debt written off by an aToken liquidation naming that reserve, which
+  repays nothing and seizes nothing (:mod:`astera.core.liquidation_policy`, rule 1). That
+  costs the liquidator nothing (its collateral bit in that reserve is turned on, over a zero
+  balance, if it held none: it counts for nothing), earns it nothing, and stops the debt from
+  accruing on the books as bad debt: the keeper plans it.
 * **The pool's liquidation policy** (:mod:`astera.core.liquidation_policy`), when it has one:
   the largest request is the policy's (dynamic close factor, target health factor, computed
   by the core's own :func:`~astera.core.liquidation_policy.max_repay`), a size the dust rule
@@ -87,6 +94,8 @@ class LiquidationPlan(NamedTuple):
     health_factor: int
     #: Tranche debt is repaid in Core aToken shares, minted by depositing ``pay_amount`` first.
     mints_shares: bool
+    #: A write-off (:meth:`Planner.write_off`): sent in the aToken form, repays and seizes nothing.
+    write_off: bool = False
 
     @property
     def profit(self) -> int:
@@ -295,6 +304,8 @@ class Planner:
         if hf >= WAD:
             return None
         collateral, debt = position.collateral, position.debt
+        if not collateral:
+            return self.write_off(ref, user, position)
         if len(collateral) > 1:
             collateral = sorted(collateral, key=_collateral_order)
         if len(debt) > 1:
@@ -308,3 +319,30 @@ class Planner:
                     if plan is not None:
                         return plan
         return None
+
+    def write_off(self, ref: PoolRef, user: str, position: Position) -> LiquidationPlan | None:
+        """The free liquidation that writes off the debt of an account with no collateral left,
+        or None where none can (no deficit accounting; no collateral bit over an empty balance)."""
+        pool = position.valuation.pool
+        policy = pool.liquidation_policy
+        if policy is None or not policy.deficit_accounting or not position.debt:
+            return None
+        empty = [
+            r
+            for r in pool.reserves
+            if r.liquidation_threshold
+            and r.active
+            and pool.is_collateral(user, r)
+            and r.a_scaled.get(user, 0) == 0
+        ]
+        if not empty:
+            return None
+        c, d = empty[0].asset, min(position.debt, key=_debt_order)
+        debt_r = d.reserve
+        pay = debt_r.asset if debt_r.tranche_of is None else debt_r.tranche_of.asset
+        hf = position.account.health_factor
+        # Positional, in field order (as in _Pair.size): nothing repaid, seized, received or sold.
+        return LiquidationPlan(
+            ref, user, c, debt_r.asset, empty[0].reserve_type, debt_r.reserve_type, d.amount,
+            0, 0, empty[0].liquidation_bonus, c, 0, False, pay, 0, 0, 0, 0, hf, False, True,
+        )  # fmt: skip

@@ -34,7 +34,7 @@ from typing import Any
 from rich.console import Console
 
 from astera.actions import ACTIONS
-from astera.human import tokens, usd
+from astera.human import pool_name, tokens, usd
 from astera.node.actions import parse_params
 from astera.node.follower import FollowerNode, open_follower
 from astera.node.sequencer import CommittedBlock, Receipt
@@ -101,6 +101,12 @@ class Reporter:
             self.console.print(
                 f"[yellow]refused[/] ({f.reason}): {tokens(f.plan.debt_to_cover, d, f.plan.debt)} of "
                 f"{f.plan.user[:8]}'s debt; re-planned on the next block"
+            )
+        for (pool, reserve), amount in sorted(report.deficits.items(), key=str):
+            written = tokens(amount, reserve_decimals(p, pool, reserve), reserve)
+            self.console.print(  # the last collateral went, or there was none (a free write-off)
+                f"[cyan]written off[/] {written} of debt in {pool_name(pool)}: no collateral left; "
+                "now the reserve's deficit"
             )
         if report.bad_debt:
             self.console.print(

@@ -43,7 +43,8 @@ from the engine's place in the queue on, only when such a pair's verdict changes
 that does not exist yet proves nothing (the pair is asked again once the market has more
 venues). A funding premium moves an index: :meth:`MarketScreen.start` forgets everything, as
 at the start of a run. The liquidator's own row is never screened (its position changes within
-a run).
+a run), nor, in a pool with deficit accounting, an account with no collateral left: the
+planner writes its debt off at no cost, no sale involved.
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ class _PoolScreen:
         mine = index.rows.get(liquidator)
         if mine is not None:
             self.base &= rows != mine
+        policy = index.pool.liquidation_policy
+        if policy is not None and policy.deficit_accounting:
+            self.base &= holds_coll.any(axis=1)  # no collateral: the planner may write it off
         #: The pairs trading each unordered pair of assets (what a sale re-judges).
         self.by_assets: dict[frozenset[str], list[int]] = {}
         for k, (c, d) in enumerate(self.pairs):

@@ -39,8 +39,8 @@ def liquidations_table(protocol: Protocol, executions: list[tuple[str, Execution
             f"{where}{plan.user[:8]}",
             tokens(ex.debt_repaid, debt_decimals, plan.debt),
             tokens(ex.collateral_taken, coll_decimals, plan.collateral),
-            bps(plan.bonus - 10_000),
-            bps(plan.slippage_bps),
+            "-" if plan.write_off else bps(plan.bonus - 10_000),  # a write-off seizes and sells nothing
+            "-" if plan.write_off else bps(plan.slippage_bps),
             f"{health(plan.health_factor)}→{health(ex.health_factor_after)}",
         )
     return table
