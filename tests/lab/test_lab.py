@@ -366,6 +366,12 @@ def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: P
     assert {replay(json.loads(exported.read_text()), with_states=False)["state_hash"]} == hashes
 
 
+def test_report_dollars_are_cut_toward_zero_with_the_sign_in_front() -> None:
+    from astera.lab.report import USD, usd
+
+    assert [usd(v) for v in (-3, 0, 3, -150 * USD // 100, 1_234 * USD)] == ["$0", "$0", "$0", "-$1", "$1,234"]
+
+
 def test_a_policy_reads_in_percent() -> None:
     from astera.lab.report import _policy_words
 

@@ -325,8 +325,11 @@ def distribution_figure(results: ResultDir) -> tuple[str, str]:
 
 
 def usd(value: int) -> str:
-    """Whole dollars for a person (the exact base units are in summary.json)."""
-    return f"${value // USD:,}"
+    """Whole dollars for a person, cut toward zero with the sign in front: ``-$1``, and ``$0``
+    for a few base units either side (floor division made -3 base units '$-1'); the exact
+    base units are in summary.json."""
+    dollars = abs(value) // USD
+    return f"{'-' if value < 0 and dollars else ''}${dollars:,}"
 
 
 def _figures_table(name: str, f: dict[str, Any]) -> str:
