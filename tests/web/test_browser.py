@@ -116,6 +116,10 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     assert "the debt left over is written off" in words and "10% of the liquidation bonus on WETH" in words
     mini = page.get_by_test_id("liquidation-policy-0").inner_text()
     assert "debt left without collateral stays yours" in mini  # Mini-Pool 0 kept the contracts' rules
+    box = page.locator("th", has_text="Liq. threshold").first.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1280  # seen without scrolling on a laptop
+    # its tranche's cash is 0, but a borrow draws on the Core-Pool's credit line
+    assert "+ 1,000,000 USDC credit line" in page.get_by_test_id("available-0-was-USDC").inner_text()
     for name, path in (
         ("markets", "/"),
         ("reserve", "/app/reserve/core/USDC"),

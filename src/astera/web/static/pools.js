@@ -9,6 +9,16 @@ export function age(seconds) {
   return `${Math.floor(seconds / 3600)} h`;
 }
 
+/** What can be borrowed now: the reserve's cash, and for a Mini-Pool tranche the headroom of the
+ * Core-Pool's credit line that a borrow draws on (its cash alone reads 0 while the line is open). */
+function available(pool, r) {
+  const cash = `${formatUnits(r.available_liquidity, r.config.decimals, 4)} ${r.asset}`;
+  const line = (pool.credit_lines || []).find((c) => c.asset === r.tranche_of);
+  if (!line || BigInt(line.available) === 0n) return cash;
+  return h("td", { "data-testid": `available-${pool.pool}-${r.asset}` }, cash, h("br"),
+    h("span", { class: "muted" }, `+ ${formatUnits(line.available, r.config.decimals, 2)} ${line.asset} credit line`));
+}
+
 export function poolSection(m, oracle, pool) {
   const name = poolName(pool.pool);
   let supplied = 0n, borrowed = 0n;
@@ -26,7 +36,7 @@ export function poolSection(m, oracle, pool) {
       feed ? age(m.timestamp - feed.updated_at) : "",
       fmtUsd(value(r.total_supplied, price, dec)),
       fmtUsd(value(r.total_debt, price, dec)),
-      `${formatUnits(r.available_liquidity, dec, 4)} ${r.asset}`,
+      available(pool, r),
       fmtPct(r.utilization),
       supplyApy(r.liquidity_rate),
       borrowApy(r.variable_borrow_rate),
