@@ -518,8 +518,9 @@ def build_sweep_report(out: Path) -> Path:
         ax.set_xticks(range(len(xs)), [parameter_text(keys[0], x) for x in xs])
         ax.set_yticks(range(len(ys)), [parameter_text(keys[1], y) for y in ys])
         ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95")
+        lo, hi = float(np.nanmin(grid)), float(np.nanmax(grid))
         for (yi, xi), v in np.ndenumerate(grid):  # dark text on viridis' light (high) end
-            color = "k" if im.norm(v) > 0.6 else "w"
+            color = "k" if v - lo > 0.6 * (hi - lo) else "w"
             ax.text(xi, yi, dollars(v), ha="center", va="center", color=color, fontsize=10)
         fig.colorbar(im, format=FuncFormatter(dollars))
     else:
