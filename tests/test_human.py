@@ -15,6 +15,7 @@ from astera.human import (
     Explanation,
     borrow_apy,
     dry_run,
+    duration,
     explain,
     health_factor,
     liquidation_price,
@@ -22,6 +23,7 @@ from astera.human import (
     parse_amount_or_max,
     percent_ray,
     price,
+    time_unit,
     tokens,
     usd,
 )
@@ -234,3 +236,15 @@ def test_liquidation_price_is_the_exact_threshold(p: Protocol) -> None:
     assert seen[0] < 10**18 <= seen[1]  # liquidatable at the price given, not one unit above
     assert liquidation_price(p, ALICE, "core", "USDC") is None  # not her collateral
     assert liquidation_price(p, BOB, "core", "WETH") is None  # no position
+
+
+def test_spans_of_time_read_in_the_largest_unit_they_hold_more_than_three_of() -> None:
+    assert [time_unit(s) for s in (59, 181, 7_200, 10_801, 259_201)] == [
+        ("seconds", 1), ("minutes", 60), ("minutes", 60), ("hours", 3_600), ("days", 86_400)
+    ]  # fmt: skip
+    assert [duration(s) for s in (86_400, 600, 90, 30 * 86_400)] == [
+        "24 hours",
+        "10 minutes",
+        "90 seconds",
+        "30 days",
+    ]

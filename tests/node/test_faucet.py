@@ -57,7 +57,9 @@ def test_over_the_limit_the_refusal_says_it_in_whole_tokens(api: TestClient) -> 
     faucet(api, "erin", LIMIT // 4)
     error = faucet(api, "erin", LIMIT).json()["error"]
     assert error["available"] == str(LIMIT * 3 // 4)
-    assert error["message"].endswith("it may ask for 75 WETH more now")
+    assert error["message"].endswith(
+        "the faucet gives an address every 24 hours; it may ask for 75 WETH more now"
+    )
 
 
 def test_a_client_gets_a_number_of_requests_per_window(make_api: Callable[..., TestClient]) -> None:

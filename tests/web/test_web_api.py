@@ -91,6 +91,8 @@ def test_rate_curve_runs_the_reserves_own_strategy(api: TestClient, borrower: st
     assert svg.headers["content-type"].startswith("image/svg+xml") and "<polyline" in svg.text
     hist = api.get("/reserves/core/USDC/history").json()["samples"]
     assert [s["height"] for s in hist][-2:] == [1, 2]  # one sample when the node started, one per block
+    chart = api.get("/reserves/core/USDC/history.svg").text  # time in a unit its span reads in
+    assert re.search(r">(seconds|minutes|hours|days) since the first block shown<", chart)
 
 
 def test_liquidation_prices_shown_are_the_exact_boundary(api: TestClient, borrower: str) -> None:

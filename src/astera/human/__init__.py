@@ -16,6 +16,9 @@ Refusals (:mod:`astera.human.refusals`):
     ``explain(p, sender, action, args, error, run)`` -> :class:`Explanation` (``text``,
     ``code``, ``name``, ``max_amount``, ``message``); ``liquidation_price(p, user, pool,
     asset)``; ``dry_run(p, fn)``; ``max_amount(p, args, run, hi, guess)``.
+
+Spans of time (:mod:`astera.human.durations`):
+    ``time_unit(span)`` -> (name, seconds) an axis reads best in; ``duration(seconds)``.
 """
 
 from .amounts import (
@@ -32,6 +35,7 @@ from .amounts import (
     tokens,
     usd,
 )
+from .durations import duration, time_unit
 from .policy import policy_rules
 from .refusals import Explanation, dry_run, explain, liquidation_price, max_amount, pool_name
 
@@ -42,6 +46,7 @@ __all__ = [
     "borrow_apy",
     "bps",
     "dry_run",
+    "duration",
     "explain",
     "health_factor",
     "liquidation_price",
@@ -53,6 +58,7 @@ __all__ = [
     "pool_name",
     "price",
     "supply_apy",
+    "time_unit",
     "tokens",
     "usd",
 ]

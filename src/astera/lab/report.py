@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from astera.human import bps  # noqa: E402
+from astera.human import bps, time_unit  # noqa: E402
 
 from .book import RESERVE_FIELDS  # noqa: E402
 from .control import CONTROL_DIR  # noqa: E402
@@ -238,10 +238,10 @@ def _usd_axis(axis: Any) -> None:
     axis.set_major_formatter(FuncFormatter(dollars))
 
 
-def _hours_or_days(steps: int, step_seconds: int) -> tuple[float, str]:
-    """Length of one step in the x axis' unit, and its label: days past three days, else hours."""
-    hours = step_seconds / 3600
-    return (hours / 24, "days") if steps * hours > 72 else (hours, "hours")
+def _time_axis(steps: int, step_seconds: int) -> tuple[float, str]:
+    """Length of one step in the x axis' unit, and its label (days past three days, and so on)."""
+    name, size = time_unit(steps * step_seconds)
+    return step_seconds / size, name
 
 
 def _png(fig: Any) -> str:
@@ -263,7 +263,7 @@ def time_series_figures(results: ResultDir, shown: set[str]) -> list[tuple[str, 
     if len(s["step"]) == 0:
         return []
     steps = int(s["step"].max())
-    unit, time_label = _hours_or_days(steps, results.study().step_seconds)
+    unit, time_label = _time_axis(steps, results.study().step_seconds)
     n_paths = len(np.unique(s["path"]))
     figs = []
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")

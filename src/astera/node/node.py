@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from astera.human import tokens
+from astera.human import duration, tokens
 from astera.wire import Key, is_address, sign_tx
 
 from . import genesis as genesis_mod
@@ -192,7 +192,7 @@ class Node:
             raise NodeError(
                 "rate_limited",
                 f"this address received {whole(given)} of the {whole(limit)} the faucet gives an address "
-                f"every {window} s; it may ask for {whole(limit - given)} more now",
+                f"every {duration(window)}; it may ask for {whole(limit - given)} more now",
                 limit=jsonable(limit),
                 available=jsonable(limit - given),
             )

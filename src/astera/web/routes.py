@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from astera.core import RAY, Protocol
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
+from astera.human import time_unit
 from astera.lab.ladder import shock_ladder
 from astera.node.blocks import jsonable
 from astera.node.errors import NodeError
@@ -230,16 +231,20 @@ def create_router(node: Node) -> APIRouter:
         samples = history.series(pool, asset)
         t0 = samples[0]["timestamp"] if samples else 0
         xs = [s["timestamp"] - t0 for s in samples]
+        unit, size = time_unit(xs[-1] if xs else 0)
+        x_label = f"{unit} since the first block shown"
         if series == "price":
             lines = [("price $", [int(s["price"] or 0) for s in samples])]
-            chart = svg.line_chart(f"{asset} oracle price", xs, lines, "seconds", "USD", 10**8, 1)
+            chart = svg.line_chart(f"{asset} oracle price", xs, lines, x_label, "USD", 10**8, size)
         else:
             lines = [
                 ("utilization %", [int(s["utilization"]) for s in samples]),
                 ("borrow APR %", [int(s["borrow_rate"]) for s in samples]),
                 ("supply APR %", [int(s["supply_rate"]) for s in samples]),
             ]
-            chart = svg.line_chart(f"{asset} utilization and rates", xs, lines, "seconds", "%", RAY // 100, 1)
+            chart = svg.line_chart(
+                f"{asset} utilization and rates", xs, lines, x_label, "%", RAY // 100, size
+            )
         return Response(chart, media_type="image/svg+xml")
 
     @router.get("/oracle", tags=["web"], summary="Every asset's oracle price, when it was set, its timeout")
