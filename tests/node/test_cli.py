@@ -66,8 +66,8 @@ def refused(home: Path, node: NodeProcess | str, *args: str) -> str:
 def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Path) -> None:
     address = ok(home, node, "key", "new", "ann").split()[0]
     assert "faucet 10 WETH" in ok(home, node, "faucet", "WETH", "10", "-k", "ann")
-    assert "the faucet gives at most 100 WETH per request" in refused(
-        home, node, "faucet", "WETH", "101", "-k", "ann"
+    assert refused(home, node, "faucet", "WETH", "101", "-k", "ann") == (
+        "error: the faucet gives at most 100 WETH per request\n"
     )
     assert "deposit 10 WETH" in ok(home, node, "deposit", "WETH", "10", "-k", "ann")
     err = refused(home, node, "borrow", "USDC", "100,000", "-k", "ann")
@@ -103,6 +103,8 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
     assert "25,000.01" in out and "debt $25,001" in out
     # the pool's policy, one bullet a rule
     assert "  liquidations in the Core-Pool:\n  • a liquidation can repay at most half" in out
+    assert "liq. price: the oracle price" in out
+    assert "liq. price:" not in ok(home, node, "account", "ben")  # no debt: no liquidation price to explain
     raw = ok(home, node, "account", "ann", "--raw")
     assert str(95 * 10**17) in raw and str(25_000 * 10**6) in raw
     assert '"next_nonce": 3' in ok(home, node, "account", "ann", "--json")

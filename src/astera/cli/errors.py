@@ -57,6 +57,8 @@ def _error_text(e: ApiError, err: dict[str, Any]) -> str:
     if e.code == "unauthorized":
         role = err.get("role")
         return f"refused: {message}; sign with that role's key, e.g. --key astera-data/keys/{role}.key"
+    if e.code in ("faucet_limit", "rate_limited"):  # already plain words, in whole tokens
+        return message
     if e.code == "faucet_disabled":
         if err.get("leader"):
             return f"this node follows {err['leader']} and has no faucet: use --node {err['leader']}"

@@ -104,11 +104,12 @@ def account_tables(s: Session, view: dict[str, Any], raw: bool) -> Iterator[Rend
             yield from _rules(
                 f"liquidations in {pool_name(ref if ref == 'core' else int(ref))}:", pv["liquidation_rules"]
             )
-    yield Text(
-        "liq. price: the oracle price of that collateral at which the account could be liquidated "
-        "(other prices unchanged)",
-        style="dim",
-    )
+    if any(pos.get("liquidation_price") for pv in view["pools"].values() for pos in pv["positions"]):
+        yield Text(
+            "liq. price: the oracle price of that collateral at which the account could be liquidated "
+            "(other prices unchanged)",
+            style="dim",
+        )
 
 
 # ---- markets -----------------------------------------------------------------------------------------------
