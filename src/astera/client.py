@@ -9,6 +9,8 @@ Example::
     me.deposit("WETH", 10 * 10**18)
     me.borrow("USDC", 5_000 * 10**6)
     print(node.account(me.address)["pools"]["core"]["health_factor"])
+    what_if = me.simulate("borrow", pool="core", asset="USDC", amount=str(20_000 * 10**6))
+    print(what_if["results"][0]["ok"], what_if["accounts"][me.address]["pools"]["core"]["health_factor"])
 
 Amounts are ints in the asset's base units (they travel as decimal strings). A refusal
 raises :class:`ApiError` with the node's stable ``code`` (and ``reason``, the
@@ -23,14 +25,15 @@ resubmits the signed body. ``Account(client, key, ttl=None)`` signs without an e
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, NotRequired, TypedDict
 
 import httpx
 
 from astera.actions import parse_params
 from astera.wire import Key, sign_tx
 
-__all__ = ["Account", "ApiError", "Client", "Key"]
+__all__ = ["Account", "ApiError", "Client", "Key", "SimulatedTx", "Simulation", "UnsignedTx"]
 
 Pool = str | int
 #: Seconds a signed transaction stays valid (see the module docstring).
@@ -47,6 +50,45 @@ class ApiError(Exception):
         self.reason: str | None = err.get("reason")
         self.body = body
         super().__init__(f"{status} {self.code}: {err.get('message', body)}")
+
+
+class UnsignedTx(TypedDict):
+    """A transaction body without its signature, as ``POST /simulate`` takes it."""
+
+    sender: str
+    action: str
+    #: As ``POST /txs`` takes them: amounts as decimal strings of base units.
+    params: dict[str, Any]
+    #: Checked when given (the sender's next nonce).
+    nonce: NotRequired[int]
+    #: Checked when given.
+    chain_id: NotRequired[str]
+
+
+class SimulatedTx(TypedDict):
+    """One transaction of a dry run: its events if it would pass (``ok``), else its refusal
+    exactly as ``POST /txs`` would answer it (``error``: ``code``, ``message``, and for a
+    protocol refusal ``reason``, ``name``, ``explanation``, ``max_amount`` where one applies)."""
+
+    sender: str
+    action: str
+    ok: bool
+    events: NotRequired[list[dict[str, Any]]]
+    error: NotRequired[dict[str, Any]]
+
+
+class Simulation(TypedDict):
+    """The node's answer to a dry run (``POST /simulate``); nothing changed on the node."""
+
+    #: The block time the transactions ran at.
+    timestamp: int
+    #: One per transaction, in order.
+    results: list[SimulatedTx]
+    #: Every account the transactions wrote to, and every sender, as ``GET /accounts/{address}``
+    #: would show it after them.
+    accounts: dict[str, dict[str, Any]]
+    #: Every reserve the transactions name, as ``GET /pools/{pool}`` shows it after them.
+    reserves: list[dict[str, Any]]
 
 
 class Client:
@@ -112,6 +154,16 @@ class Client:
         body = {"address": address, "asset": asset, "amount": str(amount)}
         return self._json(self.http.post("/faucet", json=body))  # type: ignore[no-any-return]
 
+    def simulate(self, txs: Sequence[UnsignedTx], timestamp: int | None = None) -> Simulation:
+        """Dry-run unsigned transactions in order on the node's current state, as its next block
+        (at ``timestamp`` if given, not before the head); nothing is logged or changed. A
+        refused transaction is a result with ``ok`` false, not an :class:`ApiError` (that is
+        for a malformed request: ``invalid_tx``, ``wrong_chain``)."""
+        doc: dict[str, Any] = {"txs": [dict(tx) for tx in txs]}
+        if timestamp is not None:
+            doc["timestamp"] = timestamp
+        return self._json(self.http.post("/simulate", json=doc))  # type: ignore[no-any-return]
+
     def account_for(self, key: Key) -> Account:
         return Account(self, key)
 
@@ -120,6 +172,14 @@ def _amount(value: int | str) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError("amounts are ints (base units) or 'max'")
     return str(value)
+
+
+def _unsigned(sender: str, action: str, params: Mapping[str, Any]) -> UnsignedTx:
+    """A transaction body (``None`` parameters omitted), checked against the action table first:
+    a mistake is an :class:`astera.actions.InvalidParams` before anything is signed or sent."""
+    body = {k: v for k, v in params.items() if v is not None}
+    parse_params(action, body)
+    return {"sender": sender, "action": action, "params": body}
 
 
 class Account:
@@ -138,8 +198,7 @@ class Account:
 
         The action and its parameters are checked against the action table first: a mistake is
         an :class:`astera.actions.InvalidParams` before anything is signed or sent."""
-        body = {k: v for k, v in params.items() if v is not None}
-        parse_params(action, body)
+        body = _unsigned(self.address, action, params)["params"]
         if self._nonce is None:
             self._nonce = int(self.client.account(self.address)["next_nonce"])
         expires_at = None if self.ttl is None else int(time.time()) + self.ttl
@@ -155,6 +214,11 @@ class Account:
             raise
         self._nonce += 1
         return receipt
+
+    def simulate(self, action: str, **params: Any) -> Simulation:
+        """What :meth:`send` with these arguments would do now, as the node's dry run answers it
+        (:meth:`Client.simulate`); nothing is signed or sent, the nonce is not used."""
+        return self.client.simulate([_unsigned(self.address, action, params)])
 
     def deposit(self, asset: str, amount: int, pool: Pool = "core", on_behalf_of: str | None = None) -> Any:
         return self.send("deposit", pool=pool, asset=asset, amount=_amount(amount), on_behalf_of=on_behalf_of)

@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from astera.cli import app, tables
+from astera.client import Client
 
 from .node_harness import NodeProcess, free_port, key, make_genesis
 
@@ -235,3 +236,43 @@ def test_tables_fit_80_columns_when_piped(node: NodeProcess, home: Path) -> None
         assert out.returncode == 0, out.stderr
         assert max(len(line) for line in out.stdout.splitlines()) <= 80, out.stdout
         assert whole in out.stdout, out.stdout  # nothing cut to fit
+
+
+def _row(out: str, label: str) -> list[str]:
+    """One row of a what-if table: its cells, the arrow between now and after left out."""
+    line = next(line for line in out.splitlines() if line.strip().startswith(label))
+    return [cell for cell in line[len(label) + 1 :].split() if cell != "→"]
+
+
+def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: Path) -> None:
+    address = ok(home, node, "key", "new", "eve").split()[0]
+    ok(home, node, "faucet", "WETH", "10", "-k", "eve")
+    ok(home, node, "deposit", "WETH", "10", "-k", "eve")
+    fay = ok(home, node, "key", "new", "fay").split()[0]
+    height = Client(node.url).status()["height"]
+
+    out = ok(home, node, "borrow", "USDC", "5000", "-k", "eve", "--what-if")
+    assert out.startswith("what if: borrow 5,000 USDC (a dry run on the node's state; nothing was sent)")
+    assert "you in the Core-Pool" in out
+    # $37,000 of WETH at a threshold of 80 % against $5,000: 5.92; 75 % of it, less the debt
+    assert _row(out, "health factor") == ["∞", "(no", "debt)", "5.92"]
+    assert _row(out, "can borrow") == ["$27,750", "$22,750"]
+    assert _row(out, "USDC debt") == ["0", "5,000"]
+    assert _row(out, "USDC in wallet") == ["0", "5,000"]
+    assert _row(out, "WETH liq. price") == ["none", "$624.99"]  # below 5,000 / (10 × 0.8), HF < 1
+    assert "USDC in the Core-Pool" in out and _row(out, "available")[0] != _row(out, "available")[1]
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+
+    err = refused(home, node, "borrow", "USDC", "100,000", "-k", "eve", "--what-if")
+    assert err.startswith(
+        "error: borrow 100,000 USDC would be refused: borrowing 100,000 USDC needs $133,334 of collateral"
+    ) and err.endswith("; nothing was sent (--what-if)\n")
+
+    out = ok(home, node, "transfer", "WETH", "1", "fay", "-k", "eve", "--what-if")
+    yours, theirs = out.split(f"account {fay[:16]}… in the Core-Pool")
+    assert _row(yours, "WETH supplied") == ["10", "9"] and _row(theirs, "WETH supplied") == ["0", "1"]
+    out = ok(home, node, "set-collateral", "WETH", "off", "-k", "eve", "--what-if")
+    assert _row(out, "WETH as collateral") == ["yes", "no"]
+
+    assert Client(node.url).status()["height"] == height  # nothing was sent
+    assert '"next_nonce": 1' in ok(home, node, "account", address, "--json")

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from astera.actions import InvalidParams
+from astera.client import ApiError, Client
 from astera.compose import create_app
 from astera.node.chain import open_chain
 from astera.node.node import Node
@@ -113,3 +115,33 @@ def test_bad_dry_runs_are_refused_whole(api: TestClient, doc: Any) -> None:
     r = api.post("/simulate", json=doc)
     assert r.status_code == 422 and r.json()["error"]["code"] in ("invalid_tx", "wrong_chain")
     assert observed(api) == before
+
+
+def test_the_client_dry_runs_what_it_would_send(api: TestClient) -> None:
+    """``Client.simulate`` and ``Account.simulate`` answer the node's dry run as it is (typed),
+    refusals included as results; nothing is signed, sent or changed, and the nonce is not used."""
+    client = Client()
+    client.http = api  # the in-process app, through the client's own code
+    alice = client.account_for(key("alice"))
+    before = observed(api)
+    ok = alice.simulate("deposit", pool="core", asset="WETH", amount=str(10 * 10**18))
+    assert ok["timestamp"] == NOW and ok["results"][0]["ok"]
+    assert [e["event"] for e in ok["results"][0]["events"]] == ["Deposit"]
+    assert ok["accounts"][alice.address]["pools"]["core"]["positions"][0]["supplied"] == str(10 * 10**18)
+    assert [(r["pool"], r["asset"]) for r in ok["reserves"]] == [("core", "WETH")]
+    no = alice.simulate("borrow", pool="core", asset="USDC", amount=str(10**12), on_behalf_of=None)
+    assert not no["results"][0]["ok"] and no["results"][0]["error"]["code"] == "refused"
+    assert no["results"][0]["error"]["name"] == "VL_COLLATERAL_BALANCE_IS_0"  # alice has no collateral
+    both = client.simulate(
+        [body("alice", "deposit", pool="core", asset="WETH", amount=str(10 * 10**18)),
+         body("alice", "borrow", pool="core", asset="USDC", amount=str(1_000 * 10**6))],
+        timestamp=NOW + 60,
+    )  # fmt: skip
+    assert [r["ok"] for r in both["results"]] == [True, True] and both["timestamp"] == NOW + 60
+    assert observed(api) == before
+    with pytest.raises(InvalidParams, match="deposit.amount"):
+        alice.simulate("deposit", pool="core", asset="WETH", amount="-1")
+    with pytest.raises(ApiError) as refused:
+        client.simulate([body("alice", "deposit", pool="core", asset="WETH", amount="1")], timestamp=5)
+    assert refused.value.code == "invalid_tx"
+    assert alice.deposit("WETH", 1)["height"] == 1  # its nonce was not used

@@ -43,6 +43,14 @@ KeyName = Annotated[
 ]
 PoolOpt = Annotated[str, typer.Option("--pool", "-p", help='"core" or a Mini-Pool id.')]
 RawOpt = Annotated[bool, typer.Option("--raw", help="Amounts in base units, not whole tokens.")]
+WhatIfOpt = Annotated[
+    bool,
+    typer.Option(
+        "--what-if",
+        help="Send nothing: show what it would do (health factor, borrowing power, positions now → after) "
+        "or why it would be refused.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="The node's JSON (exact base units).")]
 DataOpt = Annotated[Path, typer.Option("--data", help="Data directory (SQLite log, genesis, role keys).")]
 DbOpt = Annotated[

@@ -42,28 +42,30 @@ def no_node(url: str) -> str:
 def api_error_text(e: ApiError) -> str:
     """A node refusal in plain words, saying so when a follower forwarded it from its leader."""
     err = e.body.get("error", {}) if isinstance(e.body, dict) else {}
-    text = _error_text(e, err)
+    text = error_text(e.code, err, str(e))
     leader = err.get("forwarded_to")
     return f"{text} (the answer of the leader {leader}, forwarded by this node)" if leader else text
 
 
-def _error_text(e: ApiError, err: dict[str, Any]) -> str:
-    message = str(err.get("message", e))
-    if e.code == "refused":
+def error_text(code: str, err: dict[str, Any], default: str = "") -> str:
+    """The node's error object (``{"code", "message", ...}``, as ``POST /txs`` and each result
+    of ``POST /simulate`` carry it) in plain words; ``default`` if it has no message."""
+    message = str(err.get("message", default))
+    if code == "refused":
         return f"refused: {message}"
-    if e.code == "bad_nonce":
+    if code == "bad_nonce":
         expected = err.get("expected")
         return f"another transaction from this key went first (expected nonce {expected}): run it again"
-    if e.code == "unauthorized":
+    if code == "unauthorized":
         role = err.get("role")
         return f"refused: {message}; sign with that role's key, e.g. --key astera-data/keys/{role}.key"
-    if e.code in ("faucet_limit", "rate_limited"):  # already plain words, in whole tokens
+    if code in ("faucet_limit", "rate_limited"):  # already plain words, in whole tokens
         return message
-    if e.code == "faucet_disabled":
+    if code == "faucet_disabled":
         if err.get("leader"):
             return f"this node follows {err['leader']} and has no faucet: use --node {err['leader']}"
         return "this node has no faucet (it is not a test network)"
-    return f"{e.code}: {message}"
+    return f"{code}: {message}"
 
 
 def guarded(fn: Callable[P, T]) -> Callable[P, T]:

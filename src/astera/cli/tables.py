@@ -21,6 +21,8 @@ from astera.human import Rounding, borrow_apy, bps, health_factor, percent_ray, 
 from .errors import CliError
 
 if TYPE_CHECKING:
+    from astera.client import Simulation
+
     from .node_client import Session
 
 
@@ -239,3 +241,96 @@ def history_table(
             str(d["liquidator"])[:8] + "…",
         )
     yield lq
+
+
+# ---- what-if (a dry run) -----------------------------------------------------------------------------------
+
+
+def _before_after(title: str) -> Table:
+    t = _table(title, "", "now", "", "after")
+    t.columns[2].style = "dim"
+    return t
+
+
+def _change(t: Table, label: str, now: str | Text, after: str | Text) -> None:
+    t.add_row(label, now, "→", after)
+
+
+def _hf_or_why(pv: dict[str, Any] | None) -> Text:
+    if pv is None or not pv["positions"]:
+        return Text("∞ (no debt)")
+    if "health_factor" not in pv:
+        return Text(f"cannot be valued ({pv.get('error', {}).get('name', 'no price')})", style="red")
+    hf = pv["health_factor"]
+    return _hf(hf) if int(hf) < UINT256_MAX else Text("∞ (no debt)")
+
+
+def _position_rows(t: Table, now: dict[str, Any] | None, after: dict[str, Any] | None, raw: bool) -> None:
+    """Health factor, USD totals and each position of one pool, now and after."""
+    _change(t, "health factor", _hf_or_why(now), _hf_or_why(after))
+    totals: tuple[tuple[str, str, Rounding], ...] = (
+        ("collateral", "total_collateral_usd", "down"),
+        ("debt", "total_debt_usd", "up"),  # what you owe is never shown as less
+        ("can borrow", "borrowing_power_usd", "down"),
+    )
+    for label, field, rounding in totals:
+        values = [_usd(pv.get(field, 0), raw, rounding) if pv else _usd(0, raw) for pv in (now, after)]
+        _change(t, label, *values)
+    positions = [{p["asset"]: p for p in pv["positions"]} if pv else {} for pv in (now, after)]
+    for asset in dict.fromkeys([*positions[1], *positions[0]]):
+        dec = int((positions[1].get(asset) or positions[0][asset])["decimals"])
+        none = {"supplied": "0", "debt": "0", "collateral": False, "liquidation_price": None}
+        pair = [side.get(asset, none) for side in positions]
+        amounts: tuple[tuple[str, Rounding], ...] = (("supplied", "down"), ("debt", "up"))
+        for field, rounding in amounts:
+            if any(int(p[field]) for p in pair):
+                _change(t, f"{asset} {field}", *(_amount(p[field], dec, raw, rounding) for p in pair))
+        if pair[0]["collateral"] != pair[1]["collateral"]:
+            _change(t, f"{asset} as collateral", *("yes" if p["collateral"] else "no" for p in pair))
+        if any(p["liquidation_price"] for p in pair):
+            lps = [p["liquidation_price"] for p in pair]
+            _change(
+                t, f"{asset} liq. price", *("none" if v is None else v if raw else price(int(v)) for v in lps)
+            )
+
+
+def what_if_tables(
+    s: Session,
+    what: str,
+    me: str,
+    pool: str | int,
+    before: dict[str, dict[str, Any]],
+    answer: Simulation,
+    raw: bool,
+) -> Iterator[RenderableType]:
+    """A dry run's answer (``POST /simulate``) beside the accounts as they are now: for each
+    account it touched, its health factor, collateral, debt, borrowing power, positions in the
+    action's pool and wallet; then the new rates of each reserve it names."""
+    ref, name = str(pool), pool_name(pool)
+    yield Text(f"what if: {what} (a dry run on the node's state; nothing was sent)")
+    for address, after in answer["accounts"].items():
+        now = before[address]
+        t = _before_after(f"{'you' if address == me else f'account {address[:16]}…'} in {name}")
+        _position_rows(t, now["pools"].get(ref), after["pools"].get(ref), raw)
+        for asset, units in after["wallet"].items():
+            was = now["wallet"].get(asset, "0")
+            if int(units) != int(was):
+                _change(t, f"{asset} in wallet", *(_amount(v, s.decimals(asset), raw) for v in (was, units)))
+        yield t
+    markets = s.markets()
+    pools = {"core": markets["core"], **{str(mp["pool"]): mp for mp in markets["mini_pools"]}}
+    for r in answer["reserves"]:
+        now_r = next(x for x in pools[str(r["pool"])]["reserves"] if x["asset"] == r["asset"])
+        t = _before_after(f"{r['asset']} in {pool_name(r['pool'])}")
+        for label, field in (("supply APY", "liquidity_rate"), ("utilization", "utilization")):
+            _change(t, label, *(x[field] if raw else percent_ray(int(x[field])) for x in (now_r, r)))
+        apys = [borrow_apy(int(x["variable_borrow_rate"])) for x in (now_r, r)]
+        _change(t, "borrow APY", *(str(v) if raw else percent_ray(v) for v in apys))
+        dec = int(r["config"]["decimals"])
+        _change(t, "available", *(_amount(x["available_liquidity"], dec, raw) for x in (now_r, r)))
+        yield t
+    yield Text(
+        "now: as of the last block; after: the action run as the next block would run it "
+        "(interest accrued to then)",
+        style="dim",
+    )

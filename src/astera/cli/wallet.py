@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .app import DEFAULT_NODE, JsonOpt, KeyName, NodeUrl, PoolOpt, RawOpt, app
-from .errors import CliError, guarded
+from .app import DEFAULT_NODE, JsonOpt, KeyName, NodeUrl, PoolOpt, RawOpt, WhatIfOpt, app
+from .errors import CliError, error_text, guarded
 from .node_client import (
     Session,
     address_of,
@@ -23,7 +23,7 @@ from .node_client import (
     pool_ref,
     print_receipt,
 )
-from .tables import account_tables, history_table, market_tables
+from .tables import account_tables, history_table, market_tables, what_if_tables
 
 PANEL = "Your account"
 #: Lets "-1" reach the amount parser (refused there with its reason) instead of reading as an option.
@@ -73,6 +73,30 @@ def faucet(
         print_receipt(f"faucet {s.fmt(asset, units, 'exact')} to {address[:16]}…", receipt)
 
 
+def _act(
+    s: Session, key: str, what: str, what_if: bool, raw: bool, action: str, **params: Any
+) -> dict[str, Any] | None:
+    """Sign the action with the key and send it, printing what was done (the receipt is
+    returned); or, with ``--what-if``, dry-run it on the node (``POST /simulate``) and print its
+    accounts now and after, or refuse with the node's reason (nothing is sent either way)."""
+    if not what_if:
+        receipt = s.send(key, action, **params)
+        print_receipt(what, receipt)
+        return receipt
+    account = s.account(key)
+    answer = account.simulate(action, **params)
+    result = answer["results"][0]
+    if not result["ok"]:
+        err = result.get("error", {})
+        code = str(err.get("code"))
+        reason = err["message"] if code == "refused" else error_text(code, err)
+        raise CliError(f"{what} would be refused: {reason}; nothing was sent (--what-if)")
+    before = {address: s.client.account(address) for address in answer["accounts"]}
+    for renderable in what_if_tables(s, what, account.address, params["pool"], before, answer, raw):
+        console.print(renderable)
+    return None
+
+
 # ---- pool actions: one registration for the four that take an asset and an amount --------------------
 
 POOL_ACTIONS: dict[str, tuple[str, bool]] = {
@@ -93,11 +117,12 @@ def _register_pool_action(action: str, help_text: str, takes_max: bool) -> None:
         node: NodeUrl = DEFAULT_NODE,
         key: KeyName = "default",
         raw: RawOpt = False,
+        what_if: WhatIfOpt = False,
     ) -> None:
         with Session(node) as s:
             units = s.units(asset, amount, raw, allow_max=takes_max)
-            receipt = s.send(key, action, pool=pool_ref(pool), asset=asset, amount=str(units))
-            print_receipt(f"{action} {s.fmt_amount(asset, units)}", receipt)
+            what = f"{action} {s.fmt_amount(asset, units)}"
+            _act(s, key, what, what_if, raw, action, pool=pool_ref(pool), asset=asset, amount=str(units))
 
     command.__doc__ = help_text
     app.command(name=action, rich_help_panel=PANEL, context_settings=AMOUNTS)(command)
@@ -115,13 +140,23 @@ def set_collateral(
     pool: PoolOpt = "core",
     node: NodeUrl = DEFAULT_NODE,
     key: KeyName = "default",
+    what_if: WhatIfOpt = False,
 ) -> None:
     """Use a supplied asset as collateral, or stop using it."""
     if enabled not in ("on", "off"):
         raise CliError(f"say on or off, not {enabled!r}")
     with Session(node) as s:
-        receipt = s.send(key, "set_collateral", pool=pool_ref(pool), asset=asset, enabled=enabled == "on")
-        print_receipt(f"{asset} collateral {enabled}", receipt)
+        _act(
+            s,
+            key,
+            f"{asset} collateral {enabled}",
+            what_if,
+            False,
+            "set_collateral",
+            pool=pool_ref(pool),
+            asset=asset,
+            enabled=enabled == "on",
+        )
 
 
 @app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
@@ -134,14 +169,24 @@ def transfer(
     node: NodeUrl = DEFAULT_NODE,
     key: KeyName = "default",
     raw: RawOpt = False,
+    what_if: WhatIfOpt = False,
 ) -> None:
     """Transfer supplied tokens (aTokens) to another account."""
     with Session(node) as s:
         units = s.units(asset, amount, raw)
-        receipt = s.send(
-            key, "transfer", pool=pool_ref(pool), asset=asset, to=address_of(to), amount=str(units)
+        what = f"transfer {s.fmt(asset, units, 'exact')} to {address_of(to)[:16]}…"
+        _act(
+            s,
+            key,
+            what,
+            what_if,
+            raw,
+            "transfer",
+            pool=pool_ref(pool),
+            asset=asset,
+            to=address_of(to),
+            amount=str(units),
         )
-        print_receipt(f"transfer {s.fmt(asset, units, 'exact')} to {address_of(to)[:16]}…", receipt)
 
 
 @app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
@@ -156,20 +201,24 @@ def delegate(
     node: NodeUrl = DEFAULT_NODE,
     key: KeyName = "default",
     raw: RawOpt = False,
+    what_if: WhatIfOpt = False,
 ) -> None:
     """Let another account borrow ASSET up to AMOUNT on your collateral (credit delegation)."""
     with Session(node) as s:
         units = s.units(asset, amount, raw, allow_max=True)
-        receipt = s.send(
+        shown = "any amount of " + asset if units == "max" else s.fmt(asset, units, "exact")
+        _act(
+            s,
             key,
+            f"delegate {shown} to {address_of(delegatee)[:16]}…",
+            what_if,
+            raw,
             "approve_delegation",
             pool=pool_ref(pool),
             asset=asset,
             delegatee=address_of(delegatee),
             amount=str(units),
         )
-        shown = "any amount of " + asset if units == "max" else s.fmt(asset, units, "exact")
-        print_receipt(f"delegate {shown} to {address_of(delegatee)[:16]}…", receipt)
 
 
 @app.command(rich_help_panel=PANEL, context_settings=AMOUNTS)
@@ -186,6 +235,7 @@ def liquidate(
     node: NodeUrl = DEFAULT_NODE,
     key: KeyName = "default",
     raw: RawOpt = False,
+    what_if: WhatIfOpt = False,
 ) -> None:
     """Repay part of an unhealthy account's debt and seize its collateral plus the bonus."""
     with Session(node) as s:
@@ -199,15 +249,14 @@ def liquidate(
         }
         if receive_atoken:
             params["receive_a_token"] = True
-        receipt = s.send(key, "liquidate", **params)
-        for ev in receipt["events"]:
+        receipt = _act(s, key, "liquidate", what_if, raw, "liquidate", **params)
+        for ev in receipt["events"] if receipt else []:
             if ev["event"] == "LiquidationCall":
                 d = ev["data"]
                 console.print(
                     f"repaid {s.fmt(debt, d['debt_to_cover'], 'exact')}, seized "
                     f"{s.fmt(collateral, d['liquidated_collateral'], 'exact')}"
                 )
-        print_receipt("liquidate", receipt)
 
 
 # ---- reads -----------------------------------------------------------------------------------------------
