@@ -4,6 +4,7 @@ one line and exit code 1 (never a traceback) for every user error, tables in 80 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def astera(home: Path, node: NodeProcess | str, *args: str) -> tuple[int, str, s
     return result.exit_code, result.stdout, result.stderr
 
 
-def ok(home: Path, node: NodeProcess, *args: str) -> str:
+def ok(home: Path, node: NodeProcess | str, *args: str) -> str:
     code, out, err = astera(home, node, *args)
     assert code == 0, err
     return out
@@ -276,3 +277,30 @@ def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: 
 
     assert Client(node.url).status()["height"] == height  # nothing was sent
     assert '"next_nonce": 1' in ok(home, node, "account", address, "--json")
+
+
+def test_key_list_names_each_local_key_with_its_address(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert "no keys in" in ok(home, "http://unused", "key", "list")
+    created = {name: ok(home, "http://unused", "key", "new", name).split()[0] for name in ("default", "ops")}
+    (home / "keys" / "broken.key").write_text("not a key")
+    (home / "keys" / "notes.txt").write_text("not listed")
+    out = ok(home, "http://unused", "key", "list")
+    assert out.startswith(f"keys in {home / 'keys'}\n")
+    rows = [line.rstrip().split(maxsplit=1) for line in out.splitlines()[1:5]]
+    assert rows == [
+        ["name", "address"],
+        ["broken", "not a usable astera key file (not JSON)"],
+        ["default", created["default"]],
+        ["ops", created["ops"]],
+    ]
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    listed = json.loads(ok(home, "http://unused", "key", "list", "--json"))
+    assert [k.get("address") for k in listed] == [None, created["default"], created["ops"]]
+    assert listed[1]["path"] == str(home / "keys" / "default.key")
+    # a node's role keys, where `astera serve` generated them
+    for role in ("oracle", "admin"):
+        key(role).save(tmp_path / "data" / "keys" / f"{role}.key")
+    out = ok(home, "http://unused", "key", "list", str(tmp_path / "data" / "keys"))
+    assert f"oracle {key('oracle').address}" in out and f"admin  {key('admin').address}" in out
+    assert "is not a directory" in refused(home, "http://unused", "key", "list", str(tmp_path / "none"))

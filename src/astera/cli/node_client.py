@@ -55,13 +55,30 @@ def load_key(name: str) -> Key:
     if not path.exists():
         hint = f"astera key new {name}" if "/" not in name else "astera key new NAME"
         raise CliError(f"no key {path}; create one with `{hint}`")
+    return read_key_file(path)
+
+
+def read_key_file(path: Path) -> Key:
+    """The key in a key file, or a :class:`CliError` saying why the file is not one."""
+    key = _key_in(path)
+    if isinstance(key, str):
+        raise CliError(f"{path} is {key}")
+    return key
+
+
+def _key_in(path: Path) -> Key | str:
+    """The key in a key file, or why the file is not one (``not a usable astera key file (...)``)."""
     if path.is_dir():
-        raise CliError(f"{path} is a directory, not a key file")
+        return "a directory, not a key file"
     try:
         return Key.load(path)
     except (ValueError, KeyError, TypeError) as e:  # not JSON, wrong format, bad hex, wrong key
-        detail = str(e) if not isinstance(e, json.JSONDecodeError) else "not JSON"
-        raise CliError(f"{path} is not a usable astera key file ({detail})") from None
+        return f"not a usable astera key file ({'not JSON' if isinstance(e, json.JSONDecodeError) else e})"
+
+
+def local_keys(directory: Path) -> list[tuple[Path, Key | str]]:
+    """Each ``*.key`` file in ``directory``, by name: its key, or why it is not a usable one."""
+    return [(path, _key_in(path)) for path in sorted(directory.glob("*.key"))]
 
 
 def address_of(who: str) -> str:

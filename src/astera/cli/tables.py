@@ -8,6 +8,7 @@ borrow APY compounds the variable rate every second.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -15,6 +16,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from astera.client import Key
 from astera.core import UINT256_MAX, WAD
 from astera.human import Rounding, borrow_apy, bps, health_factor, percent_ray, pool_name, price, tokens, usd
 
@@ -56,6 +58,23 @@ def _rules(title: str, rules: list[str]) -> Iterator[RenderableType]:
     for rule in rules:
         grid.add_row("  •", rule)
     yield grid
+
+
+# ---- keys --------------------------------------------------------------------------------------------------
+
+
+def key_table(where: Path, keys: list[tuple[Path, Key | str]]) -> Iterator[RenderableType]:
+    """Local keys by name with their addresses, each whole (a long name folds instead); a file
+    that is not a usable key says why."""
+    yield Text(f"keys in {where}")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(overflow="fold")
+    grid.add_column(no_wrap=True)
+    grid.add_row(Text("name", style="bold"), Text("address", style="bold"))
+    for path, key in keys:
+        grid.add_row(path.stem, key.address if isinstance(key, Key) else Text(key, style="red"))
+    yield grid
+    yield Text("sign with one as --key NAME; an address is the key's Ed25519 public key", style="dim")
 
 
 # ---- account -----------------------------------------------------------------------------------------------

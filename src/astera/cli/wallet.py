@@ -7,9 +7,12 @@ Each command signs with ``--key`` and talks to ``--node``; amounts are whole tok
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from astera.client import Key
 
 from .app import DEFAULT_NODE, JsonOpt, KeyName, NodeUrl, PoolOpt, RawOpt, WhatIfOpt, app
 from .errors import CliError, error_text, guarded
@@ -17,13 +20,15 @@ from .node_client import (
     Session,
     address_of,
     console,
+    key_dir,
     key_path,
     load_key,
+    local_keys,
     new_key,
     pool_ref,
     print_receipt,
 )
-from .tables import account_tables, history_table, market_tables, what_if_tables
+from .tables import account_tables, history_table, key_table, market_tables, what_if_tables
 
 PANEL = "Your account"
 #: Lets "-1" reach the amount parser (refused there with its reason) instead of reading as an option.
@@ -40,6 +45,35 @@ def key_new(
 ) -> None:
     """Create a key; prints its address."""
     console.print(f"{new_key(name).address}  ({key_path(name)})", soft_wrap=True)
+
+
+@key_app.command("list")
+@guarded
+def key_list(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Another directory of key files, e.g. astera-data/keys (a node's role keys)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Each key's name, address and file.")] = False,
+) -> None:
+    """List the local keys: name, address (the Ed25519 public key) and where they are stored."""
+    where = key_dir() if directory is None else directory
+    if directory is not None and not directory.is_dir():
+        raise CliError(f"{directory} is not a directory")
+    keys = local_keys(where)
+    if as_json:
+        _print_json(
+            [
+                {"name": path.stem, "path": str(path)}
+                | ({"address": key.address} if isinstance(key, Key) else {"error": key})
+                for path, key in keys
+            ]
+        )
+    elif keys:
+        for renderable in key_table(where, keys):
+            console.print(renderable)
+    else:
+        console.print(f"no keys in {where}; create one with `astera key new [NAME]`", soft_wrap=True)
 
 
 @key_app.command("show")
