@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from astera.core import WAD, Protocol
+from astera.core import WAD, Protocol, ProtocolError
 from astera.wire import Key, sign_tx
 
 from .conftest import Console, ServedNode, copy_key, ready, screenshot
@@ -206,4 +206,86 @@ def test_refusals_and_what_ifs(browser: Any, console: Console, served: ServedNod
     role_send(served, "oracle", "set_price", asset="WETH", price=str(400 * 10**8))
     page.wait_for_selector("#alerts .banner:has-text('no collateral left')", timeout=30_000)
     assert "nothing more can be liquidated; repay the $" in page.inner_text("#alerts")
+    context.close()
+
+
+def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served: ServedNode) -> None:
+    """Max fills the exact most each action takes (the node's dry runs), a whole withdrawal or
+    repayment goes as "max"; positions show their APYs; the reserve page names its rate model."""
+    context, page, me = new_account(browser, console, served)
+    for asset, amount in (("WETH", "10"), ("USDC", "1000")):
+        page.select_option("#faucet-asset", asset)
+        page.fill("#faucet-amount", amount)
+        page.click("#faucet-form button")
+        page.wait_for_selector(f"#faucet-result:has-text('{asset}')")
+
+    def fill_max(action: str, pool: str, asset: str) -> str:
+        page.select_option("#action", action)
+        page.select_option("#pool", pool)
+        page.select_option("#asset", asset)
+        page.fill("#amount", "")
+        page.click("#max-btn")
+        page.wait_for_function("document.querySelector('#amount').value !== ''")
+        page.click("#preview-btn")
+        page.wait_for_selector("#sign:enabled")
+        return str(page.input_value("#amount"))
+
+    assert fill_max("deposit", "core", "WETH") == "10"  # the wallet
+    words = page.get_by_test_id("max-info").inner_text()
+    assert "The most you can deposit now: 10 WETH. Limits: your wallet 10 WETH." in words
+    sign(page)
+    typed = fill_max("borrow", "core", "USDC")
+    words = page.get_by_test_id("max-info").inner_text()
+    whole, _, frac = typed.partition(".")
+    assert f"The most you can borrow now: {int(whole):,}" in words and "your borrowing power" in words
+    assert wad_of(page, "preview-hf") >= WAD  # at the LTV: HF = threshold / LTV, and a warning
+    assert "close to 1" in page.get_by_test_id("preview-warning").inner_text()
+    screenshot(page, "account-max-borrow")
+    sign(page)
+    units = int(whole) * E6 + int(frac.ljust(6, "0"))
+    p = served.protocol_copy()
+    assert p.debt(me, "USDC") >= units  # borrowed exactly what Max typed ...
+    try:  # ... and not one base unit more could have been
+        p.borrow(me, "USDC", 1)
+        raise AssertionError("the borrow max left room to borrow")
+    except ProtocolError as e:
+        assert e.code == "9"
+
+    # The positions show each reserve's APY, the markets page's figures.
+    page.wait_for_selector("#positions td:has-text('27,')")
+    row = page.locator("#positions tr", has_text="USDC").last.inner_text().split("\t")
+    ready(page, served.url + "/")
+    core = page.locator("section", has=page.locator("h2#pool-core"))
+    market = core.locator("tbody tr", has_text="USDC").first.inner_text().split("\t")
+    headers = core.locator("thead th").all_inner_texts()
+    assert row[4] == market[headers.index("Borrow APY")] and row[4].endswith("%")
+    ready(page, served.url + "/app/account")
+
+    # Withdrawing with debt: the most that keeps the health factor at 1 or more.
+    typed = fill_max("withdraw", "core", "WETH")
+    assert 0 < float(typed) < 10 and wad_of(page, "preview-hf") >= WAD
+    # Repaying all: Max reads the whole debt and sends "max" (interest to the block included).
+    fill_max("repay", "core", "USDC")
+    assert "all of it" in page.inner_text("#max-info") and "moves all of it" in page.inner_text("#preview")
+    sign(page)
+    assert served.call(lambda q: q.debt(me, "USDC")) == 0
+    fill_max("withdraw", "core", "WETH")  # no debt left: all of it, as "max"
+    sign(page)
+    assert served.call(lambda q: q.core.reserve(("WETH", True)).a_balance(me, q.now)) == 0
+    txs = served.get(f"/txs?sender={me}&limit=10")["items"]
+    assert [t["params"]["amount"] for t in txs[:2]] == ["max", "max"]
+    # Nothing left to withdraw: Max says so and types nothing.
+    page.select_option("#action", "withdraw")
+    page.click("#max-btn")
+    page.wait_for_selector("#max-info:has-text('You cannot withdraw any WETH in the Core-Pool now.')")
+
+    ready(page, served.url + "/app/reserve/core/USDC")
+    model = page.get_by_test_id("rate-model").inner_text()
+    assert model.startswith("Rate model: a PI (proportional-integral) controller")
+    assert "toward a target of 80 %" in model
+    assert "Model: pi" not in page.inner_text("main")
+    screenshot(page, "reserve-rate-model")
+    ready(page, served.url + "/app/mini-pool/0")
+    tranches = page.locator("table", has_text="Tranche reserves").inner_text()
+    assert "Supply APY" in tranches and "Borrow APY" in tranches
     context.close()

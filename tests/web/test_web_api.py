@@ -191,6 +191,66 @@ def test_preview_is_the_transaction_without_its_effect(api: TestClient, borrower
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_tx"
 
 
+def most(api: TestClient, who: str, action: str, pool: str | int, asset: str) -> dict[str, Any]:
+    r = api.post("/max-amount", json={"sender": who, "action": action, "pool": pool, "asset": asset})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def accepted(api: TestClient, who: str, action: str, pool: str | int, asset: str, amount: int) -> bool:
+    body = {"sender": who, "action": action, "params": {"pool": pool, "asset": asset, "amount": str(amount)}}
+    return api.post("/preview", json=body).json()["refused"] is None
+
+
+def test_max_amounts_are_exact(api: TestClient, borrower: str) -> None:
+    """Each "max" is accepted and one base unit more is refused, at the next block's time; the
+    limits say what bounds it; reading them changes nothing."""
+    before = live(api).state_hash()
+    data = live(api).account(borrower)
+    usdc_unit, usdc_price = 10**6, live(api).price("USDC")
+    for action, asset, bound in (
+        ("borrow", "USDC", "borrowing_power"),
+        ("withdraw", "WETH", "supplied"),
+        ("deposit", "WETH", "wallet"),
+        ("repay", "USDC", "debt"),
+    ):
+        m = most(api, borrower, action, "core", asset)
+        amount = int(m["amount"])
+        assert m["action"] == action and bound in m["limits"]
+        assert accepted(api, borrower, action, "core", asset, amount), action
+        if not m["whole"]:
+            assert not accepted(api, borrower, action, "core", asset, amount + 1), action
+    assert live(api).state_hash() == before
+    borrow = most(api, borrower, "borrow", "core", "USDC")
+    assert int(borrow["limits"]["borrowing_power"]) == data.available_borrows_base * usdc_unit // usdc_price
+    repay = most(api, borrower, "repay", "core", "USDC")
+    # The clock stands still: the next block's debt is today's.
+    assert repay["whole"] and int(repay["amount"]) == live(api).debt(borrower, "USDC")
+    withdraw = most(api, borrower, "withdraw", "core", "WETH")
+    assert not withdraw["whole"] and int(withdraw["amount"]) < 10 * E18  # the debt keeps the rest
+    # Borrowing the max leaves nothing to borrow, and the health factor above 1.
+    send(api, "alice", "borrow", pool="core", asset="USDC", amount=borrow["amount"])
+    assert most(api, borrower, "borrow", "core", "USDC")["amount"] is None
+    assert live(api).health_factor(borrower) >= WAD
+    # A Mini-Pool tranche: its cash is 0; a borrow draws on the Core-Pool's credit line.
+    carol = key("carol").address
+    send(api, "carol", "deposit", pool=0, asset="wstETH", amount=str(10 * E18))
+    settled = live(api).state_hash()
+    tranche = most(api, carol, "borrow", 0, "was-USDC")
+    assert tranche["limits"]["cash"] == "0" and int(tranche["limits"]["credit_line"]) > 0
+    assert accepted(api, carol, "borrow", 0, "was-USDC", int(tranche["amount"]))
+    assert not accepted(api, carol, "borrow", 0, "was-USDC", int(tranche["amount"]) + 1)
+    # A newcomer holds nothing: nothing to size, and no nonce or account left behind.
+    stranger = "ab" * 32
+    assert most(api, stranger, "withdraw", "core", "WETH")["amount"] is None
+    assert most(api, stranger, "borrow", "core", "USDC")["amount"] is None
+    assert stranger not in live(api).users and live(api).state_hash() == settled
+    missing = api.post("/max-amount", json={"sender": carol, "action": "borrow", "pool": 0, "asset": "DOGE"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    bad = api.post("/max-amount", json={"sender": carol, "action": "liquidate", "pool": 0, "asset": "USDC"})
+    assert bad.status_code == 422
+
+
 def test_simulate_reports_the_reserves_named(api: TestClient, borrower: str) -> None:
     body = {
         "sender": borrower,

@@ -15,7 +15,9 @@ Liquidation policies (:mod:`astera.human.policy`):
 Refusals (:mod:`astera.human.refusals`):
     ``explain(p, sender, action, args, error, run)`` -> :class:`Explanation` (``text``,
     ``code``, ``name``, ``max_amount``, ``message``); ``liquidation_price(p, user, pool,
-    asset)``; ``dry_run(p, fn)``; ``max_amount(p, args, run, hi, guess)``.
+    asset)``; ``dry_run(p, fn)``; ``max_amount(p, args, run, hi, guess)``;
+    ``most_accepted(p, sender, action, args, run)`` -> :class:`Most` (the exact most a
+    deposit, withdrawal, borrow or repayment takes now, and what bounds it).
 
 Spans of time (:mod:`astera.human.durations`):
     ``time_unit(span)`` -> (name, seconds) an axis reads best in; ``duration(seconds)``.
@@ -37,11 +39,21 @@ from .amounts import (
 )
 from .durations import duration, time_unit
 from .policy import policy_rules
-from .refusals import Explanation, dry_run, explain, liquidation_price, max_amount, pool_name
+from .refusals import (
+    Explanation,
+    Most,
+    dry_run,
+    explain,
+    liquidation_price,
+    max_amount,
+    most_accepted,
+    pool_name,
+)
 
 __all__ = [
     "AmountError",
     "Explanation",
+    "Most",
     "Rounding",
     "borrow_apy",
     "bps",
@@ -51,6 +63,7 @@ __all__ = [
     "health_factor",
     "liquidation_price",
     "max_amount",
+    "most_accepted",
     "parse_amount",
     "parse_amount_or_max",
     "percent_ray",

@@ -180,6 +180,68 @@ def liquidation_price(p: Protocol, user: str, pool: str | int, asset: str) -> in
         return None
 
 
+# ---- the most an action takes ----------------------------------------------------------------------
+
+#: The pool actions :func:`most_accepted` sizes.
+SIZED_ACTIONS: Final = ("deposit", "withdraw", "borrow", "repay")
+
+
+@dataclass(frozen=True)
+class Most:
+    """The largest ``amount`` (base units) a pool action of ``sender`` takes now, or ``None`` if
+    it takes none. ``whole`` is true where that amount is everything (the whole supplied balance
+    of a withdrawal, the whole debt of a repayment): then sending ``max`` moves it all, interest
+    accrued until the block included, and leaves no dust. ``limits`` names what bounds the
+    action, each as the base units it alone would allow (``borrowing_power``, ``cash``,
+    ``credit_line``, ``supplied``, ``debt``, ``wallet``, ``deposit_cap``), for people to read;
+    ``amount`` is the exact answer (the health factor, delegation or a Mini-Pool's minimum debt
+    may bound it too)."""
+
+    amount: int | None
+    whole: bool
+    limits: dict[str, int]
+
+
+def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], run: Runner) -> Most:
+    """The most ``action`` (one of :data:`SIZED_ACTIONS`) with ``args`` (``pool``, ``asset``)
+    accepts from ``sender`` on ``p`` now: every candidate is a dry run of the real action, so
+    the figure is accepted and one base unit more is not, whatever limits it (borrowing power,
+    the reserve's cash, a credit line, a deposit cap, the health factor, the wallet).
+
+    The search starts from an estimate (the account's averages) and is bounded by what the
+    sender holds or owes where that bounds the action. An unknown pool or reserve raises the
+    protocol's :class:`~astera.core.ProtocolError`; an unknown ``sender`` must be registered."""
+    if action not in SIZED_ACTIONS:
+        raise ValueError(f"{action} is not one of {SIZED_ACTIONS}")
+    pl = p.pool(args["pool"])
+    r = pl.find(args["asset"])
+    c = _Ctx(p, sender, action, args, run, pl, r)
+    now = p.now
+    cash = pl.cash(r)
+    # What pays a deposit or a repayment: the wallet, or for a tranche (Core-Pool shares) the
+    # sender's aTokens in the Core-Pool.
+    held = r.tranche_of.a_balance(sender, now) if r.tranche_of is not None else p.wallet(r.asset, sender)
+    if action == "borrow":
+        power = _borrow_guess(c, sender)
+        limits = {"borrowing_power": power, "cash": cash}
+        if r.tranche_of is not None and isinstance(pl, MiniPool):
+            flow = p.core.current_flow(r.tranche_of.asset, pl)
+            limits["credit_line"] = max(0, p.core.flow_limit(r.tranche_of.asset, pl, flow) - flow)
+        return Most(_search(c, UINT256_MAX - 1, power), False, limits)
+    if action == "deposit":
+        limits = {"wallet": held}
+        if r.deposit_cap:
+            limits["deposit_cap"] = max(0, r.deposit_cap * r.unit - r.a_total_supply(now) - 1)
+        return Most(_search(c, UINT256_MAX - 1, held), False, limits)
+    if action == "withdraw":
+        balance = r.a_balance(sender, now)
+        best = _search(c, balance, min(balance, _removable_guess(c, sender)))
+        return Most(best, best == balance, {"supplied": balance, "cash": cash})
+    debt = r.debt_balance(sender, now)
+    best = _search(c, debt, min(debt, held))
+    return Most(best, best == debt, {"debt": debt, "wallet": held})
+
+
 # ---- explanations ---------------------------------------------------------------------------------
 
 

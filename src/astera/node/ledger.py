@@ -22,6 +22,7 @@ one by default.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -132,8 +133,13 @@ class Ledger:
             with p.transaction():
                 return self._execute(action, sender, args)
         except ProtocolError as e:
-            rerun = partial(self._execute, action, sender)
-            raise refusal(e, explain(p, sender, name, args, e, rerun)) from None
+            raise refusal(e, explain(p, sender, name, args, e, self.runner(sender, name))) from None
+
+    def runner(self, sender: str, name: str) -> Callable[[dict[str, Any]], list[Event]]:
+        """Runs action ``name`` for ``sender`` with given parameters on the protocol, as
+        :meth:`execute` does but without its role check, transaction or explanation: what a
+        search for the most an action takes dry-runs (:mod:`astera.human.refusals`)."""
+        return partial(self._execute, ACTIONS[name], sender)
 
     def _execute(self, action: Action, sender: str, args: dict[str, Any]) -> list[Event]:
         """Run an action on the protocol (inside the caller's transaction), registering the

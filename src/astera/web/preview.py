@@ -1,17 +1,31 @@
-"""Exact previews: what one unsigned transaction would do, from the node's dry run.
+"""Exact previews: what one unsigned transaction would do, and the most an action takes, from
+the node's dry run.
 
-A thin shape over :func:`astera.node.simulate.simulate` (``POST /simulate``: the same checks
-as a signed transaction, run by the core at the next block's time and rolled back) for one
-transaction: the sender's account after it and the reserve it names, or the refusal as
-``POST /txs`` would answer it (in plain words, with the most the action allows).
+:func:`preview` is a thin shape over :func:`astera.node.simulate.simulate` (``POST /simulate``:
+the same checks as a signed transaction, run by the core at the next block's time and rolled
+back) for one transaction: the sender's account after it and the reserve it names, or the
+refusal as ``POST /txs`` would answer it (in plain words, with the most the action allows).
+
+:func:`most` sizes a deposit, withdrawal, borrow or repayment at that same block time: the
+largest amount whose dry run the core accepts (:func:`astera.human.refusals.most_accepted`),
+so a page's "max" is exact in base units and never estimated in floats.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from astera.core import Protocol, ProtocolError
+from astera.core.errors import InputError
+from astera.human.refusals import Most, most_accepted, pool_name
+from astera.node.errors import NodeError
 from astera.node.node import Node
 from astera.node.simulate import simulate
+
+
+def next_block_time(node: Node) -> int:
+    """The timestamp the next block would carry if made now (what ``POST /simulate`` runs at)."""
+    return max(node.sequencer.head.timestamp, int(node.sequencer.clock()))
 
 
 def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -28,3 +42,26 @@ def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dic
         "account": run["accounts"][sender],
         "reserve": run["reserves"][0] if run["reserves"] else None,
     }
+
+
+def most(node: Node, sender: str, action: str, pool: str | int, asset: str) -> tuple[int, Most]:
+    """(block time, the most ``action`` of ``sender`` on ``pool``'s ``asset`` reserve takes at
+    it). Nothing changes; an unknown pool or reserve is ``not_found``."""
+    ledger = node.chain.ledger
+    run = ledger.runner(sender, action)
+    found: list[Most] = []
+
+    def size(p: Protocol) -> list[Any]:
+        if sender not in p.users:
+            p.register_user(sender)  # as a transaction's first step would (rolled back)
+        found.append(most_accepted(p, sender, action, {"pool": pool, "asset": asset}, run))
+        return []
+
+    dry = ledger.protocol.simulate([size], inspect=lambda p, who: None, at=next_block_time(node))
+    (outcome,) = dry.outcomes
+    e = outcome.refusal
+    if isinstance(e, InputError):
+        raise NodeError("not_found", f"{pool_name(pool)} has no {asset} reserve")
+    if isinstance(e, ProtocolError):  # e.g. no current price: nothing can be valued
+        raise NodeError("refused", f"the protocol cannot size a {action} now ({e.name})", reason=e.code)
+    return dry.timestamp, found[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 from string import Template
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,7 +30,7 @@ from . import curves, health, risk, svg
 from .background import Recomputed
 from .feed import liquidation_json
 from .history import HISTORY_SAMPLES, ReserveHistory
-from .preview import preview
+from .preview import most, preview
 
 ADDRESS: Final = r"^[0-9a-f]{64}$"
 POOL: Final = r"^(core|[0-9]{1,5})$"
@@ -90,6 +90,38 @@ class Preview(BaseModel):
     sender: str = Field(pattern=ADDRESS)
     action: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(max_length=16)
+
+
+class MaxAmount(BaseModel):
+    """Who would act, and which action on which reserve, to size at its most."""
+
+    model_config = {"extra": "forbid"}
+    sender: str = Field(pattern=ADDRESS)
+    action: Literal["deposit", "withdraw", "borrow", "repay"]
+    pool: Literal["core"] | Annotated[int, Field(ge=0, le=65535)] = Field(
+        description='"core" or a Mini-Pool id'
+    )
+    asset: str = Field(pattern=SYMBOL)
+
+
+class MaxAmountAnswer(BaseModel):
+    """The most an action takes at the next block's time, exact in base units."""
+
+    action: str
+    pool: Literal["core"] | int
+    asset: str
+    timestamp: int = Field(description="the block time the figures are exact at")
+    amount: str | None = Field(
+        pattern=AMOUNT, description="base units, decimal string; null: the action takes nothing now"
+    )
+    whole: bool = Field(
+        description="the amount is all of the balance (withdraw) or debt (repay): send amount "
+        '"max" to move all of it, interest accrued until the block included'
+    )
+    limits: dict[str, Annotated[str, Field(pattern=AMOUNT)]] = Field(
+        description="what bounds the action, each as the base units it alone allows: borrowing_power, "
+        "cash, credit_line, supplied, debt, wallet, deposit_cap"
+    )
 
 
 def _pool(p: Protocol, ref: str) -> Pool:
@@ -294,6 +326,29 @@ def create_router(node: Node) -> APIRouter:
     async def preview_route(req: Preview) -> dict[str, Any]:
         await node.ready()
         return preview(node, req.sender, req.action, req.params)
+
+    @router.post(
+        "/max-amount",
+        tags=["web"],
+        summary="The most a deposit, withdrawal, borrow or repayment takes now, exact: every candidate "
+        "is a dry run of the real action (nothing changes)",
+        responses={
+            404: {"description": "not_found: no such pool or reserve"},
+            422: {"description": "refused"},
+        },
+    )
+    async def max_amount_route(req: MaxAmount) -> MaxAmountAnswer:
+        await node.ready()
+        at, found = most(node, req.sender, req.action, req.pool, req.asset)
+        return MaxAmountAnswer(
+            action=req.action,
+            pool=req.pool,
+            asset=req.asset,
+            timestamp=at,
+            amount=None if found.amount is None else str(found.amount),
+            whole=found.whole,
+            limits={k: str(v) for k, v in found.limits.items()},
+        )
 
     # ---- liquidations and risk -----------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 // alerts, history, and operator actions for role keys.
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
-  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, decimalsIn, poolName, inPool,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, WAD, decimalsIn, poolName, inPool,
+  supplyApy, borrowApy,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 
@@ -111,11 +112,12 @@ function renderPositions(acct) {
       v.liquidation_rules ? h("details", { "data-testid": `liquidation-rules-${pool}` },
         h("summary", {}, `How a liquidation works in ${inPool(pool)}`),
         h("ul", {}, ...v.liquidation_rules.map((rule) => h("li", {}, rule)))) : null,
-      table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Borrowed", "Collateral", "Liquidation price"],
+      table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Supply APY", "Borrowed", "Borrow APY", "Collateral", "Liquidation price"],
         v.positions.map((p) => {
           const r = reserveOf(pool, p.asset);
           const underlying = r.tranche_of || p.asset;
-          return [p.asset, formatUnits(p.supplied, p.decimals, 6), formatUnits(p.debt, p.decimals, 6),
+          return [p.asset, formatUnits(p.supplied, p.decimals, 6), p.supplied === "0" ? "" : supplyApy(r.liquidity_rate),
+            formatUnits(p.debt, p.decimals, 6), p.debt === "0" ? "" : borrowApy(r.variable_borrow_rate),
             p.supplied === "0" ? "" : h("button", {
               type: "button", class: "secondary", "aria-pressed": String(p.collateral),
               "aria-label": `Use ${p.asset} as collateral in ${poolName(pool)}: ${p.collateral ? "on" : "off"}`,
@@ -132,19 +134,28 @@ function renderPositions(acct) {
 
 const ACTIONS = ["deposit", "withdraw", "borrow", "repay"];
 let previewed = null;
+/** The account as last shown (for "before -> after" in a preview). */
+let shownAccount = null;
+/** The node's answer for the most the form's action takes ({action, pool, asset, amount, whole,
+ * limits}), and the text the Max button typed (while the amount reads it, "max" is meant). */
+let most = null;
+let maxTyped = null;
 
 function actionSection() {
   const poolOptions = pools().map((p) => h("option", { value: String(p.pool) }, poolName(p.pool)));
+  const reset = () => { previewed = null; byId("sign").disabled = true; };
   return h("section", { "aria-labelledby": "act-h" },
     h("h2", { id: "act-h" }, "Deposit, withdraw, borrow, repay"),
-    h("form", { id: "action-form", onsubmit: preview, oninput: () => { previewed = null; byId("sign").disabled = true; } },
+    h("form", { id: "action-form", onsubmit: preview, oninput: reset, onchange: (e) => { if (e.target.tagName === "SELECT") refreshMost(); } },
       h("label", {}, "Action", h("select", { id: "action" }, ACTIONS.map((a) => h("option", { value: a }, a)))),
       h("label", {}, "Pool", h("select", { id: "pool", onchange: fillAssets }, poolOptions)),
       h("label", {}, "Asset", h("select", { id: "asset" })),
       h("label", {}, "Amount (whole tokens)", h("input", { id: "amount", inputmode: "decimal", autocomplete: "off" })),
-      h("label", {}, h("span", {}, "Max (withdraw/repay all)"), h("input", { type: "checkbox", id: "max" })),
+      h("button", { type: "button", id: "max-btn", class: "secondary", onclick: fillMax,
+        title: "The most this action takes now, exact to the base unit" }, "Max"),
       h("button", { type: "submit", id: "preview-btn" }, "Preview"),
       h("button", { type: "button", id: "sign", disabled: true, onclick: signPreviewed }, "Sign and send")),
+    h("p", { id: "max-info", class: "muted", role: "status", "data-testid": "max-info" }),
     h("div", { id: "preview", role: "status", "aria-live": "polite" }));
 }
 
@@ -154,13 +165,81 @@ function fillAssets() {
   byId("asset").replaceChildren(...reserves.map((r) => h("option", { value: r.asset }, r.asset)));
 }
 
+/** What bounds an action, in words: each limit the node named, as whole tokens. */
+const LIMIT_WORDS = {
+  borrowing_power: "your borrowing power", cash: "the reserve's cash", credit_line: "the Core-Pool's credit line",
+  supplied: "your supply", debt: "your debt", wallet: "your wallet", deposit_cap: "room under the deposit cap",
+};
+
+function formReserve() {
+  return { action: byId("action").value, pool: byId("pool").value, asset: byId("asset").value };
+}
+
+/** Ask the node for the most the form's action takes now (exact: its dry runs), and say it. */
+async function refreshMost() {
+  const f = formReserve();
+  if (!most || most.action !== f.action || most.pool !== f.pool || most.asset !== f.asset) {
+    most = null; // another reserve or action: the Max typed before no longer applies
+    maxTyped = null;
+    say("max-info", "");
+  }
+  try {
+    const r = await api("/max-amount", { method: "POST", body: { sender: key.address, action: f.action, pool: poolParam(f.pool), asset: f.asset } });
+    const now = formReserve();
+    if (now.action !== f.action || now.pool !== f.pool || now.asset !== f.asset) return null; // the form moved on
+    most = { ...r, pool: f.pool };
+    say("max-info", mostWords(most));
+    return most;
+  } catch (err) {
+    most = null;
+    say("max-info", h("span", { class: "error" }, `Cannot size this ${f.action} now: ${errorText(err)}`));
+    return null;
+  }
+}
+
+function mostWords(m) {
+  const dec = decimalsOf(m.pool, m.asset);
+  const amt = (v) => `${formatUnits(v, dec)} ${m.asset}`;
+  const limits = Object.entries(m.limits).map(([k, v]) => `${LIMIT_WORDS[k] || k} ${amt(v)}`).join(" · ");
+  const verb = m.action;
+  const head = m.amount === null ? `You cannot ${verb} any ${m.asset} in ${inPool(m.pool)} now.`
+    : m.whole ? `The most you can ${verb} now: all of it, ${amt(m.amount)} with interest to the next block ` +
+        `(Max sends "max": the interest accrued until your transaction's block goes too).`
+      : ["borrow", "withdraw"].includes(m.action)
+        ? `The most you can ${verb} now: ${amt(m.amount)}, exact at the next block (interest moves it a little every second).`
+        : `The most you can ${verb} now: ${amt(m.amount)}.`;
+  return `${head} Limits: ${limits}.`;
+}
+
+/** Fill the amount with the exact most (all decimals, no separators, so it reads back exactly). */
+async function fillMax() {
+  const m = await refreshMost();
+  if (!m) return;
+  if (m.amount === null) {
+    byId("amount").value = "";
+    return;
+  }
+  maxTyped = formatUnits(m.amount, decimalsOf(m.pool, m.asset), undefined, false);
+  byId("amount").value = maxTyped;
+  byId("amount").dispatchEvent(new Event("input", { bubbles: true }));
+}
+
 function formTx() {
-  const action = byId("action").value, pool = byId("pool").value, asset = byId("asset").value;
-  const max = byId("max").checked;
-  if (max && !["withdraw", "repay"].includes(action)) throw new Error(`"max" is for withdraw and repay only`);
-  const amount = max ? "max" : parseUnits(byId("amount").value, decimalsOf(pool, asset), asset);
+  const { action, pool, asset } = formReserve();
+  const text = byId("amount").value;
+  // A withdrawal or repayment of everything goes as "max": the interest that accrues until the
+  // block is withdrawn or repaid too, and no dust is left.
+  const all = most && maxTyped !== null && text === maxTyped && most.whole &&
+    most.action === action && most.pool === pool && most.asset === asset;
+  const amount = all ? "max" : parseUnits(text, decimalsOf(pool, asset), asset);
   if (amount === 0n) throw new Error("the amount must be more than 0");
   return { action, params: { pool: poolParam(pool), asset, amount: amount.toString() } };
+}
+
+/** "1.45 → 1.18": a figure before and after, the after one marked for tests. */
+function beforeAfter(before, after, fmt, testid) {
+  return [before === undefined ? "" : `${fmt(before)} → `,
+    h("strong", { "data-testid": testid, "data-wad": after }, fmt(after))];
 }
 
 async function preview(e) {
@@ -183,17 +262,29 @@ async function preview(e) {
     }
     const pool = String(tx.params.pool);
     const after = r.account.pools[pool];
+    const before = shownAccount && shownAccount.pools[pool] && !shownAccount.pools[pool].error ? shownAccount.pools[pool] : {};
     const res = r.reserve;
+    const what = tx.params.amount === "max" ? `all of it (${most && formatUnits(most.amount, decimalsOf(pool, tx.params.asset))} ${tx.params.asset} now)` : null;
     say("preview", h("div", { class: "preview" },
-      h("p", {}, `After this ${tx.action}: health factor `, h("strong", { "data-testid": "preview-hf", "data-wad": after.health_factor }, fmtHf(after.health_factor)),
-        `, borrowing power ${fmtUsd(after.borrowing_power_usd)}.`),
-      res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply rate ${fmtPct(res.liquidity_rate)}, borrow rate ${fmtPct(res.variable_borrow_rate)}.`) : null,
+      what ? h("p", {}, `This ${tx.action} moves ${what}.`) : null,
+      h("p", {}, `After this ${tx.action}: health factor `, ...beforeAfter(before.health_factor, after.health_factor, fmtHf, "preview-hf"),
+        ", borrowing power ", ...beforeAfter(before.borrowing_power_usd, after.borrowing_power_usd, fmtUsd, "preview-power"), "."),
+      hfWarning(after.health_factor),
+      res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply APY ${supplyApy(res.liquidity_rate)}, borrow APY ${borrowApy(res.variable_borrow_rate)}.`) : null,
       trancheWords(tx.action, tx.params.asset, reserveOf(pool, tx.params.asset).tranche_of)));
     previewed = tx;
     byId("sign").disabled = false;
   } catch (err) {
     say("preview", h("div", { class: "preview refused" }, `Refused: ${errorText(err)}`));
   }
+}
+
+/** A health factor this close to 1 is a liquidation waiting for a small price move or interest. */
+function hfWarning(hf) {
+  const v = BigInt(hf);
+  if (v === MAX_HF || v >= 11n * WAD / 10n) return null;
+  return h("p", { class: "bad", "data-testid": "preview-warning" }, `A health factor of ${fmtHf(hf)} is close to 1: ` +
+    "a small price move or a few days of interest can make this account liquidatable.");
 }
 
 /** What moving a Mini-Pool tranche asset (Core-Pool shares, e.g. was-USDC) does to your Core-Pool
@@ -410,7 +501,9 @@ async function render() {
     built = true;
   }
   if (!key) return;
-  renderPositions(await api(`/accounts/${key.address}`));
+  shownAccount = await api(`/accounts/${key.address}`);
+  renderPositions(shownAccount);
+  await refreshMost(); // what the form's action takes moves with every block
   await renderHistory();
 }
 

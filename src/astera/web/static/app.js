@@ -45,13 +45,15 @@ export function parseUnits(text, decimals, symbol = "") {
   return BigInt(whole || "0") * 10n ** BigInt(decimals) + BigInt((frac + "0".repeat(decimals)).slice(0, decimals) || "0");
 }
 
-/** Base units -> whole tokens, with thousands separators and at most `maxFrac` decimals (cut, not rounded). */
-export function formatUnits(value, decimals, maxFrac = decimals) {
+/** Base units -> whole tokens, with thousands separators (unless `grouped` is false: a figure to
+ * type back, which parseUnits reads) and at most `maxFrac` decimals (cut, not rounded). */
+export function formatUnits(value, decimals, maxFrac = decimals, grouped = true) {
   let v = BigInt(value);
   const neg = v < 0n;
   if (neg) v = -v;
   const unit = 10n ** BigInt(decimals);
-  const whole = (v / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const digits = (v / unit).toString();
+  const whole = grouped ? digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",") : digits;
   let frac = (v % unit).toString().padStart(decimals, "0").slice(0, maxFrac).replace(/0+$/, "");
   const shown = whole + (frac ? "." + frac : "");
   return (neg && shown !== "0" ? "-" : "") + shown;

@@ -1,5 +1,5 @@
 // A Mini-Pool: its credit lines from the Core-Pool, its tranche, its terms, its riskiest borrowers.
-import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtHf, hfClass, short } from "./app.js";
+import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtHf, hfClass, short, supplyApy, borrowApy } from "./app.js";
 import { poolSection } from "./pools.js";
 
 const id = location.pathname.split("/")[3];
@@ -21,8 +21,8 @@ async function render() {
           `${formatUnits(c.available, decimals(c.asset), 2)} ${c.asset}`, c.is_flow_borrowing ? "yes" : "no"]))),
     h("section", {},
       h("h2", {}, "Tranches"),
-      table("Tranche reserves", ["Reserve", "Tranche of", "Supply rate", "Rate floor while it owes the Core"],
-        tranches.map((r, i) => [r.asset, `Core-Pool ${r.tranche_of}`, fmtPct(r.liquidity_rate),
+      table("Tranche reserves", ["Reserve", "Tranche of", "Supply APY", "Borrow APY", "Supply rate floor while it owes the Core"],
+        tranches.map((r, i) => [r.asset, `Core-Pool ${r.tranche_of}`, supplyApy(r.liquidity_rate), borrowApy(r.variable_borrow_rate),
           floors[i].floor ? fmtPct(floors[i].floor) : "none (owes nothing)"]))),
     h("section", {},
       h("h2", {}, "Parameters"),
