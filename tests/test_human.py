@@ -26,6 +26,7 @@ from astera.human import (
     time_unit,
     tokens,
     usd,
+    usd_short,
 )
 from astera.node.genesis import build, default_genesis
 from astera.wire import Key
@@ -97,6 +98,26 @@ def test_formatting_rounds_on_the_safe_side() -> None:
     assert health_factor(999_999_999_999_999_999) == "0.99"
     assert health_factor(UINT256_MAX) == "∞"
     assert percent_ray(4 * 10**25) == "4.00%"
+    assert percent_ray(68 * 10**23, places=3) == "0.680%"
+    assert health_factor(11 * 10**17, places=6) == "1.100000"
+
+
+@pytest.mark.parametrize(
+    ("dollars_e8", "text"),
+    [
+        (0, "$0.00"),
+        (46_404_000_000, "$464.04"),
+        (99_999_999_999_999, "$999,999"),
+        (100_000_000_000_000, "$1.00M"),
+        (123_456_789 * 10**8, "$123M"),
+        (1_239_999 * 10**8, "$1.23M"),  # cut toward zero, never rounded up
+        (456_789 * 10**14, "$456B"),
+        (-1_239_999 * 10**8, "-$1.23M"),
+        (12_345 * 10**20, "$12345T"),
+    ],
+)
+def test_usd_short_fits_eight_characters(dollars_e8: int, text: str) -> None:
+    assert usd_short(dollars_e8) == text
 
 
 def test_borrow_apy_compounds_per_second() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -77,3 +78,29 @@ def test_a_rung_equals_the_keeper_on_a_copy(book: Protocol) -> None:
 def test_bad_arguments_are_refused(book: Protocol, kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         shock_ladder(book, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_cli_prints_a_table_for_people_and_json_for_machines(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from astera.cli import app
+    from astera.human import usd_short
+
+    runner = CliRunner()
+    doc = json.loads(runner.invoke(app, ["lab", "ladder", str(SCENARIO), "--json"]).stdout)
+    assert doc["format"] == "astera-shock-ladder/1"
+    out = runner.invoke(app, ["lab", "ladder", str(SCENARIO)]).stdout  # not a terminal: 80 columns
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    assert "…" not in out.split("\n", 1)[1]  # no figure cut to fit
+    _title, header, _rule, *rows = out.split("WETH (now $2,750.00)")[1].split("\n\n")[0].splitlines()
+    assert header.split() == ["down", "price", "HF<1", "debt", "repaid", "slippage", "bad", "debt", "stuck"]
+    for rung, row in zip(doc["assets"]["WETH"], rows, strict=True):
+        total = rung["total"]
+        assert row.split()[2:] == [
+            str(total["liquidatable_accounts"]),
+            *(usd_short(total[f]) for f in ("liquidatable_debt", "debt_repaid", "slippage")),
+            *(usd_short(total[f]) for f in ("bad_debt", "stuck_debt")),
+        ]
+    missing = runner.invoke(app, ["lab", "ladder", str(tmp_path / "none.json")])
+    assert missing.exit_code == 1 and "no such file" in missing.stderr and missing.exception is not None
+    assert isinstance(missing.exception, SystemExit)

@@ -6,6 +6,7 @@ app. Machines keep exact base units; these functions only sit at the edge.
 Amounts (:mod:`astera.human.amounts`):
     ``parse_amount(text, decimals)`` whole tokens -> base units, exact, or :class:`AmountError`;
     ``parse_amount_or_max``; ``tokens(units, decimals, symbol, rounding)``; ``usd(value)``;
+    ``usd_short(value)`` (``$1.23M``, for narrow tables);
     ``price(value)``; ``health_factor(wad)``; ``bps(value)``; ``percent_ray(value)``;
     ``supply_apy(rate)`` / ``borrow_apy(rate)`` (ray).
 
@@ -36,6 +37,7 @@ from .amounts import (
     supply_apy,
     tokens,
     usd,
+    usd_short,
 )
 from .durations import duration, time_unit
 from .policy import policy_rules
@@ -74,4 +76,5 @@ __all__ = [
     "time_unit",
     "tokens",
     "usd",
+    "usd_short",
 ]

@@ -121,6 +121,24 @@ def usd(value: int, rounding: Rounding = "down") -> str:
     return f"-${text[1:]}" if text.startswith("-") else f"${text}"
 
 
+#: Suffixes :func:`usd_short` scales by, largest first.
+_SCALES: Final = ((10**12, "T"), (10**9, "B"), (10**6, "M"))
+
+
+def usd_short(value: int) -> str:
+    """A USD value (8 decimals) in at most eight characters, for narrow tables: :func:`usd`
+    below $1M (``$94,597``), above it three significant digits and M, B or T, cut toward
+    zero (``$1.23M``, ``$456B``)."""
+    d = _decimal(value, USD_DECIMALS)
+    for scale, suffix in _SCALES:
+        if d.copy_abs() >= scale:
+            scaled = d.scaleb(-len(str(scale)) + 1)
+            places = max(0, 2 - scaled.copy_abs().adjusted())
+            text = f"{scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):f}{suffix}"
+            return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+    return usd(value)
+
+
 def price(value: int) -> str:
     """An oracle price (USD, 8 decimals): cents from $1 (``$3,700.00``), every digit below."""
     d = _decimal(value, USD_DECIMALS)
@@ -130,12 +148,12 @@ def price(value: int) -> str:
     return "$" + (text + "0" if len(text) == 3 else text)
 
 
-def health_factor(wad: int) -> str:
-    """A health factor (wad) to two decimals, rounded down (so below 1 never reads as 1.00);
-    ``∞`` without debt."""
+def health_factor(wad: int, places: int = 2) -> str:
+    """A health factor (wad) to two decimals (or ``places``), rounded down (so below 1 never
+    reads as 1.00); ``∞`` without debt."""
     if wad >= UINT256_MAX:
         return "∞"
-    return f"{_decimal(wad, 18).quantize(Decimal('0.01'), rounding=ROUND_DOWN):,f}"
+    return f"{_decimal(wad, 18).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):,f}"
 
 
 def bps(value: int) -> str:
@@ -143,10 +161,11 @@ def bps(value: int) -> str:
     return _show(_decimal(value, 2), 2, "exact") + "%"
 
 
-def percent_ray(value: int) -> str:
-    """A ray fraction (rate per year, utilization) as a percentage with two decimals."""
+def percent_ray(value: int, places: int = 2) -> str:
+    """A ray fraction (rate per year, utilization) as a percentage with two decimals (or
+    ``places``)."""
     d = _decimal(value, 25)
-    return f"{d.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,f}%"
+    return f"{d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,f}%"
 
 
 def supply_apy(liquidity_rate: int) -> int:

@@ -11,6 +11,7 @@ import itertools
 import json
 import sys
 import webbrowser
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,6 +29,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from astera import help_screens  # noqa: F401 - no type after a flag in --help
 
@@ -326,23 +328,79 @@ def ladder(
         Path, typer.Argument(help="A scenario document: the ladder runs on its final state.")
     ],
     depth_usd: Annotated[int, typer.Option(help="USD depth per side of each model AMM pool.")] = 10_000_000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The whole ladder (astera-shock-ladder/1: per pool and reserve).")
+    ] = False,
 ) -> None:
-    """Print the shock ladder (each collateral asset down 0-90 %) of a scenario's final state as JSON."""
+    """The shock ladder of a scenario's final state: each collateral asset down 0-90 %, the debt
+    that becomes liquidatable, what the keeper repays, its slippage and the bad debt left."""
+    from astera.cli.errors import CliError, load_json_file, scenario_errors  # noqa: PLC0415
     from astera.core import ProtocolError  # noqa: PLC0415
-    from astera.scenario import build, load_json, run_action  # noqa: PLC0415
+    from astera.scenario import build, run_action  # noqa: PLC0415
 
     from .ladder import shock_ladder  # noqa: PLC0415
 
-    doc = load_json(scenario)
-    p, _ = build(doc)
-    for action in doc["actions"]:
-        try:
-            with p.transaction():
-                run_action(p, action)
-        except ProtocolError:  # a refused action leaves the state as it was
-            continue
-    json.dump(shock_ladder(p, depth_usd=depth_usd * 10**8), sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    try:
+        doc = load_json_file(scenario)
+        with scenario_errors(scenario):
+            p, _ = build(doc)
+            for action in doc["actions"]:
+                try:
+                    with p.transaction():
+                        run_action(p, action)
+                except ProtocolError:  # a refused action leaves the state as it was
+                    continue
+    except CliError as e:
+        err.print(f"[red]error:[/] {e}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
+    result = shock_ladder(p, depth_usd=depth_usd * 10**8)
+    if as_json:
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    console = Console(highlight=False)
+    for renderable in _ladder_tables(result):
+        console.print(renderable)
+
+
+def _ladder_tables(ladder: dict[str, Any]) -> Iterator[RenderableType]:
+    """The ladder for people: one table per collateral asset, totals over every pool, 80
+    columns wide (``--json`` has each pool and reserve, exact)."""
+    from astera.human import bps, price, usd, usd_short  # noqa: PLC0415
+
+    market = ladder["market"]
+    yield Text(
+        f"Shock ladder at block time {ladder['timestamp']} (state {ladder['state_hash'][:16]}…): each "
+        "collateral asset's oracle price cut, every other price unchanged; the keeper liquidates into a "
+        f"constant-product market of {usd(market['depth_usd'])} a side ({bps(market['fee_bps'])} fee)."
+    )
+    for asset, rungs in ladder["assets"].items():
+        now = next((r["price"] for r in rungs if r["shock_bps"] == 0), None)
+        t = Table(
+            "down", "price", "HF<1", "debt", "repaid", "slippage", "bad debt", "stuck",
+            title=asset if now is None else f"{asset} (now {price(now)})",
+            title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True,
+        )  # fmt: skip
+        for column in t.columns:
+            column.justify, column.no_wrap = "right", True
+        yield Text("")
+        for rung in rungs:
+            total = rung["total"]
+            t.add_row(
+                bps(rung["shock_bps"]),
+                price(rung["price"]),
+                f"{total['liquidatable_accounts']:,}",
+                *(usd_short(total[f]) for f in ("liquidatable_debt", "debt_repaid", "slippage")),
+                *(usd_short(total[f]) for f in ("bad_debt", "stuck_debt")),
+            )
+        yield t
+    yield Text(
+        "HF<1, debt: the accounts liquidatable right after the cut, and their whole debt; repaid: by the "
+        "keeper; slippage: what its sales fetched below the oracle price; bad debt: debt left with no "
+        "collateral; stuck: debt below HF 1 whose collateral the keeper could not sell at a profit. "
+        "USD at the shocked prices.",
+        style="dim",
+    )
 
 
 @app.command()
