@@ -10,7 +10,8 @@ Sections, in order (each a function taking a Rich console, so they can be shown 
 5. isolation: a Mini-Pool's collateral crashes, and who carries the loss;
 6. the keeper liquidating after a crash (when :mod:`astera.keeper.demo` is installed).
 
-Every number is read from :mod:`astera.core` (integers); floats appear only when printing.
+Every number is read from :mod:`astera.core` (integers) and printed exactly through
+:mod:`astera.human` (whole tokens, dollars, percentages): no float anywhere.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rich.table import Table
 from astera.core import RAY, WAD, Protocol
 from astera.core.account import AccountData
 from astera.core.wadray import percent_mul, ray_mul
-from astera.human import tokens
+from astera.human import bps, health_factor, percent_ray, price, tokens, usd
 from astera.lab.isolation import A_DEPOSITORS, FLOW_LIMIT, isolation_report
 from astera.lab.scenario import DAY, LiveScenario, default_strategy, reserve_params
 from astera.lab.seed_picture import LAYOUT_TITLES, MARKETS, LayoutRates, findings, seed_picture
@@ -32,27 +33,17 @@ USDC = 10**6
 ETH = 10**18
 
 
-# ---- formatting (display only) -------------------------------------------------------------------
-
-
-def usd(base: int) -> str:
-    return f"${base / USD:,.2f}"
-
-
-def pct_ray(rate: int) -> str:
-    return f"{rate * 100 / RAY:.3f}%"
-
-
-def pct_bps(bps: int) -> str:
-    return f"{bps / 100:.2f}%"
-
-
-def hf_text(hf: int) -> str:
-    return "∞ (no debt)" if hf > 10**30 else f"{hf / WAD:.6f}"
+# ---- formatting: exact integers in, whole tokens and plain figures out (astera.human) --------------
 
 
 def usdc_text(amount: int) -> str:
-    return f"{amount / USDC:,.2f} USDC"
+    """USDC base units as whole tokens (six significant digits, at least cents, rounded down)."""
+    return tokens(amount, 6, "USDC")
+
+
+def rate(value_ray: int) -> str:
+    """A rate or a utilization (ray) as a percentage to a thousandth of a percent."""
+    return percent_ray(value_ray, places=3)
 
 
 # ---- 1-3: the seed's Core-Pool example ------------------------------------------------------------
@@ -95,12 +86,14 @@ def account_table(title: str, data: AccountData) -> Table:
     t.add_column("how it is computed")
     ltv_now = data.total_debt_base * 10_000 // data.total_collateral_base if data.total_collateral_base else 0
     t.add_row("collateral", usd(data.total_collateral_base), "40 ETH × $2,750 (oracle price, 8 decimals)")
-    t.add_row("debt", usd(data.total_debt_base), "80,000 USDC × $1, rounded up")
-    t.add_row("LTV (debt / collateral)", pct_bps(ltv_now), 'the seed\'s "LTV ~72%"')
-    t.add_row("max LTV", pct_bps(data.ltv), "ETH reserve's LTV: the borrowing limit")
-    t.add_row("liquidation threshold", pct_bps(data.current_liquidation_threshold), "ETH reserve's threshold")
+    t.add_row("debt", usd(data.total_debt_base, "up"), "80,000 USDC × $1, rounded up")
+    t.add_row("LTV (debt / collateral)", bps(ltv_now), 'the seed\'s "LTV ~72%"')
+    t.add_row("max LTV", bps(data.ltv), "ETH reserve's LTV: the borrowing limit")
+    t.add_row("liquidation threshold", bps(data.current_liquidation_threshold), "ETH reserve's threshold")
     t.add_row(
-        "health factor", hf_text(data.health_factor), "collateral × threshold / debt = 110,000 × 0.8 / 80,000"
+        "health factor",
+        health_factor(data.health_factor, places=6),
+        "collateral × threshold / debt = 110,000 × 0.8 / 80,000",
     )
     t.add_row("borrowing power left", usd(data.available_borrows_base), "collateral × max LTV − debt")
     return t
@@ -117,11 +110,11 @@ def section_core_example(console: Console, live: LiveScenario | None = None) -> 
     for r in p.core.reserves:
         cfg.add_row(
             r.asset,
-            usd(p.core.price(r)),
-            pct_bps(r.ltv),
-            pct_bps(r.liquidation_threshold),
-            pct_bps(r.liquidation_bonus - 10_000),
-            pct_bps(r.reserve_factor),
+            price(p.core.price(r)),
+            bps(r.ltv),
+            bps(r.liquidation_threshold),
+            bps(r.liquidation_bonus - 10_000),
+            bps(r.reserve_factor),
         )
     console.print(cfg)
     data = p.account("bob")
@@ -146,9 +139,9 @@ def reserves_table(p: Protocol, title: str) -> Table:
             tokens(supplied, r.decimals),
             tokens(borrowed, r.decimals),
             tokens(cash, r.decimals),
-            pct_ray(util),
-            pct_ray(r.current_variable_borrow_rate),
-            pct_ray(r.current_liquidity_rate),
+            rate(util),
+            rate(r.current_variable_borrow_rate),
+            rate(r.current_liquidity_rate),
         )
     return t
 
@@ -174,6 +167,7 @@ def section_accrual(console: Console, live: LiveScenario | None = None) -> None:
     t = Table(title="Nobody acts; the indexes roll forward (views at each date)", header_style="bold")
     for col in ("day", "bob's debt", "alice's deposit", "treasury's cut", "bob's health factor"):
         t.add_column(col, justify="right")
+    t.caption = "USDC to the last base unit (0.000001), as the core holds it"
     elapsed = 0
     for day in (0, 30, 90, 180, 365):
         p.advance((day - elapsed) * DAY)
@@ -182,10 +176,15 @@ def section_accrual(console: Console, live: LiveScenario | None = None) -> None:
         accrued = usdc.debt_total_supply(p.now) - ray_mul(usdc.d_scaled_total, usdc.variable_borrow_index)
         t.add_row(
             str(day),
-            usdc_text(usdc.debt_balance("bob", p.now)),
-            usdc_text(usdc.a_balance("alice", p.now)),
-            usdc_text(percent_mul(accrued, usdc.reserve_factor)),
-            hf_text(p.health_factor("bob")),
+            *(
+                tokens(units, 6, rounding="exact")
+                for units in (
+                    usdc.debt_balance("bob", p.now),
+                    usdc.a_balance("alice", p.now),
+                    percent_mul(accrued, usdc.reserve_factor),
+                )
+            ),
+            health_factor(p.health_factor("bob"), places=6),
         )
     console.print(t)
     console.print(
@@ -208,14 +207,14 @@ def seed_picture_table(picture: dict[str, LayoutRates]) -> Table:
     layouts = list(picture.values())
     for i, name in enumerate(MARKETS):
         ms = [lay.markets[i] for lay in layouts]
-        t.add_row(name, "utilization", *(pct_ray(m.utilization) for m in ms))
-        t.add_row("", "borrow rate", *(pct_ray(m.borrow_rate) for m in ms))
-        t.add_row("", "supply rate", *(pct_ray(m.supply_rate) for m in ms), end_section=True)
+        t.add_row(name, "utilization", *(rate(m.utilization) for m in ms))
+        t.add_row("", "borrow rate", *(rate(m.borrow_rate) for m in ms))
+        t.add_row("", "supply rate", *(rate(m.supply_rate) for m in ms), end_section=True)
     t.add_row(
-        "all", "depositors earn", *(f"{lay.depositor_income * 100 / lay.deposited:.3f}%" for lay in layouts)
+        "all", "depositors earn", *(rate(lay.depositor_income * RAY // lay.deposited) for lay in layouts)
     )
-    t.add_row("", "borrowers pay", *(f"{lay.borrower_cost * 100 / lay.borrowed:.3f}%" for lay in layouts))
-    t.add_row("", "protocol keeps", *(f"{lay.protocol_take / ETH:,.0f} ETH/yr" for lay in layouts))
+    t.add_row("", "borrowers pay", *(rate(lay.borrower_cost * RAY // lay.borrowed) for lay in layouts))
+    t.add_row("", "kept (ETH/yr)", *(tokens(lay.protocol_take, 18) for lay in layouts))
     return t
 
 
@@ -264,7 +263,7 @@ def section_isolation(console: Console) -> None:
         ("accrual gap", loss.accrual_gap, "debt compounds, deposits accrue linearly"),
     ]
     for who, amount, why in rows:
-        t.add_row(who, f"{amount / USDC:,.2f}", why)
+        t.add_row(who, tokens(amount, 6), why)
     console.print(t)
     shares = ", ".join(f"{u} {usdc_text(v)}" for u, v in loss.core_supplier_shares.items())
     console.print(

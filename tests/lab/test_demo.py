@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from astera.core import WAD
-from astera.demo import run_demo, section_keeper, seed_example
+from astera.demo import run_demo, section_accrual, section_keeper, seed_example
 
 
 def render(fn: object, width: int = 160) -> str:
@@ -31,14 +31,15 @@ def test_seed_example_is_exactly_the_documents_numbers() -> None:
 def test_demo_prints_every_section() -> None:
     text = render(run_demo)
     for expected in (
-        "$110,000.00",
-        "$80,000.00",
+        "$110,000",
+        "$80,000",
         "1.100000",
         "exactly 1.1",
-        "$2,500.00",  # borrowing power left
+        "$2,500",  # borrowing power left
+        "$2,750.00",  # WETH's oracle price
         "40.000%",  # USDC utilization
         "0.680%",  # USDC supply rate
-        "81,616.00 USDC",  # bob's debt after a year at 2%
+        "81,615.999999",  # bob's debt after a year at 2%, to the base unit
         "The seed's picture",
         "Core-Pool + flow",
         "does not hold",
@@ -46,6 +47,14 @@ def test_demo_prints_every_section() -> None:
         "same number of shares",
     ):
         assert expected in text, expected
+
+
+def test_figures_are_exact_integers_formatted_not_floats() -> None:
+    """The demo formatted dollars and USDC through floats: bob's debt after a year, 81,615.999999
+    USDC in the core, printed as 81,616.00; the accrual table now shows what the core holds."""
+    text = render(section_accrual)
+    assert "81,615.999999" in text and "81,616.00" not in text
+    assert "80,131.614937" in text and "19.742241" in text  # day 30: debt, treasury's cut
 
 
 def test_no_figure_is_cut_at_80_columns() -> None:
