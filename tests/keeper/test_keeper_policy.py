@@ -1,13 +1,17 @@
 """The keeper under a pool's liquidation policy (issue 15): it sizes what the policy allows
 (dynamic close factor, target health factor), never plans a size the dust rule refuses,
-sells only the liquidator's share of a fee-bearing seizure, and reports deficits."""
+sells only the liquidator's share of a fee-bearing seizure (and does not count on the fee's
+rounding), and reports deficits."""
 
 from __future__ import annotations
 
-from keeper_helpers import USD, USDC, WETH, act, deploy, engine
+from keeper_helpers import USD, USDC, WBTC, WETH, act, deploy, engine
 
 from astera.core import WAD, LiquidationPolicy, Protocol
 from astera.core.liquidation_policy import max_repay
+from astera.keeper import InProcessSubmitter, KeeperEngine, Market, Token
+from astera.keeper.engine import oracle_prices
+from astera.keeper.scenario import fund
 from astera.keeper.valuation import Valuation
 
 ADMIN = "admin"
@@ -70,6 +74,35 @@ def test_the_protocol_fee_is_not_sold() -> None:
     plan = engine(p).run().liquidations[0].plan
     fee = p.supplied("treasury", "WETH") - treasury
     assert fee > 0 and plan.receive_amount == plan.collateral_seized - fee
+
+
+def test_the_fee_rounding_away_on_dust_is_not_profit() -> None:
+    """Under a 10 % protocol fee the liquidator keeps 90 % of WBTC's 6 % bonus, but the core
+    rounds the fee half up, so on under ~80 satoshis it is 0 and the whole bonus is the
+    liquidator's. A venue 4 % below the oracle (moved by earlier sales) pays for one
+    liquidation at the liquidator's share and then for none but such dust: the keeper stops
+    there, as without the fee, instead of repaying cents until ``max_rounds`` (it made 32
+    liquidations, 31 of them repaying 0.04 USDC). Once arbitrage has brought the venue back
+    to the oracle price, the next run restores the account above 1, in as many liquidations
+    in all as without the fee."""
+    liquidations = {}
+    for fee_bps in (0, 1_000):
+        p = deploy(act("deposit", "carol", "WBTC", 2 * WBTC), act("borrow", "carol", "USDC", 80_000 * USDC))
+        if fee_bps:
+            p.set_liquidation_protocol_fee(ADMIN, "core", "WBTC", fee_bps)
+        p.set_price("WBTC", 52_000 * USD)  # HF 0.975
+        fund(p, "keeper", 10_000_000 * USD)
+        moved = {"USDC": USD, "WBTC": 52_000 * USD * 96 // 100}
+        market = Market.constant_product([Token("WBTC", 8), Token("USDC", 6)], moved, 1_000_000 * USD)
+        keeper = KeeperEngine(p, market, InProcessSubmitter(p, "keeper", market), anchor_market=False)
+        first = keeper.run()
+        assert p.health_factor("carol") < WAD and first.unprofitable
+        market.anchor(oracle_prices(p))
+        done = first.liquidations + keeper.run().liquidations
+        assert p.health_factor("carol") >= WAD
+        assert all(ex.debt_repaid >= 1_000 * USDC for ex in done)
+        liquidations[fee_bps] = len(done)
+    assert liquidations[1_000] == liquidations[0] == 2
 
 
 def test_deficits_are_reported_per_reserve() -> None:
