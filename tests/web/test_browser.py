@@ -241,8 +241,11 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert wad_of(page, "preview-hf") >= WAD  # at the LTV: HF = threshold / LTV, and a warning
     assert "close to 1" in page.get_by_test_id("preview-warning").inner_text()
     screenshot(page, "account-max-borrow")
-    sign(page)
     units = int(whole) * E6 + int(frac.ljust(6, "0"))
+    # The positions list what each reserve lends you: the same exact figure.
+    assert page.get_by_test_id("borrowable-core-USDC").get_attribute("data-units") == str(units)
+    assert "net APY" in page.inner_text("#positions")
+    sign(page)
     p = served.protocol_copy()
     assert p.debt(me, "USDC") >= units  # borrowed exactly what Max typed ...
     try:  # ... and not one base unit more could have been
@@ -253,7 +256,8 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
 
     # The positions show each reserve's APY, the markets page's figures.
     page.wait_for_selector("#positions td:has-text('27,')")
-    row = page.locator("#positions tr", has_text="USDC").last.inner_text().split("\t")
+    positions = page.locator("#positions table", has_text="Positions in Core-Pool")
+    row = positions.locator("tbody tr", has_text="USDC").inner_text().split("\t")
     ready(page, served.url + "/")
     core = page.locator("section", has=page.locator("h2#pool-core"))
     market = core.locator("tbody tr", has_text="USDC").first.inner_text().split("\t")
@@ -285,6 +289,8 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert "toward a target of 80 %" in model
     assert "Model: pi" not in page.inner_text("main")
     screenshot(page, "reserve-rate-model")
+    ready(page, served.url + "/app/reserve/0/was-USDC")  # a tranche lends through the credit line
+    assert "+ 1,000,000 USDC credit line" in page.get_by_test_id("available-0-was-USDC").inner_text()
     ready(page, served.url + "/app/mini-pool/0")
     tranches = page.locator("table", has_text="Tranche reserves").inner_text()
     assert "Supply APY" in tranches and "Borrow APY" in tranches

@@ -2,8 +2,8 @@
 // alerts, history, and operator actions for role keys.
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
-  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, hfClass, thresholds, setThresholds, MAX_HF, WAD, decimalsIn, poolName, inPool,
-  supplyApy, borrowApy,
+  parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, fmtBps, hfClass, thresholds, setThresholds, MAX_HF, WAD, decimalsIn, poolName, inPool,
+  supplyApy, borrowApy, supplyApyValue, borrowApyValue, value,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 
@@ -100,15 +100,57 @@ async function setCollateral(pool, asset, enabled) {
   }
 }
 
-function renderPositions(acct) {
-  const wallet = table("Wallet", ["Asset", "Balance"],
-    Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6)]));
-  const sections = Object.entries(acct.pools).filter(([, v]) => v.positions.length).map(([pool, v]) => {
+/** Where a wallet asset earns: each pool with a reserve of it, its supply APY and whether it backs a borrow. */
+function earns(asset) {
+  return pools().flatMap((p) => p.reserves.filter((r) => r.asset === asset).map((r) =>
+    `${poolName(p.pool)} ${supplyApy(r.liquidity_rate)}` +
+    (BigInt(r.config.ltv) > 0n ? ` (collateral, LTV ${fmtBps(r.config.ltv)})` : " (not collateral)"))).join("; ");
+}
+
+/** A pool's net worth (exact USD) and net APY (a display figure): what the supplies earn less what
+ * the debts cost, over supplied minus owed, as Aave's dashboard shows it. */
+function netOf(pool, v) {
+  let supplied = 0n, owed = 0n, earned = 0, paid = 0;
+  for (const p of v.positions) {
+    const r = reserveOf(pool, p.asset);
+    if (r.price === null) return null;
+    const s = value(p.supplied, r.price, p.decimals), d = value(p.debt, r.price, p.decimals);
+    supplied += s; owed += d;
+    earned += Number(s) * supplyApyValue(r.liquidity_rate);
+    paid += Number(d) * borrowApyValue(r.variable_borrow_rate);
+  }
+  const net = supplied - owed;
+  return { net, apy: net > 0n ? ((earned - paid) / Number(net) * 100).toFixed(2) + " %" : "n/a" };
+}
+
+/** What you can borrow in a pool where you have collateral: each borrowable reserve's exact most
+ * (the node's /max-amount) and its borrow APY. */
+async function borrowable(pool, v) {
+  if (v.error || BigInt(v.total_collateral_usd || 0) === 0n) return null;
+  const reserves = pools().find((p) => String(p.pool) === pool).reserves
+    .filter((r) => r.config.borrowing_enabled && r.config.active && !r.config.frozen);
+  const most = await Promise.all(reserves.map((r) => api("/max-amount", { method: "POST",
+    body: { sender: key.address, action: "borrow", pool: poolParam(pool), asset: r.asset } }).catch(() => null)));
+  return table(`You can borrow in ${poolName(pool)}`, ["Asset", "Available to you", "Borrow APY"],
+    reserves.map((r, i) => [r.asset,
+      h("td", { "data-testid": `borrowable-${pool}-${r.asset}`, "data-units": most[i] && most[i].amount },
+        most[i] === null ? "cannot tell now" : most[i].amount === null ? "0" : `${formatUnits(most[i].amount, r.config.decimals, 6)} ${r.asset}`),
+      borrowApy(r.variable_borrow_rate)]));
+}
+
+async function renderPositions(acct) {
+  const wallet = table("Wallet", ["Asset", "Balance", "Supply APY where you can supply it"],
+    Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6), h("td", { class: "words" }, earns(a))]));
+  // The pools in their own order (Core-Pool first): an object lists the key "0" before "core".
+  const held = pools().map((p) => [String(p.pool), acct.pools[String(p.pool)]]).filter(([, v]) => v && v.positions.length);
+  const sections = await Promise.all(held.map(async ([pool, v]) => {
+    const net = v.error ? null : netOf(pool, v);
     return h("div", { "data-pool": pool },
       h("h3", {}, poolName(pool)),
       v.error ? h("p", { class: "error" }, `Cannot value this account: ${v.error.code}`) : gauge(v.health_factor),
       v.error ? null : h("p", {}, `Collateral ${fmtUsd(v.total_collateral_usd)} · debt ${fmtUsd(v.total_debt_usd)} · ` +
-        `borrowing power ${fmtUsd(v.borrowing_power_usd)}`),
+        `borrowing power ${fmtUsd(v.borrowing_power_usd)}` +
+        (net ? ` · net worth ${fmtUsd(net.net)} · net APY ${net.apy}` : "")),
       v.liquidation_rules ? h("details", { "data-testid": `liquidation-rules-${pool}` },
         h("summary", {}, `How a liquidation works in ${inPool(pool)}`),
         h("ul", {}, ...v.liquidation_rules.map((rule) => h("li", {}, rule)))) : null,
@@ -124,8 +166,9 @@ function renderPositions(acct) {
               onclick: () => setCollateral(pool, p.asset, !p.collateral),
             }, p.collateral ? "on" : "off"),
             p.liquidation_price ? `${underlying} at ${fmtUsd(p.liquidation_price)} (now ${fmtUsd(markets.assets[underlying].price)})` : ""];
-        })));
-  });
+        })),
+      await borrowable(pool, v));
+  }));
   say("positions", wallet, ...(sections.length ? sections : [h("p", {}, "No positions yet: deposit below.")]),
     h("p", { id: "positions-error", class: "error", role: "status" }));
 }
@@ -502,7 +545,7 @@ async function render() {
   }
   if (!key) return;
   shownAccount = await api(`/accounts/${key.address}`);
-  renderPositions(shownAccount);
+  await renderPositions(shownAccount);
   await refreshMost(); // what the form's action takes moves with every block
   await renderHistory();
 }

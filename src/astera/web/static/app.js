@@ -87,11 +87,14 @@ export const fmtBps = (bps) => formatUnits(BigInt(bps), 2, 2) + " %";
 /** Supply APY: supply interest accrues linearly, so a year earns the rate itself (APY = APR). */
 export const supplyApy = (ray) => fmtPct(ray);
 
-/** Borrow APY: debt compounds every second, (1 + r/S)^S - 1. A display figure only (float). */
-export function borrowApy(ray) {
-  const r = Number(BigInt(ray) / 10n ** 18n) / 1e9;
-  return ((Math.expm1(SECONDS_PER_YEAR * Math.log1p(r / SECONDS_PER_YEAR))) * 100).toFixed(2) + " %";
-}
+/** A ray rate as a float fraction per year: display figures only (APYs, net APY). */
+const rayFloat = (ray) => Number(BigInt(ray) / 10n ** 18n) / 1e9;
+
+/** Borrow APY as a fraction: debt compounds every second, (1 + r/S)^S - 1. A display figure (float). */
+export const borrowApyValue = (ray) => Math.expm1(SECONDS_PER_YEAR * Math.log1p(rayFloat(ray) / SECONDS_PER_YEAR));
+export const supplyApyValue = (ray) => rayFloat(ray);
+
+export const borrowApy = (ray) => (borrowApyValue(ray) * 100).toFixed(2) + " %";
 
 export const value = (amount, price, decimals) => (BigInt(amount) * BigInt(price)) / 10n ** BigInt(decimals);
 

@@ -11,7 +11,7 @@ export function age(seconds) {
 
 /** What can be borrowed now: the reserve's cash, and for a Mini-Pool tranche the headroom of the
  * Core-Pool's credit line that a borrow draws on (its cash alone reads 0 while the line is open). */
-function available(pool, r) {
+export function available(pool, r) {
   const cash = `${formatUnits(r.available_liquidity, r.config.decimals, 4)} ${r.asset}`;
   const line = (pool.credit_lines || []).find((c) => c.asset === r.tranche_of);
   if (!line || BigInt(line.available) === 0n) return cash;

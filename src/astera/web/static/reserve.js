@@ -1,5 +1,6 @@
 // One reserve: its terms, its interest-rate curve now, and its history from the node's blocks.
 import { api, h, show, table, start, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, inPool, fmtTime } from "./app.js";
+import { available } from "./pools.js";
 
 const [, , , poolRef, asset] = location.pathname.split("/").map(decodeURIComponent);
 const base = `/reserves/${poolRef}/${encodeURIComponent(asset)}`;
@@ -68,7 +69,7 @@ async function render(block) {
         ["Oracle price", r.price === null ? "no price" : fmtUsd(r.price)],
         ["Supplied", `${formatUnits(r.total_supplied, dec, 4)} ${asset}`],
         ["Borrowed", `${formatUnits(r.total_debt, dec, 4)} ${asset}`],
-        ["Available liquidity", `${formatUnits(r.available_liquidity, dec, 4)} ${asset}`],
+        ["Available liquidity", available(pool, r)],
         ["Utilization", fmtPct(r.utilization)],
         ["Supply APY (linear)", supplyApy(r.liquidity_rate)],
         ["Borrow APY (compounded per second)", borrowApy(r.variable_borrow_rate)],
