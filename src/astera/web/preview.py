@@ -6,14 +6,15 @@ the same checks as a signed transaction, run by the core at the next block's tim
 back) for one transaction: the sender's account after it and the reserve it names, or the
 refusal as ``POST /txs`` would answer it (in plain words, with the most the action allows).
 
-:func:`most` sizes a deposit, withdrawal, borrow or repayment at that same block time: the
-largest amount whose dry run the core accepts (:func:`astera.human.refusals.most_accepted`),
-so a page's "max" is exact in base units and never estimated in floats.
+:func:`most` sizes a deposit, withdrawal, borrow or repayment from that same block time on: the
+largest amount whose dry run the core accepts (:func:`astera.human.refusals.most_accepted`) at
+every block of the next minute, so a page's "max" is exact in base units, never estimated in
+floats, and still accepted when the person signs it a little later.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from astera.core import Protocol, ProtocolError
 from astera.core.errors import InputError
@@ -21,6 +22,9 @@ from astera.human.refusals import Most, most_accepted, pool_name
 from astera.node.errors import NodeError
 from astera.node.node import Node
 from astera.node.simulate import simulate
+
+#: Seconds after the next block during which a "max" figure stays accepted (see :func:`most`).
+MAX_WINDOW: Final = 60
 
 
 def next_block_time(node: Node) -> int:
@@ -46,7 +50,21 @@ def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dic
 
 def most(node: Node, sender: str, action: str, pool: str | int, asset: str) -> tuple[int, Most]:
     """(block time, the most ``action`` of ``sender`` on ``pool``'s ``asset`` reserve takes at
-    it). Nothing changes; an unknown pool or reserve is ``not_found``."""
+    that time and at every block time up to :data:`MAX_WINDOW` seconds later). Interest moves
+    the most every second (a debt's growth shrinks what can still be borrowed or withdrawn), so
+    the figure at the next block alone is refused by a block a few seconds later, when the person
+    has read the preview and signed: this one is accepted by any block of the window (sizes only
+    grow or shrink with time between two transactions, so its two ends bound it), and one base
+    unit more is refused at one of them. Nothing changes; an unknown pool or reserve is
+    ``not_found``."""
+    now = next_block_time(node)
+    first, last = (_most_at(node, sender, action, pool, asset, at) for at in (now, now + MAX_WINDOW))
+    amount = None if first.amount is None or last.amount is None else min(first.amount, last.amount)
+    return now, Most(amount, first.whole and last.whole, first.limits)
+
+
+def _most_at(node: Node, sender: str, action: str, pool: str | int, asset: str, at: int) -> Most:
+    """The most the action takes at block time ``at`` (a dry run; nothing changes)."""
     ledger = node.chain.ledger
     run = ledger.runner(sender, action)
     found: list[Most] = []
@@ -57,11 +75,11 @@ def most(node: Node, sender: str, action: str, pool: str | int, asset: str) -> t
         found.append(most_accepted(p, sender, action, {"pool": pool, "asset": asset}, run))
         return []
 
-    dry = ledger.protocol.simulate([size], inspect=lambda p, who: None, at=next_block_time(node))
+    dry = ledger.protocol.simulate([size], inspect=lambda p, who: None, at=at)
     (outcome,) = dry.outcomes
     e = outcome.refusal
     if isinstance(e, InputError):
         raise NodeError("not_found", f"{pool_name(pool)} has no {asset} reserve")
     if isinstance(e, ProtocolError):  # e.g. no current price: nothing can be valued
         raise NodeError("refused", f"the protocol cannot size a {action} now ({e.name})", reason=e.code)
-    return dry.timestamp, found[0]
+    return found[0]

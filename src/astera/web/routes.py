@@ -30,7 +30,7 @@ from . import curves, health, risk, svg
 from .background import Recomputed
 from .feed import liquidation_json
 from .history import HISTORY_SAMPLES, ReserveHistory
-from .preview import most, preview
+from .preview import MAX_WINDOW, most, preview
 
 ADDRESS: Final = r"^[0-9a-f]{64}$"
 POOL: Final = r"^(core|[0-9]{1,5})$"
@@ -110,7 +110,10 @@ class MaxAmountAnswer(BaseModel):
     action: str
     pool: Literal["core"] | int
     asset: str
-    timestamp: int = Field(description="the block time the figures are exact at")
+    timestamp: int = Field(description="the next block's time: the figures are from it on")
+    until: int = Field(
+        description="the amount is accepted by any block from timestamp to this time (interest moves it)"
+    )
     amount: str | None = Field(
         pattern=AMOUNT, description="base units, decimal string; null: the action takes nothing now"
     )
@@ -330,8 +333,8 @@ def create_router(node: Node) -> APIRouter:
     @router.post(
         "/max-amount",
         tags=["web"],
-        summary="The most a deposit, withdrawal, borrow or repayment takes now, exact: every candidate "
-        "is a dry run of the real action (nothing changes)",
+        summary="The most a deposit, withdrawal, borrow or repayment takes, exact, at any block of the "
+        "next minute: every candidate is a dry run of the real action (nothing changes)",
         responses={
             404: {"description": "not_found: no such pool or reserve"},
             422: {"description": "refused"},
@@ -345,6 +348,7 @@ def create_router(node: Node) -> APIRouter:
             pool=req.pool,
             asset=req.asset,
             timestamp=at,
+            until=at + MAX_WINDOW,
             amount=None if found.amount is None else str(found.amount),
             whole=found.whole,
             limits={k: str(v) for k, v in found.limits.items()},

@@ -249,7 +249,7 @@ function mostWords(m) {
     : m.whole ? `The most you can ${verb} now: all of it, ${amt(m.amount)} with interest to the next block ` +
         `(Max sends "max": the interest accrued until your transaction's block goes too).`
       : ["borrow", "withdraw"].includes(m.action)
-        ? `The most you can ${verb} now: ${amt(m.amount)}, exact at the next block (interest moves it a little every second).`
+        ? `The most you can ${verb} now: ${amt(m.amount)}, accepted by any block in the next minute (interest moves it a little every second).`
         : `The most you can ${verb} now: ${amt(m.amount)}.`;
   return `${head} Limits: ${limits}.`;
 }
