@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -59,6 +60,17 @@ def make_genesis(**balances: dict[str, int]) -> dict[str, Any]:
     for name, bal in balances.items():
         doc["balances"][key(name).address] = {a: str(v) for a, v in bal.items()}
     return doc
+
+
+def schema_errors(spec: dict[str, Any], method: str, route: str, status: int, body: Any) -> list[str]:
+    """How a JSON ``body`` breaks the schema the OpenAPI document ``spec`` declares for ``method``
+    ``route`` (its path template) answering ``status`` (none: it conforms)."""
+    responses = spec["paths"][route][method.lower()]["responses"]
+    if str(status) not in responses:
+        return [f"{method} {route} does not declare {status}"]
+    declared = responses[str(status)]["content"]["application/json"]["schema"]
+    schema = {**declared, "components": spec["components"]}
+    return [f"{e.instance_path}: {e.message}" for e in jsonschema_rs.iter_errors(schema, body)]
 
 
 def pg_url_for(db_name: str) -> str:

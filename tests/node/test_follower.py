@@ -31,7 +31,7 @@ from astera.node.transactions import decode_tx
 from astera.wire import sign_tx
 
 from .follow_harness import Stub, follower, leader, tampered_leader, until, wait_for, wait_stopped
-from .node_harness import LiveApi, key, make_genesis, metric
+from .node_harness import LiveApi, key, make_genesis, metric, schema_errors
 
 WETH = 10**18
 USDC = 10**6
@@ -66,6 +66,7 @@ def test_a_follower_catches_up_from_genesis_serves_the_same_state_and_forwards(
             ours, theirs = http.get("/status").json(), httpx.get(lead.url + "/status").json()
             assert (ours["height"], ours["state_hash"]) == (theirs["height"], theirs["state_hash"])
             assert theirs["replication"] == {"role": "leader"}
+            assert schema_errors(http.get("/openapi.json").json(), "GET", "/status", 200, ours) == []
             assert ours["replication"] == {
                 "role": "follower",
                 "leader": lead.url,

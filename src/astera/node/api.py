@@ -6,9 +6,10 @@ wrong methods and unparsable requests included), is ``{"error": {"code": ..., "m
 ...}}`` with a stable code (listed in ``astera.node.errors``), and every status a route can
 answer is declared in the OpenAPI document. Request bodies are limited in size on every
 route; the faucet and ``/stream`` are rate-limited per client (``astera.node.limits``).
-Amounts are decimal strings. Lists are paginated by cursor: ``?after=N`` walks forward
-(oldest first), ``?before=N`` or no cursor walks backward (newest first); each page says
-its ``next`` cursor.
+Amounts are decimal strings; every answer's schema is declared (``astera.node.schemas``;
+routes that return dicts say ``response_model=None``: their views' JSON goes out as built).
+Lists are paginated by cursor: ``?after=N`` walks forward (oldest first), ``?before=N`` or
+no cursor walks backward (newest first); each page says its ``next`` cursor.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from starlette.staticfiles import StaticFiles
 from astera import __version__
 from astera.actions import ACTIONS
 
-from . import replication, simulate, sse
+from . import replication, schemas, simulate, sse
 from .blocks import Header as BlockHeader
 from .blocks import events_json
 from .body_limit import BodyLimit
@@ -44,6 +45,7 @@ from .errors import STATUS, NodeError
 from .limits import client_of
 from .metrics import CONTENT_TYPE
 from .node import Node, event_json
+from .schemas import answers, refusals
 from .sequencer import Receipt
 from .transactions import decode_tx, parse_json
 from .views import account_view, liquidation_status, markets_view, pool_view
@@ -97,34 +99,6 @@ class FaucetRequest(BaseModel):
     address: str = Field(pattern=ADDRESS)
     asset: str = Field(min_length=1, max_length=32)
     amount: str = Field(pattern=POSITIVE_AMOUNT, description="Base units (decimal string), at least 1.")
-
-
-class ErrorDetail(BaseModel):
-    """A refusal: ``code`` is stable (clients switch on it); some codes add fields (``reason``, ...)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    code: str = Field(description="Stable error code, e.g. invalid_request, not_found, refused.")
-    message: str
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorDetail
-
-
-#: Every route can answer these: a body over the size limit, a request FastAPI cannot validate.
-COMMON_ERRORS = ("payload_too_large", "invalid_request")
-
-
-def refusals(*codes: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for a route that may refuse with ``codes`` (plus :data:`COMMON_ERRORS`)."""
-    by_status: dict[int, list[str]] = {}
-    for code in dict.fromkeys((*codes, *COMMON_ERRORS)):
-        by_status.setdefault(STATUS[code], []).append(code)
-    return {
-        status: {"model": ErrorEnvelope, "description": "error codes: " + ", ".join(names)}
-        for status, names in sorted(by_status.items())
-    }
 
 
 def _error(e: NodeError) -> JSONResponse:
@@ -264,7 +238,8 @@ def create_app(node: Node) -> FastAPI:
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": SIGNED_TX_SCHEMA}}}
         },
-        responses=refusals(
+        responses=answers(
+            schemas.Receipt,
             "malformed_json",
             "bad_signature",
             "unauthorized",
@@ -284,7 +259,13 @@ def create_app(node: Node) -> FastAPI:
             answer["forwarded_to"] = node.leader  # a follower: the leader ordered it, this node verified it
         return JSONResponse(answer)
 
-    @app.get("/txs", tags=["log"], summary="Transactions, paginated by sequence number", responses=refusals())
+    @app.get(
+        "/txs",
+        tags=["log"],
+        summary="Transactions, paginated by sequence number",
+        response_model=None,
+        responses=answers(schemas.TxPage),
+    )
     async def list_txs(
         after: Cursor = None,
         before: Before = None,
@@ -298,7 +279,8 @@ def create_app(node: Node) -> FastAPI:
         "/txs/{tx_hash}",
         tags=["log"],
         summary="One transaction with its events",
-        responses=refusals("not_found"),
+        response_model=None,
+        responses=answers(schemas.TxWithEvents, "not_found"),
     )
     async def get_tx(tx_hash: Annotated[str, Path(pattern=HASH)]) -> dict[str, Any]:
         row = await node.read(node.store.tx, tx_hash)
@@ -310,7 +292,13 @@ def create_app(node: Node) -> FastAPI:
 
     # ---- blocks and events --------------------------------------------------------------------
 
-    @app.get("/blocks", tags=["log"], summary="Block headers, paginated by height", responses=refusals())
+    @app.get(
+        "/blocks",
+        tags=["log"],
+        summary="Block headers, paginated by height",
+        response_model=None,
+        responses=answers(schemas.BlockPage),
+    )
     async def list_blocks(after: Cursor = None, before: Before = None, limit: Limit = 50) -> dict[str, Any]:
         headers: list[BlockHeader] = await node.read(node.store.headers, after, before, limit)
         return _page([h.as_dict() for h in headers], "height", after is not None)
@@ -319,7 +307,8 @@ def create_app(node: Node) -> FastAPI:
         "/blocks/{height}",
         tags=["log"],
         summary="One block with its transactions and events",
-        responses=refusals("not_found"),
+        response_model=None,
+        responses=answers(schemas.Block, "not_found"),
     )
     async def get_block(height: Annotated[int, Path(ge=0, le=MAX_CURSOR)]) -> dict[str, Any]:
         h = await node.read(node.store.header, height)
@@ -342,7 +331,13 @@ def create_app(node: Node) -> FastAPI:
             for h in headers
         ]
 
-    @app.get("/events", tags=["log"], summary="Events, paginated by sequence number", responses=refusals())
+    @app.get(
+        "/events",
+        tags=["log"],
+        summary="Events, paginated by sequence number",
+        response_model=None,
+        responses=answers(schemas.EventPage),
+    )
     async def list_events(
         after: Cursor = None,
         before: Before = None,
@@ -361,7 +356,10 @@ def create_app(node: Node) -> FastAPI:
         summary="Server-Sent Events: one `block` event per new block",
         response_class=EventSourceResponse,
         responses={
-            200: {"content": {"text/event-stream": {}}, "description": "`block` events, then `end`"},
+            200: {
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "description": "`block` events (data: a block, its transactions and events), then `end`",
+            },
             **refusals("rate_limited"),
         },
     )
@@ -419,7 +417,8 @@ def create_app(node: Node) -> FastAPI:
         "/status",
         tags=["node"],
         summary="Network, head block, store and durability, pools' liquidation policies and deficits",
-        responses=refusals("unavailable"),
+        response_model=None,
+        responses=answers(schemas.Status, "unavailable"),
     )
     async def status() -> dict[str, Any]:
         await node.ready()
@@ -464,7 +463,8 @@ def create_app(node: Node) -> FastAPI:
         "/markets",
         tags=["markets"],
         summary="Every pool's reserves: prices, rates, utilization",
-        responses=refusals("unavailable"),
+        response_model=None,
+        responses=answers(schemas.Markets, "unavailable"),
     )
     async def markets() -> dict[str, Any]:
         await node.ready()
@@ -474,7 +474,8 @@ def create_app(node: Node) -> FastAPI:
         "/pools/{pool}",
         tags=["markets"],
         summary='One pool ("core" or a Mini-Pool id)',
-        responses=refusals("not_found", "unavailable"),
+        response_model=None,
+        responses=answers(schemas.Pool, "not_found", "unavailable"),
     )
     async def get_pool(pool: Annotated[str, Path(pattern=r"^(core|[0-9]{1,5})$")]) -> dict[str, Any]:
         await node.ready()
@@ -489,7 +490,8 @@ def create_app(node: Node) -> FastAPI:
         "/mini-pools",
         tags=["markets"],
         summary="Mini-Pools with their Core-Pool credit lines",
-        responses=refusals("unavailable"),
+        response_model=None,
+        responses=answers(schemas.MiniPools, "unavailable"),
     )
     async def mini_pools() -> list[dict[str, Any]]:
         await node.ready()
@@ -500,7 +502,8 @@ def create_app(node: Node) -> FastAPI:
         "/accounts/{address}",
         tags=["accounts"],
         summary="Wallet, positions, health factor and borrowing power in every pool; next nonce",
-        responses=refusals("unavailable"),
+        response_model=None,
+        responses=answers(schemas.Account, "unavailable"),
     )
     async def account(address: Annotated[str, Path(pattern=ADDRESS)]) -> dict[str, Any]:
         await node.ready()
@@ -517,7 +520,9 @@ def create_app(node: Node) -> FastAPI:
                 "content": {"application/json": {"schema": FaucetRequest.model_json_schema()}},
             }
         },
-        responses=refusals(
+        response_model=None,
+        responses=answers(
+            schemas.Receipt,
             "malformed_json",
             "faucet_disabled",
             "unknown_asset",
@@ -541,37 +546,41 @@ def create_app(node: Node) -> FastAPI:
         return receipt_json(receipt)
 
     app.include_router(
-        simulate.router(node, refusals("malformed_json", "invalid_tx", "wrong_chain", "unavailable"))
+        simulate.router(
+            node, answers(schemas.Simulation, "malformed_json", "invalid_tx", "wrong_chain", "unavailable")
+        )
     )
     # Routers whose paths the hot routes never share come last: Starlette tries routes in
     # order, so POST /txs is matched before the log's routes (and the web app's, which the
     # composition root, astera.compose, includes after these) are looked at.
     app.include_router(replication.router(node, refusals("rate_limited", "not_found")))
-    declare_body_limit(app)
+    declare_refusals(app)
     return app
 
 
-def declare_body_limit(app: FastAPI) -> None:
-    """Every operation, whoever's router declared it, may answer 413 ``payload_too_large``
-    (:class:`BodyLimit` runs before any route): say so in the OpenAPI document."""
+def declare_refusals(app: FastAPI) -> None:
+    """Say in the OpenAPI document what every operation, whoever's router declared it, may
+    refuse with: 413 ``payload_too_large`` (:class:`BodyLimit` runs before any route), and each
+    refusal an :class:`ErrorEnvelope` in JSON, which the app's exception handlers answer on every
+    route (FastAPI would declare a text route's refusals, ``/metrics``, as text, and a route's
+    undeclared 422 as its own ``HTTPValidationError``, which this app never sends)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            too_large = refusals()[STATUS["payload_too_large"]]
-            schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
-                "ErrorEnvelope", ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
-            )
-            response = {
-                "description": too_large["description"],
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
-            }
+            too_large = str(STATUS["payload_too_large"])
+            description = refusals()[STATUS["payload_too_large"]]["description"]
+            content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
             for operations in schema["paths"].values():
                 for operation in operations.values():
-                    operation.setdefault("responses", {}).setdefault(
-                        str(STATUS["payload_too_large"]), response
-                    )
+                    responses = operation.setdefault("responses", {})
+                    responses.setdefault(too_large, {"description": description})
+                    for status, response in responses.items():
+                        if status[0] in "45":
+                            response["content"] = content
+            for unsent in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(unsent, None)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from .blocks import Header
 from .errors import NodeError
 from .limits import client_of
+from .schemas import Genesis, Log, answers
 from .store import SqlStore
 
 if TYPE_CHECKING:
@@ -58,7 +59,11 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
     """``/log`` and ``/genesis`` over ``node``; ``responses`` are the refusals they declare."""
     api = APIRouter(tags=["replication"], responses=responses)
 
-    @api.get("/log", summary="Raw blocks after a height, with signed transactions (for followers)")
+    @api.get(
+        "/log",
+        summary="Raw blocks after a height, with signed transactions (for followers)",
+        responses=answers(Log),
+    )
     async def log(
         request: Request,
         after: Annotated[int, Query(ge=0, le=1 << 62, description="Blocks after this height.")] = 0,
@@ -102,7 +107,19 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         "/snapshot",
         summary="The newest stored snapshot (for followers starting from one)",
         response_class=Response,
-        responses={200: {"content": {"application/octet-stream": {}}}},
+        responses={
+            200: {
+                "description": "The snapshot's bytes",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": {
+                    "X-Astera-Height": {"schema": {"type": "integer"}, "description": "Its block's height."},
+                    "X-Astera-State-Hash": {
+                        "schema": {"type": "string"},
+                        "description": "The state hash of that block, which the snapshot proves against.",
+                    },
+                },
+            }
+        },
     )
     async def snapshot() -> Response:
         """The snapshot's bytes; its block in ``X-Astera-Height`` and ``X-Astera-State-Hash``.
@@ -114,7 +131,7 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         headers = {"X-Astera-Height": str(height), "X-Astera-State-Hash": state_hash}
         return Response(data, media_type="application/octet-stream", headers=headers)
 
-    @api.get("/genesis", summary="The genesis document the log starts from")
+    @api.get("/genesis", summary="The genesis document the log starts from", responses=answers(Genesis))
     async def genesis() -> Response:
         return Response(await node.read(node.store.genesis_json), media_type="application/json")
 
