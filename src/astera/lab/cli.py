@@ -332,8 +332,10 @@ def ladder(
         bool, typer.Option("--json", help="The whole ladder (astera-shock-ladder/1: per pool and reserve).")
     ] = False,
 ) -> None:
-    """The shock ladder of a scenario's final state: each collateral asset down 0-90 %, the debt
-    that becomes liquidatable, what the keeper repays, its slippage and the bad debt left."""
+    """Print the shock ladder of a scenario's final state: each collateral asset down 0-90 %.
+
+    Per rung: the debt that becomes liquidatable, what the keeper repays,
+    its slippage and the bad debt left; a table, or --json for machines."""
     from astera.cli.errors import CliError, load_json_file, scenario_errors  # noqa: PLC0415
     from astera.core import ProtocolError  # noqa: PLC0415
     from astera.scenario import build, run_action  # noqa: PLC0415
