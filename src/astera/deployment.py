@@ -23,6 +23,12 @@ from astera.actions import liquidation_policy, make_strategy, strategy
 from astera.core import LiquidationPolicy, Protocol, RateStrategy
 
 
+def tranche_symbol(asset: str) -> str:
+    """The name of a Mini-Pool tranche of the Core-Pool's ``asset``, the wrapper of its Core
+    aToken (spec §7): ``was-USDC``. The node's genesis, the web app and the lab all say so."""
+    return f"was-{asset}"
+
+
 class DeploymentError(ValueError):
     """The deployment document is malformed (a missing field, a bad number, an unknown name)."""
 

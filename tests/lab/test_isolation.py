@@ -30,6 +30,7 @@ from astera.lab.isolation import (
     FLOW_LIMIT,
     MINI_A,
     MINI_B,
+    TRANCHE,
     USDC,
     IsolationReport,
     IsolationRun,
@@ -193,7 +194,7 @@ def test_b_tranche_rate_is_refreshed_only_by_a_core_rate_change(report95: Isolat
         live.act(**action)
     p = live.protocol
     b = p.mini_pools[MINI_B]
-    tranche = b.reserve("aUSDC")
+    tranche = b.reserve(TRANCHE)
     assert b.cash(tranche) == 0  # all of B's liquidity is lent: utilization 100%
     stale = tranche.current_variable_borrow_rate
     assert stale < 28 * RAY // 100  # yet the stored rate is below the curve's 100% point (2% + 6% + 20%)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import astera.lab.path as path_module
 import astera.lab.runner as runner_module
 from astera.keeper import KeeperEngine
-from astera.lab.book import KEEPER, USD, default_deployment
+from astera.lab.book import KEEPER, USD, book_document, default_deployment
 from astera.lab.path import OUTCOME_COLUMNS, run_path
 from astera.lab.report import build_report, dollars, expected_shortfall, nearest_rank, summarize, usd
 from astera.lab.runner import ResultDir, run_study
@@ -32,7 +32,7 @@ TINY: dict[str, Any] = {
         "population": [
             {"pool": "core", "borrowers": 12, "collateral": {"WETH": 1.0}, "debt": "USDC",
              "health_factor": [1.02, 1.3], "suppliers": 2},
-            {"pool": 0, "borrowers": 4, "collateral": {"EXA": 1.0}, "debt": "aUSDC", "suppliers": 0},
+            {"pool": 0, "borrowers": 4, "collateral": {"EXA": 1.0}, "debt": "was-USDC", "suppliers": 0},
         ]
     },
     "prices": {
@@ -434,6 +434,19 @@ def test_cli_refuses_a_bad_file_and_never_creates_a_directory_for_help(tmp_path:
         check=True,
     )
     assert "run" in proc.stdout and list(tmp_path.iterdir()) == [bad]
+
+
+def test_the_default_books_tranche_has_the_nodes_name_and_its_former_one_still_works() -> None:
+    """The lab named Mini-Pool tranches ``aUSDC`` where the node and web app say ``was-USDC``; a
+    study written with the former name builds the same book."""
+    doc = book_document(tiny(parameters={"0.was-USDC.reserve_factor": 1500}))
+    assert "was-USDC" in doc["mini_pools"][0]["reserves"]
+    assert not any("aUSDC" in json.dumps(part) for part in (doc["mini_pools"], doc["actions"]))
+    former = {**TINY["book"], "population": [TINY["book"]["population"][0], {
+        "pool": 0, "borrowers": 4, "collateral": {"EXA": 1.0}, "debt": "aUSDC", "suppliers": 0}]}  # fmt: skip
+    assert book_document(tiny(book=former, parameters={"0.aUSDC.reserve_factor": 1500})) == doc
+    with pytest.raises(StudyError, match="pool 1 has no reserve 'bUSDC'"):
+        book_document(tiny(parameters={"1.bUSDC.reserve_factor": 1500}))
 
 
 def test_keeper_account_is_in_every_book() -> None:

@@ -64,7 +64,7 @@ def test_a_rung_equals_the_keeper_on_a_copy(book: Protocol) -> None:
     assert rung["total"]["liquidations"] == len(report.liquidations)
     assert rung["total"]["bad_debt"] == sum(b.value for b in report.bad_debt)
     by_reserve = report.bad_debt_by_reserve()
-    assert rung["pools"]["0"]["reserves"]["aUSDC"]["bad_debt"] == by_reserve[(0, "aUSDC")][0]
+    assert rung["pools"]["0"]["reserves"]["was-USDC"]["bad_debt"] == by_reserve[(0, "was-USDC")][0]
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import pytest
 from astera.core import RAY
 from astera.core.wadray import ray_div
 from astera.lab.experiments import render
-from astera.lab.seed_picture import LAYOUTS, LayoutRates, findings, seed_picture
+from astera.lab.seed_picture import LAYOUTS, TRANCHE, LayoutRates, findings, seed_picture
 from astera.scenario import replay
 
 ETH = 10**18
@@ -48,7 +48,7 @@ def test_numbers_are_what_the_core_produces_on_replay(picture: dict[str, LayoutR
         final = replay(layout.scenario)["steps"][-1]["state"]
         assert all(step["ok"] for step in replay(layout.scenario, with_states=False)["steps"])
         reserves = [final["core"]["WETH"]] + [
-            final["mini_pools"][str(i)]["reserves"]["WETH" if layout.layout == "isolated" else "aWETH"]
+            final["mini_pools"][str(i)]["reserves"]["WETH" if layout.layout == "isolated" else TRANCHE]
             for i in (0, 1)
         ]
         for market, r in zip(layout.markets, reserves, strict=True):

@@ -9,10 +9,13 @@ state the path ended in.
 
 Parameter keys (``parameters`` and ``sweep`` in a study), all integers:
 
-* ``POOL.RESERVE.FIELD``: ``core.WETH.liquidation_threshold``, ``0.aUSDC.reserve_factor``;
+* ``POOL.RESERVE.FIELD``: ``core.WETH.liquidation_threshold``, ``0.was-USDC.reserve_factor``;
   FIELD is one of ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``, ``reserve_factor``;
 * ``flow_limit.MINI_POOL.ASSET``: the Core's credit line to a Mini-Pool, in base units;
 * ``strategy.NAME.FIELD``: a rate strategy's parameter (ray for rates), e.g. ``strategy.usdc.slope2``.
+
+The default book names its Mini-Pools' tranche of the Core's USDC as the node does,
+``was-USDC``; it was ``aUSDC`` before, and a study may still write that (:data:`FORMER_NAMES`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from astera.core import errors as E
 from astera.core.configurator import MAX_RESERVE_FACTOR
 from astera.core.liquidation_policy import LiquidationPolicy
 from astera.core.wadray import percent_mul
-from astera.deployment import number
+from astera.deployment import number, tranche_symbol
 from astera.scenario import SCENARIO_FORMAT, ScenarioError, build, load_json, run_action
 
 from .scenario import default_strategy, reserve_params
@@ -40,6 +43,9 @@ KEEPER = "keeper"
 START = 1_700_000_000
 USD = 10**8
 RESERVE_FIELDS = ("ltv", "liquidation_threshold", "liquidation_bonus", "reserve_factor")
+#: Reserve names the default book used before it took the node's: where a book has no reserve
+#: by such a name, a study's population or parameter naming it means the new one.
+FORMER_NAMES = {"aUSDC": tranche_symbol("USDC")}
 
 
 def default_deployment() -> dict[str, Any]:
@@ -59,7 +65,7 @@ def default_deployment() -> dict[str, Any]:
             "min_debt_threshold": 0,
             "reserves": {
                 exotic: reserve_params("exotic", 5000, 6500, 11000, 1000, borrowing_enabled=False),
-                "aUSDC": reserve_params("tranche", 8000, 8500, 10500, 1000, tranche_of="USDC"),
+                tranche_symbol("USDC"): reserve_params("tranche", 8000, 8500, 10500, 1000, tranche_of="USDC"),
             },
             "flow_limits": {"USDC": str(2_000_000 * 10**6)},
         }
@@ -204,8 +210,9 @@ def book_document(study: Study) -> dict[str, Any]:
     if KEEPER not in doc["users"]:
         doc["users"].append(KEEPER)
     for key, value in study.parameters.items():
+        current = _current_key(doc, key)
         try:
-            apply_parameter(doc, key, value)
+            apply_parameter(doc, current, value)
         except KeyError as e:
             raise StudyError(f"parameters.{key}", e.args[0]) from None
         # Deploying the header alone takes about a millisecond: each parameter is checked as it
@@ -213,14 +220,42 @@ def book_document(study: Study) -> dict[str, Any]:
         try:
             build(doc)
         except (ProtocolError, ScenarioError) as e:
-            raise StudyError(f"parameters.{key}", parameter_refusal(doc, key, value, e)) from None
+            raise StudyError(f"parameters.{key}", parameter_refusal(doc, current, value, e)) from None
     rng = np.random.default_rng(study.book.seed if study.book.seed is not None else study.seed)
     actions = list(doc.get("actions", []))
-    for k, pop in enumerate(study.book.population):
+    for k, named in enumerate(study.book.population):
+        pop = _current_population(doc, named)
         check_population(doc, k, pop)
         actions += population_actions(doc, k, pop, rng)
     doc["actions"] = actions
     return doc
+
+
+def _current_name(head: dict[str, Any], pool: str, name: str) -> str:
+    """A reserve name as the book spells it: a :data:`FORMER_NAMES` entry the pool does not have
+    becomes its new name; anything else is left for the checks to refuse."""
+    try:
+        reserves = _reserves(head, pool)
+    except KeyError:
+        return name
+    new = FORMER_NAMES.get(name)
+    return new if name not in reserves and new in reserves else name
+
+
+def _current_key(head: dict[str, Any], key: str) -> str:
+    parts = key.split(".")
+    if len(parts) != 3 or parts[0] in ("flow_limit", "strategy"):
+        return key
+    return ".".join((parts[0], _current_name(head, parts[0], parts[1]), parts[2]))
+
+
+def _current_population(head: dict[str, Any], pop: Population) -> Population:
+    def name(reserve: str) -> str:
+        return _current_name(head, str(pop.pool), reserve)
+
+    return pop.model_copy(
+        update={"debt": name(pop.debt), "collateral": {name(a): w for a, w in pop.collateral.items()}}
+    )
 
 
 def parameter_refusal(head: dict[str, Any], key: str, value: int, error: Exception) -> str:

@@ -1,7 +1,7 @@
 """Isolation, shown in numbers: Mini-Pool A's exotic collateral crashes, Mini-Pool B carries on.
 
 The experiment (issue 3, item 6; spec §7.13). One Core-Pool lends USDC. Two Mini-Pools, A and
-B, each list an exotic collateral token (EXA, EXB) and an ``aUSDC`` tranche of the Core's USDC.
+B, each list an exotic collateral token (EXA, EXB) and a ``was-USDC`` tranche of the Core's USDC.
 Their borrowers want more than the tranche's own depositors supply, so the rest is
 flow-borrowed from the Core under a credit line of 100,000 USDC each (the flow limit). The
 same schedule runs twice:
@@ -48,6 +48,7 @@ from typing import Any
 from astera.core import UINT256_MAX, WAD, Protocol, ProtocolError, Reserve
 from astera.core.minipool import MINI_POOL_TREASURY, MiniPool
 from astera.core.wadray import percent_mul, ray_div, ray_mul
+from astera.deployment import tranche_symbol
 
 from .scenario import DAY, LiveScenario, default_strategy, reserve_params
 
@@ -82,6 +83,10 @@ BOOKS = (
 )
 
 
+#: Each Mini-Pool's tranche of the Core's USDC, named as the node names it.
+TRANCHE = tranche_symbol("USDC")
+
+
 def deployment(crash: bool, price_drop_bps: int) -> dict[str, Any]:
     """The scenario head: assets, rate curves, the Core-Pool, Mini-Pools A and B."""
     exotic = reserve_params(
@@ -92,7 +97,7 @@ def deployment(crash: bool, price_drop_bps: int) -> dict[str, Any]:
         {
             "id": mp_id,
             "min_debt_threshold": 0,
-            "reserves": {symbol: exotic, "aUSDC": tranche},
+            "reserves": {symbol: exotic, TRANCHE: tranche},
             "flow_limits": {"USDC": str(FLOW_LIMIT)},
         }
         for mp_id, symbol, _, _ in BOOKS
@@ -193,7 +198,7 @@ class _Run:
         self.b_flow = 0  # B's Core debt just before its borrowers repay
 
     def tranche(self, mp_id: int) -> Reserve:
-        return self.p.mini_pools[mp_id].reserve("aUSDC")
+        return self.p.mini_pools[mp_id].reserve(TRANCHE)
 
     def shares(self, usdc: int) -> int:
         """Wrapper shares worth ``usdc`` at the current Core income."""
@@ -211,7 +216,7 @@ class _Run:
     def observe(self) -> None:
         p, now = self.p, self.p.now
         b = p.mini_pools[MINI_B]
-        b_tranche = b.reserve("aUSDC")
+        b_tranche = b.reserve(TRANCHE)
         claim = p.core.current_flow("USDC", p.mini_pools[MINI_A])
         debt_index = self.core_usdc.normalized_debt(now)
         if claim and not self.first_draw_index:
@@ -244,12 +249,12 @@ class _Run:
         self.act(op="borrow", pool="core", user="core_whale", asset="USDC", amount=str(300_000 * USDC))
         for mp_id, exotic, depositors, borrowers in BOOKS:
             for user, usdc in depositors.items():
-                self.mini(mp_id, "deposit", user, asset="aUSDC", amount=str(self.shares(usdc * USDC)))
+                self.mini(mp_id, "deposit", user, asset=TRANCHE, amount=str(self.shares(usdc * USDC)))
             for user, (collateral, usdc) in borrowers.items():
                 self.mini(mp_id, "deposit", user, asset=exotic, amount=str(collateral * TOKEN))
                 # Beyond the tranche's own liquidity this flow-borrows from the Core (§7.5).
                 self.mini(
-                    mp_id, "borrow", user, asset="aUSDC", amount=str(self.shares(usdc * USDC)), unwrap=True
+                    mp_id, "borrow", user, asset=TRANCHE, amount=str(self.shares(usdc * USDC)), unwrap=True
                 )
 
     def shock(self) -> None:
@@ -266,7 +271,7 @@ class _Run:
                     user=KEEPER,
                     target=user,
                     collateral_asset="EXA",
-                    debt_asset="aUSDC",
+                    debt_asset=TRANCHE,
                     debt_to_cover=str(size),
                 )
                 self.liquidations += 1
@@ -278,7 +283,7 @@ class _Run:
             p.mint(KEEPER, "USDC", 10**9 * USDC)
             p.deposit(KEEPER, "USDC", 10**9 * USDC)  # Core shares to pay with, rolled back afterwards
             try:
-                events = p.liquidate(KEEPER, user, "EXA", "aUSDC", UINT256_MAX, pool=MINI_A)
+                events = p.liquidate(KEEPER, user, "EXA", TRANCHE, UINT256_MAX, pool=MINI_A)
             except ProtocolError:
                 return None
             return int(next(e.fields["debt_to_cover"] for e in events if e.name == "LiquidationCall"))
@@ -307,11 +312,11 @@ class _Run:
 
     def repay(self, mp_id: int, user: str) -> None:
         self.repaid[user] = self.tranche(mp_id).debt_balance(user, self.p.now)
-        self.mini(mp_id, "repay", user, asset="aUSDC", amount="debt")
+        self.mini(mp_id, "repay", user, asset=TRANCHE, amount="debt")
 
     def withdraw(self, mp_id: int, user: str, shares: int) -> None:
         self.withdrawn[user] = shares
-        self.mini(mp_id, "withdraw", user, asset="aUSDC", amount=str(shares), unwrap=True)
+        self.mini(mp_id, "withdraw", user, asset=TRANCHE, amount=str(shares), unwrap=True)
 
     # -- the schedule -----------------------------------------------------------------------------------
 
@@ -327,7 +332,7 @@ class _Run:
         self.unwind()
         p, now = self.p, self.p.now
         a = p.mini_pools[MINI_A]
-        a_tranche = a.reserve("aUSDC")
+        a_tranche = a.reserve(TRANCHE)
         depositors = (*A_DEPOSITORS, *B_DEPOSITORS)
         last = self.observations[-1]
         return IsolationRun(

@@ -13,7 +13,7 @@ and rates. Three layouts:
     The Core-Pool's WETH reserve holds 10M; Mini-Pools 1 and 2 each list WETH as a unique
     (non-tranche) reserve holding 2M and 3M, with no credit line: three separate markets.
 ``flow``
-    The Core-Pool's WETH reserve holds all 15M; Mini-Pools 1 and 2 list an ``aWETH`` tranche
+    The Core-Pool's WETH reserve holds all 15M; Mini-Pools 1 and 2 list a ``was-WETH`` tranche
     with no depositors of its own and flow limits of 2M and 3M: their borrowers draw from the
     Core by flow borrowing (§7.5).
 ``deposit``
@@ -44,6 +44,7 @@ from typing import Any
 
 from astera.core import RAY, Pool, Reserve
 from astera.core.wadray import ray_div, ray_mul
+from astera.deployment import tranche_symbol
 
 from .scenario import LiveScenario, default_strategy, reserve_params
 
@@ -58,6 +59,8 @@ MARKET_LIQUIDITY = (10 * MILLION, 2 * MILLION, 3 * MILLION)
 #: Borrower demand per market, in tenths of an ETH (6.0M, 1.8M, 0.6M): the same in every layout.
 DEMAND_TENTHS = (60 * MILLION, 18 * MILLION, 6 * MILLION)
 MARKETS = ("Core market", "Mini-Pool 1", "Mini-Pool 2")
+#: The Mini-Pools' tranche of the Core's WETH, named as the node names it.
+TRANCHE = tranche_symbol("WETH")
 LAYOUTS = ("isolated", "flow", "deposit")
 LAYOUT_TITLES = {
     "isolated": "3 isolated markets",
@@ -87,7 +90,7 @@ def deployment(layout: str) -> dict[str, Any]:
     exotic = reserve_params("exotic", 6000, 7500, 11000, 2000, borrowing_enabled=False)
     mini_pools = []
     for i in (1, 2):
-        weth = {"WETH": _weth()} if layout == "isolated" else {"aWETH": _weth(tranche=True)}
+        weth = {"WETH": _weth()} if layout == "isolated" else {TRANCHE: _weth(tranche=True)}
         mp: dict[str, Any] = {"id": i - 1, "min_debt_threshold": 100, "reserves": {f"EX{i}": exotic, **weth}}
         if layout == "flow":
             mp["flow_limits"] = {"WETH": str(MARKET_LIQUIDITY[i] * ETH)}
@@ -178,7 +181,7 @@ def build_layout(layout: str) -> LayoutRates:
     demand = [t * ETH // 10 for t in DEMAND_TENTHS]
     lenders = ("lp_core", "lp_mini1", "lp_mini2")
     borrowers = ("borrower_core", "borrower_mini1", "borrower_mini2")
-    weth_name = "WETH" if layout == "isolated" else "aWETH"
+    weth_name = "WETH" if layout == "isolated" else TRANCHE
 
     # Liquidity: 15M ETH in every layout.
     if layout == "isolated":
@@ -209,7 +212,7 @@ def build_layout(layout: str) -> LayoutRates:
                     pool="mini",
                     mini_pool=i - 1,
                     user=lenders[i],
-                    asset="aWETH",
+                    asset=TRANCHE,
                     amount=str(p.core.assets_to_shares(p.core.reserve(("WETH", True)), liquidity[i])),
                 )
 

@@ -48,7 +48,8 @@ class Population(_Model):
     borrowers: Annotated[int, Field(ge=1, le=1_000_000)]
     #: Collateral mix: asset → weight (each borrower's collateral is split by these weights).
     collateral: dict[str, Annotated[float, Field(gt=0)]]
-    #: The reserve borrowed (a Mini-Pool's tranche name, e.g. ``aUSDC``, in a Mini-Pool).
+    #: The reserve borrowed (in a Mini-Pool, its tranche, e.g. ``was-USDC``; the lab's default book
+    #: called it ``aUSDC`` before it took the node's naming, and that name still works there).
     debt: str
     #: Lognormal debt size: median in whole USD and the log-standard deviation.
     debt_usd_median: Annotated[int, Field(ge=1)] = 20_000

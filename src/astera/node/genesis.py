@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from astera.core import Protocol, ProtocolError
-from astera.deployment import DeploymentError, deploy_markets, number
+from astera.deployment import DeploymentError, deploy_markets, number, tranche_symbol
 from astera.wire import is_address
 
 from .ledger import Ledger, NodeRoles
@@ -207,7 +207,7 @@ def default_genesis(
                 "min_debt_threshold": 100,
                 "reserves": {
                     "wstETH": _reserve("pi-lst", 7000, 7500, 10800),
-                    "was-USDC": _reserve("pi-stable", 8500, 9000, 10800, tranche_of="USDC"),
+                    tranche_symbol("USDC"): _reserve("pi-stable", 8500, 9000, 10800, tranche_of="USDC"),
                 },
                 "flow_limits": {"USDC": str(1_000_000 * 10**6)},
             }
