@@ -283,6 +283,24 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     page.click("#max-btn")
     page.wait_for_selector("#max-info:has-text('You cannot withdraw any WETH in the Core-Pool now.')")
 
+    # A Mini-Pool tranche borrowed straight into the wallet as USDC (unwrapped, as offered).
+    page.select_option("#faucet-asset", "wstETH")
+    page.fill("#faucet-amount", "5")
+    page.click("#faucet-form button")
+    page.wait_for_selector("#faucet-result:has-text('wstETH')")
+    act(page, "deposit", "0", "wstETH", "5")
+    assert page.is_hidden("#unwrap-label")  # nothing to unwrap in a deposit
+    sign(page)
+    usdc_before = served.call(lambda q: q.wallet("USDC", me))
+    act(page, "borrow", "0", "was-USDC", "100")
+    assert page.inner_text("#unwrap-label") == "Receive USDC in your wallet" and page.is_checked("#unwrap")
+    words = page.get_by_test_id("preview-tranche").inner_text()
+    got = re.search(r"you receive ([\d,.]+) USDC in your wallet\.", words)
+    assert got is not None, words
+    sign(page)
+    usdc = served.call(lambda q: q.wallet("USDC", me)) - usdc_before
+    assert f"{usdc // E6:,}.{usdc % E6:06d}".rstrip("0").rstrip(".") == got.group(1)
+
     ready(page, served.url + "/app/reserve/core/USDC")
     model = page.get_by_test_id("rate-model").inner_text()
     assert model.startswith("Rate model: a PI (proportional-integral) controller")
@@ -290,7 +308,8 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert "Model: pi" not in page.inner_text("main")
     screenshot(page, "reserve-rate-model")
     ready(page, served.url + "/app/reserve/0/was-USDC")  # a tranche lends through the credit line
-    assert "+ 1,000,000 USDC credit line" in page.get_by_test_id("available-0-was-USDC").inner_text()
+    available = page.get_by_test_id("available-0-was-USDC").inner_text()
+    assert available == "0 was-USDC\n+ 999,900 USDC credit line"  # 100 of 1,000,000 drawn above
     ready(page, served.url + "/app/mini-pool/0")
     tranches = page.locator("table", has_text="Tranche reserves").inner_text()
     assert "Supply APY" in tranches and "Borrow APY" in tranches

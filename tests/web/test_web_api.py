@@ -257,6 +257,13 @@ def test_max_amounts_are_exact(api: TestClient, borrower: str) -> None:
     tranche = most(api, carol, "borrow", 0, "was-USDC")
     assert tranche["limits"]["cash"] == "0" and int(tranche["limits"]["credit_line"]) > 0
     assert exact(api, carol, tranche)
+    unwrapped = api.post(
+        "/max-amount",
+        json={"sender": carol, "action": "borrow", "pool": 0, "asset": "was-USDC", "unwrap": True},
+    ).json()
+    assert exact(api, carol, unwrapped)  # paid out as USDC: the Core-Pool's cash bounds it too
+    repay = {"sender": carol, "action": "repay", "pool": 0, "asset": "was-USDC", "unwrap": True}
+    assert api.post("/max-amount", json=repay).json()["error"]["code"] == "invalid_request"
     # A newcomer holds nothing: nothing to size, and no nonce or account left behind.
     stranger = "ab" * 32
     assert most(api, stranger, "withdraw", "core", "WETH")["amount"] is None

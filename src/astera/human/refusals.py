@@ -193,7 +193,8 @@ class Most:
     of a withdrawal, the whole debt of a repayment): then sending ``max`` moves it all, interest
     accrued until the block included, and leaves no dust. ``limits`` names what bounds the
     action, each as the base units it alone would allow (``borrowing_power``, ``cash``,
-    ``credit_line``, ``supplied``, ``debt``, ``wallet``, ``deposit_cap``), for people to read;
+    ``credit_line`` (in the Core-Pool asset, the others in the reserve's), ``supplied``,
+    ``debt``, ``wallet``, ``deposit_cap``), for people to read;
     ``amount`` is the exact answer (the health factor, delegation or a Mini-Pool's minimum debt
     may bound it too)."""
 

@@ -48,8 +48,9 @@ def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dic
     }
 
 
-def most(node: Node, sender: str, action: str, pool: str | int, asset: str) -> tuple[int, Most]:
-    """(block time, the most ``action`` of ``sender`` on ``pool``'s ``asset`` reserve takes at
+def most(node: Node, sender: str, action: str, params: dict[str, Any]) -> tuple[int, Most]:
+    """(block time, the most ``action`` of ``sender`` with ``params`` (``pool``, ``asset``, and
+    ``unwrap`` for a tranche's borrow or withdrawal paid out in the Core-Pool asset) takes at
     that time and at every block time up to :data:`MAX_WINDOW` seconds later). Interest moves
     the most every second (a debt's growth shrinks what can still be borrowed or withdrawn), so
     the figure at the next block alone is refused by a block a few seconds later, when the person
@@ -58,12 +59,12 @@ def most(node: Node, sender: str, action: str, pool: str | int, asset: str) -> t
     unit more is refused at one of them. Nothing changes; an unknown pool or reserve is
     ``not_found``."""
     now = next_block_time(node)
-    first, last = (_most_at(node, sender, action, pool, asset, at) for at in (now, now + MAX_WINDOW))
+    first, last = (_most_at(node, sender, action, params, at) for at in (now, now + MAX_WINDOW))
     amount = None if first.amount is None or last.amount is None else min(first.amount, last.amount)
     return now, Most(amount, first.whole and last.whole, first.limits)
 
 
-def _most_at(node: Node, sender: str, action: str, pool: str | int, asset: str, at: int) -> Most:
+def _most_at(node: Node, sender: str, action: str, params: dict[str, Any], at: int) -> Most:
     """The most the action takes at block time ``at`` (a dry run; nothing changes)."""
     ledger = node.chain.ledger
     run = ledger.runner(sender, action)
@@ -72,14 +73,14 @@ def _most_at(node: Node, sender: str, action: str, pool: str | int, asset: str, 
     def size(p: Protocol) -> list[Any]:
         if sender not in p.users:
             p.register_user(sender)  # as a transaction's first step would (rolled back)
-        found.append(most_accepted(p, sender, action, {"pool": pool, "asset": asset}, run))
+        found.append(most_accepted(p, sender, action, params, run))
         return []
 
     dry = ledger.protocol.simulate([size], inspect=lambda p, who: None, at=at)
     (outcome,) = dry.outcomes
     e = outcome.refusal
     if isinstance(e, InputError):
-        raise NodeError("not_found", f"{pool_name(pool)} has no {asset} reserve")
+        raise NodeError("not_found", f"{pool_name(params['pool'])} has no {params['asset']} reserve")
     if isinstance(e, ProtocolError):  # e.g. no current price: nothing can be valued
         raise NodeError("refused", f"the protocol cannot size a {action} now ({e.name})", reason=e.code)
     return found[0]

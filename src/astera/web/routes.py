@@ -102,6 +102,11 @@ class MaxAmount(BaseModel):
         description='"core" or a Mini-Pool id'
     )
     asset: str = Field(pattern=SYMBOL)
+    unwrap: bool = Field(
+        default=False,
+        description="a Mini-Pool tranche's borrow or withdrawal paid out in the Core-Pool asset "
+        "(the action's unwrap parameter)",
+    )
 
 
 class MaxAmountAnswer(BaseModel):
@@ -342,7 +347,12 @@ def create_router(node: Node) -> APIRouter:
     )
     async def max_amount_route(req: MaxAmount) -> MaxAmountAnswer:
         await node.ready()
-        at, found = most(node, req.sender, req.action, req.pool, req.asset)
+        params: dict[str, Any] = {"pool": req.pool, "asset": req.asset}
+        if req.unwrap:
+            if req.action not in ("borrow", "withdraw"):
+                raise NodeError("invalid_request", "unwrap applies to a borrow or a withdrawal only")
+            params["unwrap"] = True
+        at, found = most(node, req.sender, req.action, params)
         return MaxAmountAnswer(
             action=req.action,
             pool=req.pool,

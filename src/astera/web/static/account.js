@@ -189,13 +189,17 @@ function actionSection() {
   const reset = () => { previewed = null; byId("sign").disabled = true; };
   return h("section", { "aria-labelledby": "act-h" },
     h("h2", { id: "act-h" }, "Deposit, withdraw, borrow, repay"),
-    h("form", { id: "action-form", onsubmit: preview, oninput: reset, onchange: (e) => { if (e.target.tagName === "SELECT") refreshMost(); } },
+    h("form", { id: "action-form", onsubmit: preview, oninput: reset, onchange: (e) => {
+      if (e.target.tagName === "SELECT" || e.target.id === "unwrap") { showUnwrap(); refreshMost(); }
+    } },
       h("label", {}, "Action", h("select", { id: "action" }, ACTIONS.map((a) => h("option", { value: a }, a)))),
       h("label", {}, "Pool", h("select", { id: "pool", onchange: fillAssets }, poolOptions)),
       h("label", {}, "Asset", h("select", { id: "asset" })),
       h("label", {}, "Amount (whole tokens)", h("input", { id: "amount", inputmode: "decimal", autocomplete: "off" })),
       h("button", { type: "button", id: "max-btn", class: "secondary", onclick: fillMax,
         title: "The most this action takes now, exact to the base unit" }, "Max"),
+      h("label", { id: "unwrap-label", hidden: true }, h("span", { id: "unwrap-words" }),
+        h("input", { type: "checkbox", id: "unwrap", checked: true })),
       h("button", { type: "submit", id: "preview-btn" }, "Preview"),
       h("button", { type: "button", id: "sign", disabled: true, onclick: signPreviewed }, "Sign and send")),
     h("p", { id: "max-info", class: "muted", role: "status", "data-testid": "max-info" }),
@@ -207,6 +211,22 @@ function fillAssets() {
   const reserves = pools().find((p) => String(p.pool) === pool).reserves;
   byId("asset").replaceChildren(...reserves.map((r) => h("option", { value: r.asset }, r.asset)));
 }
+
+/** The Core-Pool asset a borrow or withdrawal of the form's reserve can pay out directly (a
+ * Mini-Pool tranche, e.g. was-USDC -> USDC), or null. */
+function unwrapsTo() {
+  const { action, pool, asset } = formReserve();
+  const r = reserveOf(pool, asset);
+  return r && r.tranche_of && ["borrow", "withdraw"].includes(action) ? r.tranche_of : null;
+}
+
+/** Offer "receive USDC in your wallet" where it applies (checked: what an Aave user expects). */
+function showUnwrap() {
+  const to = unwrapsTo();
+  byId("unwrap-label").hidden = !to;
+  if (to) byId("unwrap-words").textContent = `Receive ${to} in your wallet`;
+}
+const unwrapping = () => Boolean(unwrapsTo()) && byId("unwrap").checked;
 
 /** What bounds an action, in words: each limit the node named, as whole tokens. */
 const LIMIT_WORDS = {
@@ -227,7 +247,7 @@ async function refreshMost() {
     say("max-info", "");
   }
   try {
-    const r = await api("/max-amount", { method: "POST", body: { sender: key.address, action: f.action, pool: poolParam(f.pool), asset: f.asset } });
+    const r = await api("/max-amount", { method: "POST", body: { sender: key.address, action: f.action, pool: poolParam(f.pool), asset: f.asset, unwrap: unwrapping() } });
     const now = formReserve();
     if (now.action !== f.action || now.pool !== f.pool || now.asset !== f.asset) return null; // the form moved on
     most = { ...r, pool: f.pool };
@@ -242,8 +262,10 @@ async function refreshMost() {
 
 function mostWords(m) {
   const dec = decimalsOf(m.pool, m.asset);
-  const amt = (v) => `${formatUnits(v, dec)} ${m.asset}`;
-  const limits = Object.entries(m.limits).map(([k, v]) => `${LIMIT_WORDS[k] || k} ${amt(v)}`).join(" · ");
+  const amt = (v, symbol = m.asset) => `${formatUnits(v, dec)} ${symbol}`;
+  // A credit line is drawn in the Core-Pool asset (USDC), the tranche's other limits in its shares.
+  const unit = (k) => (k === "credit_line" ? reserveOf(m.pool, m.asset).tranche_of : m.asset);
+  const limits = Object.entries(m.limits).map(([k, v]) => `${LIMIT_WORDS[k] || k} ${amt(v, unit(k))}`).join(" · ");
   const verb = m.action;
   const head = m.amount === null ? `You cannot ${verb} any ${m.asset} in ${inPool(m.pool)} now.`
     : m.whole ? `The most you can ${verb} now: all of it, ${amt(m.amount)} with interest to the next block ` +
@@ -276,7 +298,8 @@ function formTx() {
     most.action === action && most.pool === pool && most.asset === asset;
   const amount = all ? "max" : parseUnits(text, decimalsOf(pool, asset), asset);
   if (amount === 0n) throw new Error("the amount must be more than 0");
-  return { action, params: { pool: poolParam(pool), asset, amount: amount.toString() } };
+  const params = { pool: poolParam(pool), asset, amount: amount.toString() };
+  return { action, params: unwrapping() ? { ...params, unwrap: true } : params };
 }
 
 /** "1.45 → 1.18": a figure before and after, the after one marked for tests. */
@@ -314,7 +337,7 @@ async function preview(e) {
         ", borrowing power ", ...beforeAfter(before.borrowing_power_usd, after.borrowing_power_usd, fmtUsd, "preview-power"), "."),
       hfWarning(after.health_factor),
       res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply APY ${supplyApy(res.liquidity_rate)}, borrow APY ${borrowApy(res.variable_borrow_rate)}.`) : null,
-      trancheWords(tx.action, tx.params.asset, reserveOf(pool, tx.params.asset).tranche_of)));
+      trancheWords(tx, reserveOf(pool, tx.params.asset).tranche_of, r.account.wallet)));
     previewed = tx;
     byId("sign").disabled = false;
   } catch (err) {
@@ -330,14 +353,19 @@ function hfWarning(hf) {
     "a small price move or a few days of interest can make this account liquidatable.");
 }
 
-/** What moving a Mini-Pool tranche asset (Core-Pool shares, e.g. was-USDC) does to your Core-Pool
- * position: the tokens you get or pay are the Core-Pool's aTokens, not the underlying. */
-function trancheWords(action, asset, underlying) {
+/** What moving a Mini-Pool tranche asset (Core-Pool shares, e.g. was-USDC) does: the tokens you
+ * get or pay are the Core-Pool's aTokens, unless a borrow or withdrawal unwraps them into the
+ * underlying for your wallet (the amount: the wallet after the dry run less the wallet shown). */
+function trancheWords(tx, underlying, walletAfter) {
   if (!underlying) return null;
-  const comes = ["borrow", "withdraw"].includes(action);
-  return h("p", { "data-testid": "preview-tranche" }, `${asset} is a tranche of ${underlying} in the Core-Pool: ` + (comes
-    ? `you receive it as ${underlying} supplied in the Core-Pool (withdraw it there to get ${underlying}).`
-    : `it is taken from your ${underlying} supplied in the Core-Pool (deposit ${underlying} there first).`));
+  const { action, params } = tx;
+  const got = shownAccount ? BigInt(walletAfter[underlying]) - BigInt(shownAccount.wallet[underlying]) : 0n;
+  const words = params.unwrap
+    ? `you receive ${got > 0n ? formatUnits(got, markets.assets[underlying].decimals) + " " : ""}${underlying} in your wallet.`
+    : ["borrow", "withdraw"].includes(action)
+      ? `you receive it as ${underlying} supplied in the Core-Pool (withdraw it there to get ${underlying}).`
+      : `it is taken from your ${underlying} supplied in the Core-Pool (deposit ${underlying} there first).`;
+  return h("p", { "data-testid": "preview-tranche" }, `${params.asset} is a tranche of ${underlying} in the Core-Pool: ${words}`);
 }
 
 async function signPreviewed() {
@@ -541,6 +569,7 @@ async function render() {
       actionSection(), whatIfSection(), alertSection(), h("section", { "aria-labelledby": "hist-h" }, h("h2", { id: "hist-h" }, "History"), h("div", { id: "history" })),
       await operatorSection(st));
     fillAssets();
+    showUnwrap();
     built = true;
   }
   if (!key) return;
