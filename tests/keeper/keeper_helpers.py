@@ -64,6 +64,14 @@ def engine(
     return KeeperEngine(p, market, submitter, PlannerConfig(**config))
 
 
+def charge_fee(p: Protocol, fee_bps: int) -> None:
+    """A liquidation protocol fee of ``fee_bps`` of the bonus on every collateral reserve of every pool."""
+    for ref, pool in (("core", p.core), *((mp.id, mp) for mp in p.mini_pools)):
+        for r in pool.reserves:
+            if r.liquidation_threshold:
+                p.set_liquidation_protocol_fee("admin", ref, r.asset, fee_bps, r.reserve_type)
+
+
 def random_book(rng: random.Random, users: int) -> list[dict[str, object]]:
     """Random Core and Mini-Pool positions, most of them borrowing close to the limit."""
     actions: list[dict[str, object]] = []

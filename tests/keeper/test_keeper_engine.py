@@ -5,7 +5,7 @@ permissionless execution with own funds or a flash loan."""
 from __future__ import annotations
 
 import pytest
-from keeper_helpers import USD, USDC, WBTC, WETH, act, deploy, engine
+from keeper_helpers import USD, USDC, WBTC, WETH, act, charge_fee, deploy, engine
 
 from astera.core import WAD, Protocol
 from astera.core.liquidation import collateral_to_seize
@@ -267,13 +267,15 @@ def test_accounts_the_oracle_cannot_price_are_left_alone_and_the_rest_go_on() ->
     assert keeper.monitor.detect() == {"core": ["carol"], 0: []}
 
 
+@pytest.mark.parametrize("fee_bps", [0, 1_000])
 def test_a_venue_no_size_can_profit_from_ends_the_search_with_the_bisections_answer(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, fee_bps: int
 ) -> None:
     """The planner's shortcut (:meth:`_Pair.hopeless`) only ever skips a bisection that would
     have found nothing: with venues pushed below the oracle step by step through the edge of
     profitability, on half and on all of the collateral (capped), WETH (18 decimals) and WBTC
-    (8), a pool and an order book, the plans are those of the bare bisection."""
+    (8), a pool and an order book, without and with a liquidation protocol fee, the plans are
+    those of the bare bisection."""
     checked = skipped = 0
     hopeless = _Pair.hopeless
     shortcuts: list[bool] = []
@@ -296,6 +298,7 @@ def test_a_venue_no_size_can_profit_from_ends_the_search_with_the_bisections_ans
         for asset, push in (("WETH", 40 * WETH), ("WBTC", 2 * WBTC)):
             p = deploy(act("deposit", "bob", asset, 40 * WETH if asset == "WETH" else 2 * WBTC),
                        act("borrow", "bob", "USDC", 80_000 * USDC))  # fmt: skip
+            charge_fee(p, fee_bps)
             p.set_price(asset, weth_price * USD if asset == "WETH" else weth_price * 20 * USD)
             prices = {a: p.price(a) for a in p.decimals}
             for k in range(0, 24):

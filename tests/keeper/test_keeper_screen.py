@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from keeper_helpers import COARSE, USD, USDC, act, coarse_book, deploy, engine, random_book
+import pytest
+from keeper_helpers import COARSE, USD, USDC, act, charge_fee, coarse_book, deploy, engine, random_book
 
 from astera.core import Protocol
 from astera.keeper import ConstantProductPool, Market, Monitor, Planner, PlannerConfig, Token
@@ -16,16 +17,16 @@ from astera.keeper.valuation import Valuation
 TOKENS = [Token("WETH", 18), Token("WBTC", 8), Token("USDC", 6)]
 
 
-def pushed_market(p: Protocol, tokens: list[Token], depth_usd: int, k: int) -> Market:
-    """A pool between every two tokens, each after the keeper's own earlier sales of ``k``/8 of
-    a pool side of the first into it (and a smaller sale the other way, which improves that rate)."""
+def pushed_market(p: Protocol, tokens: list[Token], depth_usd: int, k: int, of: int = 8) -> Market:
+    """A pool between every two tokens, each after the keeper's own earlier sales of ``k``/``of``
+    of a pool side of the first into it (and a smaller sale the other way, which improves that rate)."""
     prices = {a: p.price(a) for a in p.decimals}
     market = Market()
     for i, a in enumerate(tokens):
         for b in tokens[i + 1 :]:
             pool = ConstantProductPool(a, b, depth_usd * USD, prices)
             if k:
-                pool.swap(a.symbol, pool.reserves[a.symbol] * k // 8, b.symbol)
+                pool.swap(a.symbol, pool.reserves[a.symbol] * k // of, b.symbol)
                 pool.swap(b.symbol, pool.reserves[b.symbol] // 50, a.symbol)
             market.add(pool)
     return market
@@ -51,11 +52,14 @@ def check(p: Protocol, market: Market, monitor: Monitor, ref: str | int = "core"
     return screened, len(rows)
 
 
-def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
+@pytest.mark.parametrize("fee_bps", [0, 1_000])
+def test_screened_accounts_are_those_the_planner_finds_nothing_for(fee_bps: int) -> None:
     """A crash on a random WETH/WBTC book and on a coarse book (a unit worth $123), venues pushed
-    step by step through the edge of profitability: no screened account has a plan, and the
-    screen does take accounts out (fewer as the venues recover)."""
+    step by step through the edge of profitability, without and with a liquidation protocol fee
+    on every collateral: no screened account has a plan, and the screen does take accounts out
+    (fewer as the venues recover)."""
     p = deploy(*random_book(random.Random(5), 150))
+    charge_fee(p, fee_bps)
     p.set_price("WETH", p.price("WETH") * 70 // 100)
     p.set_price("WBTC", p.price("WBTC") * 70 // 100)
     monitor = Monitor(p)
@@ -67,6 +71,7 @@ def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
     assert minis[0][0] == 0 and minis[-1][0] == minis[-1][1] > 10
 
     coarse = coarse_book(random.Random(3), 200)
+    charge_fee(coarse, fee_bps)
     for asset, kept in (("GEM", 60), ("TKN", 75)):
         coarse.set_price(asset, coarse.price(asset) * kept // 100)
     monitor = Monitor(coarse)
@@ -75,7 +80,27 @@ def test_screened_accounts_are_those_the_planner_finds_nothing_for() -> None:
     assert max(s for s, _ in screened) > 0
 
 
-def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless() -> None:
+def test_under_a_protocol_fee_the_screen_counts_the_liquidators_share_only() -> None:
+    """Venues pushed to where the whole bonus would pay for a sale and the liquidator's share
+    under a 10 % fee does not: the screen takes those accounts out too (unvalued, where it
+    would leave them to the planner to size and find nothing for, run after run), and never an
+    account the planner has a plan for (:func:`check`)."""
+    screened = {}
+    for fee_bps in (0, 1_000):
+        p = deploy(*random_book(random.Random(5), 150))
+        charge_fee(p, fee_bps)
+        p.set_price("WETH", p.price("WETH") * 70 // 100)
+        p.set_price("WBTC", p.price("WBTC") * 70 // 100)
+        monitor = Monitor(p)
+        # WETH and WBTC 8 % to 13.5 % below the oracle, 0.5 % a step:
+        markets = [pushed_market(p, TOKENS, 2_000_000, k, of=400) for k in range(16, 28)]
+        screened[fee_bps] = [check(p, market, monitor)[0] for market in markets]
+    assert all(a <= b for a, b in zip(screened[0], screened[1_000], strict=True))
+    assert sum(screened[1_000]) > sum(screened[0])
+
+
+@pytest.mark.parametrize("fee_bps", [0, 1_000])
+def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless(fee_bps: int) -> None:
     """Mini-Pool 0 borrowers of WETH against aUSDC (the keeper unwraps seized tranche shares into
     USDC and sells it for WETH), WETH up 30 %: with the USDC→WETH venue pushed step by step, no
     screened account has a plan, and the screen takes them all once no sale can pay."""
@@ -87,6 +112,7 @@ def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless(
         actions += [act("deposit", f"t{i}", "aUSDC", usdc, pool="mini"),
                     act("borrow", f"t{i}", "WETH", weth, pool="mini")]  # fmt: skip
     p = deploy(*actions)
+    charge_fee(p, fee_bps)
     p.set_price("WETH", p.price("WETH") * 130 // 100)
     monitor = Monitor(p)
     prices = {a: p.price(a) for a in p.decimals}
@@ -101,13 +127,16 @@ def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless(
     assert results[0] == (0, 40) and results[-1] == (40, 40)
 
 
-def test_an_engine_with_the_screen_liquidates_as_one_without() -> None:
+@pytest.mark.parametrize("fee_bps", [0, 1_000])
+def test_an_engine_with_the_screen_liquidates_as_one_without(fee_bps: int) -> None:
     """The same liquidations, in the same order, and the same state, on a crash into a shallow
-    market that leaves most accounts unprofitable; the screen took some of them out unvalued."""
+    market that leaves most accounts unprofitable, without and with a protocol fee; the screen
+    took some of them out unvalued."""
     actions = random_book(random.Random(11), 200)
 
     def run(screen: bool) -> tuple[list[object], str, int]:
         p = deploy(*actions)
+        charge_fee(p, fee_bps)
         keeper = engine(p, pushed_market(p, TOKENS, 2_000_000, 0))
         if screen:
             keeper.screen = MarketScreen(keeper.market, keeper.config.margin_bps, "keeper")

@@ -260,11 +260,13 @@ class _Pair:
 
         Only a pair paid and received in its own reserves' assets is judged (no tranche
         wrapping), so ``cost ≥ repaid``. With ``N = dp·10^cd·bonus``, ``D = 10⁴·cp·10^dd`` and
-        the sale bounded by ``seized·num/den``: a request repaid in full seizes at most
+        the sale judged at most ``seized·kept/whole·num/den`` (:func:`liquidator_share`; ``kept
+        = whole`` without a protocol fee): a request repaid in full seizes at most
         ``(repaid·N + 5000) / D`` (``percentMul`` rounds half up, then a floor); a capped one
-        that repays ``repaid < request`` seizes at most that too. So ``(N + 5000)·num <
-        required·den·D / 10⁴`` makes every such size unprofitable; the one size left, all the
-        collateral for less than the request, is quoted exactly.
+        that repays ``repaid < request`` seizes at most that too. So ``(N + 5000)·kept·num <
+        required·den·whole·D / 10⁴`` makes every such size unprofitable; the one size left, all
+        the collateral for less than the request, is quoted on all it seizes (under a fee more
+        than the liquidator receives, so still a bound).
         """
         wrapped = self.unwrap_index is not None or self.mint_index is not None
         if wrapped or self.receive_asset == self.pay_asset:
@@ -276,7 +278,8 @@ class _Pair:
         c, d = self.c, self.d
         coll_r, debt_r = c.reserve, d.reserve
         n = d.price * 10**coll_r.decimals * coll_r.liquidation_bonus
-        if (n + HALF_PERCENT) * num >= self.required * den * c.price * 10**debt_r.decimals:
+        kept, whole = liquidator_share(coll_r.liquidation_bonus, coll_r.liquidation_protocol_fee)
+        if (n + HALF_PERCENT) * num * kept >= self.required * den * c.price * 10**debt_r.decimals * whole:
             return False
         seized, needed = collateral_to_seize(
             c.price, d.price, coll_r.decimals, debt_r.decimals, coll_r.liquidation_bonus, max_cover, c.amount
@@ -287,16 +290,27 @@ class _Pair:
         return proceeds * PERCENTAGE_FACTOR < needed * self.required
 
 
+def liquidator_share(bonus: int, fee_bps: int) -> tuple[int, int]:
+    """``(kept, whole)``: the share ``kept/whole`` of seized collateral that is the liquidator's
+    under a protocol fee of ``fee_bps`` of the bonus, exactly: ``1 − (bonus − 10⁴)/bonus ·
+    fee_bps/10⁴`` (``(1, 1)`` in effect without a fee). The most of a seizure a size's profit is
+    judged on (:func:`judged_fee`), and so a bound the proofs that skip sizing use too
+    (:meth:`_Pair.hopeless`, :mod:`.screen`)."""
+    whole = bonus * PERCENTAGE_FACTOR
+    return whole - (bonus - PERCENTAGE_FACTOR) * fee_bps, whole
+
+
 def judged_fee(bonus: int, fee_bps: int, seized: int, fee: int) -> int:
     """The protocol fee a size's profit is judged with: the core's ``fee`` on ``seized``, or the
-    fee's exact share of it (``seized · (bonus − 10⁴)/bonus · fee_bps/10⁴``) rounded up where
-    that is more. The core rounds half up, to 0 on a few units of collateral, and a keeper
-    that counted on that would liquidate in dust (module docstring); with this, no size keeps
-    more than the liquidator's exact share of the bonus, small ones less, so the profitable
-    sizes stay an interval from zero and the bisection in :meth:`_Pair.largest` finds their top."""
+    fee's exact share of it (:func:`liquidator_share`) rounded up where that is more. The core
+    rounds half up, to 0 on a few units of collateral, and a keeper that counted on that would
+    liquidate in dust (module docstring); with this, no size keeps more than the liquidator's
+    exact share of the bonus, small ones less, so the profitable sizes stay an interval from
+    zero and the bisection in :meth:`_Pair.largest` finds their top."""
     if fee_bps == 0:
         return fee
-    exact_up = -(-seized * (bonus - PERCENTAGE_FACTOR) * fee_bps // (bonus * PERCENTAGE_FACTOR))
+    kept, whole = liquidator_share(bonus, fee_bps)
+    exact_up = -(-seized * (whole - kept) // whole)
     return exact_up if exact_up > fee else fee
 
 

@@ -19,7 +19,13 @@ minted by a deposit (paid ``≥ repaid·M/RAY``: the deposit is rounded up; ``U 
 ``(a·N + 5000)/D`` (``percentMul`` rounds half up, then a floor), so
 
     ``10⁴·proceeds ≤ a·sL + cL``  and  ``R·cost ≥ a·sR``,
-    ``sL = N·U·num·10⁴ / (D·RAY·den)``, ``sR = M·R / RAY``.
+    ``sL = N·K·U·num·10⁴ / (D·W·RAY·den)``, ``sR = M·R / RAY``,
+
+where ``K/W`` is the share of the seized collateral the planner judges a sale on under the
+collateral's liquidation protocol fee (:func:`~astera.keeper.planner.liquidator_share`: the
+bonus less the fee's exact share; ``K = W`` without a fee). The proceeds here are those the
+planner judges: what the fee's half-up rounding leaves the liquidator beyond that share on a
+few units of collateral is not counted (:func:`~astera.keeper.planner.judged_fee`).
 
 A pair is **hopeless** when ``sL·(1 + δ) ≤ sR`` (``δ = 2⁻²⁰``) and the inequality
 ``a·sL + cL < a·sR`` holds at ``a = max(1, (D − 5000)/N)`` (below that nothing is seized and
@@ -60,6 +66,7 @@ from astera.core.wadray import HALF_PERCENT, PERCENTAGE_FACTOR, RAY
 
 from .market import Market
 from .monitor import PoolIndex, PoolRef
+from .planner import liquidator_share
 
 #: ``1/δ``: the relative margin a hopeless pair must clear.
 INV_DELTA = 1 << 20
@@ -84,6 +91,9 @@ class _Terms(NamedTuple):
     per_unit: float
     income: int
     bonus: int
+    #: ``K`` and ``W``: the liquidator's share of a seizure under the protocol fee.
+    kept: int
+    whole: int
 
 
 class _PoolScreen:
@@ -214,22 +224,24 @@ class MarketScreen:
             return NO_VENUE
         num, den = bound
         r, u, m = self.required, t.unwrap or RAY, t.mint or RAY
-        # sL·(1 + δ) ≤ sR, times D·RAY·den·2²⁰:
-        if t.n * u * num * PERCENTAGE_FACTOR * (INV_DELTA + 1) > m * r * t.d * den * INV_DELTA:
+        k, w = t.kept, t.whole
+        # sL·(1 + δ) ≤ sR, times D·W·RAY·den·2²⁰:
+        if t.n * k * u * num * PERCENTAGE_FACTOR * (INV_DELTA + 1) > m * r * t.d * w * den * INV_DELTA:
             return NOT_HOPELESS
         if t.d - HALF_PERCENT >= t.n:
             # At a* = (D − 5000)/N, below which nothing is seized (the planner plans nothing),
-            # times 2·RAY·den·N: num·10⁴·(2·U + [RAY])·N < 2·(D − 5000)·M·R·den.
-            lhs = num * PERCENTAGE_FACTOR * (2 * u + (RAY if t.unwrap else 0)) * t.n
-            rhs = 2 * (t.d - HALF_PERCENT) * m * r * den
+            # times 2·W·RAY·den·N: num·10⁴·(2·K·U + [W·RAY])·N < 2·(D − 5000)·W·M·R·den.
+            lhs = num * PERCENTAGE_FACTOR * (2 * k * u + (w * RAY if t.unwrap else 0)) * t.n
+            rhs = 2 * (t.d - HALF_PERCENT) * w * m * r * den
         else:
-            # At a = 1, times 2·D·RAY·den: (2(N + 5000)·U + [D·RAY])·num·10⁴ < 2·M·R·D·den.
-            lhs = (2 * (t.n + HALF_PERCENT) * u + (t.d * RAY if t.unwrap else 0)) * num * PERCENTAGE_FACTOR
-            rhs = 2 * m * r * t.d * den
+            # At a = 1, times 2·D·W·RAY·den: (2(N + 5000)·K·U + [D·W·RAY])·num·10⁴ < 2·M·R·D·W·den.
+            lhs = (2 * (t.n + HALF_PERCENT) * k * u + (t.d * w * RAY if t.unwrap else 0)) * num
+            lhs *= PERCENTAGE_FACTOR
+            rhs = 2 * m * r * t.d * w * den
         if lhs >= rhs:
             return NOT_HOPELESS
         # The request that takes all the collateral: the least balance the proof covers.
-        slope = t.n * u * num * PERCENTAGE_FACTOR / (t.d * RAY * den)
+        slope = t.n * k * u * num * PERCENTAGE_FACTOR / (t.d * w * RAY * den)
         rounding = num * PERCENTAGE_FACTOR / (2 * den) if t.unwrap else 0.0
         needed = (2 + rounding / slope) * INV_DELTA if slope > 0 else 0.0
         least_v = (needed + 2) * t.bonus / PERCENTAGE_FACTOR + 1
@@ -257,6 +269,7 @@ class MarketScreen:
             cp * 10**d.decimals / (dp * 10**c.decimals),
             c.normalized_income(now),
             c.liquidation_bonus,
+            *liquidator_share(c.liquidation_bonus, c.liquidation_protocol_fee),
         )
 
     def _todo(self, screen: _PoolScreen, since: int) -> list[int]:
