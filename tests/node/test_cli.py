@@ -202,7 +202,7 @@ def test_user_errors_are_one_line_without_a_traceback(node: NodeProcess, home: P
         (("verify", "--data", str(tmp_path / "nothing")), "FAILED: no log in"),
         (
             ("deposit", "FOO", "1", "-k", "ann"),
-            "unknown asset 'FOO'; the node lists USDC, USDT, WBTC, WETH, wstETH",
+            "unknown asset 'FOO'; the node lists USDC, USDT, WBTC, WETH, was-USDC, wstETH",
         ),
     ]
     for args, text in cases:
@@ -259,7 +259,7 @@ def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: 
     assert _row(out, "health factor") == ["∞", "(no", "debt)", "5.92"]
     assert _row(out, "can borrow") == ["$27,750", "$22,750"]
     assert _row(out, "USDC debt") == ["0", "5,000"]
-    assert _row(out, "USDC in wallet") == ["0", "5,000"]
+    assert _row(out.split("you: wallet")[1], "USDC") == ["0", "5,000"]
     assert _row(out, "WETH liq. price") == ["none", "$624.99"]  # below 5,000 / (10 × 0.8), HF < 1
     assert "USDC in the Core-Pool" in out and _row(out, "available")[0] != _row(out, "available")[1]
     assert max(len(line) for line in out.splitlines()) <= 80, out
@@ -277,6 +277,17 @@ def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: 
 
     assert Client(node.url).status()["height"] == height  # nothing was sent
     assert '"next_nonce": 1' in ok(home, node, "account", address, "--json")
+
+    # A Mini-Pool tranche in whole tokens: borrowing it also moves Core-Pool shares, shown too.
+    ok(home, node, "faucet", "wstETH", "10", "-k", "eve")
+    ok(home, node, "deposit", "wstETH", "10", "-p", "0", "-k", "eve")
+    out = ok(home, node, "borrow", "was-USDC", "100", "-p", "0", "-k", "eve", "--what-if")
+    mini, core = out.split("you in the Core-Pool")
+    assert "you in Mini-Pool 0" in mini and _row(mini, "was-USDC debt") == ["0", "100"]
+    assert _row(core, "USDC supplied") == ["0", "100"]  # the tranche's Core shares
+    assert "borrow 100 was-USDC in block" in ok(
+        home, node, "borrow", "was-USDC", "100", "-p", "0", "-k", "eve"
+    )
 
 
 def test_key_list_names_each_local_key_with_its_address(tmp_path: Path) -> None:

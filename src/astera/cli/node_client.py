@@ -118,10 +118,16 @@ class Session:
         return self._markets
 
     def decimals(self, asset: str) -> int:
-        assets = self.markets()["assets"]
-        if asset not in assets:
-            raise CliError(f"unknown asset {asset!r}; the node lists {', '.join(sorted(assets))}")
-        return int(assets[asset]["decimals"])
+        """An asset's decimals: a listed token, or a reserve of some pool (a Mini-Pool tranche
+        such as ``was-USDC``, which is no token of its own)."""
+        doc = self.markets()
+        known = {name: int(spec["decimals"]) for name, spec in doc["assets"].items()}
+        for pool in (doc["core"], *doc["mini_pools"]):
+            for r in pool["reserves"]:
+                known.setdefault(r["asset"], int(r["config"]["decimals"]))
+        if asset not in known:
+            raise CliError(f"unknown asset {asset!r}; the node lists {', '.join(sorted(known))}")
+        return known[asset]
 
     def units(self, asset: str, text: str, raw: bool, allow_max: bool = False) -> int | Literal["max"]:
         """A command-line amount in base units (``max`` where the action takes it)."""

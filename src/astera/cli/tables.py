@@ -217,7 +217,7 @@ def _describe(s: Session, action: str, params: dict[str, Any], raw: bool) -> str
             else:
                 try:
                     parts.append(tokens(int(value), s.decimals(str(asset)), str(asset), "exact"))
-                except CliError:  # an asset the markets do not list (a tranche): base units
+                except CliError:  # an asset no pool lists (now): base units
                     parts.append(f"{value} {asset}")
             break
     else:
@@ -323,19 +323,29 @@ def what_if_tables(
     raw: bool,
 ) -> Iterator[RenderableType]:
     """A dry run's answer (``POST /simulate``) beside the accounts as they are now: for each
-    account it touched, its health factor, collateral, debt, borrowing power, positions in the
-    action's pool and wallet; then the new rates of each reserve it names."""
-    ref, name = str(pool), pool_name(pool)
+    account it touched, its health factor, collateral, debt, borrowing power and positions in
+    the action's pool and in every other pool it has positions in (a Mini-Pool tranche borrow
+    also moves Core-Pool shares), and its wallet; then the new rates of each reserve it names."""
     yield Text(f"what if: {what} (a dry run on the node's state; nothing was sent)")
     for address, after in answer["accounts"].items():
         now = before[address]
-        t = _before_after(f"{'you' if address == me else f'account {address[:16]}…'} in {name}")
-        _position_rows(t, now["pools"].get(ref), after["pools"].get(ref), raw)
+        who = "you" if address == me else f"account {address[:16]}…"
+        held = [
+            ref
+            for ref in after["pools"]
+            if now["pools"][ref]["positions"] or after["pools"][ref]["positions"]
+        ]
+        for ref in dict.fromkeys([str(pool), *held]):
+            t = _before_after(f"{who} in {pool_name(ref if ref == 'core' else int(ref))}")
+            _position_rows(t, now["pools"].get(ref), after["pools"].get(ref), raw)
+            yield t
+        wallet = _before_after(f"{who}: wallet")
         for asset, units in after["wallet"].items():
             was = now["wallet"].get(asset, "0")
             if int(units) != int(was):
-                _change(t, f"{asset} in wallet", *(_amount(v, s.decimals(asset), raw) for v in (was, units)))
-        yield t
+                _change(wallet, asset, *(_amount(v, s.decimals(asset), raw) for v in (was, units)))
+        if wallet.row_count:
+            yield wallet
     markets = s.markets()
     pools = {"core": markets["core"], **{str(mp["pool"]): mp for mp in markets["mini_pools"]}}
     for r in answer["reserves"]:
