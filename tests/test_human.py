@@ -183,6 +183,12 @@ def test_borrow_beyond_ltv_says_what_collateral_it_needs_and_the_exact_max(p: Pr
     assert "you have $37,000" in why.text and "the most you can borrow now is 27,749.99 USDC" in why.text
     best = assert_exact_max(p, ALICE, "borrow", why, asset="USDC")
     assert best == 27_749_999_999  # $27,750 itself is refused: the check is "needed >= collateral"
+    # Just over the most: both figures exact, where rounding would show them alike.
+    act(p, ALICE, "borrow", asset="USDC", amount=1_000_123_457)
+    why = refused(p, ALICE, "borrow", asset="USDC", amount=best - 1_000_123_457 + 7)
+    assert why.max_amount == 26_749_876_542
+    assert why.text.startswith("borrowing 26,749.876549 USDC needs")
+    assert why.text.endswith("the most you can borrow now is 26,749.876542 USDC")
 
 
 def test_withdrawal_that_would_drop_the_health_factor(p: Protocol) -> None:

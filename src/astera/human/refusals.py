@@ -33,7 +33,7 @@ from astera.core.pool import Pool
 from astera.core.reserve import Reserve
 from astera.core.wadray import PERCENTAGE_FACTOR, UINT256_MAX
 
-from .amounts import bps, health_factor, tokens, usd
+from .amounts import Rounding, bps, health_factor, tokens, usd
 
 #: Performs one action on the protocol with these parameters (raising its refusal).
 Runner = Callable[[dict[str, Any]], object]
@@ -286,10 +286,16 @@ def _reserve_of(p: Protocol, args: dict[str, Any]) -> tuple[Pool | None, Reserve
     return pl, r
 
 
-def _max_text(c: _Ctx, best: int | None, verb: str) -> str:
+def _max_text(c: _Ctx, best: int | None, verb: str, rounding: Rounding = "down") -> str:
     if best is None:
         return f"you cannot {verb} any {c.asset} now"
-    return f"the most you can {verb} now is {c.amt(best)}"
+    return f"the most you can {verb} now is {c.amt(best, rounding=rounding)}"
+
+
+def _alike(c: _Ctx, requested: int, best: int | None) -> Rounding:
+    """How to show a refused amount beside the most accepted: exactly where rounding would show
+    the two alike ('borrowing 17,749.99 USDC ...; the most you can borrow now is 17,749.99 USDC')."""
+    return "exact" if best is not None and c.amt(requested) == c.amt(best) else "down"
 
 
 def _search(c: _Ctx, hi: int, guess: int, field: str = "amount") -> int | None:
@@ -328,10 +334,11 @@ def _explain_borrow(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
             return (f"your collateral in {c.where} has an LTV of 0%: it cannot back a borrow", best)
         amount_base = c.pool.price(c.reserve) * amount // c.reserve.unit
         needed = collateral_needed(data, amount_base)
+        shown = _alike(c, amount, best)
         return (
-            f"borrowing {c.amt(amount)} needs {usd(needed, 'up')} of collateral at your LTV of "
-            f"{bps(data.ltv)}; you have {usd(data.total_collateral_base)}, so "
-            + _max_text(c, best, "borrow"),
+            f"borrowing {c.amt(amount, rounding=shown)} needs {usd(needed, 'up')} of collateral at your "
+            f"LTV of {bps(data.ltv)}; you have {usd(data.total_collateral_base)}, so "
+            + _max_text(c, best, "borrow", shown),
             best,
         )
     if e.code == E.FLOW_LIMIT_REACHED:
@@ -392,8 +399,10 @@ def _explain_decrease(c: _Ctx, e: ProtocolError, verb: str, noun: str) -> tuple[
         best = _search(c, hi, _removable_guess(c, c.sender))
         hf = health_factor_after_decrease(c.pool, c.reserve, c.sender, amount)
         after = f" at {health_factor(hf)}" if hf is not None else " below 1"
+        shown = _alike(c, amount, best)
         return (
-            f"{noun} {c.amt(amount)} would leave your health factor{after}; " + _max_text(c, best, verb),
+            f"{noun} {c.amt(amount, rounding=shown)} would leave your health factor{after}; "
+            + _max_text(c, best, verb, shown),
             best,
         )
     if e.code in (E.NOT_ENOUGH_LIQUIDITY, E.INSUFFICIENT_BALANCE, "panic:0x11"):
