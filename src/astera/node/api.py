@@ -7,7 +7,7 @@ wrong methods and unparsable requests included), is ``{"error": {"code": ..., "m
 answer is declared in the OpenAPI document. Request bodies are limited in size on every
 route; the faucet and ``/stream`` are rate-limited per client (``astera.node.limits``).
 Amounts are decimal strings; every answer's schema is declared (``astera.node.schemas``;
-routes that return dicts say ``response_model=None``: their views' JSON goes out as built).
+routes answer their views' JSON as built, neither re-validated nor re-encoded).
 Lists are paginated by cursor: ``?after=N`` walks forward (oldest first), ``?before=N`` or
 no cursor walks backward (newest first); each page says its ``next`` cursor.
 """
@@ -263,7 +263,6 @@ def create_app(node: Node) -> FastAPI:
         "/txs",
         tags=["log"],
         summary="Transactions, paginated by sequence number",
-        response_model=None,
         responses=answers(schemas.TxPage),
     )
     async def list_txs(
@@ -271,24 +270,23 @@ def create_app(node: Node) -> FastAPI:
         before: Before = None,
         limit: Limit = 50,
         sender: Annotated[str | None, Query(pattern=ADDRESS)] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         rows = await node.read(node.store.txs, after, before, limit, sender)
-        return _page([tx_json(r) for r in rows], "seq", after is not None)
+        return JSONResponse(_page([tx_json(r) for r in rows], "seq", after is not None))
 
     @app.get(
         "/txs/{tx_hash}",
         tags=["log"],
         summary="One transaction with its events",
-        response_model=None,
         responses=answers(schemas.TxWithEvents, "not_found"),
     )
-    async def get_tx(tx_hash: Annotated[str, Path(pattern=HASH)]) -> dict[str, Any]:
+    async def get_tx(tx_hash: Annotated[str, Path(pattern=HASH)]) -> JSONResponse:
         row = await node.read(node.store.tx, tx_hash)
         if row is None:
             raise NodeError("not_found", f"no transaction {tx_hash}")
         out = tx_json(row)
         out["events"] = [ev_json(e) for e in await node.read(node.store.events_of, out["seq"])]
-        return out
+        return JSONResponse(out)
 
     # ---- blocks and events --------------------------------------------------------------------
 
@@ -296,27 +294,25 @@ def create_app(node: Node) -> FastAPI:
         "/blocks",
         tags=["log"],
         summary="Block headers, paginated by height",
-        response_model=None,
         responses=answers(schemas.BlockPage),
     )
-    async def list_blocks(after: Cursor = None, before: Before = None, limit: Limit = 50) -> dict[str, Any]:
+    async def list_blocks(after: Cursor = None, before: Before = None, limit: Limit = 50) -> JSONResponse:
         headers: list[BlockHeader] = await node.read(node.store.headers, after, before, limit)
-        return _page([h.as_dict() for h in headers], "height", after is not None)
+        return JSONResponse(_page([h.as_dict() for h in headers], "height", after is not None))
 
     @app.get(
         "/blocks/{height}",
         tags=["log"],
         summary="One block with its transactions and events",
-        response_model=None,
         responses=answers(schemas.Block, "not_found"),
     )
-    async def get_block(height: Annotated[int, Path(ge=0, le=MAX_CURSOR)]) -> dict[str, Any]:
+    async def get_block(height: Annotated[int, Path(ge=0, le=MAX_CURSOR)]) -> JSONResponse:
         h = await node.read(node.store.header, height)
         if h is None:
             raise NodeError("not_found", f"no block {height}")
         txs = await node.read(node.store.txs_at, height)
         events = await node.read(node.store.events_at, height)
-        return block_json(h, txs, events)
+        return JSONResponse(block_json(h, txs, events))
 
     async def blocks_after(after: int, limit: int) -> list[dict[str, Any]]:
         headers, txs, events = await node.read(node.store.blocks_after, after, limit)
@@ -335,7 +331,6 @@ def create_app(node: Node) -> FastAPI:
         "/events",
         tags=["log"],
         summary="Events, paginated by sequence number",
-        response_model=None,
         responses=answers(schemas.EventPage),
     )
     async def list_events(
@@ -346,9 +341,9 @@ def create_app(node: Node) -> FastAPI:
         account: Annotated[
             str | None, Query(pattern=ADDRESS, description="Only events naming this address.")
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         rows = await node.read(node.store.events, after, before, limit, name, account)
-        return _page([ev_json(r) for r in rows], "seq", after is not None)
+        return JSONResponse(_page([ev_json(r) for r in rows], "seq", after is not None))
 
     @app.get(
         "/stream",
@@ -417,36 +412,37 @@ def create_app(node: Node) -> FastAPI:
         "/status",
         tags=["node"],
         summary="Network, head block, store and durability, pools' liquidation policies and deficits",
-        response_model=None,
         responses=answers(schemas.Status, "unavailable"),
     )
-    async def status() -> dict[str, Any]:
+    async def status() -> JSONResponse:
         await node.ready()
         head = node.sequencer.head
         ledger = node.chain.ledger
         p = ledger.protocol
-        return {
-            "version": __version__,
-            "chain_id": node.chain_id,
-            "height": head.height,
-            "timestamp": head.timestamp,
-            "block_hash": head.hash,
-            "state_hash": head.state_hash,
-            "store": node.store.kind,
-            "durability": node.store.durability(),
-            "queued": node.sequencer.queued,
-            "faucet": node.faucet is not None,
-            "keeper": None if node.keeper is None else node.keeper.status(),
-            "replication": node.replication(),
-            "liquidation": liquidation_status(p),
-            "roles": {
-                "admin": p.admin,
-                "emergency_admin": p.emergency_admin,
-                "oracle": ledger.roles.oracle,
-                "faucet": ledger.roles.faucet,
-                "pool_admins": {str(mp.id): mp.admin for mp in p.mini_pools},
-            },
-        }
+        return JSONResponse(
+            {
+                "version": __version__,
+                "chain_id": node.chain_id,
+                "height": head.height,
+                "timestamp": head.timestamp,
+                "block_hash": head.hash,
+                "state_hash": head.state_hash,
+                "store": node.store.kind,
+                "durability": node.store.durability(),
+                "queued": node.sequencer.queued,
+                "faucet": node.faucet is not None,
+                "keeper": None if node.keeper is None else node.keeper.status(),
+                "replication": node.replication(),
+                "liquidation": liquidation_status(p),
+                "roles": {
+                    "admin": p.admin,
+                    "emergency_admin": p.emergency_admin,
+                    "oracle": ledger.roles.oracle,
+                    "faucet": ledger.roles.faucet,
+                    "pool_admins": {str(mp.id): mp.admin for mp in p.mini_pools},
+                },
+            }
+        )
 
     @app.get(
         "/metrics",
@@ -463,52 +459,46 @@ def create_app(node: Node) -> FastAPI:
         "/markets",
         tags=["markets"],
         summary="Every pool's reserves: prices, rates, utilization",
-        response_model=None,
         responses=answers(schemas.Markets, "unavailable"),
     )
-    async def markets() -> dict[str, Any]:
+    async def markets() -> JSONResponse:
         await node.ready()
-        return markets_view(node.chain.ledger.protocol)
+        return JSONResponse(markets_view(node.chain.ledger.protocol))
 
     @app.get(
         "/pools/{pool}",
         tags=["markets"],
         summary='One pool ("core" or a Mini-Pool id)',
-        response_model=None,
         responses=answers(schemas.Pool, "not_found", "unavailable"),
     )
-    async def get_pool(pool: Annotated[str, Path(pattern=r"^(core|[0-9]{1,5})$")]) -> dict[str, Any]:
+    async def get_pool(pool: Annotated[str, Path(pattern=r"^(core|[0-9]{1,5})$")]) -> JSONResponse:
         await node.ready()
         p = node.chain.ledger.protocol
-        if pool == "core":
-            return pool_view(p, p.core)
-        if int(pool) >= len(p.mini_pools):
+        if pool != "core" and int(pool) >= len(p.mini_pools):
             raise NodeError("not_found", f"no Mini-Pool {pool}")
-        return pool_view(p, p.mini_pools[int(pool)])
+        return JSONResponse(pool_view(p, p.core if pool == "core" else p.mini_pools[int(pool)]))
 
     @app.get(
         "/mini-pools",
         tags=["markets"],
         summary="Mini-Pools with their Core-Pool credit lines",
-        response_model=None,
         responses=answers(schemas.MiniPools, "unavailable"),
     )
-    async def mini_pools() -> list[dict[str, Any]]:
+    async def mini_pools() -> JSONResponse:
         await node.ready()
         p = node.chain.ledger.protocol
-        return [pool_view(p, mp) for mp in p.mini_pools]
+        return JSONResponse([pool_view(p, mp) for mp in p.mini_pools])
 
     @app.get(
         "/accounts/{address}",
         tags=["accounts"],
         summary="Wallet, positions, health factor and borrowing power in every pool; next nonce",
-        response_model=None,
         responses=answers(schemas.Account, "unavailable"),
     )
-    async def account(address: Annotated[str, Path(pattern=ADDRESS)]) -> dict[str, Any]:
+    async def account(address: Annotated[str, Path(pattern=ADDRESS)]) -> JSONResponse:
         await node.ready()
         ledger = node.chain.ledger
-        return account_view(ledger.protocol, address, ledger.next_nonce(address))
+        return JSONResponse(account_view(ledger.protocol, address, ledger.next_nonce(address)))
 
     @app.post(
         "/faucet",
@@ -520,7 +510,6 @@ def create_app(node: Node) -> FastAPI:
                 "content": {"application/json": {"schema": FaucetRequest.model_json_schema()}},
             }
         },
-        response_model=None,
         responses=answers(
             schemas.Receipt,
             "malformed_json",
@@ -531,7 +520,7 @@ def create_app(node: Node) -> FastAPI:
             "unavailable",
         ),
     )
-    async def faucet(request: Request) -> dict[str, Any]:
+    async def faucet(request: Request) -> JSONResponse:
         """At most the genesis ``faucet_limits`` per request and per address and window; a client
         makes at most ``faucet_requests_per_client`` requests per window."""
         try:
@@ -543,7 +532,7 @@ def create_app(node: Node) -> FastAPI:
         except ValidationError as e:
             raise invalid_request(e.errors()) from None
         receipt = await node.mint_from_faucet(req.address, req.asset, int(req.amount), client_of(request))
-        return receipt_json(receipt)
+        return JSONResponse(receipt_json(receipt))
 
     app.include_router(
         simulate.router(
