@@ -301,6 +301,32 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     usdc = served.call(lambda q: q.wallet("USDC", me)) - usdc_before
     assert f"{usdc // E6:,}.{usdc % E6:06d}".rstrip("0").rstrip(".") == got.group(1)
 
+    # Turning a collateral off with debt asks first, with the health factor before and after.
+    for action, asset, amount in (
+        ("deposit", "WETH", "10"),
+        ("deposit", "USDC", "1000"),
+        ("borrow", "USDT", "500"),
+    ):
+        act(page, action, "core", asset, amount)
+        sign(page)
+    switch = "button[aria-label^='Use USDC as collateral in Core-Pool']"
+    page.wait_for_selector(f"{switch}[aria-pressed=true]")
+    with page.expect_event("dialog") as asked:
+        page.click(switch)
+    words = asked.value.message
+    asked.value.dismiss()  # nothing is sent
+    assert re.match(
+        r"Stop using USDC as collateral in the Core-Pool\? Your health factor goes from [\d.]+ to [\d.]+ "
+        r"and your borrowing power from \$[\d,.]+ to \$[\d,.]+\.$",
+        words,
+    ), words
+    assert served.call(lambda q: q.core.is_collateral(me, q.core.reserve(("USDC", True))))
+    with page.expect_event("dialog") as asked:
+        page.click(switch)
+    asked.value.accept()  # sent
+    page.wait_for_selector(f"{switch}[aria-pressed=false]")
+    assert not served.call(lambda q: q.core.is_collateral(me, q.core.reserve(("USDC", True))))
+
     ready(page, served.url + "/app/reserve/core/USDC")
     model = page.get_by_test_id("rate-model").inner_text()
     assert model.startswith("Rate model: a PI (proportional-integral) controller")

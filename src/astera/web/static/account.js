@@ -13,6 +13,8 @@ const byId = (id) => document.getElementById(id);
 const say = (id, ...nodes) => byId(id).replaceChildren(...nodes);
 const poolParam = (p) => (String(p) === "core" ? "core" : Number(p));
 const pools = () => [markets.core, ...markets.mini_pools];
+/** [pool, value] of an object keyed by pool, Core-Pool first (Object.entries puts the key "0" before "core"). */
+const inPoolOrder = (byPool) => pools().map((p) => [String(p.pool), byPool[String(p.pool)]]).filter(([, v]) => v !== undefined);
 const reserveOf = (pool, asset) => pools().find((p) => String(p.pool) === String(pool)).reserves.find((r) => r.asset === asset);
 const decimalsOf = (pool, asset) => reserveOf(pool, asset).config.decimals;
 /** The protocol's code of a refusal, as the node words it after the plain text: "(protocol code 9 NAME)". */
@@ -94,6 +96,13 @@ async function setCollateral(pool, asset, enabled) {
   try {
     const r = await api("/preview", { method: "POST", body: { sender: key.address, ...tx } });
     if (r.refused) throw new Error(r.refused.explanation || r.refused.message);
+    // Turning collateral off with debt lowers the health factor: say how far before signing.
+    const before = shownAccount && shownAccount.pools[pool];
+    const after = r.account.pools[pool];
+    if (!enabled && before && before.health_factor && BigInt(before.total_debt_usd) > 0n &&
+      !confirm(`Stop using ${asset} as collateral in ${inPool(pool)}? Your health factor goes from ` +
+        `${fmtHf(before.health_factor)} to ${fmtHf(after.health_factor)} and your borrowing power from ` +
+        `${fmtUsd(before.borrowing_power_usd)} to ${fmtUsd(after.borrowing_power_usd)}.`)) return;
     await send(key, tx.action, tx.params);
   } catch (err) {
     say("positions-error", `Refused: ${errorText(err)}`);
@@ -141,8 +150,7 @@ async function borrowable(pool, v) {
 async function renderPositions(acct) {
   const wallet = table("Wallet", ["Asset", "Balance", "Supply APY where you can supply it"],
     Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6), h("td", { class: "words" }, earns(a))]));
-  // The pools in their own order (Core-Pool first): an object lists the key "0" before "core".
-  const held = pools().map((p) => [String(p.pool), acct.pools[String(p.pool)]]).filter(([, v]) => v && v.positions.length);
+  const held = inPoolOrder(acct.pools).filter(([, v]) => v.positions.length);
   const sections = await Promise.all(held.map(async ([pool, v]) => {
     const net = v.error ? null : netOf(pool, v);
     return h("div", { "data-pool": pool },
@@ -405,7 +413,7 @@ async function valueWhatIf(e) {
     const usd = parseUnits(byId("whatif-usd").value, 8, "USD");
     const r = await api("/what-if", { method: "POST", body: { address: key.address, value_usd: usd.toString() } });
     const rows = [];
-    for (const [pool, v] of Object.entries(r.value)) {
+    for (const [pool, v] of inPoolOrder(r.value)) {
       for (const [kind, list] of [["repay", v.repay], ["deposit", v.deposit]]) {
         for (const x of list) {
           const tranche = reserveOf(pool, x.asset).tranche_of;
@@ -439,7 +447,7 @@ async function priceWhatIf(e) {
     if (price <= 0n) throw new Error("the price must be above 0");
     const r = await api("/what-if", { method: "POST", body: { address: key.address, prices: { [asset]: price.toString() } } });
     say("whatif-price-out", table(`With ${asset} at ${fmtUsd(price)}`, ["Pool", "Health factor", "Status"],
-      Object.entries(r.prices).map(([pool, v]) => [poolName(pool),
+      inPoolOrder(r.prices).map(([pool, v]) => [poolName(pool),
         h("td", { class: hfClass(v.health_factor), "data-testid": `whatif-price-${pool}`, "data-wad": v.health_factor }, fmtHf(v.health_factor)),
         v.liquidatable ? "liquidatable" : "safe"])));
   } catch (err) {
