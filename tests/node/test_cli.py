@@ -146,6 +146,14 @@ def test_operator_commands_and_a_liquidation_in_the_history(node: NodeProcess, h
     assert "that account's health factor is 1.18: only accounts below 1 can be liquidated" in err
     assert "WETH price set to $2,900.00" in ok(home, node, "set-price", "WETH", "2900", "-k", "oracle")
     ok(home, node, "faucet", "USDC", "10000", "-k", "liq")
+    out = ok(home, node, "liquidate", "cat", "WETH", "USDC", "max", "-k", "liq", "--what-if")
+    cat = ok(home, node, "key", "show", "cat").strip()
+    assert " ".join(out.split()).startswith(
+        f"what if: liquidate {cat[:16]}…: repay the most allowed of its USDC debt for its WETH"
+    )
+    theirs = out.split(f"account {cat[:16]}… in the Core-Pool")[1]
+    hf_now, hf_after = _row(theirs, "health factor")  # half the debt repaid: better, not yet healthy
+    assert float(hf_now) < float(hf_after) < 1 and _row(theirs, "USDC debt") == ["2,500", "1,250"]
     out = ok(home, node, "liquidate", "cat", "WETH", "USDC", "max", "-k", "liq")
     assert "repaid 1,250" in out and " USDC, seized 0.46" in out
     out = ok(home, node, "history", "cat")

@@ -283,7 +283,9 @@ def liquidate(
         }
         if receive_atoken:
             params["receive_a_token"] = True
-        receipt = _act(s, key, "liquidate", what_if, raw, "liquidate", **params)
+        repay = "the most allowed" if units == "max" else s.fmt(debt, units, "exact")
+        what = f"liquidate {params['target'][:16]}…: repay {repay} of its {debt} debt for its {collateral}"
+        receipt = _act(s, key, what, what_if, raw, "liquidate", **params)
         for ev in receipt["events"] if receipt else []:
             if ev["event"] == "LiquidationCall":
                 d = ev["data"]
