@@ -326,6 +326,14 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     asked.value.accept()  # sent
     page.wait_for_selector(f"{switch}[aria-pressed=false]")
     assert not served.call(lambda q: q.core.is_collateral(me, q.core.reserve(("USDC", True))))
+    # Repaying with your supply (aTokens), all of it: sent as "max", no debt left.
+    act(page, "borrow", "core", "USDC", "100")
+    sign(page)
+    fill_max("repay_with_a_tokens", "core", "USDC")
+    assert "The most you can repay from your supply now: all of it" in page.inner_text("#max-info")
+    sign(page)
+    assert served.call(lambda q: q.debt(me, "USDC")) == 0
+    assert served.get(f"/txs?sender={me}&limit=1")["items"][0]["params"] == {"asset": "USDC", "amount": "max"}
 
     ready(page, served.url + "/app/reserve/core/USDC")
     model = page.get_by_test_id("rate-model").inner_text()

@@ -201,7 +201,10 @@ def accepted(
     api: TestClient, who: str, action: str, pool: str | int, asset: str, amount: int, at: int | None = None
 ) -> bool:
     """Whether the node's dry run accepts the action (at block time ``at``, or the next block's)."""
-    tx = {"sender": who, "action": action, "params": {"pool": pool, "asset": asset, "amount": str(amount)}}
+    params = {"pool": pool, "asset": asset, "amount": str(amount)}
+    if action == "repay_with_a_tokens":  # the Core-Pool's: it names no pool
+        del params["pool"]
+    tx = {"sender": who, "action": action, "params": params}
     body: dict[str, Any] = {"txs": [tx]} if at is None else {"txs": [tx], "timestamp": at}
     return bool(api.post("/simulate", json=body).json()["results"][0]["ok"])
 
@@ -250,6 +253,12 @@ def test_max_amounts_are_exact(api: TestClient, borrower: str) -> None:
     send(api, "alice", "borrow", pool="core", asset="USDC", amount=borrow["amount"])
     assert most(api, borrower, "borrow", "core", "USDC")["amount"] is None
     assert live(api).health_factor(borrower) >= WAD
+    # Repaying with aTokens burns the supply of the same reserve: 1,000 USDC of a 25,000 debt.
+    send(api, "alice", "deposit", pool="core", asset="USDC", amount=str(1_000 * E6))
+    burn = most(api, borrower, "repay_with_a_tokens", "core", "USDC")
+    assert burn["limits"]["supplied"] == str(1_000 * E6) and not burn["whole"] and exact(api, borrower, burn)
+    only_core = {"sender": borrower, "action": "repay_with_a_tokens", "pool": 0, "asset": "was-USDC"}
+    assert api.post("/max-amount", json=only_core).json()["error"]["code"] == "invalid_request"
     # A Mini-Pool tranche: its cash is 0; a borrow draws on the Core-Pool's credit line.
     carol = key("carol").address
     send(api, "carol", "deposit", pool=0, asset="wstETH", amount=str(10 * E18))

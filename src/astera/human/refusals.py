@@ -183,7 +183,7 @@ def liquidation_price(p: Protocol, user: str, pool: str | int, asset: str) -> in
 # ---- the most an action takes ----------------------------------------------------------------------
 
 #: The pool actions :func:`most_accepted` sizes.
-SIZED_ACTIONS: Final = ("deposit", "withdraw", "borrow", "repay")
+SIZED_ACTIONS: Final = ("deposit", "withdraw", "borrow", "repay", "repay_with_a_tokens")
 
 
 @dataclass(frozen=True)
@@ -204,10 +204,11 @@ class Most:
 
 
 def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], run: Runner) -> Most:
-    """The most ``action`` (one of :data:`SIZED_ACTIONS`) with ``args`` (``pool``, ``asset``)
-    accepts from ``sender`` on ``p`` now: every candidate is a dry run of the real action, so
-    the figure is accepted and one base unit more is not, whatever limits it (borrowing power,
-    the reserve's cash, a credit line, a deposit cap, the health factor, the wallet).
+    """The most ``action`` (one of :data:`SIZED_ACTIONS`) with ``args`` (``pool``, ``asset``;
+    ``"core"`` for ``repay_with_a_tokens``) accepts from ``sender`` on ``p`` now: every
+    candidate is a dry run of the real action, so the figure is accepted and one base unit more
+    is not, whatever limits it (borrowing power, the reserve's cash, a credit line, a deposit
+    cap, the health factor, the wallet).
 
     The search starts from an estimate (the account's averages) and is bounded by what the
     sender holds or owes where that bounds the action. An unknown pool or reserve raises the
@@ -239,8 +240,12 @@ def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], r
         best = _search(c, balance, min(balance, _removable_guess(c, sender)))
         return Most(best, best == balance, {"supplied": balance, "cash": cash})
     debt = r.debt_balance(sender, now)
+    # Repaying with aTokens (Core-Pool) burns the sender's supply of the same reserve.
+    source = "supplied" if action == "repay_with_a_tokens" else "wallet"
+    if source == "supplied":
+        held = r.a_balance(sender, now)
     best = _search(c, debt, min(debt, held))
-    return Most(best, best == debt, {"debt": debt, "wallet": held})
+    return Most(best, best == debt, {"debt": debt, source: held})
 
 
 # ---- explanations ---------------------------------------------------------------------------------

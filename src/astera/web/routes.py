@@ -97,7 +97,7 @@ class MaxAmount(BaseModel):
 
     model_config = {"extra": "forbid"}
     sender: str = Field(pattern=ADDRESS)
-    action: Literal["deposit", "withdraw", "borrow", "repay"]
+    action: Literal["deposit", "withdraw", "borrow", "repay", "repay_with_a_tokens"]
     pool: Literal["core"] | Annotated[int, Field(ge=0, le=65535)] = Field(
         description='"core" or a Mini-Pool id'
     )
@@ -338,7 +338,8 @@ def create_router(node: Node) -> APIRouter:
     @router.post(
         "/max-amount",
         tags=["web"],
-        summary="The most a deposit, withdrawal, borrow or repayment takes, exact, at any block of the "
+        summary="The most a deposit, withdrawal, borrow or repayment (from the wallet or, in the Core-Pool, "
+        "with aTokens) takes, exact, at any block of the "
         "next minute: every candidate is a dry run of the real action (nothing changes)",
         responses={
             404: {"description": "not_found: no such pool or reserve"},
@@ -348,6 +349,8 @@ def create_router(node: Node) -> APIRouter:
     async def max_amount_route(req: MaxAmount) -> MaxAmountAnswer:
         await node.ready()
         params: dict[str, Any] = {"pool": req.pool, "asset": req.asset}
+        if req.action == "repay_with_a_tokens" and req.pool != "core":
+            raise NodeError("invalid_request", "repaying with aTokens is for the Core-Pool only")
         if req.unwrap:
             if req.action not in ("borrow", "withdraw"):
                 raise NodeError("invalid_request", "unwrap applies to a borrow or a withdrawal only")

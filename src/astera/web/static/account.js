@@ -183,7 +183,12 @@ async function renderPositions(acct) {
 
 // ---- actions with an exact preview --------------------------------------------------------------------
 
-const ACTIONS = ["deposit", "withdraw", "borrow", "repay"];
+/** The actions of the form, in plain words. Repaying with aTokens (Aave v3's "repay with
+ * aTokens") burns your supply of the same reserve instead of paying from the wallet. */
+const ACTIONS = {
+  deposit: "deposit", withdraw: "withdraw", borrow: "borrow", repay: "repay",
+  repay_with_a_tokens: "repay from your supply",
+};
 let previewed = null;
 /** The account as last shown (for "before -> after" in a preview). */
 let shownAccount = null;
@@ -200,7 +205,7 @@ function actionSection() {
     h("form", { id: "action-form", onsubmit: preview, oninput: reset, onchange: (e) => {
       if (e.target.tagName === "SELECT" || e.target.id === "unwrap") { showUnwrap(); refreshMost(); }
     } },
-      h("label", {}, "Action", h("select", { id: "action" }, ACTIONS.map((a) => h("option", { value: a }, a)))),
+      h("label", {}, "Action", h("select", { id: "action" }, Object.entries(ACTIONS).map(([a, words]) => h("option", { value: a }, words)))),
       h("label", {}, "Pool", h("select", { id: "pool", onchange: fillAssets }, poolOptions)),
       h("label", {}, "Asset", h("select", { id: "asset" })),
       h("label", {}, "Amount (whole tokens)", h("input", { id: "amount", inputmode: "decimal", autocomplete: "off" })),
@@ -274,7 +279,7 @@ function mostWords(m) {
   // A credit line is drawn in the Core-Pool asset (USDC), the tranche's other limits in its shares.
   const unit = (k) => (k === "credit_line" ? reserveOf(m.pool, m.asset).tranche_of : m.asset);
   const limits = Object.entries(m.limits).map(([k, v]) => `${LIMIT_WORDS[k] || k} ${amt(v, unit(k))}`).join(" · ");
-  const verb = m.action;
+  const verb = ACTIONS[m.action];
   const head = m.amount === null ? `You cannot ${verb} any ${m.asset} in ${inPool(m.pool)} now.`
     : m.whole ? `The most you can ${verb} now: all of it, ${amt(m.amount)} with interest to the next block ` +
         `(Max sends "max": the interest accrued until your transaction's block goes too).`
@@ -306,6 +311,10 @@ function formTx() {
     most.action === action && most.pool === pool && most.asset === asset;
   const amount = all ? "max" : parseUnits(text, decimalsOf(pool, asset), asset);
   if (amount === 0n) throw new Error("the amount must be more than 0");
+  if (action === "repay_with_a_tokens") {
+    if (pool !== "core") throw new Error("repaying with your supply is for the Core-Pool only");
+    return { action, params: { asset, amount: amount.toString() } };
+  }
   const params = { pool: poolParam(pool), asset, amount: amount.toString() };
   return { action, params: unwrapping() ? { ...params, unwrap: true } : params };
 }
@@ -334,14 +343,14 @@ async function preview(e) {
         h("span", { class: "muted" }, ` ${protocolCode(r.refused)}`)));
       return;
     }
-    const pool = String(tx.params.pool);
+    const pool = String(tx.params.pool ?? "core"); // repaying with aTokens names no pool: the Core-Pool's
     const after = r.account.pools[pool];
     const before = shownAccount && shownAccount.pools[pool] && !shownAccount.pools[pool].error ? shownAccount.pools[pool] : {};
     const res = r.reserve;
     const what = tx.params.amount === "max" ? `all of it (${most && formatUnits(most.amount, decimalsOf(pool, tx.params.asset))} ${tx.params.asset} now)` : null;
     say("preview", h("div", { class: "preview" },
-      what ? h("p", {}, `This ${tx.action} moves ${what}.`) : null,
-      h("p", {}, `After this ${tx.action}: health factor `, ...beforeAfter(before.health_factor, after.health_factor, fmtHf, "preview-hf"),
+      what ? h("p", {}, `This ${ACTIONS[tx.action]} moves ${what}.`) : null,
+      h("p", {}, `After this ${ACTIONS[tx.action]}: health factor `, ...beforeAfter(before.health_factor, after.health_factor, fmtHf, "preview-hf"),
         ", borrowing power ", ...beforeAfter(before.borrowing_power_usd, after.borrowing_power_usd, fmtUsd, "preview-power"), "."),
       hfWarning(after.health_factor),
       res ? h("p", {}, `${res.asset} in ${poolName(pool)}: utilization ${fmtPct(res.utilization)}, supply APY ${supplyApy(res.liquidity_rate)}, borrow APY ${borrowApy(res.variable_borrow_rate)}.`) : null,
@@ -382,7 +391,7 @@ async function signPreviewed() {
   byId("sign").disabled = true;
   try {
     const receipt = await send(key, tx.action, tx.params);
-    say("preview", h("div", { class: "preview" }, `Done: ${tx.action} in block ${receipt.height}.`));
+    say("preview", h("div", { class: "preview" }, `Done: ${ACTIONS[tx.action]} in block ${receipt.height}.`));
   } catch (err) {
     say("preview", h("div", { class: "preview refused" }, `Refused: ${errorText(err)}`));
   }
