@@ -97,6 +97,27 @@ def test_backlog_is_bounded_per_request_and_resumes_with_last_event_id(serve: An
     assert block == httpx.get(live.url + "/blocks/12").json()
 
 
+def test_a_live_block_reads_as_the_backlog_and_blocks_height_show_it(serve: Any) -> None:
+    """A block that arrives live has the shape of ``/blocks/{height}`` (params, signature, seq,
+    each event's tx_seq), as a block read from the backlog does: one shape for a client."""
+    live = serve(Limits())
+    got: list[tuple[str, str, str]] = []
+    reader = threading.Thread(target=lambda: got.extend(read(live.url, 1, params={"since": BLOCKS})))
+    reader.start()
+    deadline = time.monotonic() + 10
+    while len(live.node.broadcaster) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tx = sign_tx(
+        key("alice"), live.node.chain_id, BLOCKS, "deposit", {"pool": "core", "asset": "USDC", "amount": "2"}
+    )
+    assert httpx.post(live.url + "/txs", json=tx).status_code == 200
+    reader.join(10)
+    assert [(f[0], f[1]) for f in got] == [("block", str(BLOCKS + 1))]
+    block = json.loads(got[0][2])
+    assert block == httpx.get(live.url + f"/blocks/{BLOCKS + 1}").json()
+    assert block["txs"][0]["params"]["amount"] == "2" and "tx_seq" in block["txs"][0]["events"][0]
+
+
 def test_a_client_that_leaves_stops_the_backlog(serve: Any) -> None:
     """Before, the whole backlog was built before the first byte and kept being built after the
     client left. Now: one page per step, and nothing more once the client is gone."""

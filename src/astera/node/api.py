@@ -14,7 +14,6 @@ no cursor walks backward (newest first); each page says its ``next`` cursor.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -39,12 +38,12 @@ from astera.actions import ACTIONS
 
 from . import replication, schemas, simulate, sse
 from .blocks import Header as BlockHeader
-from .blocks import events_json
+from .blocks import block_json, ev_json, events_json, tx_json
 from .body_limit import BodyLimit
 from .errors import STATUS, NodeError
 from .limits import client_of
 from .metrics import CONTENT_TYPE
-from .node import Node, event_json
+from .node import Node
 from .schemas import answers, refusals
 from .sequencer import Receipt
 from .transactions import decode_tx, parse_json
@@ -115,50 +114,6 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
         "state_hash": r.state_hash,
         "events": events_json(r.events),
     }
-
-
-def tx_json(row: tuple[Any, ...]) -> dict[str, Any]:
-    seq, tx_hash, height, idx, sender, nonce, action, body, signature, first_event, event_count = row
-    signed = json.loads(body)
-    return {
-        "seq": seq,
-        "hash": tx_hash,
-        "height": height,
-        "index": idx,
-        "sender": sender,
-        "nonce": nonce,
-        "action": action,
-        "params": signed["params"],
-        "expires_at": signed.get("expires_at"),
-        "signature": signature,
-        "first_event": first_event,
-        "event_count": event_count,
-    }
-
-
-def ev_json(row: tuple[Any, ...], tx_hash: str | None = None) -> dict[str, Any]:
-    seq, height, tx_seq, name, pool, data = row
-    out = event_json(seq, height, tx_hash or "", name, pool, json.loads(data))
-    out["tx_seq"] = tx_seq
-    if tx_hash is None:
-        del out["tx"]
-    return out
-
-
-def block_json(
-    header: BlockHeader, txs: list[tuple[Any, ...]], events: list[tuple[Any, ...]]
-) -> dict[str, Any]:
-    """One block as ``/blocks/{height}`` and the ``/stream`` backlog show it."""
-    hash_of = {r[0]: r[1] for r in txs}
-    by_tx: dict[int, list[dict[str, Any]]] = {}
-    for e in events:
-        by_tx.setdefault(e[2], []).append(ev_json(e, hash_of.get(e[2], "")))
-    items = []
-    for r in txs:
-        t = tx_json(r)
-        t["events"] = by_tx.get(t["seq"], [])
-        items.append(t)
-    return {**header.as_dict(), "txs": items}
 
 
 def _page(items: list[dict[str, Any]], key: str, forward: bool) -> dict[str, Any]:
@@ -353,7 +308,7 @@ def create_app(node: Node) -> FastAPI:
         responses={
             200: {
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                "description": "`block` events (data: a block, its transactions and events), then `end`",
+                "description": "`block` events (data: a block as `/blocks/{height}` shows it), then `end`",
             },
             **refusals("rate_limited"),
         },

@@ -9,6 +9,7 @@ genesis state hash, and ``prev_hash`` = the genesis document's hash.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,3 +84,82 @@ def events_json(events: list[Event]) -> list[dict[str, Any]]:
 def event_data(event: Event) -> str:
     """An event's fields as stored JSON (ints as strings)."""
     return canonical_json(jsonable(event.fields))
+
+
+TxRow = tuple[int, str, int, int, str, int, str, str, str, int, int]
+EventRow = tuple[int, int, int, str, str, str]
+
+
+def block_rows(
+    header: Header, txs: list[SignedTx], events: list[list[Event]]
+) -> tuple[list[TxRow], list[EventRow]]:
+    """A block's transactions and events as the store keeps them (``TX_COLS``, ``EVENT_COLS``)."""
+    tx_rows: list[TxRow] = []
+    event_rows: list[EventRow] = []
+    tx_seq, ev_seq = header.first_tx, header.first_event
+    for idx, (tx, evs) in enumerate(zip(txs, events, strict=True)):
+        tx_rows.append(
+            (
+                tx_seq,
+                tx.hash,
+                header.height,
+                idx,
+                tx.sender,
+                tx.nonce,
+                tx.action,
+                tx.body,
+                tx.signature,
+                ev_seq,
+                len(evs),
+            )
+        )
+        for ev in evs:
+            event_rows.append((ev_seq, header.height, tx_seq, ev.name, ev.pool, event_data(ev)))
+            ev_seq += 1
+        tx_seq += 1
+    return tx_rows, event_rows
+
+
+def tx_json(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored transaction as the API shows it (``/txs``, ``/blocks/{height}``, ``/stream``)."""
+    seq, tx_hash, height, idx, sender, nonce, action, body, signature, first_event, event_count = row
+    signed = json.loads(body)
+    return {
+        "seq": seq,
+        "hash": tx_hash,
+        "height": height,
+        "index": idx,
+        "sender": sender,
+        "nonce": nonce,
+        "action": action,
+        "params": signed["params"],
+        "expires_at": signed.get("expires_at"),
+        "signature": signature,
+        "first_event": first_event,
+        "event_count": event_count,
+    }
+
+
+def ev_json(row: tuple[Any, ...], tx_hash: str | None = None) -> dict[str, Any]:
+    """A stored event as the API shows it; with ``tx_hash``, the hash of its transaction too."""
+    seq, height, tx_seq, name, pool, data = row
+    out: dict[str, Any] = {"seq": seq, "height": height}
+    if tx_hash is not None:
+        out["tx"] = tx_hash
+    out.update(event=name, pool=pool, data=json.loads(data), tx_seq=tx_seq)
+    return out
+
+
+def block_json(header: Header, txs: list[tuple[Any, ...]], events: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """One block with its transactions and their events, as ``/blocks/{height}`` and every
+    ``/stream`` event (backlog or live) show it."""
+    hash_of = {r[0]: r[1] for r in txs}
+    by_tx: dict[int, list[dict[str, Any]]] = {}
+    for e in events:
+        by_tx.setdefault(e[2], []).append(ev_json(e, hash_of.get(e[2], "")))
+    items = []
+    for r in txs:
+        t = tx_json(r)
+        t["events"] = by_tx.get(t["seq"], [])
+        items.append(t)
+    return {**header.as_dict(), "txs": items}

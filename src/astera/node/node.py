@@ -19,7 +19,7 @@ from astera.human import duration, tokens
 from astera.wire import Key, is_address, sign_tx
 
 from . import genesis as genesis_mod
-from .blocks import jsonable
+from .blocks import block_json, block_rows, jsonable
 from .chain import Chain
 from .errors import NodeError
 from .limits import Limits, SlidingWindow, Slots
@@ -217,21 +217,7 @@ class Node:
             self.broadcaster.publish(block_message(block))
 
 
-def event_json(seq: int, height: int, tx_hash: str, name: str, pool: str, data: Any) -> dict[str, Any]:
-    return {"seq": seq, "height": height, "tx": tx_hash, "event": name, "pool": pool, "data": data}
-
-
 def block_message(block: CommittedBlock) -> dict[str, Any]:
-    """A committed block as the SSE stream and ``/blocks/{height}`` show it."""
-    h = block.header
-    seq = h.first_event
-    txs = []
-    for tx, events in zip(block.txs, block.events, strict=True):
-        evs = []
-        for e in events:
-            evs.append(event_json(seq, h.height, tx.hash, e.name, e.pool, jsonable(e.fields)))
-            seq += 1
-        txs.append(
-            {"hash": tx.hash, "sender": tx.sender, "nonce": tx.nonce, "action": tx.action, "events": evs}
-        )
-    return {**h.as_dict(), "txs": txs}
+    """A committed block as the live ``/stream`` sends it: the same shape as ``/blocks/{height}``
+    and the stream's backlog, so a client reads one block shape whichever way it arrived."""
+    return block_json(block.header, *block_rows(block.header, block.txs, block.events))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from .blocks import Block, Header, event_data
+from .blocks import Block, Header, block_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -195,28 +195,7 @@ class SqlStore(ABC):
 
     def _insert(self, cur: Any, block: Block) -> None:
         h = block.header
-        tx_rows, event_rows = [], []
-        tx_seq, ev_seq = h.first_tx, h.first_event
-        for idx, (tx, events) in enumerate(zip(block.txs, block.events, strict=True)):
-            tx_rows.append(
-                (
-                    tx_seq,
-                    tx.hash,
-                    h.height,
-                    idx,
-                    tx.sender,
-                    tx.nonce,
-                    tx.action,
-                    tx.body,
-                    tx.signature,
-                    ev_seq,
-                    len(events),
-                )
-            )
-            for ev in events:
-                event_rows.append((ev_seq, h.height, tx_seq, ev.name, ev.pool, event_data(ev)))
-                ev_seq += 1
-            tx_seq += 1
+        tx_rows, event_rows = block_rows(h, block.txs, block.events)
         cur.execute(
             self._sql(f"INSERT INTO blocks ({BLOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"), _header_row(h)
         )
