@@ -244,7 +244,9 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     units = int(whole) * E6 + int(frac.ljust(6, "0"))
     # The positions list what each reserve lends you: the same exact figure.
     assert page.get_by_test_id("borrowable-core-USDC").get_attribute("data-units") == str(units)
-    assert "net APY" in page.inner_text("#positions")
+    assert "net worth $37,000 · net APY 0.00 %" in page.inner_text("#positions")
+    risk = page.get_by_test_id("risk-core").inner_text()
+    assert risk == "Max LTV 75 % · liquidation threshold 80 % · borrowing limit used 0 %"
     sign(page)
     p = served.protocol_copy()
     assert p.debt(me, "USDC") >= units  # borrowed exactly what Max typed ...
@@ -311,19 +313,27 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
         sign(page)
     switch = "button[aria-label^='Use USDC as collateral in Core-Pool']"
     page.wait_for_selector(f"{switch}[aria-pressed=true]")
-    with page.expect_event("dialog") as asked:
+    asked: list[str] = []
+
+    def answer(accept: bool) -> None:
+        """Click the switch; answer the question it asks (the page waits on it) and keep it."""
+        before = len(asked)
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept() if accept else d.dismiss()))
         page.click(switch)
-    words = asked.value.message
-    asked.value.dismiss()  # nothing is sent
+        for _ in range(100):  # the question comes after the node's exact preview
+            if len(asked) > before:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError("no question asked")
+
+    answer(accept=False)  # nothing is sent
     assert re.match(
         r"Stop using USDC as collateral in the Core-Pool\? Your health factor goes from [\d.]+ to [\d.]+ "
         r"and your borrowing power from \$[\d,.]+ to \$[\d,.]+\.$",
-        words,
-    ), words
+        asked[0],
+    ), asked
     assert served.call(lambda q: q.core.is_collateral(me, q.core.reserve(("USDC", True))))
-    with page.expect_event("dialog") as asked:
-        page.click(switch)
-    asked.value.accept()  # sent
+    answer(accept=True)  # sent
     page.wait_for_selector(f"{switch}[aria-pressed=false]")
     assert not served.call(lambda q: q.core.is_collateral(me, q.core.reserve(("USDC", True))))
     # Repaying with your supply (aTokens), all of it: sent as "max", no debt left.

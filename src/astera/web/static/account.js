@@ -132,6 +132,15 @@ function netOf(pool, v) {
   return { net, apy: net > 0n ? ((earned - paid) / Number(net) * 100).toFixed(2) + " %" : "n/a" };
 }
 
+/** The account's risk terms in a pool, as Aave's "risk details" reads them: the collateral's
+ * weighted LTV and liquidation threshold, and how much of the borrowing limit the debt uses. */
+function riskWords(v) {
+  const limit = BigInt(v.total_collateral_usd) * BigInt(v.ltv) / 10000n;
+  const used = limit > 0n ? fmtPct(BigInt(v.total_debt_usd) * 10n ** 27n / limit) : "n/a (no borrowing limit)";
+  return `Max LTV ${fmtBps(v.ltv)} · liquidation threshold ${fmtBps(v.liquidation_threshold)} · ` +
+    `borrowing limit used ${used}`;
+}
+
 /** What you can borrow in a pool where you have collateral: each borrowable reserve's exact most
  * (the node's /max-amount) and its borrow APY. */
 async function borrowable(pool, v) {
@@ -159,6 +168,7 @@ async function renderPositions(acct) {
       v.error ? null : h("p", {}, `Collateral ${fmtUsd(v.total_collateral_usd)} · debt ${fmtUsd(v.total_debt_usd)} · ` +
         `borrowing power ${fmtUsd(v.borrowing_power_usd)}` +
         (net ? ` · net worth ${fmtUsd(net.net)} · net APY ${net.apy}` : "")),
+      v.error ? null : h("p", { class: "muted", "data-testid": `risk-${pool}` }, riskWords(v)),
       v.liquidation_rules ? h("details", { "data-testid": `liquidation-rules-${pool}` },
         h("summary", {}, `How a liquidation works in ${inPool(pool)}`),
         h("ul", {}, ...v.liquidation_rules.map((rule) => h("li", {}, rule)))) : null,
