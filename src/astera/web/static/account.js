@@ -278,7 +278,7 @@ async function refreshMost() {
     return most;
   } catch (err) {
     most = null;
-    say("max-info", h("span", { class: "error" }, `Cannot size this ${f.action} now: ${errorText(err)}`));
+    say("max-info", h("span", { class: "error" }, `Cannot size this ${ACTIONS[f.action]} now: ${errorText(err)}`));
     return null;
   }
 }
@@ -357,7 +357,8 @@ async function preview(e) {
     const after = r.account.pools[pool];
     const before = shownAccount && shownAccount.pools[pool] && !shownAccount.pools[pool].error ? shownAccount.pools[pool] : {};
     const res = r.reserve;
-    const what = tx.params.amount === "max" ? `all of it (${most && formatUnits(most.amount, decimalsOf(pool, tx.params.asset))} ${tx.params.asset} now)` : null;
+    const now = most && most.amount !== null ? ` (${formatUnits(most.amount, decimalsOf(pool, tx.params.asset))} ${tx.params.asset} now)` : "";
+    const what = tx.params.amount === "max" ? `all of it${now}` : null;
     say("preview", h("div", { class: "preview" },
       what ? h("p", {}, `This ${ACTIONS[tx.action]} moves ${what}.`) : null,
       h("p", {}, `After this ${ACTIONS[tx.action]}: health factor `, ...beforeAfter(before.health_factor, after.health_factor, fmtHf, "preview-hf"),
