@@ -3,7 +3,7 @@
 import {
   api, h, show, table, start, send, status, currentKey, newKey, saveKey, forgetKey, keyFromFile, keyFile,
   parseUnits, formatUnits, fmtUsd, fmtHf, fmtPct, fmtBps, hfClass, thresholds, setThresholds, MAX_HF, WAD, decimalsIn, poolName, inPool,
-  supplyApy, borrowApy, supplyApyValue, borrowApyValue, value,
+  supplyApy, borrowApy, supplyApyValue, borrowApyValue, fmtApy, value,
 } from "./app.js";
 import { LIQUIDATION_HEADERS, liquidationRows } from "./liquidations.js";
 
@@ -129,7 +129,7 @@ function netOf(pool, v) {
     paid += Number(d) * borrowApyValue(r.variable_borrow_rate);
   }
   const net = supplied - owed;
-  return { net, apy: net > 0n ? ((earned - paid) / Number(net) * 100).toFixed(2) + " %" : "n/a" };
+  return { net, apy: net > 0n ? fmtApy((earned - paid) / Number(net)) : "n/a" };
 }
 
 /** The account's risk terms in a pool, as Aave's "risk details" reads them: the collateral's

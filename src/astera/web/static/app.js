@@ -84,17 +84,20 @@ export function fmtPct(ray) {
 }
 export const fmtBps = (bps) => formatUnits(BigInt(bps), 2, 2) + " %";
 
-/** Supply APY: supply interest accrues linearly, so a year earns the rate itself (APY = APR). */
-export const supplyApy = (ray) => fmtPct(ray);
-
 /** A ray rate as a float fraction per year: display figures only (APYs, net APY). */
 const rayFloat = (ray) => Number(BigInt(ray) / 10n ** 18n) / 1e9;
 
+/** Supply APY as a fraction: supply interest accrues linearly, so a year earns the rate itself. */
+export const supplyApyValue = (ray) => rayFloat(ray);
 /** Borrow APY as a fraction: debt compounds every second, (1 + r/S)^S - 1. A display figure (float). */
 export const borrowApyValue = (ray) => Math.expm1(SECONDS_PER_YEAR * Math.log1p(rayFloat(ray) / SECONDS_PER_YEAR));
-export const supplyApyValue = (ray) => rayFloat(ray);
 
-export const borrowApy = (ray) => (borrowApyValue(ray) * 100).toFixed(2) + " %";
+/** An APY (a fraction) as people compare them: always two decimals, "< 0.01 %" for less above 0. */
+export function fmtApy(fraction) {
+  return fraction > 0 && fraction < 0.00005 ? "< 0.01 %" : (fraction * 100).toFixed(2) + " %";
+}
+export const supplyApy = (ray) => fmtApy(supplyApyValue(ray));
+export const borrowApy = (ray) => fmtApy(borrowApyValue(ray));
 
 export const value = (amount, price, decimals) => (BigInt(amount) * BigInt(price)) / 10n ** BigInt(decimals);
 
