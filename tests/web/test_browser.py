@@ -118,6 +118,9 @@ def test_newcomer_journey(browser: Any, console: Console, served: ServedNode, tm
     assert "debt left without collateral stays yours" in mini  # Mini-Pool 0 kept the contracts' rules
     box = page.locator("th", has_text="Liq. threshold").first.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 1280  # seen without scrolling on a laptop
+    # ... and so is every column: no pool's section scrolls sideways at 1280 px.
+    sections = "[...document.querySelectorAll('main section')]"
+    assert page.evaluate(f"{sections}.filter((s) => s.scrollWidth > s.clientWidth).length") == 0
     # its tranche's cash is 0, but a borrow draws on the Core-Pool's credit line
     assert "+ 1,000,000 USDC credit line" in page.get_by_test_id("available-0-was-USDC").inner_text()
     for name, path in (

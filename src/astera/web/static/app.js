@@ -60,6 +60,8 @@ export function formatUnits(value, decimals, maxFrac = decimals, grouped = true)
 }
 
 export const fmtUsd = (v) => "$" + formatUnits(v, 8, 2);
+/** USD for totals in wide tables: whole dollars from $1,000 (as the CLI shows them), else cents. */
+export const fmtUsdTotal = (v) => (BigInt(v) >= 100_000_000_000n ? "$" + formatUnits(v, 8, 0) : fmtUsd(v));
 
 /** A pool's name for people: "Core-Pool" or "Mini-Pool N" (the API says "core" or the id). */
 export function poolName(pool) { return String(pool) === "core" ? "Core-Pool" : `Mini-Pool ${pool}`; }

@@ -1,6 +1,6 @@
 // A pool's reserves, liquidation fees, deficits and liquidation rules, shared by the markets and
 // Mini-Pool pages.
-import { h, table, value, fmtUsd, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName, inPool } from "./app.js";
+import { h, table, value, fmtUsd, fmtUsdTotal, formatUnits, fmtPct, fmtBps, supplyApy, borrowApy, poolName, inPool } from "./app.js";
 
 export function age(seconds) {
   if (seconds === null) return "no price";
@@ -16,7 +16,8 @@ export function available(pool, r) {
   const line = (pool.credit_lines || []).find((c) => c.asset === r.tranche_of);
   if (!line || BigInt(line.available) === 0n) return cash;
   return h("td", { "data-testid": `available-${pool.pool}-${r.asset}` }, cash, h("br"),
-    h("span", { class: "muted" }, `+ ${formatUnits(line.available, r.config.decimals, 2)} ${line.asset} credit line`));
+    h("span", { class: "muted wraps" }, h("span", { class: "nowrap" }, `+ ${formatUnits(line.available, r.config.decimals, 0)} ${line.asset}`),
+      " ", h("span", { class: "nowrap" }, "credit line")));
 }
 
 export function poolSection(m, oracle, pool) {
@@ -31,11 +32,12 @@ export function poolSection(m, oracle, pool) {
     const cap = BigInt(r.config.deposit_cap) ? `${formatUnits(r.config.deposit_cap, 0)} ${r.asset}` : "none";
     return [
       h("td", {}, h("a", { href: `/app/reserve/${pool.pool}/${encodeURIComponent(r.asset)}` }, r.asset),
-        r.tranche_of ? h("span", { class: "muted" }, ` (tranche of ${r.tranche_of})`) : null),
-      r.price === null ? "no price" : fmtUsd(r.price),
-      feed ? age(m.timestamp - feed.updated_at) : "",
-      fmtUsd(value(r.total_supplied, price, dec)),
-      fmtUsd(value(r.total_debt, price, dec)),
+        r.tranche_of ? [h("br"), h("span", { class: "muted wraps" }, `tranche of ${r.tranche_of}`)] : null),
+      // The price with its age below it: one column, so that the table fits a 1280-px screen.
+      h("td", {}, r.price === null ? "no price" : fmtUsd(r.price),
+        feed ? [h("br"), h("span", { class: "muted" }, `${age(m.timestamp - feed.updated_at)} old`)] : null),
+      fmtUsdTotal(value(r.total_supplied, price, dec)),
+      fmtUsdTotal(value(r.total_debt, price, dec)),
       available(pool, r),
       fmtPct(r.utilization),
       supplyApy(r.liquidity_rate),
@@ -52,7 +54,7 @@ export function poolSection(m, oracle, pool) {
       pool.paused ? h("span", { class: "bad" }, " (paused)") : null),
     h("p", {}, `Supplied ${fmtUsd(supplied)} · borrowed ${fmtUsd(borrowed)} · available ${fmtUsd(supplied > borrowed ? supplied - borrowed : 0n)}`),
     table(`${name} reserves`,
-      ["Asset", "Oracle price", "Price age", "Supplied", "Borrowed", "Available", "Utilization", "Supply APY",
+      ["Asset", "Oracle price", "Supplied", "Borrowed", "Available", "Utili\u00adzation", "Supply APY",
         "Borrow APY", "Deposit cap", "LTV", "Liq. threshold", "Liq. bonus", "Reserve factor"], rows),
     feesAndDeficits(pool, name),
     h("div", { "data-testid": `liquidation-policy-${pool.pool}` },
