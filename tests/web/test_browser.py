@@ -274,6 +274,10 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     typed = fill_max("withdraw", "core", "WETH")
     assert 0 < float(typed) < 10 and wad_of(page, "preview-hf") >= WAD
     # Repaying all: Max reads the whole debt and sends "max" (interest to the block included).
+    # A position's Repay button opens the form on it, with the most it takes said.
+    page.click("button[aria-label='repay USDC in Core-Pool']")
+    page.wait_for_selector("#max-info:has-text('The most you can repay now: all of it')")
+    assert [page.input_value(s) for s in ("#action", "#pool", "#asset")] == ["repay", "core", "USDC"]
     fill_max("repay", "core", "USDC")
     assert "all of it" in page.inner_text("#max-info") and "moves all of it" in page.inner_text("#preview")
     sign(page)

@@ -109,11 +109,13 @@ async function setCollateral(pool, asset, enabled) {
   }
 }
 
-/** Where a wallet asset earns: each pool with a reserve of it, its supply APY and whether it backs a borrow. */
-function earns(asset) {
-  return pools().flatMap((p) => p.reserves.filter((r) => r.asset === asset).map((r) =>
+/** Where a wallet asset earns: each pool with a reserve of it, its supply APY and whether it
+ * backs a borrow, with a button to supply it there when the wallet holds some. */
+function earns(asset, held) {
+  return pools().flatMap((p) => p.reserves.filter((r) => r.asset === asset).map((r) => h("div", {},
     `${poolName(p.pool)} ${supplyApy(r.liquidity_rate)}` +
-    (BigInt(r.config.ltv) > 0n ? ` (collateral, LTV ${fmtBps(r.config.ltv)})` : " (not collateral)"))).join("; ");
+    (BigInt(r.config.ltv) > 0n ? ` (collateral, LTV ${fmtBps(r.config.ltv)}) ` : " (not collateral) "),
+    held ? actionButton("deposit", p.pool, asset) : null)));
 }
 
 /** A pool's net worth (exact USD) and net APY (a display figure): what the supplies earn less what
@@ -149,16 +151,39 @@ async function borrowable(pool, v) {
     .filter((r) => r.config.borrowing_enabled && r.config.active && !r.config.frozen);
   const most = await Promise.all(reserves.map((r) => api("/max-amount", { method: "POST",
     body: { sender: key.address, action: "borrow", pool: poolParam(pool), asset: r.asset } }).catch(() => null)));
-  return table(`You can borrow in ${poolName(pool)}`, ["Asset", "Available to you", "Borrow APY"],
+  return table(`You can borrow in ${poolName(pool)}`, ["Asset", "Available to you", "Borrow APY", ""],
     reserves.map((r, i) => [r.asset,
       h("td", { "data-testid": `borrowable-${pool}-${r.asset}`, "data-units": most[i] && most[i].amount },
         most[i] === null ? "cannot tell now" : most[i].amount === null ? "0" : `${formatUnits(most[i].amount, r.config.decimals, 6)} ${r.asset}`),
-      borrowApy(r.variable_borrow_rate)]));
+      borrowApy(r.variable_borrow_rate),
+      h("td", {}, actionButton("borrow", pool, r.asset))]));
+}
+
+/** A button that opens the action form on this reserve (as Aave's rows do): action, pool and
+ * asset chosen, the most it takes said, the amount to type. */
+function actionButton(action, pool, asset) {
+  return h("button", { type: "button", class: "secondary small", "aria-label": `${ACTIONS[action]} ${asset} in ${poolName(pool)}`,
+    onclick: () => prefill(action, pool, asset) }, ACTIONS[action].replace(/^./, (c) => c.toUpperCase()));
+}
+
+function prefill(action, pool, asset) {
+  byId("action").value = action;
+  byId("pool").value = String(pool);
+  fillAssets();
+  byId("asset").value = asset;
+  byId("amount").value = "";
+  previewed = null;
+  byId("sign").disabled = true;
+  say("preview");
+  showUnwrap();
+  refreshMost();
+  byId("action-form").scrollIntoView({ block: "center" });
+  byId("amount").focus();
 }
 
 async function renderPositions(acct) {
-  const wallet = table("Wallet", ["Asset", "Balance", "Supply APY where you can supply it"],
-    Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6), h("td", { class: "words" }, earns(a))]));
+  const wallet = table("Wallet", ["Asset", "Balance", h("th", { scope: "col", class: "words" }, "Supply APY where you can deposit it")],
+    Object.entries(acct.wallet).map(([a, v]) => [a, formatUnits(v, markets.assets[a].decimals, 6), h("td", { class: "words" }, earns(a, v !== "0"))]));
   const held = inPoolOrder(acct.pools).filter(([, v]) => v.positions.length);
   const sections = await Promise.all(held.map(async ([pool, v]) => {
     const net = v.error ? null : netOf(pool, v);
@@ -172,7 +197,7 @@ async function renderPositions(acct) {
       v.liquidation_rules ? h("details", { "data-testid": `liquidation-rules-${pool}` },
         h("summary", {}, `How a liquidation works in ${inPool(pool)}`),
         h("ul", {}, ...v.liquidation_rules.map((rule) => h("li", {}, rule)))) : null,
-      table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Supply APY", "Borrowed", "Borrow APY", "Collateral", "Liquidation price"],
+      table(`Positions in ${poolName(pool)}`, ["Asset", "Supplied", "Supply APY", "Borrowed", "Borrow APY", "Collateral", "Liquidation price", ""],
         v.positions.map((p) => {
           const r = reserveOf(pool, p.asset);
           const underlying = r.tranche_of || p.asset;
@@ -183,7 +208,9 @@ async function renderPositions(acct) {
               "aria-label": `Use ${p.asset} as collateral in ${poolName(pool)}: ${p.collateral ? "on" : "off"}`,
               onclick: () => setCollateral(pool, p.asset, !p.collateral),
             }, p.collateral ? "on" : "off"),
-            p.liquidation_price ? `${underlying} at ${fmtUsd(p.liquidation_price)} (now ${fmtUsd(markets.assets[underlying].price)})` : ""];
+            p.liquidation_price ? `${underlying} at ${fmtUsd(p.liquidation_price)} (now ${fmtUsd(markets.assets[underlying].price)})` : "",
+            h("td", {}, p.supplied === "0" ? null : actionButton("withdraw", pool, p.asset), " ",
+              p.debt === "0" ? null : actionButton("repay", pool, p.asset))];
         })),
       await borrowable(pool, v));
   }));

@@ -195,7 +195,7 @@ export function h(tag, attrs = {}, ...children) {
 
 export function table(caption, headers, rows) {
   return h("table", {}, h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("thead", {}, h("tr", {}, headers.map((x) => (x instanceof Node && x.tagName === "TH" ? x : h("th", { scope: "col" }, x))))),
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => (c instanceof Node && c.tagName === "TD" ? c : h("td", {}, c)))))));
 }
 
