@@ -287,6 +287,7 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert served.call(lambda q: q.core.reserve(("WETH", True)).a_balance(me, q.now)) == 0
     txs = served.get(f"/txs?sender={me}&limit=10")["items"]
     assert [t["params"]["amount"] for t in txs[:2]] == ["max", "max"]
+    page.wait_for_selector("#history tbody tr:first-child:has-text('withdraw') td:text-is('all')")
     # Nothing left to withdraw: Max says so and types nothing.
     page.select_option("#action", "withdraw")
     page.click("#max-btn")
@@ -307,6 +308,7 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     got = re.search(r"you receive ([\d,.]+) USDC in your wallet\.", words)
     assert got is not None, words
     sign(page)
+    page.wait_for_selector("#history td:text-is('borrow, received as USDC')")
     usdc = served.call(lambda q: q.wallet("USDC", me)) - usdc_before
     assert f"{usdc // E6:,}.{usdc % E6:06d}".rstrip("0").rstrip(".") == got.group(1)
 

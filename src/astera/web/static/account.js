@@ -528,13 +528,20 @@ function alertSection() {
 
 // ---- history -----------------------------------------------------------------------------------------
 
+/** A transaction's action in words: the form's names, "use as collateral", and where a tranche's
+ * borrow or withdrawal was paid out in the Core-Pool asset. */
+function historyWords(t) {
+  const words = t.action === "set_collateral" ? "use as collateral" : ACTIONS[t.action] || t.action.replace(/_/g, " ");
+  return t.params.unwrap ? `${words}, received as ${reserveOf(t.params.pool, t.params.asset).tranche_of}` : words;
+}
+
 async function renderHistory() {
   const [txs, liq] = await Promise.all([api(`/txs?sender=${key.address}&limit=50`), api(`/liquidations?user=${key.address}`)]);
   say("history",
     table("Your transactions (newest first)", ["Block", "Action", "Pool", "Asset", "Amount"],
-      txs.items.map((t) => [String(t.height), t.action, t.params.pool === undefined ? "" : poolName(t.params.pool),
-        t.params.asset || "", t.params.amount === undefined ? (t.params.enabled === undefined ? "" : String(t.params.enabled))
-          : t.params.amount === "max" ? "max" : formatUnits(t.params.amount, decimalsIn(markets)(t.params.asset), 6)])),
+      txs.items.map((t) => [String(t.height), historyWords(t), t.params.pool === undefined ? "" : poolName(t.params.pool),
+        t.params.asset || "", t.params.amount === undefined ? (t.params.enabled === undefined ? "" : t.params.enabled ? "on" : "off")
+          : t.params.amount === "max" ? "all" : formatUnits(t.params.amount, decimalsIn(markets)(t.params.asset), 6)])),
     liq.items.length
       ? table("Liquidations you suffered", LIQUIDATION_HEADERS, liquidationRows(liq.items, decimalsIn(markets)))
       : h("p", {}, "No liquidations of this account."));
