@@ -271,6 +271,12 @@ def test_max_amounts_are_exact(api: TestClient, borrower: str) -> None:
         json={"sender": carol, "action": "borrow", "pool": 0, "asset": "was-USDC", "unwrap": True},
     ).json()
     assert exact(api, carol, unwrapped)  # paid out as USDC: the Core-Pool's cash bounds it too
+    # A tranche is deposited in Core-Pool shares, paid from the depositor's USDC supplied there.
+    send(api, "carol", "deposit", pool="core", asset="USDC", amount=str(5_000 * E6))
+    settled = live(api).state_hash()
+    shares = live(api).core.reserve(("USDC", True)).a_scaled[carol]
+    deposit = most(api, carol, "deposit", 0, "was-USDC")
+    assert deposit["limits"] == {"core_shares": str(shares)} and exact(api, carol, deposit)
     repay = {"sender": carol, "action": "repay", "pool": 0, "asset": "was-USDC", "unwrap": True}
     assert api.post("/max-amount", json=repay).json()["error"]["code"] == "invalid_request"
     # A newcomer holds nothing: nothing to size, and no nonce or account left behind.

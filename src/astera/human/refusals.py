@@ -194,7 +194,8 @@ class Most:
     accrued until the block included, and leaves no dust. ``limits`` names what bounds the
     action, each as the base units it alone would allow (``borrowing_power``, ``cash``,
     ``credit_line`` (in the Core-Pool asset, the others in the reserve's), ``supplied``,
-    ``debt``, ``wallet``, ``deposit_cap``), for people to read;
+    ``debt``, ``wallet``, ``core_shares`` (what pays a tranche), ``deposit_cap``), for people
+    to read;
     ``amount`` is the exact answer (the health factor, delegation or a Mini-Pool's minimum debt
     may bound it too)."""
 
@@ -220,9 +221,13 @@ def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], r
     c = _Ctx(p, sender, action, args, run, pl, r)
     now = p.now
     cash = pl.cash(r)
-    # What pays a deposit or a repayment: the wallet, or for a tranche (Core-Pool shares) the
-    # sender's aTokens in the Core-Pool.
-    held = r.tranche_of.a_balance(sender, now) if r.tranche_of is not None else p.wallet(r.asset, sender)
+    # What pays a deposit or a repayment: the wallet, or for a tranche (amounts in Core-Pool
+    # shares) the sender's shares of the Core-Pool reserve (its scaled aToken balance).
+    source, held = (
+        ("core_shares", r.tranche_of.a_scaled.get(sender, 0))
+        if r.tranche_of is not None
+        else ("wallet", p.wallet(r.asset, sender))
+    )
     if action == "borrow":
         power = _borrow_guess(c, sender)
         limits = {"borrowing_power": power, "cash": cash}
@@ -231,7 +236,7 @@ def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], r
             limits["credit_line"] = max(0, p.core.flow_limit(r.tranche_of.asset, pl, flow) - flow)
         return Most(_search(c, UINT256_MAX - 1, power), False, limits)
     if action == "deposit":
-        limits = {"wallet": held}
+        limits = {source: held}
         if r.deposit_cap:
             limits["deposit_cap"] = max(0, r.deposit_cap * r.unit - r.a_total_supply(now) - 1)
         return Most(_search(c, UINT256_MAX - 1, held), False, limits)
@@ -241,9 +246,8 @@ def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], r
         return Most(best, best == balance, {"supplied": balance, "cash": cash})
     debt = r.debt_balance(sender, now)
     # Repaying with aTokens (Core-Pool) burns the sender's supply of the same reserve.
-    source = "supplied" if action == "repay_with_a_tokens" else "wallet"
-    if source == "supplied":
-        held = r.a_balance(sender, now)
+    if action == "repay_with_a_tokens":
+        source, held = "supplied", r.a_balance(sender, now)
     best = _search(c, debt, min(debt, held))
     return Most(best, best == debt, {"debt": debt, source: held})
 

@@ -128,7 +128,7 @@ class MaxAmountAnswer(BaseModel):
     )
     limits: dict[str, Annotated[str, Field(pattern=AMOUNT)]] = Field(
         description="what bounds the action, each as the base units it alone allows: borrowing_power, "
-        "cash, credit_line, supplied, debt, wallet, deposit_cap"
+        "cash, credit_line, supplied, debt, wallet, core_shares, deposit_cap"
     )
 
 

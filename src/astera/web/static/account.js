@@ -282,6 +282,7 @@ const unwrapping = () => Boolean(unwrapsTo()) && byId("unwrap").checked;
 const LIMIT_WORDS = {
   borrowing_power: "your borrowing power", cash: "the reserve's cash", credit_line: "the Core-Pool's credit line",
   supplied: "your supply", debt: "your debt", wallet: "your wallet", deposit_cap: "room under the deposit cap",
+  core_shares: "your Core-Pool supply",
 };
 
 function formReserve() {
