@@ -63,10 +63,10 @@ def _rules(title: str, rules: list[str]) -> Iterator[RenderableType]:
 # ---- keys --------------------------------------------------------------------------------------------------
 
 
-def key_table(where: Path, keys: list[tuple[Path, Key | str]]) -> Iterator[RenderableType]:
+def key_table(keys: list[tuple[Path, Key | str]]) -> Iterator[RenderableType]:
     """Local keys by name with their addresses, each whole (a long name folds instead); a file
-    that is not a usable key says why."""
-    yield Text(f"keys in {where}")
+    that is not a usable key says why. The caller prints the directory above it, soft-wrapped, so
+    that a long path stays one piece to copy."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(overflow="fold")
     grid.add_column(no_wrap=True)

@@ -70,7 +70,8 @@ def key_list(
             ]
         )
     elif keys:
-        for renderable in key_table(where, keys):
+        console.print(f"keys in {where}", soft_wrap=True)
+        for renderable in key_table(keys):
             console.print(renderable)
     else:
         console.print(f"no keys in {where}; create one with `astera key new [NAME]`", soft_wrap=True)
