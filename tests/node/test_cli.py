@@ -313,7 +313,8 @@ def test_key_list_names_each_local_key_with_its_address(tmp_path: Path) -> None:
         ["default", created["default"]],
         ["ops", created["ops"]],
     ]
-    assert max(len(line) for line in out.splitlines()) <= 80, out
+    # the table fits 80 columns; the heading's path is left whole for the terminal to wrap
+    assert max(len(line) for line in out.splitlines()[1:]) <= 80, out
     listed = json.loads(ok(home, "http://unused", "key", "list", "--json"))
     assert [k.get("address") for k in listed] == [None, created["default"], created["ops"]]
     assert listed[1]["path"] == str(home / "keys" / "default.key")
