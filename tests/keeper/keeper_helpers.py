@@ -1,5 +1,5 @@
 """Deployments for the keeper tests: the demo's Core-Pool (USDC, WETH, WBTC) and Mini-Pool 0
-(WETH, aUSDC tranche), with liquidity from alice and whatever positions a test opens."""
+(WETH, was-USDC tranche), with liquidity from alice and whatever positions a test opens."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def random_book(rng: random.Random, users: int) -> list[dict[str, object]]:
             coll = rng.randint(1, 30) * WETH // 10
             actions.append(act("deposit", u, "WETH", coll, pool="mini"))
             actions.append(
-                act("borrow", u, "aUSDC", coll * 2_750 * rng.randint(40, 74) // 100 // 10**12, pool="mini")
+                act("borrow", u, "was-USDC", coll * 2_750 * rng.randint(40, 74) // 100 // 10**12, pool="mini")
             )
     return actions
 

@@ -124,28 +124,33 @@ def test_bad_debt_is_reported_per_pool_and_reserve() -> None:
         act("deposit", "erin", "WETH", 10 * WETH),
         act("borrow", "erin", "USDC", 20_600 * USDC),
         act("deposit", "frank", "WETH", 10 * WETH, pool="mini"),
-        act("borrow", "frank", "aUSDC", 20_000 * USDC, pool="mini"),
+        act("borrow", "frank", "was-USDC", 20_000 * USDC, pool="mini"),
     )
     p.set_price("WETH", 1_500 * USD)  # collateral now worth less than the debt in both pools
     report = engine(p).run()
     assert p.account("erin").total_collateral_base == 0 and p.account("frank", 0).total_collateral_base == 0
     summary = report.bad_debt_by_reserve()
-    assert set(summary) == {("core", "USDC"), (0, "aUSDC")}
+    assert set(summary) == {("core", "USDC"), (0, "was-USDC")}
     assert summary[("core", "USDC")][0] == p.debt("erin", "USDC") > 0
-    assert summary[(0, "aUSDC")][0] == p.debt("frank", "aUSDC", pool=0) > 0
+    assert summary[(0, "was-USDC")][0] == p.debt("frank", "was-USDC", pool=0) > 0
     assert summary[("core", "USDC")][1] == p.account("erin").total_debt_base
 
 
 def test_mini_pool_liquidation_repays_tranche_debt_and_the_core() -> None:
     p = deploy(
         act("deposit", "frank", "WETH", 20 * WETH, pool="mini"),
-        act("borrow", "frank", "aUSDC", 36_000 * USDC, pool="mini"),
+        act("borrow", "frank", "was-USDC", 36_000 * USDC, pool="mini"),
     )
     flow = p.core.current_flow("USDC", p.mini_pool(0))
     assert flow > 0
     p.set_price("WETH", 2_200 * USD)
     [ex] = engine(p).run().liquidations
-    assert (ex.plan.pool, ex.plan.collateral, ex.plan.debt, ex.plan.pay_asset) == (0, "WETH", "aUSDC", "USDC")
+    assert (ex.plan.pool, ex.plan.collateral, ex.plan.debt, ex.plan.pay_asset) == (
+        0,
+        "WETH",
+        "was-USDC",
+        "USDC",
+    )
     assert ex.debt_repaid == 18_000 * USDC  # shares, at a Core index of 1
     assert p.account("frank", 0).health_factor == ex.health_factor_after >= WAD
     assert p.core.current_flow("USDC", p.mini_pool(0)) < flow  # the Mini-Pool paid the Core back
@@ -153,13 +158,13 @@ def test_mini_pool_liquidation_repays_tranche_debt_and_the_core() -> None:
 
 def test_mini_pool_liquidation_seizes_tranche_collateral_unwrapped() -> None:
     p = deploy(
-        act("deposit", "gina", "aUSDC", 50_000 * USDC, pool="mini"),
+        act("deposit", "gina", "was-USDC", 50_000 * USDC, pool="mini"),
         act("borrow", "gina", "WETH", 14 * WETH, pool="mini"),
     )
-    p.set_price("WETH", 3_700 * USD)  # debt up: $51,800 of WETH against $50,000 of aUSDC
+    p.set_price("WETH", 3_700 * USD)  # debt up: $51,800 of WETH against $50,000 of was-USDC
     report = engine(p).run()
     first = report.liquidations[0]
-    assert (first.plan.collateral, first.plan.receive_asset, first.plan.unwrap) == ("aUSDC", "USDC", True)
+    assert (first.plan.collateral, first.plan.receive_asset, first.plan.unwrap) == ("was-USDC", "USDC", True)
     assert first.received == p.core.shares_to_assets(p.core.reserve(("USDC", True)), first.collateral_taken)
     assert first.plan.pay_asset == "WETH" and first.profit > 0
 
@@ -219,7 +224,7 @@ def test_same_inputs_same_liquidations() -> None:
             act("deposit", "carol", "WBTC", WBTC // 2),
             act("borrow", "carol", "USDC", 80_000 * USDC),
             act("deposit", "frank", "WETH", 20 * WETH, pool="mini"),
-            act("borrow", "frank", "aUSDC", 36_000 * USDC, pool="mini"),
+            act("borrow", "frank", "was-USDC", 36_000 * USDC, pool="mini"),
         )
         p.advance(30 * 86_400)
         p.set_price("WETH", 2_150 * USD)

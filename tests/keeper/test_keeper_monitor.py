@@ -143,7 +143,7 @@ def test_prefilter_drops_the_safe_rows() -> None:
     assert m.candidates() == 0 and m.scan() == []
     p.set_price("WETH", 100 * USD)  # everyone far below 1
     p.set_price("WBTC", 100 * USD)
-    # Only borrowers whose aUSDC loans sit in their Core wallet as USDC collateral stay healthy.
+    # Only borrowers whose was-USDC loans sit in their Core wallet as USDC collateral stay healthy.
     assert m.candidates() == len(m.scan()) == len(brute_force(p)) > m.positions * 3 // 4
 
 
@@ -168,8 +168,8 @@ def test_tracking_keeps_the_index_equal_to_a_rebuild() -> None:
                 act("deposit", u, "WETH", rng.randint(1, 10) * WETH) | {"onBehalfOf": v},
                 act("withdraw", u, "WETH", rng.randint(1, 10) * WETH // 10),
                 act("transfer", u, "WETH", WETH // 10) | {"to": v},
-                act("repay", u, "aUSDC", rng.randint(1, 1_000) * USDC, pool="mini"),
-                act("borrow", u, "aUSDC", rng.randint(1, 1_000) * USDC, pool="mini"),
+                act("repay", u, "was-USDC", rng.randint(1, 1_000) * USDC, pool="mini"),
+                act("borrow", u, "was-USDC", rng.randint(1, 1_000) * USDC, pool="mini"),
             ]
         )
         if step % 10 == 0:

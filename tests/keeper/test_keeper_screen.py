@@ -66,7 +66,7 @@ def test_screened_accounts_are_those_the_planner_finds_nothing_for(fee_bps: int)
     results = [check(p, pushed_market(p, TOKENS, 2_000_000, k), monitor) for k in range(0, 16)]
     assert results[0][0] == 0 and results[-1][0] > results[-1][1] // 2 > 10
     assert any(0 < s < n for s, n in results)
-    # Mini-Pool 0: WETH collateral, aUSDC tranche debt repaid in Core shares minted by a deposit.
+    # Mini-Pool 0: WETH collateral, was-USDC tranche debt repaid in Core shares minted by a deposit.
     minis = [check(p, pushed_market(p, TOKENS, 200_000, k), monitor, 0) for k in range(0, 16)]
     assert minis[0][0] == 0 and minis[-1][0] == minis[-1][1] > 10
 
@@ -101,7 +101,7 @@ def test_under_a_protocol_fee_the_screen_counts_the_liquidators_share_only() -> 
 
 @pytest.mark.parametrize("fee_bps", [0, 1_000])
 def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless(fee_bps: int) -> None:
-    """Mini-Pool 0 borrowers of WETH against aUSDC (the keeper unwraps seized tranche shares into
+    """Mini-Pool 0 borrowers of WETH against was-USDC (the keeper unwraps seized tranche shares into
     USDC and sells it for WETH), WETH up 30 %: with the USDC→WETH venue pushed step by step, no
     screened account has a plan, and the screen takes them all once no sale can pay."""
     rng = random.Random(2)
@@ -109,7 +109,7 @@ def test_tranche_collateral_unwrapped_for_a_sale_is_screened_only_when_hopeless(
     for i in range(40):
         usdc = rng.randint(2_000, 60_000) * USDC
         weth = usdc * rng.randint(70, 79) // 100 * 10**12 // 2_750
-        actions += [act("deposit", f"t{i}", "aUSDC", usdc, pool="mini"),
+        actions += [act("deposit", f"t{i}", "was-USDC", usdc, pool="mini"),
                     act("borrow", f"t{i}", "WETH", weth, pool="mini")]  # fmt: skip
     p = deploy(*actions)
     charge_fee(p, fee_bps)

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from astera.core import Protocol, account_data
+from astera.deployment import tranche_symbol
 from astera.scenario import build, run_action
 
 from .engine import KeeperEngine
@@ -30,6 +31,9 @@ from .market import ConstantProductPool, Market, Token
 from .planner import PlannerConfig
 from .scenario import fund
 from .tables import bad_debt_table, health, liquidations_table, usd
+
+#: The Mini-Pool's tranche of the Core's USDC, named as the node names it.
+TRANCHE = tranche_symbol("USDC")
 
 USD = 10**8
 WETH = 10**18
@@ -90,7 +94,7 @@ def demo_scenario() -> dict[str, Any]:
                 "id": 0,
                 "reserves": {
                     "WETH": _reserve(7500, 8000, 10800, "volatile"),
-                    "aUSDC": _reserve(8000, 8500, 10500, "stable", tranche_of="USDC"),
+                    TRANCHE: _reserve(8000, 8500, 10500, "stable", tranche_of="USDC"),
                 },
                 "flow_limits": {"USDC": str(1_000_000 * 10**6)},
             }
@@ -109,7 +113,7 @@ def demo_scenario() -> dict[str, Any]:
             act("deposit", "erin", "WETH", 10 * WETH),
             act("borrow", "erin", "USDC", 20_600 * 10**6),
             act("deposit", "frank", "WETH", 20 * WETH, pool="mini"),
-            act("borrow", "frank", "aUSDC", 36_000 * 10**6, pool="mini"),
+            act("borrow", "frank", TRANCHE, 36_000 * 10**6, pool="mini"),
         ],
     }
 

@@ -26,7 +26,14 @@ def reserve_decimals(protocol: Protocol, pool: str | int, name: str) -> int:
 def liquidations_table(protocol: Protocol, executions: list[tuple[str, Execution]], title: str) -> Table:
     """One row per liquidation: when, account, debt repaid, collateral taken, the bonus, slippage
     of the sale, health factor before and after."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)  # 80 columns
+    table = Table(  # fits 80 columns: adjacent cells share one space of padding
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for name in ("when", "account", "repaid", "seized", "bonus", "slip.", "HF"):
         table.add_column(name, justify="left" if name in ("when", "account") else "right", no_wrap=True)
     for when, ex in executions:
