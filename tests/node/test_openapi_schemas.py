@@ -35,6 +35,10 @@ ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 NOW = START + 3600
 #: Schema keywords that say what a value is; a schema with none of them accepts anything.
 TYPED = {"type", "$ref", "anyOf", "oneOf", "allOf", "const", "enum"}
+#: Objects whose fields depend on a name beside them, declared free-form on purpose: an event's
+#: data (by its ``event``), a transaction's params (by its ``action``, see astera.actions) and the
+#: genesis document's asset entries.
+FREE_FORM = {"Event.data", "LoggedEvent.data", "Tx.params", "TxWithEvents.params", "Genesis.assets{}"}
 
 
 def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -63,8 +67,13 @@ def untyped(schema: Any, where: str, spec: dict[str, Any], seen: set[str]) -> It
         yield from untyped(schema["items"], f"{where}[]", spec, seen)
     if isinstance(schema.get("additionalProperties"), dict):
         yield from untyped(schema["additionalProperties"], f"{where}{{}}", spec, seen)
-    fields = schema.get("properties") or schema.get("additionalProperties")
-    if schema.get("type") == "object" and not fields:
+    typed_values = isinstance(schema.get("additionalProperties"), dict)
+    if (
+        schema.get("type") == "object"
+        and not schema.get("properties")
+        and not typed_values
+        and where not in FREE_FORM
+    ):
         yield where + " (an object with no declared fields)"
     if schema.get("type") == "array" and not {"items", "prefixItems"} & schema.keys():
         yield where + " (an array of anything)"

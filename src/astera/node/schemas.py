@@ -78,7 +78,7 @@ def _no_default(schema: dict[str, JsonValue]) -> None:
     schema.pop("default", None)
 
 
-def _absent(description: str | None = None) -> Any:
+def absent(description: str | None = None) -> Any:
     """A field that is left out where it does not apply: not required, never null (its type is
     ``X | SkipJsonSchema[None]``), and no ``default: null`` in the schema."""
     return Field(default=None, description=description, json_schema_extra=_no_default)
@@ -109,16 +109,16 @@ class ErrorDetail(BaseModel):
 
     code: str = Field(description="Stable error code.", json_schema_extra={"enum": _CODES})
     message: str = Field(description="What was refused and why, in words.")
-    reason: str | SkipJsonSchema[None] = _absent(
+    reason: str | SkipJsonSchema[None] = absent(
         '`refused`: the protocol\'s own code, e.g. "9" or "input:amount".'
     )
-    name: str | SkipJsonSchema[None] = _absent("`refused`: the protocol code's name.")
-    explanation: str | SkipJsonSchema[None] = _absent("`refused`: the reason in words, without the code.")
-    max_amount: Amount | SkipJsonSchema[None] = _absent(
+    name: str | SkipJsonSchema[None] = absent("`refused`: the protocol code's name.")
+    explanation: str | SkipJsonSchema[None] = absent("`refused`: the reason in words, without the code.")
+    max_amount: Amount | SkipJsonSchema[None] = absent(
         "`refused`: the most the same action would take now, where one applies."
     )
-    expected: int | SkipJsonSchema[None] = _absent("`bad_nonce`: the sender's next nonce.")
-    detail: list[InvalidField] | SkipJsonSchema[None] = _absent("`invalid_request`: what failed validation.")
+    expected: int | SkipJsonSchema[None] = absent("`bad_nonce`: the sender's next nonce.")
+    detail: list[InvalidField] | SkipJsonSchema[None] = absent("`invalid_request`: what failed validation.")
 
 
 class ErrorEnvelope(Answer):
@@ -165,7 +165,7 @@ class LoggedEvent(Event):
 
     seq: int = Field(description="The event's sequence number (the /events cursor).")
     height: int
-    tx: Hex64 | SkipJsonSchema[None] = _absent("Hash of its transaction (in a block's transactions).")
+    tx: Hex64 | SkipJsonSchema[None] = absent("Hash of its transaction (in a block's transactions).")
     tx_seq: int = Field(description="Its transaction's sequence number.")
 
 
@@ -179,7 +179,7 @@ class Receipt(Answer):
     timestamp: int = Field(description="The block's time, Unix seconds.")
     state_hash: Hex64 = Field(description="The state hash after the block.")
     events: list[Event]
-    forwarded_to: str | SkipJsonSchema[None] = _absent(
+    forwarded_to: str | SkipJsonSchema[None] = absent(
         "A follower's answer: the leader that ordered the transaction (this node verified it)."
     )
 
@@ -345,8 +345,8 @@ class Pool(Answer):
     flash_premium: int = Field(description="Basis points.")
     liquidation_policy: PoolPolicy
     admin: Hex64
-    min_debt_threshold: Amount | SkipJsonSchema[None] = _absent("Mini-Pools only.")
-    credit_lines: list[CreditLine] | SkipJsonSchema[None] = _absent("Mini-Pools only.")
+    min_debt_threshold: Amount | SkipJsonSchema[None] = absent("Mini-Pools only.")
+    credit_lines: list[CreditLine] | SkipJsonSchema[None] = absent("Mini-Pools only.")
     reserves: list[Reserve]
 
 
@@ -392,14 +392,14 @@ class PoolAccount(Answer):
     (``error``), its totals."""
 
     positions: list[Position]
-    liquidation_rules: list[str] | SkipJsonSchema[None] = _absent("With positions: the pool's rules.")
-    error: ProtocolRefusal | SkipJsonSchema[None] = _absent("Why the totals are missing.")
-    total_collateral_usd: Usd | SkipJsonSchema[None] = _absent()
-    total_debt_usd: Usd | SkipJsonSchema[None] = _absent()
-    borrowing_power_usd: Usd | SkipJsonSchema[None] = _absent()
-    liquidation_threshold: Bps | SkipJsonSchema[None] = _absent()
-    ltv: Bps | SkipJsonSchema[None] = _absent()
-    health_factor: Wad | SkipJsonSchema[None] = _absent()
+    liquidation_rules: list[str] | SkipJsonSchema[None] = absent("With positions: the pool's rules.")
+    error: ProtocolRefusal | SkipJsonSchema[None] = absent("Why the totals are missing.")
+    total_collateral_usd: Usd | SkipJsonSchema[None] = absent()
+    total_debt_usd: Usd | SkipJsonSchema[None] = absent()
+    borrowing_power_usd: Usd | SkipJsonSchema[None] = absent()
+    liquidation_threshold: Bps | SkipJsonSchema[None] = absent()
+    ltv: Bps | SkipJsonSchema[None] = absent()
+    health_factor: Wad | SkipJsonSchema[None] = absent()
 
 
 class Account(Answer):
@@ -420,8 +420,8 @@ class SimulatedTx(Answer):
     sender: Hex64
     action: str
     ok: bool
-    events: list[Event] | SkipJsonSchema[None] = _absent("When ok.")
-    error: ErrorDetail | SkipJsonSchema[None] = _absent("When refused: as POST /txs would refuse it.")
+    events: list[Event] | SkipJsonSchema[None] = absent("When ok.")
+    error: ErrorDetail | SkipJsonSchema[None] = absent("When refused: as POST /txs would refuse it.")
 
 
 class SimulatedReserve(Reserve):
@@ -454,10 +454,10 @@ class KeeperStatus(Answer):
     repaid_usd: Usd
     seized_usd: Usd
     profit_usd: SignedUsd
-    dry_run_liquidations: int | SkipJsonSchema[None] = _absent("A dry run's keeper only.")
-    dry_run_repaid_usd: Usd | SkipJsonSchema[None] = _absent()
-    dry_run_seized_usd: Usd | SkipJsonSchema[None] = _absent()
-    dry_run_profit_usd: SignedUsd | SkipJsonSchema[None] = _absent()
+    dry_run_liquidations: int | SkipJsonSchema[None] = absent("A dry run's keeper only.")
+    dry_run_repaid_usd: Usd | SkipJsonSchema[None] = absent()
+    dry_run_seized_usd: Usd | SkipJsonSchema[None] = absent()
+    dry_run_profit_usd: SignedUsd | SkipJsonSchema[None] = absent()
 
 
 class LeaderReplication(Answer):

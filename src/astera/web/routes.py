@@ -14,7 +14,7 @@ from string import Template
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from astera.core import RAY, Protocol
@@ -25,8 +25,9 @@ from astera.lab.ladder import shock_ladder
 from astera.node.blocks import jsonable
 from astera.node.errors import NodeError
 from astera.node.node import Node
+from astera.node.schemas import answers
 
-from . import curves, health, risk, svg
+from . import curves, health, risk, schemas, svg
 from .background import Recomputed
 from .feed import liquidation_json
 from .history import HISTORY_SAMPLES, ReserveHistory
@@ -109,29 +110,6 @@ class MaxAmount(BaseModel):
     )
 
 
-class MaxAmountAnswer(BaseModel):
-    """The most an action takes at the next block's time, exact in base units."""
-
-    action: str
-    pool: Literal["core"] | int
-    asset: str
-    timestamp: int = Field(description="the next block's time: the figures are from it on")
-    until: int = Field(
-        description="the amount is accepted by any block from timestamp to this time (interest moves it)"
-    )
-    amount: str | None = Field(
-        pattern=AMOUNT, description="base units, decimal string; null: the action takes nothing now"
-    )
-    whole: bool = Field(
-        description="the amount is all of the balance (withdraw) or debt (repay): send amount "
-        '"max" to move all of it, interest accrued until the block included'
-    )
-    limits: dict[str, Annotated[str, Field(pattern=AMOUNT)]] = Field(
-        description="what bounds the action, each as the base units it alone allows: borrowing_power, "
-        "cash, credit_line, supplied, debt, wallet, core_shares, deposit_cap"
-    )
-
-
 def _pool(p: Protocol, ref: str) -> Pool:
     if ref == "core":
         return p.core
@@ -202,12 +180,12 @@ def create_router(node: Node) -> APIRouter:
         "/reserves/{pool}/{asset}/curve",
         tags=["web"],
         summary="A reserve's rate curve now",
-        responses={404: {"description": "not_found"}},
+        responses=answers(schemas.RateCurve, "not_found"),
     )
-    async def curve(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
+    async def curve(pool: PoolParam, asset: AssetParam) -> JSONResponse:
         p = await protocol()
         pl = _pool(p, pool)
-        return curves.rate_curve(pl, _reserve(pl, asset))
+        return JSONResponse(curves.rate_curve(pl, _reserve(pl, asset)))
 
     @router.get(
         "/reserves/{pool}/{asset}/curve.svg",
@@ -242,17 +220,19 @@ def create_router(node: Node) -> APIRouter:
         tags=["web"],
         summary=f"A reserve's utilization, rates and price at genesis and after each block "
         f"(the last {HISTORY_SAMPLES:,}), rebuilt from the stored blocks when the node starts",
-        responses={404: {"description": "not_found"}},
+        responses=answers(schemas.ReserveHistory, "not_found"),
     )
-    async def reserve_history(pool: PoolParam, asset: AssetParam) -> dict[str, Any]:
+    async def reserve_history(pool: PoolParam, asset: AssetParam) -> JSONResponse:
         p = await protocol()
         _reserve(_pool(p, pool), asset)
-        return {
-            "pool": pool,
-            "asset": asset,
-            "complete": history.complete.is_set(),
-            "samples": history.series(pool, asset),
-        }
+        return JSONResponse(
+            {
+                "pool": pool,
+                "asset": asset,
+                "complete": history.complete.is_set(),
+                "samples": history.series(pool, asset),
+            }
+        )
 
     @router.get(
         "/reserves/{pool}/{asset}/history.svg",
@@ -287,19 +267,26 @@ def create_router(node: Node) -> APIRouter:
             )
         return Response(chart, media_type="image/svg+xml")
 
-    @router.get("/oracle", tags=["web"], summary="Every asset's oracle price, when it was set, its timeout")
-    async def oracle() -> dict[str, Any]:
+    @router.get(
+        "/oracle",
+        tags=["web"],
+        summary="Every asset's oracle price, when it was set, its timeout",
+        responses=answers(schemas.Oracle),
+    )
+    async def oracle() -> JSONResponse:
         p = await protocol()
         o = p.oracle
-        return {
-            a: {
-                "answer": None if a not in o.answers else str(o.answers[a]),
-                "updated_at": o.updated_at.get(a),
-                "timeout": o.timeouts.get(a, 0),
-                "fallback": None if a not in o.fallback else str(o.fallback[a]),
+        return JSONResponse(
+            {
+                a: {
+                    "answer": None if a not in o.answers else str(o.answers[a]),
+                    "updated_at": o.updated_at.get(a),
+                    "timeout": o.timeouts.get(a, 0),
+                    "fallback": None if a not in o.fallback else str(o.fallback[a]),
+                }
+                for a in sorted(p.wallets)
             }
-            for a in sorted(p.wallets)
-        }
+        )
 
     # ---- accounts ------------------------------------------------------------------------------
 
@@ -308,9 +295,9 @@ def create_router(node: Node) -> APIRouter:
         tags=["web"],
         summary="An account's health under other prices, or after "
         "repaying or depositing the same USD value (exact, nothing changes)",
-        responses={422: {"description": "invalid_request, or refused (unknown asset)"}},
+        responses=answers(schemas.WhatIfAnswer),
     )
-    async def what_if(req: WhatIf) -> dict[str, Any]:
+    async def what_if(req: WhatIf) -> JSONResponse:
         p = await protocol()
         prices = {a: int(v) for a, v in req.prices.items()}
         for a, v in prices.items():
@@ -322,18 +309,18 @@ def create_router(node: Node) -> APIRouter:
         out["prices"] = health.price_what_if(p, req.address, prices)
         if req.value_usd is not None:
             out["value"] = health.value_what_if(p, req.address, int(req.value_usd))
-        return out
+        return JSONResponse(out)
 
     @router.post(
         "/preview",
         tags=["web"],
         summary="Exact preview of an unsigned transaction: the account "
         "and the reserve after it, or the refusal (nothing changes)",
-        responses={422: {"description": "invalid_tx: the transaction is malformed"}},
+        responses=answers(schemas.PreviewAnswer, "invalid_tx"),
     )
-    async def preview_route(req: Preview) -> dict[str, Any]:
+    async def preview_route(req: Preview) -> JSONResponse:
         await node.ready()
-        return preview(node, req.sender, req.action, req.params)
+        return JSONResponse(preview(node, req.sender, req.action, req.params))
 
     @router.post(
         "/max-amount",
@@ -341,12 +328,9 @@ def create_router(node: Node) -> APIRouter:
         summary="The most a deposit, withdrawal, borrow or repayment (from the wallet or, in the Core-Pool, "
         "with aTokens) takes, exact, at any block of the "
         "next minute: every candidate is a dry run of the real action (nothing changes)",
-        responses={
-            404: {"description": "not_found: no such pool or reserve"},
-            422: {"description": "refused"},
-        },
+        responses=answers(schemas.MaxAmountAnswer, "not_found", "refused"),
     )
-    async def max_amount_route(req: MaxAmount) -> MaxAmountAnswer:
+    async def max_amount_route(req: MaxAmount) -> schemas.MaxAmountAnswer:
         await node.ready()
         params: dict[str, Any] = {"pool": req.pool, "asset": req.asset}
         if req.action == "repay_with_a_tokens" and req.pool != "core":
@@ -356,7 +340,7 @@ def create_router(node: Node) -> APIRouter:
                 raise NodeError("invalid_request", "unwrap applies to a borrow or a withdrawal only")
             params["unwrap"] = True
         at, found = most(node, req.sender, req.action, params)
-        return MaxAmountAnswer(
+        return schemas.MaxAmountAnswer(
             action=req.action,
             pool=req.pool,
             asset=req.asset,
@@ -369,35 +353,42 @@ def create_router(node: Node) -> APIRouter:
 
     # ---- liquidations and risk -----------------------------------------------------------------
 
-    @router.get("/liquidations", tags=["web"], summary="Recent liquidations across all pools, newest first")
+    @router.get(
+        "/liquidations",
+        tags=["web"],
+        summary="Recent liquidations across all pools, newest first",
+        responses=answers(schemas.LiquidationFeed),
+    )
     async def liquidations(
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         user: Annotated[str | None, Query(pattern=ADDRESS, description="only this borrower's")] = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         p = await protocol()
         rows = await node.read(node.store.events, None, None, FEED_SCAN, "LiquidationCall")
         items = [liquidation_json(p, r) for r in rows]
         if user is not None:
             items = [i for i in items if i["user"] == user]
         keeper = None if node.keeper is None else node.keeper.status()
-        return {"items": items[:limit], "keeper": keeper}
+        return JSONResponse({"items": items[:limit], "keeper": keeper})
 
     @router.get(
         "/risk",
         tags=["web"],
         summary="Per pool: closest to liquidation, HF histogram, bad debt; "
         "the Core-Pool's exposure to each Mini-Pool",
+        responses=answers(schemas.Risk),
     )
-    async def risk_route() -> dict[str, Any]:
-        return await risk_view.get(node)
+    async def risk_route() -> JSONResponse:
+        return JSONResponse(await risk_view.get(node))
 
     @router.get(
         "/risk/shock-ladder",
         tags=["web"],
         summary="Each collateral asset's price down 0-90 %: liquidatable debt, liquidations, bad debt "
         "(astera.lab.ladder, format astera-shock-ladder/1; integers as decimal strings)",
+        responses=answers(schemas.ShockLadder),
     )
-    async def ladder_route() -> dict[str, Any]:
-        return await ladder.get(node)
+    async def ladder_route() -> JSONResponse:
+        return JSONResponse(await ladder.get(node))
 
     return router
