@@ -86,6 +86,28 @@ def test_a_dry_run_equals_sending_and_changes_nothing(api: TestClient) -> None:
     assert api.get(f"/accounts/{alice}").json() == dry["accounts"][alice]
 
 
+def test_an_unknown_pool_or_reserve_is_refused_as_sending_it_would_be(api: TestClient) -> None:
+    """The dry run's last step reads back each reserve the transactions name: one that does not
+    exist is left out, and the transaction's refusal is the one ``POST /txs`` gives (it was an
+    internal error, HTTP 500)."""
+    node: Node = api.node  # type: ignore[attr-defined]
+    txs = [
+        body("alice", "borrow", pool=9, asset="USDC", amount="1"),
+        body("alice", "borrow", pool="core", asset="DOGE", amount="1"),
+        body("alice", "deposit", pool=0, asset="USDC", amount="1"),
+    ]
+    r = api.post("/simulate", json={"txs": txs})
+    assert r.status_code == 200, r.text
+    dry = r.json()
+    assert [x["ok"] for x in dry["results"]] == [False, False, False] and dry["reserves"] == []
+    for tx, result in zip(txs, dry["results"], strict=True):
+        sent = api.post("/txs", json=sign_tx(key("alice"), node.chain_id, 0, tx["action"], tx["params"]))
+        assert sent.status_code == 422 and sent.json()["error"] == result["error"]
+    assert dry["results"][0]["error"]["reason"] == "input:unknown_pool"
+    preview = api.post("/preview", json=txs[0])
+    assert preview.status_code == 200 and preview.json()["refused"]["reason"] == "input:unknown_pool"
+
+
 def test_nonces_chain_ids_and_timestamps_are_checked_when_given(api: TestClient) -> None:
     deposit = body("bob", "deposit", pool="core", asset="WETH", amount=str(10**18))
     r = api.post("/simulate", json={"txs": [{**deposit, "nonce": 0}, {**deposit, "nonce": 0}]})

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from astera.core import Protocol
+from astera.core import Protocol, ProtocolError
 
 from .blocks import events_json
 from .errors import NodeError
@@ -106,9 +106,13 @@ def simulate(node: Node, doc: object, wall_clock: int) -> dict[str, Any]:
     reserves: list[dict[str, Any]] = []
 
     def read_reserves(p: Protocol) -> None:
-        """A last step that only reads: each reserve a transaction names, after them all."""
+        """A last step that only reads: each reserve a transaction names, after them all (a pool
+        that does not exist names none: the transaction's own result says it was refused)."""
         for key in dict.fromkeys((tx.args["pool"], tx.args["asset"]) for tx, _ in txs if _names_reserve(tx)):
-            pool = p.pool(key[0])
+            try:
+                pool = p.pool(key[0])
+            except ProtocolError:
+                continue
             for r in pool.reserves:
                 if r.asset == key[1]:
                     reserves.append({"pool": key[0], **reserve_view(p, pool, r)})
