@@ -296,6 +296,25 @@ def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: 
     assert "borrow 100 was-USDC in block" in ok(
         home, node, "borrow", "was-USDC", "100", "-p", "0", "-k", "eve"
     )
+    # Mini-Pool refusals read as the Core-Pool's do (they fell back to the contract's names, and a
+    # tranche's amounts read without its decimals).
+    assert "the most you can borrow now is 30,699.99 was-USDC (protocol code 10" in refused(
+        home, node, "borrow", "was-USDC", "1000000", "-p", "0", "-k", "eve"
+    )
+    assert "your wstETH backs your debt: without it your health factor would fall to 0.00" in refused(
+        home, node, "set-collateral", "wstETH", "off", "-p", "0", "-k", "eve"
+    )
+    assert (
+        "withdrawing 10 wstETH would leave your health factor at 0.00; the most you can withdraw"
+        in refused(home, node, "withdraw", "wstETH", "10", "-p", "0", "-k", "eve")
+    )
+    assert "Mini-Pool 0 refuses a repayment above all of its was-USDC debt (100" in refused(
+        home, node, "repay", "was-USDC", "200", "-p", "0", "-k", "eve"
+    )
+    assert (
+        "depositing 200 was-USDC is paid from your USDC supply in the Core-Pool (100 was-USDC in its "
+        "shares): 100 was-USDC short; deposit USDC in the Core-Pool first, or deposit at most 100 was-USDC"
+    ) in refused(home, node, "deposit", "was-USDC", "200", "-p", "0", "-k", "eve")
 
 
 def test_key_list_names_each_local_key_with_its_address(tmp_path: Path) -> None:

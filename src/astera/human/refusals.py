@@ -275,7 +275,9 @@ class _Ctx:
 
     def amt(self, units: int, asset: str | None = None, rounding: str = "down") -> str:
         a = asset or self.asset
-        return tokens(units, self.p.decimals.get(a, 0), a, rounding)  # type: ignore[arg-type]
+        r = self.reserve  # a Mini-Pool tranche (was-USDC) is no token: its reserve has the decimals
+        decimals = r.decimals if r is not None and r.asset == a else self.p.decimals.get(a, 0)
+        return tokens(units, decimals, a, rounding)  # type: ignore[arg-type]
 
     @property
     def requested(self) -> int:
@@ -291,8 +293,10 @@ def _reserve_of(p: Protocol, args: dict[str, Any]) -> tuple[Pool | None, Reserve
     except ProtocolError:
         return None, None
     asset = args.get("asset") or args.get("debt_asset")
-    r = pl.by_key.get((asset, True)) if asset is not None else None
-    return pl, r
+    try:
+        return pl, pl.find(asset)  # a Mini-Pool keys reserves by name, the Core-Pool by (name, type)
+    except ProtocolError:
+        return pl, None
 
 
 def _max_text(c: _Ctx, best: int | None, verb: str, rounding: Rounding = "down") -> str:
@@ -437,6 +441,26 @@ def _wallet_shortfall(
     return text, best
 
 
+def _shares_shortfall(c: _Ctx, e: ProtocolError, paying: int, what: str) -> tuple[str, int | None] | None:
+    """A tranche's deposit or repayment is paid in the sender's shares of the Core-Pool reserve
+    (its scaled aToken balance): the Core aToken refuses to move more than the sender has."""
+    assert c.reserve is not None
+    core_r = c.reserve.tranche_of
+    if core_r is None or not isinstance(e, BalanceExceeded):
+        return None
+    held = core_r.a_scaled.get(c.sender, 0)
+    if held >= paying:
+        return None
+    best = _search(c, min(c.requested - 1, held), held) if held else None
+    text = (
+        f"{what} is paid from your {core_r.asset} supply in the Core-Pool ({c.amt(held)} in its "
+        f"shares): {c.amt(paying - held, rounding='up')} short; deposit {core_r.asset} in the Core-Pool first"
+    )
+    if best is not None:
+        text += f", or {c.action} at most {c.amt(best)} now"
+    return text, best
+
+
 def _explain_repay(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
     assert c.pool is not None and c.reserve is not None
     owner = c.args.get("on_behalf_of") or c.sender
@@ -452,6 +476,21 @@ def _explain_repay(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
         paying = min(c.requested, debt)
         what = "repay max" if c.requested == UINT256_MAX else f"repaying {c.amt(paying)}"
         return _wallet_shortfall(c, paying, c.asset, what)
+    paying = min(c.requested, debt)
+    shares = _shares_shortfall(
+        c, e, paying, "repay max" if c.requested == UINT256_MAX else f"repaying {c.amt(paying)}"
+    )
+    if shares is not None:
+        return shares
+    total = c.reserve.debt_total_supply(c.p.now)
+    if e.code == "panic:0x11" and isinstance(c.pool, MiniPool) and total < c.requested < UINT256_MAX:
+        # A Mini-Pool subtracts the amount sent (not the amount owed) from the reserve's whole debt.
+        return (
+            f"{c.where} refuses a repayment above all of its {c.asset} debt ({c.amt(total, rounding='up')}): "
+            f"send max to repay all of {'your' if owner == c.sender else 'its'} debt "
+            f"({c.amt(debt, rounding='up')})",
+            None,
+        )
     if e.code == E.DEBT_TOO_SMALL and isinstance(c.pool, MiniPool):
         minimum = c.pool.min_debt(c.reserve.decimals)
         return (
@@ -475,7 +514,7 @@ def _explain_deposit(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None
         )
     if e.code == E.INSUFFICIENT_BALANCE:
         return _wallet_shortfall(c, c.requested, c.asset, f"depositing {c.amt(c.requested)}")
-    return None
+    return _shares_shortfall(c, e, c.requested, f"depositing {c.amt(c.requested)}")
 
 
 def _explain_set_collateral(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
