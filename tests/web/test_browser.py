@@ -251,6 +251,8 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     risk = page.get_by_test_id("risk-core").inner_text()
     assert risk == "Max LTV 75 % · liquidation threshold 80 % · borrowing limit used 0 %"
     sign(page)
+    # The health factor alert says the current figure, one per pool.
+    page.wait_for_selector("#alerts [data-key=hf-core]:has-text('health factor in the Core-Pool is 1.06')")
     p = served.protocol_copy()
     assert p.debt(me, "USDC") >= units  # borrowed exactly what Max typed ...
     try:  # ... and not one base unit more could have been
@@ -270,9 +272,13 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert row[4] == market[headers.index("Borrow APY")] and row[4].endswith("%")
     ready(page, served.url + "/app/account")
 
-    # Withdrawing with debt: the most that keeps the health factor at 1 or more.
+    # Withdrawing with debt: the most that keeps the health factor at 1.01 (the protocol's own
+    # most leaves 1.00, liquidatable after a minute of interest), the protocol's figure told beside.
     typed = fill_max("withdraw", "core", "WETH")
-    assert 0 < float(typed) < 10 and wad_of(page, "preview-hf") >= WAD
+    assert 0 < float(typed) < 10 and 101 * WAD // 100 <= wad_of(page, "preview-hf") < 102 * WAD // 100
+    words = page.get_by_test_id("max-info").inner_text()
+    assert "keeping your health factor at 1.01 or more" in words and "The protocol would take up to" in words
+    screenshot(page, "account-max-withdraw")
     # Repaying all: Max reads the whole debt and sends "max" (interest to the block included).
     # A position's Repay button opens the form on it, with the most it takes said.
     page.click("button[aria-label='repay USDC in Core-Pool']")
@@ -282,6 +288,7 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert "all of it" in page.inner_text("#max-info") and "moves all of it" in page.inner_text("#preview")
     sign(page)
     assert served.call(lambda q: q.debt(me, "USDC")) == 0
+    page.wait_for_selector("#alerts [data-key=hf-core]", state="detached")  # healthy again: gone
     fill_max("withdraw", "core", "WETH")  # no debt left: all of it, as "max"
     sign(page)
     assert served.call(lambda q: q.core.reserve(("WETH", True)).a_balance(me, q.now)) == 0
@@ -352,6 +359,7 @@ def test_max_amounts_apys_and_rate_model(browser: Any, console: Console, served:
     assert "The most you can repay from your supply now: all of it" in page.inner_text("#max-info")
     sign(page)
     assert served.call(lambda q: q.debt(me, "USDC")) == 0
+    page.wait_for_selector("#alerts [data-key=hf-core]", state="detached")  # healthy again: gone
     assert served.get(f"/txs?sender={me}&limit=1")["items"][0]["params"] == {"asset": "USDC", "amount": "max"}
 
     ready(page, served.url + "/app/reserve/core/USDC")

@@ -290,6 +290,48 @@ def test_max_amounts_are_exact(api: TestClient, borrower: str) -> None:
     assert bad.status_code == 422
 
 
+def hf_after(api: TestClient, who: str, action: str, asset: str, amount: int, at: int) -> int:
+    """The Core-Pool health factor of ``who`` after the action at block time ``at`` (a dry run)."""
+    tx = {"sender": who, "action": action, "params": {"pool": "core", "asset": asset, "amount": str(amount)}}
+    dry = api.post("/simulate", json={"txs": [tx], "timestamp": at}).json()
+    assert dry["results"][0]["ok"], dry
+    return int(dry["accounts"][who]["pools"]["core"]["health_factor"])
+
+
+def test_max_keeps_a_health_factor_when_asked(api: TestClient, borrower: str) -> None:
+    """With keep_health_factor (the web app asks for 1.01), a withdrawal's or a borrow's most is
+    where the health factor after it stays at the target at both ends of the minute, one base
+    unit more falls below it at one of them; the protocol's own most (HF 1.00) is told beside."""
+    keep = 101 * WAD // 100
+    for action, asset in (("withdraw", "WETH"), ("borrow", "USDC")):
+        plain = most(api, borrower, action, "core", asset)
+        r = api.post(
+            "/max-amount",
+            json={"sender": borrower, "action": action, "pool": "core", "asset": asset,
+                  "keep_health_factor": str(keep)},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        m = r.json()
+        ends = (m["timestamp"], m["until"])
+        amount = int(m["amount"])
+        if action == "withdraw":  # at the protocol's most the health factor is 1.00: the target cuts it
+            assert (
+                m["protocol_amount"] == plain["amount"] and amount < int(plain["amount"]) and not m["whole"]
+            )
+            assert all(hf_after(api, borrower, action, asset, amount, t) >= keep for t in ends)
+            assert min(hf_after(api, borrower, action, asset, amount + 1, t) for t in ends) < keep
+        else:  # a borrow at the LTV leaves 80 / 75 = 1.07: the target does not cut it
+            assert m["protocol_amount"] is None and m["amount"] == plain["amount"]
+    deposit = {
+        "sender": borrower,
+        "action": "deposit",
+        "pool": "core",
+        "asset": "WETH",
+        "keep_health_factor": "1",
+    }
+    assert api.post("/max-amount", json=deposit).json()["error"]["code"] == "invalid_request"
+
+
 def test_simulate_reports_the_reserves_named(api: TestClient, borrower: str) -> None:
     body = {
         "sender": borrower,

@@ -18,7 +18,7 @@ names (``pool``, ``asset``, ``amount``, ``on_behalf_of``, ``to``, ``target``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from astera.core import BalanceExceeded, Protocol, ProtocolError
@@ -31,6 +31,7 @@ from astera.core.account import (
 from astera.core.minipool import MiniPool
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
+from astera.core.views import health_factor as health_factor_in
 from astera.core.wadray import PERCENTAGE_FACTOR, UINT256_MAX
 
 from .amounts import Rounding, bps, health_factor, tokens, usd
@@ -202,14 +203,24 @@ class Most:
     amount: int | None
     whole: bool
     limits: dict[str, int]
+    #: With a health factor to keep (``keep_hf``): the most the protocol itself accepts, which
+    #: ``amount`` stays below; ``None`` when the target did not cut it.
+    protocol_amount: int | None = None
 
 
-def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], run: Runner) -> Most:
+def most_accepted(
+    p: Protocol, sender: str, action: str, args: dict[str, Any], run: Runner, keep_hf: int = 0
+) -> Most:
     """The most ``action`` (one of :data:`SIZED_ACTIONS`) with ``args`` (``pool``, ``asset``;
     ``"core"`` for ``repay_with_a_tokens``) accepts from ``sender`` on ``p`` now: every
     candidate is a dry run of the real action, so the figure is accepted and one base unit more
     is not, whatever limits it (borrowing power, the reserve's cash, a credit line, a deposit
     cap, the health factor, the wallet).
+
+    ``keep_hf`` (wad) makes a withdrawal or a borrow stop where the health factor after it is
+    still at least that (Aave's app keeps 1.01): the protocol's own most leaves it at 1.00, where
+    a minute of interest makes the account liquidatable. The protocol's figure is then
+    ``protocol_amount``.
 
     The search starts from an estimate (the account's averages) and is bounded by what the
     sender holds or owes where that bounds the action. An unknown pool or reserve raises the
@@ -234,7 +245,7 @@ def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], r
         if r.tranche_of is not None and isinstance(pl, MiniPool):
             flow = p.core.current_flow(r.tranche_of.asset, pl)
             limits["credit_line"] = max(0, p.core.flow_limit(r.tranche_of.asset, pl, flow) - flow)
-        return Most(_search(c, UINT256_MAX - 1, power), False, limits)
+        return _kept(c, Most(_search(c, UINT256_MAX - 1, power), False, limits), keep_hf)
     if action == "deposit":
         limits = {source: held}
         if r.deposit_cap:
@@ -243,13 +254,39 @@ def most_accepted(p: Protocol, sender: str, action: str, args: dict[str, Any], r
     if action == "withdraw":
         balance = r.a_balance(sender, now)
         best = _search(c, balance, min(balance, _removable_guess(c, sender)))
-        return Most(best, best == balance, {"supplied": balance, "cash": cash})
+        kept = _kept(c, Most(best, False, {"supplied": balance, "cash": cash}), keep_hf)
+        return replace(kept, whole=kept.amount == balance)
     debt = r.debt_balance(sender, now)
     # Repaying with aTokens (Core-Pool) burns the sender's supply of the same reserve.
     if action == "repay_with_a_tokens":
         source, held = "supplied", r.a_balance(sender, now)
     best = _search(c, debt, min(debt, held))
     return Most(best, best == debt, {"debt": debt, source: held})
+
+
+def _kept(c: _Ctx, most: Most, keep_hf: int) -> Most:
+    """``most`` cut down to where the sender's health factor after the action stays at
+    ``keep_hf`` or more (dry runs of the action followed by a reading of the health factor)."""
+    if not keep_hf or most.amount is None:
+        return most
+    assert c.pool is not None
+    pool = c.pool
+
+    def kept(x: int) -> bool:
+        def act() -> None:
+            c.run({**c.args, "amount": x})
+            if health_factor_in(pool, c.sender) < keep_hf:
+                raise ProtocolError(E.HF_BELOW_THRESHOLD)  # below the target: not kept (rolled back)
+
+        return dry_run(c.p, act) is None
+
+    if kept(most.amount):
+        return most
+    try:
+        safe = largest_accepted(kept, most.amount - 1, most.amount * 99 // 100)
+    except RuntimeError:
+        safe = None
+    return replace(most, amount=safe, protocol_amount=most.amount)
 
 
 # ---- explanations ---------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def preview(node: Node, sender: str, action: str, params: dict[str, Any]) -> dic
     }
 
 
-def most(node: Node, sender: str, action: str, params: dict[str, Any]) -> tuple[int, Most]:
+def most(node: Node, sender: str, action: str, params: dict[str, Any], keep_hf: int = 0) -> tuple[int, Most]:
     """(block time, the most ``action`` of ``sender`` with ``params`` (``pool``, ``asset``, and
     ``unwrap`` for a tranche's borrow or withdrawal paid out in the Core-Pool asset) takes at
     that time and at every block time up to :data:`MAX_WINDOW` seconds later). Interest moves
@@ -57,14 +57,18 @@ def most(node: Node, sender: str, action: str, params: dict[str, Any]) -> tuple[
     has read the preview and signed: this one is accepted by any block of the window (sizes only
     grow or shrink with time between two transactions, so its two ends bound it), and one base
     unit more is refused at one of them. Nothing changes; an unknown pool or reserve is
-    ``not_found``."""
+    ``not_found``. ``keep_hf``: see :func:`~astera.human.most_accepted`."""
     now = next_block_time(node)
-    first, last = (_most_at(node, sender, action, params, at) for at in (now, now + MAX_WINDOW))
+    first, last = (_most_at(node, sender, action, params, at, keep_hf) for at in (now, now + MAX_WINDOW))
     amount = None if first.amount is None or last.amount is None else min(first.amount, last.amount)
-    return now, Most(amount, first.whole and last.whole, first.limits)
+    protocol = None  # the protocol's own most, where the health factor target cut either end
+    if first.protocol_amount is not None or last.protocol_amount is not None:
+        ends = [m.amount if m.protocol_amount is None else m.protocol_amount for m in (first, last)]
+        protocol = min(e for e in ends if e is not None)
+    return now, Most(amount, first.whole and last.whole, first.limits, protocol)
 
 
-def _most_at(node: Node, sender: str, action: str, params: dict[str, Any], at: int) -> Most:
+def _most_at(node: Node, sender: str, action: str, params: dict[str, Any], at: int, keep_hf: int) -> Most:
     """The most the action takes at block time ``at`` (a dry run; nothing changes)."""
     ledger = node.chain.ledger
     run = ledger.runner(sender, action)
@@ -73,7 +77,7 @@ def _most_at(node: Node, sender: str, action: str, params: dict[str, Any], at: i
     def size(p: Protocol) -> list[Any]:
         if sender not in p.users:
             p.register_user(sender)  # as a transaction's first step would (rolled back)
-        found.append(most_accepted(p, sender, action, params, run))
+        found.append(most_accepted(p, sender, action, params, run, keep_hf))
         return []
 
     dry = ledger.protocol.simulate([size], inspect=lambda p, who: None, at=at)

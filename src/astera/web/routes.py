@@ -108,6 +108,13 @@ class MaxAmount(BaseModel):
         description="a Mini-Pool tranche's borrow or withdrawal paid out in the Core-Pool asset "
         "(the action's unwrap parameter)",
     )
+    keep_health_factor: str | None = Field(
+        default=None,
+        pattern=AMOUNT,
+        description="wad: a borrow or withdrawal stops where the health factor after it is still at "
+        "least this (the web app asks for 1.01, as Aave's does); the protocol's own most is then "
+        "protocol_amount",
+    )
 
 
 def _pool(p: Protocol, ref: str) -> Pool:
@@ -339,7 +346,10 @@ def create_router(node: Node) -> APIRouter:
             if req.action not in ("borrow", "withdraw"):
                 raise NodeError("invalid_request", "unwrap applies to a borrow or a withdrawal only")
             params["unwrap"] = True
-        at, found = most(node, req.sender, req.action, params)
+        keep = int(req.keep_health_factor or 0)
+        if keep and req.action not in ("borrow", "withdraw"):
+            raise NodeError("invalid_request", "keep_health_factor applies to a borrow or a withdrawal only")
+        at, found = most(node, req.sender, req.action, params, keep)
         return schemas.MaxAmountAnswer(
             action=req.action,
             pool=req.pool,
@@ -349,6 +359,7 @@ def create_router(node: Node) -> APIRouter:
             amount=None if found.amount is None else str(found.amount),
             whole=found.whole,
             limits={k: str(v) for k, v in found.limits.items()},
+            protocol_amount=None if found.protocol_amount is None else str(found.protocol_amount),
         )
 
     # ---- liquidations and risk -----------------------------------------------------------------

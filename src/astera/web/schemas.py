@@ -166,6 +166,10 @@ class MaxAmountAnswer(Answer):
         description="What bounds the action, each as the base units it alone allows: borrowing_power, "
         "cash, credit_line, supplied, debt, wallet, core_shares, deposit_cap."
     )
+    protocol_amount: Amount | None = Field(
+        description="With keep_health_factor: the most the protocol itself accepts, where the health "
+        "factor target cut the amount; null when it did not."
+    )
 
 
 # ---- liquidations and risk --------------------------------------------------------------------------

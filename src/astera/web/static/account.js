@@ -298,7 +298,11 @@ async function refreshMost() {
     say("max-info", "");
   }
   try {
-    const r = await api("/max-amount", { method: "POST", body: { sender: key.address, action: f.action, pool: poolParam(f.pool), asset: f.asset, unwrap: unwrapping() } });
+    const body = { sender: key.address, action: f.action, pool: poolParam(f.pool), asset: f.asset, unwrap: unwrapping() };
+    // A borrow or withdrawal stops at a health factor of 1.01, as Aave's app does: the protocol's
+    // own most leaves 1.00, where a minute of interest makes the account liquidatable.
+    if (["borrow", "withdraw"].includes(f.action)) body.keep_health_factor = KEEP_HF.toString();
+    const r = await api("/max-amount", { method: "POST", body });
     const now = formReserve();
     if (now.action !== f.action || now.pool !== f.pool || now.asset !== f.asset) return null; // the form moved on
     most = { ...r, pool: f.pool };
@@ -311,6 +315,9 @@ async function refreshMost() {
   }
 }
 
+/** The health factor a Max borrow or withdrawal keeps (wad). */
+const KEEP_HF = 101n * WAD / 100n;
+
 function mostWords(m) {
   const dec = decimalsOf(m.pool, m.asset);
   const amt = (v, symbol = m.asset) => `${formatUnits(v, dec)} ${symbol}`;
@@ -321,10 +328,14 @@ function mostWords(m) {
   const head = m.amount === null ? `You cannot ${verb} any ${m.asset} in ${inPool(m.pool)} now.`
     : m.whole ? `The most you can ${verb} now: all of it, ${amt(m.amount)} with interest to the next block ` +
         `(Max sends "max": the interest accrued until your transaction's block goes too).`
-      : ["borrow", "withdraw"].includes(m.action)
-        ? `The most you can ${verb} now: ${amt(m.amount)}, accepted by any block in the next minute (interest moves it a little every second).`
-        : `The most you can ${verb} now: ${amt(m.amount)}.`;
-  return `${head} Limits: ${limits}.`;
+      : m.protocol_amount !== null
+        ? `The most you can ${verb} now keeping your health factor at ${fmtHf(KEEP_HF)} or more: ${amt(m.amount)}.`
+        : ["borrow", "withdraw"].includes(m.action)
+          ? `The most you can ${verb} now: ${amt(m.amount)}, accepted by any block in the next minute (interest moves it a little every second).`
+          : `The most you can ${verb} now: ${amt(m.amount)}.`;
+  const edge = m.protocol_amount === null ? "" : ` The protocol would take up to ${amt(m.protocol_amount)}, ` +
+    "which leaves a health factor of 1.00: a minute of interest or the smallest price move then makes the account liquidatable.";
+  return `${head}${edge} Limits: ${limits}.`;
 }
 
 /** Fill the amount with the exact most (all decimals, no separators, so it reads back exactly). */
@@ -405,8 +416,9 @@ async function preview(e) {
 function hfWarning(hf) {
   const v = BigInt(hf);
   if (v === MAX_HF || v >= 11n * WAD / 10n) return null;
-  return h("p", { class: "bad", "data-testid": "preview-warning" }, `A health factor of ${fmtHf(hf)} is close to 1: ` +
-    "a small price move or a few days of interest can make this account liquidatable.");
+  const soon = v < KEEP_HF ? "interest alone can make this account liquidatable within minutes, any price move sooner"
+    : "a small price move or a few days of interest can make this account liquidatable";
+  return h("p", { class: "bad", "data-testid": "preview-warning" }, `A health factor of ${fmtHf(hf)} is close to 1: ${soon}.`);
 }
 
 /** What moving a Mini-Pool tranche asset (Core-Pool shares, e.g. was-USDC) does: the tokens you

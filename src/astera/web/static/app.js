@@ -216,13 +216,18 @@ export function thresholds() {
 }
 export function setThresholds(t) { localStorage.setItem(THRESHOLDS, JSON.stringify(t)); }
 
-export function banner(kind, text) {
+/** Show an alert; with a `key`, it replaces the alert shown under that key (one per subject, so
+ * a health-factor alert states the current value). `notify` also raises a system notification
+ * when the user asked for them. */
+export function banner(kind, text, key = null, notify = true) {
   const box = document.getElementById("alerts");
   const b = h("div", { class: `banner ${kind}` }, h("span", {}, text),
     h("button", { type: "button", onclick: () => b.remove(), "aria-label": "Dismiss alert" }, "Dismiss"));
-  box.append(b);
+  const old = key === null ? null : box.querySelector(`[data-key="${key}"]`);
+  if (key !== null) b.dataset.key = key;
+  if (old) old.replaceWith(b); else box.append(b);
   const t = thresholds();
-  if (t.notify && "Notification" in window && Notification.permission === "granted") new Notification("Astera Lend", { body: text });
+  if (notify && t.notify && "Notification" in window && Notification.permission === "granted") new Notification("Astera Lend", { body: text });
 }
 
 // The band each pool was in when last seen, kept for the browser session so that moving between
@@ -262,13 +267,18 @@ async function checkHealth(k, block) {
     if (!v.health_factor) continue;
     const b = band(v.health_factor, t);
     const before = lastBand[pool] ?? 0;
-    if (b > before) {
+    const key = `hf-${pool}`;
+    const shown = document.querySelector(`#alerts [data-key="${key}"]`);
+    if (b === 0) {
+      shown?.remove();  // healthy again: the alert no longer holds
+    } else if (b > before || shown) {
       // With no collateral left nothing can be liquidated: what remains is debt to repay.
       const bare = BigInt(v.total_collateral_usd) === 0n;
       const words = b < 3 ? `below ${b === 2 ? t.danger : t.warn}` : bare
         ? `below 1 with no collateral left: nothing more can be liquidated; repay the ${fmtUsd(v.total_debt_usd)} of debt`
         : "below 1: you can be liquidated";
-      banner(b >= 2 ? "" : "warn", `Your health factor in ${inPool(pool)} is ${fmtHf(v.health_factor)}, ${words}.`);
+      // A worse band raises the alert (and a notification); otherwise the one shown is kept current.
+      banner(b >= 2 ? "" : "warn", `Your health factor in ${inPool(pool)} is ${fmtHf(v.health_factor)}, ${words}.`, key, b > before);
     }
     lastBand[pool] = b;
   }
