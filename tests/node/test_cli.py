@@ -84,6 +84,9 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
         "withdrawing 10 WETH would leave your health factor at 0.00; the most you can withdraw now is" in err
     )
     assert "(protocol code 5 VL_TRANSFER_NOT_ALLOWED)" in err
+    assert "error: refused: you have no USDT supplied in the Core-Pool (protocol code 1" in refused(
+        home, node, "withdraw", "USDT", "max", "-k", "ann"
+    )
     assert "without it your health factor would fall to 0.00" in refused(
         home, node, "set-collateral", "WETH", "off", "-k", "ann"
     )

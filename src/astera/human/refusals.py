@@ -441,6 +441,8 @@ def _explain_decrease(c: _Ctx, e: ProtocolError, verb: str, noun: str) -> tuple[
     balance = c.reserve.a_balance(c.sender, c.p.now)
     amount = balance if c.requested == UINT256_MAX else c.requested
     hi = min(balance, amount - 1)
+    if e.code == E.INVALID_AMOUNT and balance == 0 and c.requested == UINT256_MAX:  # all of nothing
+        return (f"you have no {c.asset} supplied in {c.where}", None)
     if e.code == E.NOT_ENOUGH_USER_BALANCE or (
         amount > balance and (e.code == "panic:0x11" or isinstance(e, BalanceExceeded))
     ):
