@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -125,6 +126,9 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
         assert text in out
     out = ok(home, node, "history", "ann")
     assert "transfer" in out and "0.5 WETH to" in out and "25,000 USDC" in out and "10 WETH" in out
+    ok(home, node, "faucet", "USDC", "1", "-k", "ann")
+    out = ok(home, node, "repay", "USDC", "max", "-k", "ann")  # says what "max" repaid, interest included
+    assert re.match(r"repay everything \(max\): 25,000\.0000\d+ USDC in block \d+", out), out
 
 
 def test_liquidation_rules_wrap_under_their_own_text() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 
@@ -116,7 +116,7 @@ def _act(
     accounts now and after, or refuse with the node's reason (nothing is sent either way)."""
     if not what_if:
         receipt = s.send(key, action, **params)
-        print_receipt(what, receipt)
+        print_receipt(_with_moved(s, what, receipt, action, params), receipt)
         return receipt
     account = s.account(key)
     answer = account.simulate(action, **params)
@@ -130,6 +130,25 @@ def _act(
     for renderable in what_if_tables(s, what, account.address, params["pool"], before, answer, raw):
         console.print(renderable)
     return None
+
+
+#: The event that says how much a "max" withdrawal or repayment moved.
+_MOVED_BY: Final = {"withdraw": "Withdraw", "repay": "Repay"}
+
+
+def _with_moved(s: Session, what: str, receipt: dict[str, Any], action: str, params: dict[str, Any]) -> str:
+    """``what`` of an amount sent as ``max``, with the amount it moved (its event's, interest to
+    the block included): ``repay everything (max): 25,000.000073 USDC``."""
+    event = _MOVED_BY.get(action)
+    if params.get("amount") != "max" or event is None:
+        return what
+    asset = str(params["asset"])
+    moved = [
+        int(e["data"]["amount"])
+        for e in receipt.get("events", ())
+        if e["event"] == event and e["data"].get("reserve") == asset and e["pool"] == str(params["pool"])
+    ]
+    return f"{what}: {s.fmt(asset, moved[0], 'exact')}" if len(moved) == 1 else what
 
 
 # ---- pool actions: one registration for the four that take an asset and an amount --------------------
