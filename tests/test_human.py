@@ -97,6 +97,7 @@ def test_formatting_rounds_on_the_safe_side() -> None:
     assert health_factor(93 * 10**16 + 999) == "0.93"
     assert health_factor(999_999_999_999_999_999) == "0.99"
     assert health_factor(UINT256_MAX) == "∞"
+    assert health_factor(1_000 * 10**18) == "1,000.00" and health_factor(1_000 * 10**18 + 1) == "above 1,000"
     assert percent_ray(4 * 10**25) == "4.00%"
     assert percent_ray(68 * 10**23, places=3) == "0.680%"
     assert health_factor(11 * 10**17, places=6) == "1.100000"

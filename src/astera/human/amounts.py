@@ -148,11 +148,18 @@ def price(value: int) -> str:
     return "$" + (text + "0" if len(text) == 3 else text)
 
 
+#: Health factors above this read as "above 1,000": only a dust debt gives them, and a figure
+#: like 170,114,942.52 tells a person nothing the words do not.
+HF_SHOWN_MAX: Final = 1_000
+
+
 def health_factor(wad: int, places: int = 2) -> str:
     """A health factor (wad) to two decimals (or ``places``), rounded down (so below 1 never
-    reads as 1.00); ``∞`` without debt."""
+    reads as 1.00); ``∞`` without debt, ``above 1,000`` beyond :data:`HF_SHOWN_MAX`."""
     if wad >= UINT256_MAX:
         return "∞"
+    if wad > HF_SHOWN_MAX * 10**18:
+        return f"above {HF_SHOWN_MAX:,}"
     return f"{_decimal(wad, 18).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):,f}"
 
 

@@ -73,9 +73,14 @@ export function inPool(pool) { return String(pool) === "core" ? "the Core-Pool" 
 export const fmtTime = (unix) => new Date(Number(unix) * 1000).toISOString().slice(0, 19).replace("T", " ") + " UTC";
 
 /** A wad health factor for people: 2 decimals (cut), "∞" without debt. */
+const HF_SHOWN_MAX = 1000n;
+
+/** A health factor (wad) to two decimals; "∞ (no debt)" without debt, and "above 1,000" for
+ * the huge figures a dust debt gives (170,114,942.52 said nothing a person can use). */
 export function fmtHf(hf) {
   const v = BigInt(hf);
-  return v === MAX_HF ? "∞ (no debt)" : formatUnits(v, 18, 2);
+  if (v === MAX_HF) return "∞ (no debt)";
+  return v > HF_SHOWN_MAX * WAD ? `above ${HF_SHOWN_MAX.toLocaleString("en-US")}` : formatUnits(v, 18, 2);
 }
 
 /** A ray rate or ratio as a percentage with 2 decimals (cut). */
