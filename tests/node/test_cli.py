@@ -69,6 +69,9 @@ def refused(home: Path, node: NodeProcess | str, *args: str) -> str:
 def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Path) -> None:
     address = ok(home, node, "key", "new", "ann").split()[0]
     assert "faucet 10 WETH" in ok(home, node, "faucet", "WETH", "10", "-k", "ann")
+    assert refused(home, node, "faucet", "WETH", "0", "-k", "ann") == (
+        "error: the faucet gives more than 0: ask for an amount above 0\n"
+    )
     assert refused(home, node, "faucet", "WETH", "101", "-k", "ann") == (
         "error: the faucet gives at most 100 WETH per request\n"
     )
@@ -302,6 +305,9 @@ def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: 
     assert _row(core, "USDC supplied") == ["0", "100"]  # the tranche's Core shares
     assert "borrow 100 was-USDC in block" in ok(
         home, node, "borrow", "was-USDC", "100", "-p", "0", "-k", "eve"
+    )
+    assert "Mini-Pool 0 has no USDC reserve: its USDC is the tranche was-USDC, lent from the Core-Pool" in (
+        refused(home, node, "borrow", "USDC", "100", "-p", "0", "-k", "eve")
     )
     # Mini-Pool refusals read as the Core-Pool's do (they fell back to the contract's names, and a
     # tranche's amounts read without its decimals).

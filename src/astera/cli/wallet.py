@@ -101,6 +101,8 @@ def faucet(
     with Session(node) as s:
         address = load_key(key).address
         units = s.units(asset, amount, raw)
+        if units == 0:
+            raise CliError("the faucet gives more than 0: ask for an amount above 0")
         try:
             receipt = s.client.faucet(address, asset, int(units))
         except ApiError as e:

@@ -634,6 +634,17 @@ _GENERAL: Final[dict[str, str]] = {
 }
 
 
+def _reserves_hint(c: _Ctx, error: ProtocolError) -> str:
+    """For an unknown reserve: what the pool does list, naming the tranche that stands for a Core
+    asset (``borrow USDC`` in a Mini-Pool means its ``was-USDC``)."""
+    if error.code != "input:unknown_reserve" or c.pool is None:
+        return ""
+    tranche = next((r.asset for r in c.pool.reserves if r.tranche_of and r.tranche_of.asset == c.asset), None)
+    if tranche is not None:
+        return f": its {c.asset} is the tranche {tranche}, lent from the Core-Pool"
+    return ": it lists " + ", ".join(r.asset for r in c.pool.reserves)
+
+
 def explain(
     p: Protocol, sender: str, action: str, args: dict[str, Any], error: ProtocolError, run: Runner
 ) -> Explanation:
@@ -655,7 +666,7 @@ def explain(
         return Explanation(found[0], error.code, error.name, found[1])
     general = _GENERAL.get(error.code)
     if general is not None:
-        text = general.format(where=c.where, asset=c.asset)
+        text = general.format(where=c.where, asset=c.asset) + _reserves_hint(c, error)
     elif error.detail and not error.code.startswith("panic:"):
         text = f"the protocol refused: {error.detail}"
     else:
