@@ -254,7 +254,7 @@ def history_table(
         d = e["data"]
         lq.add_row(
             str(e["height"]),
-            "core" if e["pool"] == "core" else e["pool"],
+            "core" if e["pool"] == "core" else f"Mini-Pool {str(e['pool']).removeprefix('mini:')}",
             _amount(d["debt_to_cover"], s.decimals(d["debt"]), raw) + f" {d['debt']}",
             _amount(d["liquidated_collateral"], s.decimals(d["collateral"]), raw) + f" {d['collateral']}",
             str(d["liquidator"])[:8] + "…",
