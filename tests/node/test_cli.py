@@ -170,7 +170,7 @@ def test_operator_commands_and_a_liquidation_in_the_history(node: NodeProcess, h
     out = ok(home, node, "liquidate", "cat", "WETH", "USDC", "max", "-k", "liq")
     assert "repaid 1,250" in out and " USDC, seized 0.46" in out
     out = ok(home, node, "history", "cat")
-    assert "liquidations you suffered" in out and "1,250 USDC" in out
+    assert "liquidations you suffered" in out and re.search(r"1,250(\.\d+)? USDC", out)
     ok(home, node, "set-price", "WETH", "3700", "-k", "oracle")
 
     assert "paused core" in ok(home, node, "pause", "-k", "emergency_admin")
