@@ -164,6 +164,19 @@ class Client:
             doc["timestamp"] = timestamp
         return self._json(self.http.post("/simulate", json=doc))  # type: ignore[no-any-return]
 
+    def max_amount(
+        self, sender: str, action: str, asset: str, pool: Pool = "core", keep_health_factor: int | None = None
+    ) -> dict[str, Any]:
+        """The most ``action`` (deposit, withdraw, borrow, repay, repay_with_a_tokens) of
+        ``sender`` takes on ``asset`` in ``pool``, exact in base units and good for any block of
+        the next minute (``POST /max-amount``: ``amount`` is null when it takes nothing). With
+        ``keep_health_factor`` (wad) a borrow or withdrawal stops where the health factor after
+        it is still at least that; the protocol's own most is then ``protocol_amount``."""
+        body: dict[str, Any] = {"sender": sender, "action": action, "pool": pool, "asset": asset}
+        if keep_health_factor is not None:
+            body["keep_health_factor"] = str(keep_health_factor)
+        return self._json(self.http.post("/max-amount", json=body))  # type: ignore[no-any-return]
+
     def account_for(self, key: Key) -> Account:
         return Account(self, key)
 

@@ -333,6 +333,21 @@ def test_what_if_shows_now_and_after_and_sends_nothing(node: NodeProcess, home: 
     ) in refused(home, node, "deposit", "was-USDC", "200", "-p", "0", "-k", "eve")
 
 
+def test_borrow_max_is_the_most_that_keeps_the_health_factor_at_1_01(node: NodeProcess, home: Path) -> None:
+    address = ok(home, node, "key", "new", "gil").split()[0]
+    err = refused(home, node, "borrow", "USDC", "max", "-k", "gil")
+    assert err.startswith("error: you cannot borrow any USDC in the Core-Pool now (borrowing power 0 USDC")
+    ok(home, node, "faucet", "WETH", "1", "-k", "gil")
+    ok(home, node, "deposit", "WETH", "1", "-k", "gil")
+    out = ok(home, node, "borrow", "USDC", "max", "-k", "gil")
+    found = re.match(r"borrow ([\d,.]+) USDC \(the most keeping your health factor at 1.01\) in block", out)
+    assert found, out
+    core = Client(node.url).account(address)["pools"]["core"]
+    assert int(core["health_factor"]) >= 101 * 10**16  # 80 % threshold over 75 % LTV: 1.06
+    borrowed = int(next(p for p in core["positions"] if p["asset"] == "USDC")["debt"])
+    assert borrowed // 10**6 == int(found.group(1).replace(",", "").split(".")[0]) > 2_700
+
+
 def test_key_list_names_each_local_key_with_its_address(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert "no keys in" in ok(home, "http://unused", "key", "list")

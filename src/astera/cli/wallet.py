@@ -12,10 +12,11 @@ from typing import Annotated, Any, Final
 
 import typer
 
-from astera.client import Key
+from astera.client import ApiError, Key
+from astera.human import pool_name
 
 from .app import DEFAULT_NODE, JsonOpt, KeyName, NodeUrl, PoolOpt, RawOpt, WhatIfOpt, app
-from .errors import CliError, error_text, guarded
+from .errors import CliError, api_error_text, error_text, guarded
 from .node_client import (
     Session,
     address_of,
@@ -94,10 +95,6 @@ def faucet(
     raw: RawOpt = False,
 ) -> None:
     """Get test funds from the node's faucet (test networks)."""
-    from astera.client import ApiError
-
-    from .errors import api_error_text
-
     with Session(node) as s:
         address = load_key(key).address
         units = s.units(asset, amount, raw)
@@ -153,13 +150,34 @@ def _with_moved(s: Session, what: str, receipt: dict[str, Any], action: str, par
     return f"{what}: {s.fmt(asset, moved[0], 'exact')}" if len(moved) == 1 else what
 
 
+#: The health factor a "max" borrow keeps (wad), as the web app's Max and Aave's app do.
+KEEP_HEALTH_FACTOR: Final = 101 * 10**16
+
+
+def _safe_borrow(s: Session, key: str, asset: str, pool: str | int) -> int:
+    """The most ``key`` can borrow of ``asset`` in ``pool`` keeping its health factor at 1.01 (the
+    node's exact sizing); a clear error when it can borrow nothing."""
+    try:
+        most = s.client.max_amount(load_key(key).address, "borrow", asset, pool, KEEP_HEALTH_FACTOR)
+    except ApiError as e:
+        raise CliError(api_error_text(e)) from None
+    if most["amount"] is None:
+        limits = ", ".join(f"{k.replace('_', ' ')} {s.fmt(asset, v)}" for k, v in most["limits"].items())
+        raise CliError(f"you cannot borrow any {asset} in {pool_name(pool)} now ({limits})")
+    return int(most["amount"])
+
+
 # ---- pool actions: one registration for the four that take an asset and an amount --------------------
 
 POOL_ACTIONS: dict[str, tuple[str, bool]] = {
     # action: (help, takes "max")
     "deposit": ("Supply tokens to a pool (amount in whole tokens, e.g. 1.5).", False),
     "withdraw": ('Withdraw supplied tokens ("max" for everything).', True),
-    "borrow": ("Borrow against your collateral (variable rate).", False),
+    "borrow": (
+        'Borrow against your collateral (variable rate; "max": the most that keeps your health factor '
+        "at 1.01 or more).",
+        True,
+    ),
     "repay": ('Repay debt ("max" repays all of your own debt).', True),
 }
 
@@ -178,6 +196,9 @@ def _register_pool_action(action: str, help_text: str, takes_max: bool) -> None:
         with Session(node) as s:
             units = s.units(asset, amount, raw, allow_max=takes_max)
             what = f"{action} {s.fmt_amount(asset, units)}"
+            if action == "borrow" and units == "max":  # the protocol takes no "max" borrow: size it
+                units = _safe_borrow(s, key, asset, pool_ref(pool))
+                what = f"borrow {s.fmt(asset, units, 'exact')} (the most keeping your health factor at 1.01)"
             _act(s, key, what, what_if, raw, action, pool=pool_ref(pool), asset=asset, amount=str(units))
 
     command.__doc__ = help_text
