@@ -105,6 +105,7 @@ def test_a_borrower_in_whole_tokens_and_plain_words(node: NodeProcess, home: Pat
     assert "delegate any amount of USDC to" in ok(home, node, "delegate", "USDC", "max", "ann", "-k", "ben")
 
     out = ok(home, node, "account", "ann")
+    assert ok(home, node, "account", "-k", "ann") == out  # as the actions name it, or ASTERA_KEY
     assert address in out and "health factor 1.12" in out
     # 25,000 / (9.5 × 0.8) = $3,289.47...: the highest price at which HF < 1
     assert "$3,289.47" in out and "25,000" in out and "9.5" in out

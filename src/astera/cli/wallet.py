@@ -345,17 +345,22 @@ def _print_json(doc: Any) -> None:
     typer.echo(json.dumps(doc, indent=2))
 
 
+#: Whose account a read shows: an address or a key name; without it, the --key (as the actions sign).
+Who = Annotated[str | None, typer.Argument(help="Address, or key name (default: --key).", show_default=False)]
+
+
 @app.command(rich_help_panel=PANEL)
 @guarded
 def account(
-    who: Annotated[str, typer.Argument(help="Address, or key name.")] = "default",
+    who: Who = None,
     node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
     as_json: JsonOpt = False,
     raw: RawOpt = False,
 ) -> None:
     """Wallet, positions with liquidation prices, health factor and borrowing power."""
     with Session(node) as s:
-        view = s.client.account(address_of(who))
+        view = s.client.account(address_of(who or key))
         if as_json:
             _print_json(view)
             return
@@ -379,15 +384,16 @@ def markets(node: NodeUrl = DEFAULT_NODE, as_json: JsonOpt = False, raw: RawOpt 
 @app.command(rich_help_panel=PANEL)
 @guarded
 def history(
-    who: Annotated[str, typer.Argument(help="Address, or key name.")] = "default",
+    who: Who = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500, help="Most recent N.")] = 20,
     node: NodeUrl = DEFAULT_NODE,
+    key: KeyName = "default",
     as_json: JsonOpt = False,
     raw: RawOpt = False,
 ) -> None:
     """Your transactions, and the liquidations you suffered, newest first."""
     with Session(node) as s:
-        address = address_of(who)
+        address = address_of(who or key)
         txs = s.client.get("/txs", sender=address, limit=limit)["items"]
         events = s.client.get("/events", name="LiquidationCall", account=address, limit=limit)["items"]
         suffered = [e for e in events if e["data"].get("user") == address]
