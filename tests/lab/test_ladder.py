@@ -11,6 +11,7 @@ import pytest
 from astera.core import Protocol
 from astera.keeper import InProcessSubmitter, KeeperEngine, PlannerConfig
 from astera.keeper.scenario import DEFAULT_DEPTH_USD, fund, model_market
+from astera.keeper.valuation import Valuation
 from astera.lab.ladder import LIQUIDATOR, collateral_assets, shock_ladder
 from astera.scenario import build, load_json, run_action
 
@@ -50,6 +51,16 @@ def test_ladder_figures_grow_with_the_shock(book: Protocol) -> None:
         assert all(isinstance(v, int) for v in r["total"].values())
 
 
+def test_bad_debt_counts_what_no_collateral_covers_when_the_keeper_stops(book: Protocol) -> None:
+    """In a thin market the keeper stops after one liquidation: no account is left without
+    collateral, yet the deeper cut leaves more debt than collateral; bad debt says so (it read
+    $0 when it counted only debt with no collateral left)."""
+    thin = shock_ladder(book, assets=["WETH"], rungs_bps=[5000, 9000], depth_usd=1_000 * 10**8)
+    half, tenth = (r["total"] for r in thin["assets"]["WETH"])
+    assert half["no_collateral_debt"] == tenth["no_collateral_debt"] == 0 and tenth["stuck_debt"] > 0
+    assert 0 < half["bad_debt"] < tenth["bad_debt"] and tenth["bad_debt_accounts"] > 0
+
+
 def test_a_rung_equals_the_keeper_on_a_copy(book: Protocol) -> None:
     rung = shock_ladder(book, assets=["EXA"], rungs_bps=[7000])["assets"]["EXA"][0]
     copy = pickle.loads(pickle.dumps(book))
@@ -62,9 +73,16 @@ def test_a_rung_equals_the_keeper_on_a_copy(book: Protocol) -> None:
     )
     report = engine.run()
     assert rung["total"]["liquidations"] == len(report.liquidations)
-    assert rung["total"]["bad_debt"] == sum(b.value for b in report.bad_debt)
-    by_reserve = report.bad_debt_by_reserve()
-    assert rung["pools"]["0"]["reserves"]["was-USDC"]["bad_debt"] == by_reserve[(0, "was-USDC")][0]
+    assert rung["total"]["no_collateral_debt"] == sum(b.value for b in report.bad_debt)
+    # Bad debt as the lab counts it: what each account owes beyond its collateral, every borrower.
+    short = {}
+    for ref, pool in (("core", copy.core), *enumerate(copy.mini_pools)):
+        valuation = Valuation(pool)
+        accounts = (valuation.position(u).account for u in pool.user_config)
+        short[str(ref)] = [a.total_debt_base - a.total_collateral_base for a in accounts]
+        assert rung["pools"][str(ref)]["bad_debt"] == sum(x for x in short[str(ref)] if x > 0)
+        assert rung["pools"][str(ref)]["bad_debt_accounts"] == sum(1 for x in short[str(ref)] if x > 0)
+    assert rung["total"]["bad_debt"] >= rung["total"]["no_collateral_debt"]
 
 
 @pytest.mark.parametrize(

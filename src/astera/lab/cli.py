@@ -398,8 +398,9 @@ def _ladder_tables(ladder: dict[str, Any]) -> Iterator[RenderableType]:
         yield t
     yield Text(
         "HF<1, debt: the accounts liquidatable right after the cut, and their whole debt; repaid: by the "
-        "keeper; slippage: what its sales fetched below the oracle price; bad debt: debt left with no "
-        "collateral; stuck: debt below HF 1 whose collateral the keeper could not sell at a profit. "
+        "keeper; slippage: what its sales fetched below the oracle price; bad debt: what accounts owe "
+        "beyond their collateral after the keeper; stuck: debt below HF 1 whose collateral the keeper "
+        "could not sell at a profit. "
         "USD at the shocked prices.",
         style="dim",
     )

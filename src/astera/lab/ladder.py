@@ -8,9 +8,12 @@ For every collateral asset and every rung (a price cut in bps), on the protocol 
 3. the project's keeper, unchanged, liquidates them into a constant-product model market of
    ``depth_usd`` per side (re-centred on the shocked prices: slippage comes from size alone),
    as far as it is profitable;
-4. what is left is read back: debt with no collateral behind it (**bad debt**), debt still
-   below HF 1 with collateral the keeper could not sell at a profit (**stuck**), the keeper's
-   slippage (oracle value of what it sold minus what the sale returned).
+4. what is left is read back: debt no collateral covers, account by account (**bad debt**, as
+   the lab counts it: Σ max(0, debt − collateral)), the part of it on accounts with no
+   collateral left, debt still below HF 1 with collateral the keeper could not sell at a profit
+   (**stuck**; its collateral may still cover it), the keeper's slippage (oracle value of what
+   it sold minus what the sale returned). A deeper cut can leave less debt with no collateral
+   (the keeper stops where selling stops paying) but never less bad debt.
 
 Every rung runs inside a transaction that is then rolled back, so the protocol ends exactly
 as it started (same state hash) and the cost is O(what the rung touches), not a copy of the
@@ -35,8 +38,9 @@ The result is plain JSON-able data, every money figure an ``int`` (format
             "debt_repaid": int,                 # USD value repaid by them
             "collateral_seized": int,           # oracle USD value of the collateral they took
             "slippage": int,                    # USD: oracle value sold minus sale proceeds
-            "bad_debt": int,                    # USD: debt left on accounts without collateral
-            "bad_debt_accounts": int,
+            "bad_debt": int,                    # USD: Σ max(0, debt − collateral) after the keeper
+            "bad_debt_accounts": int,           # accounts left owing more than they hold
+            "no_collateral_debt": int,          # USD: the part of it on accounts with no collateral left
             "stuck_debt": int,                  # USD: debt of accounts left with HF < 1 and collateral
             "reserves": {RESERVE: {             # per debt reserve, in its base units
                 "liquidatable_debt": int, "debt_repaid": int, "bad_debt": int}}}
@@ -67,7 +71,7 @@ BANKROLL_USD = 10**15 * 10**8
 
 _POOL_FIELDS = (
     "liquidatable_accounts", "liquidatable_debt", "liquidations", "debt_repaid", "collateral_seized",
-    "slippage", "bad_debt", "bad_debt_accounts", "stuck_debt",
+    "slippage", "bad_debt", "bad_debt_accounts", "no_collateral_debt", "stuck_debt",
 )  # fmt: skip
 
 
@@ -117,7 +121,9 @@ def _rung(
             price = base_price * (10_000 - shock_bps) // 10_000
             protocol.set_price(asset, price)
             pools: dict[str, dict[str, Any]] = {}
+            queued: dict[str | int, list[str]] = {}
             for ref, users, _unpriced in monitor.queue():
+                queued[ref] = list(users)
                 entry = pools[str(ref)] = _empty_pool()
                 pool = protocol.pool(ref)
                 valuation = Valuation(pool)
@@ -129,6 +135,7 @@ def _rung(
                         _reserve_entry(entry, leg.reserve.asset)["liquidatable_debt"] += leg.amount
             report = _liquidate(protocol, monitor, depth_usd, fee_bps)
             _account_report(protocol, report, pools)
+            _underwater(protocol, queued, pools)
             out = {"shock_bps": shock_bps, "price": price, "total": _total(pools.values()), "pools": pools}
             raise _Rollback
     except _Rollback:
@@ -166,16 +173,32 @@ def _account_report(protocol: Protocol, report: KeeperReport, pools: dict[str, d
         entry["collateral_seized"] += plan.fair_value * pay_price // pay_unit
         entry["slippage"] += (plan.fair_value - ex.proceeds) * pay_price // pay_unit
         _reserve_entry(entry, debt_r.asset)["debt_repaid"] += ex.debt_repaid
-    bad_accounts: dict[str, set[str]] = {}
     for b in report.bad_debt:
-        entry = pools[str(b.pool)]
-        entry["bad_debt"] += b.value
-        _reserve_entry(entry, b.reserve)["bad_debt"] += b.amount
-        bad_accounts.setdefault(str(b.pool), set()).add(b.user)
-    for ref, users in bad_accounts.items():
-        pools[ref]["bad_debt_accounts"] = len(users)
+        pools[str(b.pool)]["no_collateral_debt"] += b.value
     for u in (*report.unprofitable, *report.unfinished):
         pools[str(u.pool)]["stuck_debt"] += u.account.total_debt_base
+
+
+def _underwater(
+    protocol: Protocol, queued: dict[str | int, list[str]], pools: dict[str, dict[str, Any]]
+) -> None:
+    """Bad debt as the lab counts it (:meth:`astera.lab.path.Path.outcome`): after the keeper,
+    Σ max(0, debt − collateral) at the shocked prices over the accounts the shock made
+    liquidatable (no other account can owe more than it holds), each debt reserve's share of an
+    account's shortfall by value, in its base units."""
+    for ref, users in queued.items():
+        entry = pools[str(ref)]
+        valuation = Valuation(protocol.pool(ref))
+        for user in users:
+            position = valuation.position(user)
+            debt = position.account.total_debt_base
+            short = debt - position.account.total_collateral_base
+            if short <= 0:
+                continue
+            entry["bad_debt"] += short
+            entry["bad_debt_accounts"] += 1
+            for leg in position.debt:
+                _reserve_entry(entry, leg.reserve.asset)["bad_debt"] += leg.amount * short // debt
 
 
 def _total(pools: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -258,9 +258,14 @@ class LadderTotal(Answer):
     debt_repaid: Usd
     collateral_seized: Usd
     slippage: Usd
-    bad_debt: Usd
+    bad_debt: Usd = Field(description="Σ max(0, debt − collateral) over the accounts after the keeper.")
     bad_debt_accounts: DecimalInt
-    stuck_debt: Usd
+    no_collateral_debt: Usd = Field(
+        description="The part of the bad debt on accounts with no collateral left."
+    )
+    stuck_debt: Usd = Field(
+        description="Debt still below HF 1 whose collateral the keeper could not sell at a profit."
+    )
 
 
 class LadderPool(LadderTotal):
