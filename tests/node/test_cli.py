@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
 from astera.cli import app, tables
+from astera.cli.errors import CliError, guarded
 from astera.client import Client
 
 from .node_harness import NodeProcess, free_port, key, make_genesis
@@ -375,3 +377,15 @@ def test_key_list_names_each_local_key_with_its_address(tmp_path: Path) -> None:
     out = ok(home, "http://unused", "key", "list", str(tmp_path / "data" / "keys"))
     assert f"oracle {key('oracle').address}" in out and f"admin  {key('admin').address}" in out
     assert "is not a directory" in refused(home, "http://unused", "key", "list", str(tmp_path / "none"))
+
+
+def test_an_error_message_is_text_not_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    """Brackets in a message are words ('[sweep]'), not Rich markup that swallowed them."""
+
+    @guarded
+    def command() -> None:
+        raise CliError("the study has no [sweep] table; see [compare]")
+
+    with pytest.raises(typer.Exit):
+        command()
+    assert capsys.readouterr().err == "error: the study has no [sweep] table; see [compare]\n"

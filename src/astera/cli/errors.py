@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from astera.client import ApiError
 from astera.human import AmountError
@@ -95,7 +96,12 @@ def guarded(fn: Callable[P, T]) -> Callable[P, T]:
             message = f"{e.filename or 'file'}: {e.strerror or e}"
         except KeyboardInterrupt:
             message = "interrupted"
-        err_console.print(f"[red]error:[/] {message}" if message else "[red]error[/]", soft_wrap=True)
+        # The message is text, not markup ("[sweep]" stays); one line for a pipe, wrapped at words
+        # on a terminal.
+        err_console.print(
+            f"[red]error:[/] {escape(message)}" if message else "[red]error[/]",
+            soft_wrap=not err_console.is_terminal,
+        )
         raise typer.Exit(1)
 
     return wrapper
