@@ -33,9 +33,9 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from astera.human import bps, time_unit  # noqa: E402
 
-from .book import RESERVE_FIELDS  # noqa: E402
 from .control import CONTROL_DIR  # noqa: E402
 from .runner import ResultDir  # noqa: E402
+from .study_words import parameter_text  # noqa: E402
 
 USD = 10**8
 
@@ -222,16 +222,6 @@ def dollars(x: float, _pos: object = None) -> str:
         if x >= size:
             return f"{sign}${x / size:.3g}{suffix}"
     return f"{sign}${x:.3g}"
-
-
-def parameter_text(key: str, value: int) -> str:
-    """A swept parameter's value for a reader: a reserve's LTV, threshold and reserve factor as
-    percentages (``8000`` -> ``80%``), its liquidation bonus as the liquidator's extra
-    (``10300`` -> ``+3%``); anything else (rate-strategy rays) as it is."""
-    field = key.rsplit(".", 1)[-1]
-    if field == "liquidation_bonus":
-        return "+" + bps(value - 10_000)
-    return bps(value) if field in RESERVE_FIELDS else str(value)
 
 
 def _usd_axis(axis: Any) -> None:
