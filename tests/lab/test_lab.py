@@ -336,6 +336,7 @@ def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -
     assert (
         "<td>point-001</td><td>82.5%</td><td>+5%</td>" in page and "own report is in its folder" not in page
     )
+    assert "What was simulated" in page and "paths of" in page  # the study each point runs, in words
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert [p["values"] for p in summary["points"]] == [[8000, 10500], [8250, 10500]]
 
@@ -357,6 +358,7 @@ def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: P
     assert contracts["deficits"] == {} and writeoff["deficits"]["core USDC"]["max"] > 0
     page = (out / "report.html").read_text()
     assert "writeoff" in page and "deficit accounting (pools core)" in page and "Over-liquidation" in page
+    assert "Shock: WETH −60 % over 120 minutes from step 2" in page
     exported = tmp_path / "x.json"
     args = ["lab", "export", str(out / "writeoff"), "--path", "0", "--to", str(exported)]
     again = CliRunner().invoke(app, args)

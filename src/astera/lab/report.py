@@ -31,11 +31,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from astera.human import bps, time_unit  # noqa: E402
+from astera.human import bps, duration, time_unit  # noqa: E402
 
 from .control import CONTROL_DIR  # noqa: E402
 from .runner import ResultDir  # noqa: E402
-from .study_words import parameter_text  # noqa: E402
+from .study_words import describe, parameter_text  # noqa: E402
 
 USD = 10**8
 
@@ -366,10 +366,22 @@ STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em aut
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border:1px solid #ccc;padding:.3em .7em;text-align:left}
 td{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}.grid{display:flex;flex-wrap:wrap;gap:2em}
-.note{color:#444;font-size:.9em}"""
+.note{color:#444;font-size:.9em}summary h2{display:inline}h3{margin:.6em 0 .2em;font-size:1em}
+details ul{margin:.2em 0}"""
 
 
-def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: str) -> str:
+def study_html(study: dict[str, Any]) -> str:
+    """The "What was simulated" section: :func:`~astera.lab.study_words.describe` as lists."""
+    parts = "".join(
+        f"<h3>{html.escape(title)}</h3><ul>{''.join(f'<li>{html.escape(x)}</li>' for x in lines)}</ul>"
+        for title, lines in describe(study)
+    )
+    return f"<details open><summary><h2>What was simulated</h2></summary>{parts}</details>"
+
+
+def render_html(
+    summary: dict[str, Any], figures: list[tuple[str, str]], title: str, study: dict[str, Any]
+) -> str:
     pools = summary.get("pools", {})
     tables = _figures_table("Protocol (all pools)", summary["total"]) + "".join(
         _figures_table(pool_label(p), f) for p, f in pools.items()
@@ -399,12 +411,12 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
     head = (
         f"<p>{paths.get('finished', 0):,} paths finished of {paths.get('planned', 0):,} planned, "
         f"{paths.get('failed', 0)} failed; {summary.get('steps', 0)} steps of "
-        f"{summary.get('step_seconds', 0)} s; seed "
+        f"{duration(summary.get('step_seconds', 0))}; seed "
         f"{summary.get('seed')}. Study digest <code>{summary.get('digest')}</code>.</p>"
     )
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}{study_html(study)}"
         f"<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by "
         f"account, at oracle prices, plus any deficit a deficit-accounting policy wrote off. "
         f"Over-liquidation: collateral (with its bonus) the keeper took beyond what brought each "
@@ -478,7 +490,9 @@ def build_report(out: Path) -> Path:
         else []
     )
     page = out / "report.html"
-    page.write_text(render_html(summary, figures, f"Risk lab: {summary['study']}"))
+    page.write_text(
+        render_html(summary, figures, f"Risk lab: {summary['study']}", results.study().canonical())
+    )
     return page
 
 
@@ -540,6 +554,8 @@ def build_sweep_report(out: Path) -> Path:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Sweep: {html.escape(sweep['study'])}</title>"
         f"<style>{STYLE}</style></head><body><h1>Sweep: {html.escape(sweep['study'])}</h1>"
+        f"<p>Each grid point runs the study below with the parameters in its row.</p>"
+        f"{study_html(ResultDir(out / sweep['points'][0]['dir']).study().canonical())}"
         f"<table><tr>{header}</tr>{rows}</table>{imgs}<p class='note'>Each grid point's paths are in "
         f"its folder; <code>astera lab report {html.escape(str(out))}/point-000</code> builds that "
         f"point's own report. Bad debt and liquidated debt in USD; summary.json has the exact figures "
@@ -631,6 +647,7 @@ def build_compare_report(out: Path) -> Path:
         f"<title>Liquidation policies: {html.escape(compare['study'])}</title>"
         f"<style>{STYLE}</style></head><body><h1>Liquidation policies: {html.escape(compare['study'])}</h1>"
         f"<p>The same study, price paths and seeds under each policy (all pools):</p><ul>{settings}</ul>"
+        f"{study_html(ResultDir(out / names[0]).study().canonical())}"
         f"<table><tr>{header}</tr>{rows}</table>"
         "<figure><figcaption>Risk figures by policy</figcaption>"
         f"<img src='{img}' alt='Risk figures by policy'></figure>"
