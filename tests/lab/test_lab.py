@@ -259,6 +259,12 @@ def test_chart_axes_read_in_dollars() -> None:
         ({"policy": {"dust_usd": 500}}, "policy"),  # a leftover minimum above the dust threshold
         ({"compare": {"contracts": {}}}, "compare"),
         ({"liquidity": {"model": "order_book", "levels": 200, "step_bps": 60}}, "liquidity"),
+        # Supplier runs and depths are checked against the book too, not left to fail every path.
+        ({"behaviour": {"runs": [{"asset": "DAI", "start": 1}]}}, "behaviour.runs.0.asset"),
+        ({"behaviour": {"runs": [{"pool": 9, "asset": "USDC", "start": 1}]}}, "behaviour.runs.0.pool"),
+        ({"behaviour": {"runs": [{"pool": 0, "asset": "USDC", "start": 1}]}}, "behaviour.runs.0.asset"),
+        ({"behaviour": {"runs": [{"asset": "USDC", "start": 13}]}}, "behaviour.runs.0.start"),
+        ({"liquidity": {"asset_depth_usd": {"DOGE": 100}}}, "liquidity.asset_depth_usd"),
     ],
 )  # fmt: skip
 def test_malformed_studies_are_refused_with_the_field(
