@@ -46,6 +46,10 @@ TINY: dict[str, Any] = {
 }  # fmt: skip
 
 
+#: TINY cut to one path of 5 steps, without its supplier run (which starts at step 8).
+SHORT: dict[str, Any] = {**TINY, "paths": 1, "steps": 5, "behaviour": {"topup_probability": 0.5}}
+
+
 def tiny(**changes: Any) -> Study:
     return parse_study({**TINY, **changes})
 
@@ -208,8 +212,32 @@ def test_a_failing_path_is_recorded_and_the_rest_complete(
     assert sorted(set(results.table("outcome").column("path").to_pylist())) == [0, 1, 3]
     [failure] = results.failed()
     assert failure["path"] == 2 and failure["seed"] == [7, 2] and "boom on path 2" in failure["traceback"]
-    assert build_report(tmp_path / "r").exists()
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["paths"]["failed"] == 1
+    assert "RuntimeError: boom on path 2" in build_report(tmp_path / "r").read_text()
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["paths"]["failed"] == 1
+    assert summary["failures"] == [{"path": 2, "seed": [7, 2], "reason": "RuntimeError: boom on path 2"}]
+
+
+def test_a_study_whose_paths_all_fail_exits_1_and_its_report_gives_reasons_not_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It exited 0 with a report of 'Bad debt VaR 95 $0' and no reason: as if the protocol were safe."""
+    from astera.cli import app
+
+    def broken(study: Study, index: int) -> Any:
+        raise RuntimeError(f"no market on path {index}")
+
+    monkeypatch.setattr(runner_module, "run_path", broken)
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "paths": 2}))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert f"2 of 2 paths failed (tracebacks in {out / 'failures'})" in said
+    assert "path 0: RuntimeError: no market on path 0" in said
+    page = (out / "report.html").read_text()
+    assert "RuntimeError: no market on path 1" in page and "no risk figures" in page
+    assert "VaR" not in page and "$0" not in page
 
 
 def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
@@ -298,7 +326,7 @@ def test_a_refused_study_writes_nothing_and_the_corrected_one_runs_into_the_same
     then runs into the same --out."""
     from astera.cli import app
 
-    small = {**TINY, "paths": 1, "steps": 5}
+    small = SHORT
     (tmp_path / "bad.json").write_text(json.dumps({**small, **change}))
     (tmp_path / "good.json").write_text(json.dumps(small))
     out = tmp_path / "o"
@@ -314,7 +342,7 @@ def test_a_refused_study_writes_nothing_and_the_corrected_one_runs_into_the_same
 def test_a_sweep_with_one_impossible_point_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     from astera.cli import app
 
-    study = {**TINY, "paths": 1, "steps": 5, "sweep": {"core.WETH.ltv": [7000, 9000]}}
+    study = {**SHORT, "sweep": {"core.WETH.ltv": [7000, 9000]}}
     (tmp_path / "s.json").write_text(json.dumps(study))
     out = tmp_path / "o"
     result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)])
@@ -330,7 +358,7 @@ def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -
     from astera.cli import app
 
     keys = ("core.WETH.liquidation_threshold", "core.WETH.liquidation_bonus")
-    study = {**TINY, "paths": 1, "steps": 5, "sweep": {keys[0]: [8000, 8250], keys[1]: [10500]}}
+    study = {**SHORT, "sweep": {keys[0]: [8000, 8250], keys[1]: [10500]}}
     (tmp_path / "s.json").write_text(json.dumps(study))
     result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
@@ -488,7 +516,7 @@ def test_lab_help_lists_and_open_read_well_at_80_columns(
     listed = CliRunner().invoke(app, ["lab", "studies"], env={"COLUMNS": "80"})
     assert listed.exit_code == 0 and max(map(len, listed.output.splitlines())) <= 80
     assert all(name in listed.output for name in lab_cli.builtin_studies())
-    small = {**TINY, "paths": 1, "steps": 5}
+    small = SHORT
     (tmp_path / "s.json").write_text(json.dumps(small))
     assert (
         CliRunner()

@@ -2,7 +2,9 @@
 
 A STUDY argument is a study file (TOML or JSON) or the name of a built-in study
 (``astera lab studies`` lists them). Every refusal of a study names the field and the reason
-and exits with status 2 before any path runs.
+and exits with status 2 before any path runs. A run, sweep or comparison in which any path
+failed still writes its report (listing the failures), then exits with status 1 naming how
+many failed and where their tracebacks are: the figures leave those paths out.
 """
 
 from __future__ import annotations
@@ -117,9 +119,10 @@ def _run_all(
     scheduler: str | None,
     manifest: Path | None = None,
     doc: dict[str, Any] | None = None,
-) -> None:
+) -> list[Failed]:
     """Check every variant (its --out, and its book, parameters and prices built once here),
-    and only then write anything: the manifest, if any, and each variant's paths."""
+    and only then write anything: the manifest, if any, and each variant's paths. Returns the
+    variants with failed paths."""
     from .path import prepared  # noqa: PLC0415 - keeps `--help` fast
     from .runner import ResultDir  # noqa: PLC0415
 
@@ -132,11 +135,38 @@ def _run_all(
     if manifest is not None:
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps(doc, indent=1) + "\n")
-    for v in runs:
-        _run(v, workers, scheduler)
+    ran = [_run(v, workers, scheduler) for v in runs]
+    return [f for f in ran if f.failures]
 
 
-def _run(v: Variant, workers: int, scheduler: str | None) -> None:
+@dataclass(frozen=True)
+class Failed:
+    """A variant whose result directory holds failed paths."""
+
+    variant: Variant
+    failures: list[dict[str, Any]]
+
+
+def _exit_if_failed(failed: list[Failed]) -> None:
+    """Exit with status 1 (after the report) when any path failed: the figures leave failed
+    paths out, so a script reading only the status must not take them for the whole study."""
+    from .runner import failure_reason  # noqa: PLC0415
+
+    for f in failed:
+        v, n = f.variant, len(f.failures)
+        first = f.failures[0]
+        err.print(
+            f"{v.label}: {n} of {v.study.paths} paths failed (tracebacks in {v.out / 'failures'}); "
+            f"path {first['path']}: {failure_reason(first)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _run(v: Variant, workers: int, scheduler: str | None) -> Failed:
     """Run one checked variant's paths under a progress bar."""
     from .runner import run_study  # noqa: PLC0415
 
@@ -159,6 +189,7 @@ def _run(v: Variant, workers: int, scheduler: str | None) -> None:
         except StudyError as e:
             _refuse(v.refusal(e))
         bar.update(task, completed=len(results.done()))
+    return Failed(v, results.failed())
 
 
 Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes.")]
@@ -196,9 +227,10 @@ def run(
             runs.append(Variant(control.name, control, target, resume or (target / "study.json").exists()))
     except StudyError as e:
         _refuse(e)
-    _run_all(runs, workers, scheduler)
+    failed = _run_all(runs, workers, scheduler)
     if report:
         _report(out, open_report)
+    _exit_if_failed(failed)
 
 
 @app.command()
@@ -228,8 +260,9 @@ def sweep(
         resumed = resume or (target / "study.json").exists()
         runs.append(Variant(label, variant, target, resumed, "sweep", f"point {n + 1}/{len(points)}"))
     _check_manifest(out / "sweep.json", doc, "sweep")
-    _run_all(runs, workers, scheduler, out / "sweep.json", doc)
+    failed = _run_all(runs, workers, scheduler, out / "sweep.json", doc)
     _report(out, open_report)
+    _exit_if_failed(failed)
 
 
 @app.command()
@@ -263,8 +296,9 @@ def compare(
         target = out / name
         runs.append(Variant(name, variant, target, resume or (target / "study.json").exists(), "compare"))
     _check_manifest(out / "compare.json", doc, "comparison")
-    _run_all(runs, workers, scheduler, out / "compare.json", doc)
+    failed = _run_all(runs, workers, scheduler, out / "compare.json", doc)
     _report(out, open_report)
+    _exit_if_failed(failed)
 
 
 def _report(out: Path, open_it: bool) -> None:

@@ -35,7 +35,7 @@ from astera.human import bps, time_unit  # noqa: E402
 
 from .book import RESERVE_FIELDS  # noqa: E402
 from .control import CONTROL_DIR  # noqa: E402
-from .runner import ResultDir  # noqa: E402
+from .runner import ResultDir, failure_reason  # noqa: E402
 
 USD = 10**8
 
@@ -141,7 +141,7 @@ def summarize(results: ResultDir) -> dict[str, Any]:
         "pools": per_pool,
         "isolation": isolation,
         "deficits": deficits_by_reserve(results),
-        "failures": [{"path": f["path"], "seed": f["seed"]} for f in failures],
+        "failures": [{"path": f["path"], "seed": f["seed"], "reason": failure_reason(f)} for f in failures],
         "state_hashes": {str(i): by[pools[0]][i]["state_hash"] for i in paths[:1000]} if pools else {},
     }
 
@@ -412,10 +412,15 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
         f"{summary.get('step_seconds', 0)} s; seed "
         f"{summary.get('seed')}. Study digest <code>{summary.get('digest')}</code>.</p>"
     )
-    return (
+    top = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}"
-        f"<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by "
+        f"{_failures_html(summary.get('failures', []))}"
+    )
+    if not paths.get("finished"):
+        return f"{top}<p>No path finished, so there are no risk figures.</p></body></html>"
+    return (
+        f"{top}<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by "
         f"account, at oracle prices, plus any deficit a deficit-accounting policy wrote off. "
         f"Over-liquidation: collateral (with its bonus) the keeper took beyond what brought each "
         f"account it liquidated back to HF 1. "
@@ -426,6 +431,26 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
         f"<h2>Isolation</h2><ul>{iso or '<li>No Mini-Pool in this study.</li>'}</ul>"
         f"{_matched_html(summary.get('matched_isolation'), idle)}"
         f"<h2>Figures</h2>{imgs}</body></html>"
+    )
+
+
+#: Failed paths the report lists one by one (summary.json and failures/ hold them all).
+FAILURES_LISTED = 20
+
+
+def _failures_html(failures: list[dict[str, Any]]) -> str:
+    """The failed paths with their reasons: the figures leave them out, so the reader must see them."""
+    if not failures:
+        return ""
+    items = "".join(
+        f"<li>path {f['path']}: <code>{html.escape(str(f.get('reason', '')))}</code></li>"
+        for f in failures[:FAILURES_LISTED]
+    )
+    more = len(failures) - FAILURES_LISTED
+    rest = f"<li>and {more:,} more (summary.json lists them all)</li>" if more > 0 else ""
+    return (
+        f"<h2>Failed paths</h2><p>{len(failures):,} paths failed and are left out of every figure; "
+        f"their tracebacks are in <code>failures/</code>.</p><ul>{items}{rest}</ul>"
     )
 
 

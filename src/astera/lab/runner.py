@@ -138,7 +138,14 @@ class ResultDir:
         return pa.concat_tables(pq.read_table(f) for f in files)
 
     def failed(self) -> list[dict[str, Any]]:
+        """The recorded failures (``path``, ``seed``, ``traceback``), ordered by path."""
         return [json.loads(f.read_text()) for f in sorted(self.failures.glob("path-*.json"))]
+
+
+def failure_reason(failure: dict[str, Any]) -> str:
+    """A failed path's reason in one line: the exception its traceback ends with."""
+    lines = [line for line in str(failure.get("traceback", "")).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no traceback recorded"
 
 
 Progress = Callable[[PathResult], None]
