@@ -246,12 +246,28 @@ def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
     (out / "paths" / "outcome-0000001.parquet").unlink()  # path 1 was interrupted
     with pytest.raises(StudyError, match="--resume"):
         run_study(tiny(), out)
-    with pytest.raises(StudyError, match="another study"):
+    with pytest.raises(StudyError, match=r"another study's results \(tiny\): seed differ"):
         run_study(tiny(seed=8), out, resume=True)
     ran: list[int] = []
     run_study(tiny(), out, resume=True, progress=lambda r: ran.append(r.index))
     assert ran == [1]
     assert tables(ResultDir(out)) == tables(first)
+
+
+def test_resume_with_more_paths_runs_only_the_new_ones(tmp_path: Path) -> None:
+    """The path count was part of the study's identity, so a first look at few paths could never be
+    extended: the refusal even called the user's own study 'another study'."""
+    out = tmp_path / "r"
+    run_study(tiny(paths=2), out)
+    ran: list[int] = []
+    run_study(tiny(paths=4), out, resume=True, progress=lambda r: ran.append(r.index))
+    assert ran == [2, 3]
+    assert tables(ResultDir(out)) == tables(run_study(tiny(paths=4), tmp_path / "fresh"))
+    with pytest.raises(StudyError, match="holds 4 paths of this study; --resume can add paths, not drop"):
+        run_study(tiny(paths=3), out, resume=True)
+    other = tiny(paths=4, steps=10, liquidity={**TINY["liquidity"], "depth_usd": 100_000})
+    with pytest.raises(StudyError, match=r"liquidity.depth_usd, steps differ"):
+        run_study(other, out, resume=True)
 
 
 def test_chart_axes_read_in_dollars() -> None:

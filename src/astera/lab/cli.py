@@ -197,7 +197,9 @@ Scheduler = Annotated[
     str | None, typer.Option("--scheduler", help="A Dask distributed scheduler, e.g. tcp://HOST:8786.")
 ]
 Paths = Annotated[int | None, typer.Option("--paths", "-n", help="Number of paths (default: the study's).")]
-Resume = Annotated[bool, typer.Option("--resume", help="Finish an interrupted study in --out.")]
+Resume = Annotated[
+    bool, typer.Option("--resume", help="Finish an interrupted study in --out, or add paths to it (--paths).")
+]
 OpenReport = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
 
 

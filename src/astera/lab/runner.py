@@ -9,7 +9,9 @@
 * ``failures/path-NNNNNNN.json`` per failed path: its index, seed and traceback (the study
   goes on without it).
 
-``--resume`` runs only the paths with neither results nor a recorded failure. The path
+``--resume`` runs only the paths with neither results nor a recorded failure; asked for more
+paths than the directory holds, it runs the new ones (the path count is not part of the
+study's identity, :meth:`Study.digest`). The path
 function is the same on every kind of worker and depends on the study and the path index
 alone, so the Parquet tables are identical whatever the workers.
 """
@@ -31,11 +33,13 @@ import pyarrow.parquet as pq
 
 from ..worker_lifetime import exit_with_parent
 from .path import OUTCOME_COLUMNS, STEP_COLUMNS, prepared, run_path
-from .study import Study, StudyError, parse_study
+from .study import Study, StudyError, differences, parse_study
 
 STRING_COLUMNS = frozenset(("pool", "reserve", "state_hash"))
 #: Paths in flight per worker: enough to keep workers busy, few enough to bound memory.
 IN_FLIGHT_PER_WORKER = 2
+#: Differing fields a refusal of another study's results names.
+MAX_DIFFERENCES = 5
 
 
 @dataclass(frozen=True)
@@ -80,15 +84,29 @@ class ResultDir:
 
     def check(self, study: Study, resume: bool) -> None:
         """Refuse (writing nothing) a directory that ``study`` may not run into: one holding
-        another study's results, this study's without ``resume``, or anything else."""
-        manifest = self.root / "study.json"
-        if manifest.exists():
-            held = json.loads(manifest.read_text())
-            if held.get("digest") != study.digest():
-                raise StudyError("--out", f"{self.root} holds another study's results ({held.get('name')})")
+        another study's results (saying what differs), this study's without ``resume`` or with
+        more paths than ``study`` asks for, or anything else. Resuming with more paths runs
+        only the new ones."""
+        if (self.root / "study.json").exists():
+            held = self.study()
+            if held.digest() != study.digest():
+                differ = differences(held, study)
+                more = ", ..." if len(differ) > MAX_DIFFERENCES else ""
+                shown = ", ".join(differ[:MAX_DIFFERENCES]) + more
+                raise StudyError(
+                    "--out", f"{self.root} holds another study's results ({held.name}): {shown} differ"
+                )
             if not resume:
                 raise StudyError(
-                    "--out", f"{self.root} holds this study's results: pass --resume to finish it"
+                    "--out",
+                    f"{self.root} holds this study's results ({held.paths:,} paths): pass --resume to "
+                    "finish it or to run more paths",
+                )
+            if study.paths < held.paths:
+                raise StudyError(
+                    "--paths",
+                    f"{self.root} holds {held.paths:,} paths of this study; --resume can add paths, "
+                    f"not drop them: ask for at least {held.paths:,}",
                 )
         elif self.root.exists() and any(self.root.iterdir()):
             raise StudyError("--out", f"{self.root} is not empty and holds no study")
