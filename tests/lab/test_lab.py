@@ -369,6 +369,20 @@ def test_a_sweep_with_one_impossible_point_is_refused_before_anything_is_written
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [("sweep", "sweep: the study has no [sweep] table"),
+     ("compare", "compare: the study has no [compare] table of policies")],
+)  # fmt: skip
+def test_a_refusal_keeps_its_brackets(tmp_path: Path, command: str, said: str) -> None:
+    """Rich read '[sweep]' in a refusal as a markup tag and printed 'the study has no  table'."""
+    from astera.cli import app
+
+    (tmp_path / "s.json").write_text(json.dumps(SHORT))
+    result = CliRunner().invoke(app, ["lab", command, str(tmp_path / "s.json"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and said in " ".join(result.output.split())
+
+
 def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -> None:
     """The bar's description was the point's values, cut to '…' at 80 columns."""
     from astera.cli import app

@@ -22,6 +22,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich import box
 from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -70,7 +71,7 @@ def _study(ref: str, paths: int | None, from_node: str | None = None) -> Study:
 
 
 def _refuse(e: StudyError) -> NoReturn:
-    err.print(f"[red]study refused[/red]: {e}")
+    err.print(f"[red]study refused[/red]: {escape(str(e))}")
     raise typer.Exit(2)
 
 
@@ -171,9 +172,9 @@ def _run(v: Variant, workers: int, scheduler: str | None) -> Failed:
     from .runner import run_study  # noqa: PLC0415
 
     if v.title:
-        err.print(f"{v.title}: {v.label}", highlight=False)
+        err.print(f"{v.title}: {v.label}", highlight=False, markup=False)
     with _progress(v.study.paths) as bar:
-        task = bar.add_task(v.title or v.label, total=v.study.paths, rate="")
+        task = bar.add_task(escape(v.title or v.label), total=v.study.paths, rate="")
         failed = 0
 
         def tick(result: Any) -> None:
@@ -354,7 +355,7 @@ def studies() -> None:
     table.columns[0].no_wrap = table.columns[1].no_wrap = True
     for name, path in sorted(builtin_studies().items()):
         study = load_study(path)
-        table.add_row(name, f"{study.paths:,} × {study.steps:,}", study.description)
+        table.add_row(name, f"{study.paths:,} × {study.steps:,}", escape(study.description))
     Console().print(table)
 
 
@@ -389,7 +390,7 @@ def ladder(
                 except ProtocolError:  # a refused action leaves the state as it was
                     continue
     except CliError as e:
-        err.print(f"[red]error:[/] {e}", soft_wrap=True, highlight=False)
+        err.print(f"[red]error:[/] {escape(str(e))}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
     result = shock_ladder(p, depth_usd=depth_usd * 10**8)
     if as_json:
