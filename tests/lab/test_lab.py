@@ -77,6 +77,42 @@ def test_dask_cluster_gives_the_same_results(tmp_path: Path) -> None:
     assert tables(local) == tables(remote)
 
 
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path, command: str) -> None:
+    """It was a NotADirectoryError traceback."""
+    from astera.cli import app
+
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "sweep": {"core.WETH.ltv": [7000]}}))
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    for out in (afile, afile / "under"):
+        result = CliRunner().invoke(app, ["lab", command, str(tmp_path / "s.json"), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert f"--out: {afile} is a file, not a folder" in " ".join(result.output.split())
+    assert afile.read_text() == "mine\n"
+
+
+def test_an_unreachable_scheduler_is_refused_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was an OSError traceback after 30 s, leaving --out initialised so that the retry without a
+    scheduler was refused without --resume."""
+    from astera.cli import app
+
+    monkeypatch.setattr(runner_module, "SCHEDULER_TIMEOUT", 0.2)
+    (tmp_path / "s.json").write_text(json.dumps(SHORT))
+    out = tmp_path / "o"
+    args = ["lab", "run", str(tmp_path / "s.json"), "--out", str(out), "--no-report"]
+    result = CliRunner().invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "--scheduler: no Dask scheduler answers at tcp://127.0.0.1:9" in " ".join(result.output.split())
+    assert not out.exists()
+    with pytest.raises(StudyError, match="--scheduler"):
+        run_study(parse_study(SHORT), out, scheduler="tcp://127.0.0.1:9")
+    assert not out.exists()
+    assert CliRunner().invoke(app, args).exit_code == 0
+
+
 #: A liquidation policy on every pool, every rule on, a fee on every collateral reserve.
 EVERY_RULE = {"deficit_accounting": True, "dynamic_close_factor": True, "target_health_factor": 1.05,
               "dust_usd": 5_000, "min_leftover_usd": 1_000, "protocol_fee_bps": 1_000}  # fmt: skip

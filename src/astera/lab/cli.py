@@ -107,7 +107,13 @@ class Variant:
 
 def _check_manifest(manifest: Path, doc: dict[str, Any], what: str) -> None:
     """Refuse a sweep's or comparison's --out that holds something else (writing nothing)."""
+    from .runner import check_folder  # noqa: PLC0415
+
     out = manifest.parent
+    try:
+        check_folder(out)
+    except StudyError as e:
+        _refuse(e)
     if manifest.exists() and json.loads(manifest.read_text()).get("digest") != doc["digest"]:
         _refuse(StudyError("--out", f"{out} holds another {what}'s results"))
     if not manifest.exists() and out.exists() and any(out.iterdir()):
@@ -125,7 +131,7 @@ def _run_all(
     and only then write anything: the manifest, if any, and each variant's paths. Returns the
     variants with failed paths."""
     from .path import prepared  # noqa: PLC0415 - keeps `--help` fast
-    from .runner import ResultDir  # noqa: PLC0415
+    from .runner import ResultDir, connect  # noqa: PLC0415
 
     for v in runs:
         try:
@@ -133,6 +139,11 @@ def _run_all(
             prepared(v.study)
         except StudyError as e:
             _refuse(v.refusal(e))
+    if scheduler is not None:
+        try:
+            connect(scheduler).close()  # type: ignore[no-untyped-call]
+        except StudyError as e:
+            _refuse(e)
     if manifest is not None:
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps(doc, indent=1) + "\n")

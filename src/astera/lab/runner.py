@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,9 +35,14 @@ from ..worker_lifetime import exit_with_parent
 from .path import OUTCOME_COLUMNS, STEP_COLUMNS, prepared, run_path
 from .study import Study, StudyError, differences, parse_study
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 STRING_COLUMNS = frozenset(("pool", "reserve", "state_hash"))
 #: Paths in flight per worker: enough to keep workers busy, few enough to bound memory.
 IN_FLIGHT_PER_WORKER = 2
+#: Seconds to wait for a Dask scheduler to answer before refusing the study.
+SCHEDULER_TIMEOUT = 10
 #: Differing fields a refusal of another study's results names.
 MAX_DIFFERENCES = 5
 
@@ -74,6 +79,15 @@ def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
+def check_folder(root: Path) -> None:
+    """Refuse an ``--out`` that is, or lies under, a file (it could never be a folder)."""
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise StudyError("--out", f"{folder} is a file, not a folder")
+            return
+
+
 class ResultDir:
     """A study's result directory."""
 
@@ -87,6 +101,7 @@ class ResultDir:
         another study's results (saying what differs), this study's without ``resume`` or with
         more paths than ``study`` asks for, or anything else. Resuming with more paths runs
         only the new ones."""
+        check_folder(self.root)
         if (self.root / "study.json").exists():
             held = self.study()
             if held.digest() != study.digest():
@@ -194,13 +209,24 @@ def _local(study: Study, todo: list[int], workers: int) -> Iterator[PathResult]:
                     pending.add(pool.submit(path_task, data, base, nxt))
 
 
-def _dask(study: Study, todo: list[int], scheduler: str) -> Iterator[PathResult]:
-    """Paths on an existing Dask distributed cluster."""
-    from distributed import Client, as_completed  # noqa: PLC0415 - only when asked for
+def connect(scheduler: str) -> Client:
+    """A client of the Dask scheduler at ``scheduler``; one that does not answer (or a bad
+    address) refuses the study, before anything is written."""
+    from distributed import Client  # noqa: PLC0415 - only when asked for
+
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError) as e:
+        raise StudyError("--scheduler", f"no Dask scheduler answers at {scheduler}: {e}") from None
+
+
+def _dask(study: Study, todo: list[int], client: Client) -> Iterator[PathResult]:
+    """Paths on an existing Dask distributed cluster (the client is closed at the end)."""
+    from distributed import as_completed  # noqa: PLC0415 - only when asked for
 
     data, base = study.canonical(), study.base_dir
-    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-        limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+    with client:
+        limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER  # type: ignore[no-untyped-call]
         queue = iter(todo)
         futures = [
             client.submit(path_task, data, base, i, pure=False)
@@ -228,10 +254,11 @@ def run_study(
     results = ResultDir(out)
     results.check(study, resume)
     prepared(study)  # the book, parameters and prices are checked here, before anything is written
+    client = connect(scheduler) if scheduler else None
     results.open(study, resume)
     done = results.done()
     todo = [i for i in range(study.paths) if i not in done]
-    stream = _dask(study, todo, scheduler) if scheduler else _local(study, todo, workers)
+    stream = _dask(study, todo, client) if client is not None else _local(study, todo, workers)
     for result in stream:
         results.write(result, study.seed)
         if progress is not None:
