@@ -440,6 +440,32 @@ def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -
     assert [p["values"] for p in summary["points"]] == [[8000, 10500], [8250, 10500]]
 
 
+def test_a_sweep_point_whose_paths_fail_shows_them_not_zero_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grid point whose paths all failed read as VaR 95 $0, and the sweep exited 0."""
+    from astera.cli import app
+
+    real = runner_module.run_path
+
+    def fails_at_7000(study: Study, index: int) -> Any:
+        if study.parameters.get("core.WETH.ltv") == 7000:
+            raise RuntimeError("broken point")
+        return real(study, index)
+
+    monkeypatch.setattr(runner_module, "run_path", fails_at_7000)
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "sweep": {"core.WETH.ltv": [7000, 7500]}}))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "core.WETH.ltv=7000: 1 of 1 paths failed" in " ".join(result.output.split())
+    page = (out / "report.html").read_text()
+    assert "<td>0 of 1 (1 failed)</td><td>no path finished</td>" in page
+    assert "<td>1 of 1 (0 failed)</td><td>$" in page
+    summary = json.loads((out / "summary.json").read_text())
+    assert [p["paths"]["failed"] for p in summary["points"]] == [1, 0]
+
+
 def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:
     from astera.cli import app
 

@@ -528,10 +528,21 @@ def build_sweep_report(out: Path) -> Path:
     doc = {
         "format": "astera-lab-sweep/1",
         "keys": keys,
-        "points": [{"values": p["values"], "dir": p["dir"], "total": p["summary"]["total"]} for p in points],
+        "points": [
+            {
+                "values": p["values"],
+                "dir": p["dir"],
+                "paths": p["summary"]["paths"],
+                "total": p["summary"]["total"],
+            }
+            for p in points
+        ],
     }
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
-    var = [p["summary"]["total"]["bad_debt"]["var95"] / USD for p in points]
+    var = [
+        p["summary"]["total"]["bad_debt"]["var95"] / USD if p["summary"]["paths"]["finished"] else np.nan
+        for p in points
+    ]
     fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     if len(keys) >= 2:
         xs = sorted({p["values"][0] for p in points})
@@ -543,10 +554,12 @@ def build_sweep_report(out: Path) -> Path:
         ax.set_xticks(range(len(xs)), [parameter_text(keys[0], x) for x in xs])
         ax.set_yticks(range(len(ys)), [parameter_text(keys[1], y) for y in ys])
         ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95")
-        lo, hi = float(np.nanmin(grid)), float(np.nanmax(grid))
+        finite = grid[~np.isnan(grid)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         for (yi, xi), v in np.ndenumerate(grid):  # dark text on viridis' light (high) end
             color = "k" if v - lo > 0.6 * (hi - lo) else "w"
-            ax.text(xi, yi, dollars(v), ha="center", va="center", color=color, fontsize=10)
+            text = "no path finished" if np.isnan(v) else dollars(v)
+            ax.text(xi, yi, text, ha="center", va="center", color=color, fontsize=10)
         fig.colorbar(im, format=FuncFormatter(dollars))
     else:
         ax.bar([parameter_text(keys[0], p["values"][0]) for p in points], var)
@@ -556,15 +569,16 @@ def build_sweep_report(out: Path) -> Path:
     rows = "".join(
         f"<tr><td>{html.escape(p['dir'])}</td>"
         + "".join(f"<td>{parameter_text(k, v)}</td>" for k, v in zip(keys, p["values"], strict=True))
-        + f"<td>{usd(p['summary']['total']['bad_debt']['var95'])}</td>"
-        f"<td>{usd(p['summary']['total']['bad_debt']['es99'])}</td>"
-        f"<td>{usd(p['summary']['total']['liquidated']['lar95'])}</td></tr>"
+        + f"<td>{_paths_cell(p['summary'])}</td>"
+        f"<td>{_total(p['summary'], 'bad_debt', 'var95')}</td>"
+        f"<td>{_total(p['summary'], 'bad_debt', 'es99')}</td>"
+        f"<td>{_total(p['summary'], 'liquidated', 'lar95')}</td></tr>"
         for p in points
     )
     header = (
         "<th>folder</th>"
         + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-        + "<th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
+        + "<th>paths finished (failed)</th><th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
     )
     imgs = "".join(
         f"<figure><figcaption>{html.escape(t)}</figcaption><img src='{u}' alt='{html.escape(t)}'></figure>"
@@ -581,6 +595,19 @@ def build_sweep_report(out: Path) -> Path:
         f"and the parameters as the study gives them.</p></body></html>"
     )
     return page
+
+
+def _paths_cell(summary: dict[str, Any]) -> str:
+    """A variant's finished paths, and its failed ones in brackets (they are in no figure)."""
+    paths = summary["paths"]
+    return f"{paths['finished']:,} of {paths['planned']:,} ({paths['failed']:,} failed)"
+
+
+def _total(summary: dict[str, Any], figure: str, statistic: str) -> str:
+    """A figure over all pools for a table cell: none, not $0, when no path finished."""
+    if not summary["paths"]["finished"]:
+        return "no path finished"
+    return usd(summary["total"][figure][statistic])
 
 
 #: The policy comparison's rows: (label, figure, statistic), over all pools.
@@ -621,9 +648,14 @@ def build_compare_report(out: Path) -> Path:
     }
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
     header = "<th></th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = "".join(
+    rows = (
+        "<tr><th>Paths finished (failed)</th>"
+        + "".join(f"<td>{_paths_cell(summaries[n])}</td>" for n in names)
+        + "</tr>"
+    )
+    rows += "".join(
         f"<tr><th>{html.escape(label)}</th>"
-        + "".join(f"<td>{usd(summaries[n]['total'][fig][stat])}</td>" for n in names)
+        + "".join(f"<td>{_total(summaries[n], fig, stat)}</td>" for n in names)
         + "</tr>"
         for label, fig, stat in COMPARED
     )
