@@ -466,6 +466,29 @@ def test_a_sweep_point_whose_paths_fail_shows_them_not_zero_figures(
     assert [p["paths"]["failed"] for p in summary["points"]] == [1, 0]
 
 
+def test_the_cli_points_the_way(tmp_path: Path) -> None:
+    """A mistyped built-in study, a study's [sweep] under `lab run`, and `lab export` of a sweep
+    folder each said too little: 'cannot read X', nothing at all, 'holds no study results'."""
+    from astera.cli import app
+
+    unknown = CliRunner().invoke(app, ["lab", "run", "eth-crsh", "--out", str(tmp_path / "x")])
+    assert unknown.exit_code == 2
+    said = " ".join(unknown.output.split())
+    assert "study: eth-crsh is neither a study file nor a built-in study (" in said and "eth-crash," in said
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "sweep": {"core.WETH.ltv": [7000]}}))
+    run = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "s.json"), "--out", str(tmp_path / "r")])
+    assert run.exit_code == 0
+    assert "its [sweep] table runs with `astera lab sweep`" in " ".join(run.output.split())
+    out = tmp_path / "sw"
+    assert (
+        CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)]).exit_code == 0
+    )
+    assert "state_hashes" in json.loads((out / "point-000" / "summary.json").read_text())
+    export = CliRunner().invoke(app, ["lab", "export", str(out), "--path", "0", "--to", str(tmp_path / "p")])
+    assert export.exit_code == 2
+    assert "its paths are in its grid points' folders (point-000, ...)" in " ".join(export.output.split())
+
+
 def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:
     from astera.cli import app
 

@@ -54,7 +54,12 @@ def _study(ref: str, paths: int | None, from_node: str | None = None) -> Study:
     builtin = builtin_studies()
     path = Path(ref)
     try:
-        if not path.exists() and ref in builtin:
+        if not path.exists():
+            if ref not in builtin:
+                raise StudyError(
+                    "study",
+                    f"{ref} is neither a study file nor a built-in study ({', '.join(sorted(builtin))})",
+                )
             path = builtin[ref]
         study = load_study(path)
         if from_node is not None:  # the node's live book instead of the study's (validated again)
@@ -231,6 +236,15 @@ def run(
 ) -> None:
     """Run a study's paths (local processes, or a Dask cluster) into --out, then its report."""
     s = _study(study, paths, from_node)
+    for table in ("sweep", "compare"):
+        if getattr(s, table):
+            err.print(
+                f"note: this runs the study once, with its base parameters and rules; its [{table}] "
+                f"table runs with `astera lab {table}`",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     runs = [Variant(s.name, s, out, resume)]
     try:
         if s.isolation is not None:
@@ -346,7 +360,12 @@ def export(
     from .runner import ResultDir  # noqa: PLC0415
 
     if not (out / "study.json").exists():
-        _refuse(StudyError("DIR", f"{out} holds no study results"))
+        inside = {
+            "sweep.json": "its grid points' folders (point-000, ...)",
+            "compare.json": "its policies' folders",
+        }
+        held = next((f"; its paths are in {w}" for name, w in inside.items() if (out / name).exists()), "")
+        _refuse(StudyError("DIR", f"{out} holds no study results{held}"))
     study = ResultDir(out).study()
     if path >= study.paths:
         _refuse(StudyError("--path", f"the study has paths 0 to {study.paths - 1}"))

@@ -524,6 +524,8 @@ def build_sweep_report(out: Path) -> Path:
     points = []
     for point in sweep["points"]:
         summary = summarize(ResultDir(out / point["dir"]))
+        # Each point's own summary.json too: its state hashes are what a replayed export must match.
+        (out / point["dir"] / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         points.append({**point, "summary": summary})
     doc = {
         "format": "astera-lab-sweep/1",
