@@ -248,7 +248,17 @@ def test_a_failing_path_is_recorded_and_the_rest_complete(
     assert sorted(set(results.table("outcome").column("path").to_pylist())) == [0, 1, 3]
     [failure] = results.failed()
     assert failure["path"] == 2 and failure["seed"] == [7, 2] and "boom on path 2" in failure["traceback"]
-    assert "RuntimeError: boom on path 2" in build_report(tmp_path / "r").read_text()
+    page = build_report(tmp_path / "r").read_text()
+    assert "RuntimeError: boom on path 2" in page
+    # The report says what was simulated (it said only the name, seed, steps and digest).
+    for said in (
+        "12 borrowers in the Core-Pool borrow USDC against collateral weighted WETH 1",
+        "EXA: volatility 200% a year, jumps 50 a year of mean -10%",
+        "Shock: WETH -20% from step 3 over 2 steps.",
+        "Run: suppliers of USDC in the Core-Pool withdraw 5% a step for 2 steps from step 8.",
+        "Borrowers below HF 1.1 repay 25% of their debt with probability 0.5 a step.",
+    ):
+        assert said in page
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["paths"]["failed"] == 1
     assert summary["failures"] == [{"path": 2, "seed": [7, 2], "reason": "RuntimeError: boom on path 2"}]

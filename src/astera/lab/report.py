@@ -36,6 +36,7 @@ from astera.human import bps, time_unit  # noqa: E402
 from .book import RESERVE_FIELDS  # noqa: E402
 from .control import CONTROL_DIR  # noqa: E402
 from .runner import ResultDir, failure_reason  # noqa: E402
+from .study import Study  # noqa: E402
 
 USD = 10**8
 
@@ -379,7 +380,99 @@ td{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}.grid{d
 .note{color:#444;font-size:.9em}"""
 
 
-def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: str) -> str:
+def _book_words(study: Study) -> list[str]:
+    """Where the book comes from and its synthetic populations, in words."""
+    b = study.book
+    source = (
+        f"the live state of the node at {b.node}" if b.node
+        else f"the node data directory {b.data_dir}" if b.data_dir
+        else f"the scenario {b.scenario}" if b.scenario
+        else f"the genesis document {b.genesis}" if b.genesis
+        else "the lab's default deployment"
+    )  # fmt: skip
+    words = [f"Book: {source}."]
+    for pop in b.population:
+        mix = ", ".join(f"{a} {w:g}" for a, w in pop.collateral.items())
+        words.append(
+            f"{pop.borrowers:,} borrowers in {_pool_words(str(pop.pool))} borrow {pop.debt} against "
+            f"collateral weighted {mix} (median debt ${pop.debt_usd_median:,}, log-sd "
+            f"{pop.debt_usd_sigma:g}; health factor {pop.health_factor[0]:g} to "
+            f"{pop.health_factor[1]:g}); {pop.suppliers:,} suppliers leave {pop.utilization:.0%} utilization."
+        )
+    return words
+
+
+def _price_words(study: Study) -> list[str]:
+    """The price processes, shocks, depegs and history, in words."""
+    p = study.prices
+    words = []
+    for asset, proc in p.assets.items():
+        jumps = (
+            f", jumps {proc.jumps.rate:g} a year of mean {proc.jumps.mean:+.0%} (sd {proc.jumps.sigma:g})"
+            if proc.jumps
+            else ""
+        )
+        drift = f", drift {proc.drift:+.0%} a year" if proc.drift else ""
+        words.append(f"{asset}: volatility {proc.volatility:.0%} a year{drift}{jumps}.")
+    if p.correlation:
+        words.append("Correlations: " + ", ".join(f"{k} {v:g}" for k, v in p.correlation.items()) + ".")
+    for sh in p.shocks:
+        words.append(f"Shock: {sh.asset} {sh.change:+.0%} from step {sh.start} over {sh.duration} steps.")
+    for d in p.depegs:
+        words.append(
+            f"Depeg: {d.asset} to {d.target:g}× its price from step {d.start} over {d.duration} steps, "
+            f"held {d.hold} steps, back over {d.recover} steps."
+        )
+    if p.history is not None:
+        how = (
+            "replayed" if p.history.mode == "replay" else f"bootstrapped in blocks of {p.history.block} steps"
+        )
+        words.append(f"Historical returns from {p.history.csv}, {how}.")
+    return words or ["Prices: unchanged (no process, shock or depeg)."]
+
+
+def _market_words(study: Study) -> list[str]:
+    """The keeper's market and the borrowers' and suppliers' behaviour, in words."""
+    liq, b = study.liquidity, study.behaviour
+    venue = (
+        f"a constant-product market ({bps(liq.fee_bps)} fee)"
+        if liq.model == "constant_product"
+        else f"an order book of {liq.levels} bids from {bps(liq.half_spread_bps)} under the oracle, "
+        f"{bps(liq.step_bps)} apart"
+    )
+    depths = "".join(f", {a} ${d:,}" for a, d in liq.asset_depth_usd.items())
+    capacity = f"at most {liq.keeper_capacity} liquidations a run" if liq.keeper_capacity else "no limit"
+    every = "every step" if liq.keeper_every == 1 else f"every {liq.keeper_every} steps"
+    words = [
+        f"Keeper: sells into {venue}, ${liq.depth_usd:,} a side{depths}, recovering with a half-life of "
+        f"{liq.recovery_half_life:g} steps; acts {every} ({capacity}), margin "
+        f"{bps(liq.margin_bps)}."
+    ]
+    if b.topup_probability:
+        words.append(
+            f"Borrowers below HF {b.topup_below:g} repay {b.topup_fraction:.0%} of their debt with "
+            f"probability {b.topup_probability:g} a step."
+        )
+    for run in b.runs:
+        words.append(
+            f"Run: suppliers of {run.asset} in {_pool_words(str(run.pool))} withdraw {run.fraction:.0%} a "
+            f"step for {run.steps} steps from step {run.start}."
+        )
+    words += [f"Parameter {k} = {parameter_text(k, v)}." for k, v in study.parameters.items()]
+    if study.policy is not None:
+        words.append(f"Liquidation policy: {_policy_words(study.policy.model_dump(mode='json'))}.")
+    return words
+
+
+def study_words(study: Study) -> list[str]:
+    """What a study simulates, in plain sentences: a report read without study.json says it."""
+    head = [study.description] if study.description else []
+    return head + _book_words(study) + _price_words(study) + _market_words(study)
+
+
+def render_html(
+    summary: dict[str, Any], figures: list[tuple[str, str]], title: str, assumptions: list[str]
+) -> str:
     pools = summary.get("pools", {})
     tables = _figures_table("Protocol (all pools)", summary["total"]) + "".join(
         _figures_table(pool_label(p), f) for p, f in pools.items()
@@ -415,7 +508,9 @@ def render_html(summary: dict[str, Any], figures: list[tuple[str, str]], title: 
     top = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}"
-        f"{_failures_html(summary.get('failures', []))}"
+        "<h2>What was simulated</h2><ul>"
+        + "".join(f"<li>{html.escape(w)}</li>" for w in assumptions)
+        + f"</ul>{_failures_html(summary.get('failures', []))}"
     )
     if not paths.get("finished"):
         return f"{top}<p>No path finished, so there are no risk figures.</p></body></html>"
@@ -513,7 +608,8 @@ def build_report(out: Path) -> Path:
         else []
     )
     page = out / "report.html"
-    page.write_text(render_html(summary, figures, f"Risk lab: {summary['study']}"))
+    title = f"Risk lab: {summary['study']}"
+    page.write_text(render_html(summary, figures, title, study_words(results.study())))
     return page
 
 
