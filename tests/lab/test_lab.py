@@ -561,9 +561,10 @@ def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(
     loss = pools["0"]["core_loss"]
     assert pools["core"]["exposure_loss"] == {"0": loss} and loss["max"] > 0
     assert pools["core"]["suppliers_loss"]["max"] >= loss["max"]
-    assert (
-        f"Loss to Mini-Pool 0 (its unbacked flow debt), VaR 95 / ES 99</th><td>{usd(loss['var95'])}" in page
-    )
+    # Worded as the Core's loss, not one Mini-Pool 0 suffers ('Loss to Mini-Pool 0' read that way).
+    said = "Core-Pool&#x27;s loss on its flow lending to Mini-Pool 0, VaR 95 / ES 99</th>"
+    said += f"<td>{usd(loss['var95'])}"
+    assert said in page
     # Mini-Pool 1 has no borrowers in this study: said so, not shown as a table of zeros.
     assert pools["1"]["borrowers"] is False and pools["0"]["borrowers"] is True
     assert "<h3>Mini-Pool 1</h3><p>No borrowers in this study.</p>" in page

@@ -357,7 +357,9 @@ def _figures_table(name: str, f: dict[str, Any]) -> str:
         rows.append(("Core exposure (peak flow debt), VaR 95", usd(f["core_exposure_max"]["var95"])))
         rows.append(("Core loss to this pool, VaR 95 / ES 99", _var_es(f["core_loss"])))
     for p, loss in f.get("exposure_loss", {}).items():
-        rows.append((f"Loss to {pool_label(p)} (its unbacked flow debt), VaR 95 / ES 99", _var_es(loss)))
+        rows.append(
+            (f"Core-Pool's loss on its flow lending to {pool_label(p)}, VaR 95 / ES 99", _var_es(loss))
+        )
     if "suppliers_loss" in f:
         rows.append(
             (
