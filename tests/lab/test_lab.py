@@ -314,6 +314,8 @@ def test_resume_with_more_paths_runs_only_the_new_ones(tmp_path: Path) -> None:
     other = tiny(paths=4, steps=10, liquidity={**TINY["liquidity"], "depth_usd": 100_000})
     with pytest.raises(StudyError, match=r"liquidity.depth_usd, steps differ"):
         run_study(other, out, resume=True)
+    with pytest.raises(StudyError, match=r"\(tiny\): name differ \(this study is mine\)"):
+        run_study(tiny(paths=4, name="mine"), out, resume=True)
 
 
 def test_chart_axes_read_in_dollars() -> None:

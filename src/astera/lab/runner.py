@@ -79,6 +79,11 @@ def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
+def _paths(n: int) -> str:
+    """``n`` paths in words ("1 path", "8 paths")."""
+    return f"{n:,} path" if n == 1 else f"{n:,} paths"
+
+
 def check_folder(root: Path) -> None:
     """Refuse an ``--out`` that is, or lies under, a file (it could never be a folder)."""
     for folder in (root, *root.parents):
@@ -109,18 +114,20 @@ class ResultDir:
                 more = ", ..." if len(differ) > MAX_DIFFERENCES else ""
                 shown = ", ".join(differ[:MAX_DIFFERENCES]) + more
                 raise StudyError(
-                    "--out", f"{self.root} holds another study's results ({held.name}): {shown} differ"
+                    "--out",
+                    f"{self.root} holds another study's results ({held.name}): {shown} differ"
+                    + ("" if held.name == study.name else f" (this study is {study.name})"),
                 )
             if not resume:
                 raise StudyError(
                     "--out",
-                    f"{self.root} holds this study's results ({held.paths:,} paths): pass --resume to "
+                    f"{self.root} holds this study's results ({_paths(held.paths)}): pass --resume to "
                     "finish it or to run more paths",
                 )
             if study.paths < held.paths:
                 raise StudyError(
                     "--paths",
-                    f"{self.root} holds {held.paths:,} paths of this study; --resume can add paths, "
+                    f"{self.root} holds {_paths(held.paths)} of this study; --resume can add paths, "
                     f"not drop them: ask for at least {held.paths:,}",
                 )
         elif self.root.exists() and any(self.root.iterdir()):
