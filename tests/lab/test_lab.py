@@ -250,7 +250,12 @@ def test_a_failing_path_is_recorded_and_the_rest_complete(
     assert failure["path"] == 2 and failure["seed"] == [7, 2] and "boom on path 2" in failure["traceback"]
     page = build_report(tmp_path / "r").read_text()
     assert "RuntimeError: boom on path 2" in page
-    # The report says what was simulated (it said only the name, seed, steps and digest).
+    # The report says what was simulated (it said only the name, seed, steps and digest), and
+    # draws the prices (WETH's shock and EXA's jumps could not be checked by eye).
+    assert "<figcaption>Prices the study drew, percentile bands over paths</figcaption>" in page
+    prices = results.table("steps").to_pydict()
+    weth = [v for r, v in zip(prices["reserve"], prices["price_usd"], strict=True) if r == "WETH"]
+    assert len(set(weth)) > 1
     for said in (
         "12 borrowers in the Core-Pool borrow USDC against collateral weighted WETH 1",
         "EXA: volatility 200% a year, jumps 50 a year of mean -10%",

@@ -48,7 +48,7 @@ UNTRACKED = frozenset(("warp", "set_price"))
 #: Columns of the per-step table (one row per step, pool and reserve).
 STEP_COLUMNS = (
     "path", "step", "pool", "reserve", "utilization_bps", "borrow_rate_bps", "liquidations",
-    "repaid_usd", "slippage_usd", "core_flow_usd", "deficit_usd",
+    "repaid_usd", "slippage_usd", "core_flow_usd", "deficit_usd", "price_usd",
 )  # fmt: skip
 #: Columns of the outcome table (one row per pool; the path's state hash on each).
 OUTCOME_COLUMNS = (
@@ -454,6 +454,7 @@ class PathRun:
                     self.index, t, name, r.asset, util, r.current_variable_borrow_rate * 10_000 // RAY,
                     tally.liquidations.get(key, 0), tally.repaid.get(key, 0),
                     tally.slippage.get(key, 0), flow, _usd(pool, r, r.deficit) if r.deficit else 0,
+                    pool.price(r),
                 ))  # fmt: skip
         self.totals.merge(tally)
         self.tally = StepTally()

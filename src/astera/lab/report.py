@@ -310,6 +310,43 @@ def time_series_figures(results: ResultDir, shown: set[str]) -> list[tuple[str, 
     return figs
 
 
+def price_figure(results: ResultDir) -> tuple[str, str] | None:
+    """Percentile bands of the oracle price of each asset the study moves (shocks, depegs and
+    processes checked by eye), from the Core-Pool's reserve of it or else the first pool's."""
+    study = results.study()
+    p = study.prices
+    moving = [*p.assets, *(x.asset for x in p.shocks), *(x.asset for x in p.depegs)]
+    s = _step_arrays(results)
+    if "price_usd" not in s or len(s["step"]) == 0:
+        return None
+    assets = [a for a in dict.fromkeys(moving) if (s["reserve"] == a).any()]
+    if not assets:
+        return None
+    steps = int(s["step"].max())
+    unit, time_label = _time_axis(steps, study.step_seconds)
+    time = np.arange(1, steps + 1) * unit
+    fig, axes = plt.subplots(
+        1, len(assets), figsize=(min(11, 4 * len(assets)), 3.2), squeeze=False, layout="constrained"
+    )
+    for ax, asset in zip(axes[0], assets, strict=True):
+        pool = (
+            "core"
+            if ((s["reserve"] == asset) & (s["pool"] == "core")).any()
+            else s["pool"][s["reserve"] == asset][0]
+        )
+        m = (s["reserve"] == asset) & (s["pool"] == pool)
+        paths = np.unique(s["path"][m])
+        grid = np.zeros((len(paths), steps))
+        grid[np.searchsorted(paths, s["path"][m]), s["step"][m] - 1] = s["price_usd"][m] / USD
+        lo, mid, hi = np.percentile(grid, [5, 50, 95], axis=0)
+        ax.fill_between(time, lo, hi, alpha=0.3, label="5-95 %")
+        ax.plot(time, mid, label="median")
+        ax.set(title=f"{asset} oracle price", xlabel=time_label)
+        _usd_axis(ax.yaxis)
+    axes[0][0].legend()
+    return "Prices the study drew, percentile bands over paths", _png(fig)
+
+
 def distribution_figure(results: ResultDir) -> tuple[str, str]:
     t = results.table("outcome").to_pydict()
     totals: dict[int, int] = {}
@@ -604,8 +641,9 @@ def build_report(out: Path) -> Path:
         summary["matched_isolation"] = matched_isolation(results, ResultDir(control))
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     shown = {p for p, f in summary["pools"].items() if f["borrowers"]}
+    prices = price_figure(results)
     figures = (
-        [distribution_figure(results), *time_series_figures(results, shown)]
+        [distribution_figure(results), *([prices] if prices else []), *time_series_figures(results, shown)]
         if summary["paths"]["finished"]
         else []
     )

@@ -175,7 +175,8 @@ class ResultDir:
         columns = STEP_COLUMNS if kind == "steps" else OUTCOME_COLUMNS
         if not files:
             return _table(columns, [])
-        return pa.concat_tables(pq.read_table(f) for f in files)
+        # Paths written before a column was added read as nulls in it (a resumed older study).
+        return pa.concat_tables((pq.read_table(f) for f in files), promote_options="default")
 
     def failed(self) -> list[dict[str, Any]]:
         """The recorded failures (``path``, ``seed``, ``traceback``), ordered by path."""
