@@ -46,6 +46,10 @@ TINY: dict[str, Any] = {
 }  # fmt: skip
 
 
+#: TINY cut to one path of 5 steps, without its supplier run (which starts at step 8).
+SHORT: dict[str, Any] = {**TINY, "paths": 1, "steps": 5, "behaviour": {"topup_probability": 0.5}}
+
+
 def tiny(**changes: Any) -> Study:
     return parse_study({**TINY, **changes})
 
@@ -71,6 +75,42 @@ def test_dask_cluster_gives_the_same_results(tmp_path: Path) -> None:
     ) as cluster:
         remote = run_study(tiny(paths=2), tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert tables(local) == tables(remote)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path, command: str) -> None:
+    """It was a NotADirectoryError traceback."""
+    from astera.cli import app
+
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "sweep": {"core.WETH.ltv": [7000]}}))
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    for out in (afile, afile / "under"):
+        result = CliRunner().invoke(app, ["lab", command, str(tmp_path / "s.json"), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert f"--out: {afile} is a file, not a folder" in " ".join(result.output.split())
+    assert afile.read_text() == "mine\n"
+
+
+def test_an_unreachable_scheduler_is_refused_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was an OSError traceback after 30 s, leaving --out initialised so that the retry without a
+    scheduler was refused without --resume."""
+    from astera.cli import app
+
+    monkeypatch.setattr(runner_module, "SCHEDULER_TIMEOUT", 0.2)
+    (tmp_path / "s.json").write_text(json.dumps(SHORT))
+    out = tmp_path / "o"
+    args = ["lab", "run", str(tmp_path / "s.json"), "--out", str(out), "--no-report"]
+    result = CliRunner().invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "--scheduler: no Dask scheduler answers at tcp://127.0.0.1:9" in " ".join(result.output.split())
+    assert not out.exists()
+    with pytest.raises(StudyError, match="--scheduler"):
+        run_study(parse_study(SHORT), out, scheduler="tcp://127.0.0.1:9")
+    assert not out.exists()
+    assert CliRunner().invoke(app, args).exit_code == 0
 
 
 #: A liquidation policy on every pool, every rule on, a fee on every collateral reserve.
@@ -208,8 +248,48 @@ def test_a_failing_path_is_recorded_and_the_rest_complete(
     assert sorted(set(results.table("outcome").column("path").to_pylist())) == [0, 1, 3]
     [failure] = results.failed()
     assert failure["path"] == 2 and failure["seed"] == [7, 2] and "boom on path 2" in failure["traceback"]
-    assert build_report(tmp_path / "r").exists()
-    assert json.loads((tmp_path / "r" / "summary.json").read_text())["paths"]["failed"] == 1
+    page = build_report(tmp_path / "r").read_text()
+    assert "RuntimeError: boom on path 2" in page
+    # The report says what was simulated (it said only the name, seed, steps and digest), and
+    # draws the prices (WETH's shock and EXA's jumps could not be checked by eye).
+    assert "<figcaption>Prices the study drew, percentile bands over paths</figcaption>" in page
+    prices = results.table("steps").to_pydict()
+    weth = [v for r, v in zip(prices["reserve"], prices["price_usd"], strict=True) if r == "WETH"]
+    assert len(set(weth)) > 1
+    for said in (
+        "12 borrowers in the Core-Pool owing USDC (median $20,000, log-normal σ 0.8) against WETH 1",
+        "EXA: geometric Brownian motion, volatility 200 % a year, jumps 50 a year (mean −10 %",
+        "Shock: WETH −20 % over 120 minutes from step 3 (180 minutes in)",
+        "A run on USDC in the Core-Pool: suppliers withdraw 5 % of what they hold each step",
+        "A borrower below health factor 1.1 repays 25 % of its debt with probability 50 % each step.",
+        "The audited contracts&#x27; rules (50 % close factor",
+    ):
+        assert said in page
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["paths"]["failed"] == 1
+    assert summary["failures"] == [{"path": 2, "seed": [7, 2], "reason": "RuntimeError: boom on path 2"}]
+
+
+def test_a_study_whose_paths_all_fail_exits_1_and_its_report_gives_reasons_not_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It exited 0 with a report of 'Bad debt VaR 95 $0' and no reason: as if the protocol were safe."""
+    from astera.cli import app
+
+    def broken(study: Study, index: int) -> Any:
+        raise RuntimeError(f"no market on path {index}")
+
+    monkeypatch.setattr(runner_module, "run_path", broken)
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "paths": 2}))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert f"2 of 2 paths failed (tracebacks in {out / 'failures'})" in said
+    assert "path 0: RuntimeError: no market on path 0" in said
+    page = (out / "report.html").read_text()
+    assert "RuntimeError: no market on path 1" in page and "no risk figures" in page
+    assert "VaR" not in page and "$0" not in page
 
 
 def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
@@ -218,12 +298,30 @@ def test_resume_finishes_without_redoing_paths(tmp_path: Path) -> None:
     (out / "paths" / "outcome-0000001.parquet").unlink()  # path 1 was interrupted
     with pytest.raises(StudyError, match="--resume"):
         run_study(tiny(), out)
-    with pytest.raises(StudyError, match="another study"):
+    with pytest.raises(StudyError, match=r"another study's results \(tiny\): seed differ"):
         run_study(tiny(seed=8), out, resume=True)
     ran: list[int] = []
     run_study(tiny(), out, resume=True, progress=lambda r: ran.append(r.index))
     assert ran == [1]
     assert tables(ResultDir(out)) == tables(first)
+
+
+def test_resume_with_more_paths_runs_only_the_new_ones(tmp_path: Path) -> None:
+    """The path count was part of the study's identity, so a first look at few paths could never be
+    extended: the refusal even called the user's own study 'another study'."""
+    out = tmp_path / "r"
+    run_study(tiny(paths=2), out)
+    ran: list[int] = []
+    run_study(tiny(paths=4), out, resume=True, progress=lambda r: ran.append(r.index))
+    assert ran == [2, 3]
+    assert tables(ResultDir(out)) == tables(run_study(tiny(paths=4), tmp_path / "fresh"))
+    with pytest.raises(StudyError, match="holds 4 paths of this study; --resume can add paths, not drop"):
+        run_study(tiny(paths=3), out, resume=True)
+    other = tiny(paths=4, steps=10, liquidity={**TINY["liquidity"], "depth_usd": 100_000})
+    with pytest.raises(StudyError, match=r"liquidity.depth_usd, steps differ"):
+        run_study(other, out, resume=True)
+    with pytest.raises(StudyError, match=r"\(tiny\): name differ \(this study is mine\)"):
+        run_study(tiny(paths=4, name="mine"), out, resume=True)
 
 
 def test_chart_axes_read_in_dollars() -> None:
@@ -259,6 +357,12 @@ def test_chart_axes_read_in_dollars() -> None:
         ({"policy": {"dust_usd": 500}}, "policy"),  # a leftover minimum above the dust threshold
         ({"compare": {"contracts": {}}}, "compare"),
         ({"liquidity": {"model": "order_book", "levels": 200, "step_bps": 60}}, "liquidity"),
+        # Supplier runs and depths are checked against the book too, not left to fail every path.
+        ({"behaviour": {"runs": [{"asset": "DAI", "start": 1}]}}, "behaviour.runs.0.asset"),
+        ({"behaviour": {"runs": [{"pool": 9, "asset": "USDC", "start": 1}]}}, "behaviour.runs.0.pool"),
+        ({"behaviour": {"runs": [{"pool": 0, "asset": "USDC", "start": 1}]}}, "behaviour.runs.0.asset"),
+        ({"behaviour": {"runs": [{"asset": "USDC", "start": 13}]}}, "behaviour.runs.0.start"),
+        ({"liquidity": {"asset_depth_usd": {"DOGE": 100}}}, "liquidity.asset_depth_usd"),
     ],
 )  # fmt: skip
 def test_malformed_studies_are_refused_with_the_field(
@@ -292,7 +396,7 @@ def test_a_refused_study_writes_nothing_and_the_corrected_one_runs_into_the_same
     then runs into the same --out."""
     from astera.cli import app
 
-    small = {**TINY, "paths": 1, "steps": 5}
+    small = SHORT
     (tmp_path / "bad.json").write_text(json.dumps({**small, **change}))
     (tmp_path / "good.json").write_text(json.dumps(small))
     out = tmp_path / "o"
@@ -308,7 +412,7 @@ def test_a_refused_study_writes_nothing_and_the_corrected_one_runs_into_the_same
 def test_a_sweep_with_one_impossible_point_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     from astera.cli import app
 
-    study = {**TINY, "paths": 1, "steps": 5, "sweep": {"core.WETH.ltv": [7000, 9000]}}
+    study = {**SHORT, "sweep": {"core.WETH.ltv": [7000, 9000]}}
     (tmp_path / "s.json").write_text(json.dumps(study))
     out = tmp_path / "o"
     result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)])
@@ -319,12 +423,26 @@ def test_a_sweep_with_one_impossible_point_is_refused_before_anything_is_written
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [("sweep", "sweep: the study has no [sweep] table"),
+     ("compare", "compare: the study has no [compare] table of policies")],
+)  # fmt: skip
+def test_a_refusal_keeps_its_brackets(tmp_path: Path, command: str, said: str) -> None:
+    """Rich read '[sweep]' in a refusal as a markup tag and printed 'the study has no  table'."""
+    from astera.cli import app
+
+    (tmp_path / "s.json").write_text(json.dumps(SHORT))
+    result = CliRunner().invoke(app, ["lab", command, str(tmp_path / "s.json"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and said in " ".join(result.output.split())
+
+
 def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -> None:
     """The bar's description was the point's values, cut to '…' at 80 columns."""
     from astera.cli import app
 
     keys = ("core.WETH.liquidation_threshold", "core.WETH.liquidation_bonus")
-    study = {**TINY, "paths": 1, "steps": 5, "sweep": {keys[0]: [8000, 8250], keys[1]: [10500]}}
+    study = {**SHORT, "sweep": {keys[0]: [8000, 8250], keys[1]: [10500]}}
     (tmp_path / "s.json").write_text(json.dumps(study))
     result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
@@ -339,6 +457,55 @@ def test_a_sweep_names_each_point_whole_above_its_progress_bar(tmp_path: Path) -
     assert "What was simulated" in page and "paths of" in page  # the study each point runs, in words
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert [p["values"] for p in summary["points"]] == [[8000, 10500], [8250, 10500]]
+
+
+def test_a_sweep_point_whose_paths_fail_shows_them_not_zero_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grid point whose paths all failed read as VaR 95 $0, and the sweep exited 0."""
+    from astera.cli import app
+
+    real = runner_module.run_path
+
+    def fails_at_7000(study: Study, index: int) -> Any:
+        if study.parameters.get("core.WETH.ltv") == 7000:
+            raise RuntimeError("broken point")
+        return real(study, index)
+
+    monkeypatch.setattr(runner_module, "run_path", fails_at_7000)
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "sweep": {"core.WETH.ltv": [7000, 7500]}}))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "core.WETH.ltv=7000: 1 of 1 paths failed" in " ".join(result.output.split())
+    page = (out / "report.html").read_text()
+    assert "<td>0 of 1 (1 failed)</td><td>no path finished</td>" in page
+    assert "<td>1 of 1 (0 failed)</td><td>$" in page
+    summary = json.loads((out / "summary.json").read_text())
+    assert [p["paths"]["failed"] for p in summary["points"]] == [1, 0]
+
+
+def test_the_cli_points_the_way(tmp_path: Path) -> None:
+    """A mistyped built-in study, a study's [sweep] under `lab run`, and `lab export` of a sweep
+    folder each said too little: 'cannot read X', nothing at all, 'holds no study results'."""
+    from astera.cli import app
+
+    unknown = CliRunner().invoke(app, ["lab", "run", "eth-crsh", "--out", str(tmp_path / "x")])
+    assert unknown.exit_code == 2
+    said = " ".join(unknown.output.split())
+    assert "study: eth-crsh is neither a study file nor a built-in study (" in said and "eth-crash," in said
+    (tmp_path / "s.json").write_text(json.dumps({**SHORT, "sweep": {"core.WETH.ltv": [7000]}}))
+    run = CliRunner().invoke(app, ["lab", "run", str(tmp_path / "s.json"), "--out", str(tmp_path / "r")])
+    assert run.exit_code == 0
+    assert "its [sweep] table runs with `astera lab sweep`" in " ".join(run.output.split())
+    out = tmp_path / "sw"
+    assert (
+        CliRunner().invoke(app, ["lab", "sweep", str(tmp_path / "s.json"), "--out", str(out)]).exit_code == 0
+    )
+    assert "state_hashes" in json.loads((out / "point-000" / "summary.json").read_text())
+    export = CliRunner().invoke(app, ["lab", "export", str(out), "--path", "0", "--to", str(tmp_path / "p")])
+    assert export.exit_code == 2
+    assert "its paths are in its grid points' folders (point-000, ...)" in " ".join(export.output.split())
 
 
 def test_compare_runs_each_policy_on_the_same_paths_and_reports_them(tmp_path: Path) -> None:
@@ -375,9 +542,9 @@ def test_report_dollars_are_cut_toward_zero_with_the_sign_in_front() -> None:
 
 
 def test_a_policy_reads_in_percent() -> None:
-    from astera.lab.report import _policy_words
+    from astera.lab.study_words import policy_words
 
-    assert _policy_words({"protocol_fee_bps": 1000}) == "10% of the liquidation bonus to the treasury"
+    assert policy_words({"protocol_fee_bps": 1000}) == "10% of the liquidation bonus to the treasury"
 
 
 def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(tmp_path: Path) -> None:
@@ -404,9 +571,10 @@ def test_an_isolation_study_runs_its_matched_control_and_reports_the_difference(
     loss = pools["0"]["core_loss"]
     assert pools["core"]["exposure_loss"] == {"0": loss} and loss["max"] > 0
     assert pools["core"]["suppliers_loss"]["max"] >= loss["max"]
-    assert (
-        f"Loss to Mini-Pool 0 (its unbacked flow debt), VaR 95 / ES 99</th><td>{usd(loss['var95'])}" in page
-    )
+    # Worded as the Core's loss, not one Mini-Pool 0 suffers ('Loss to Mini-Pool 0' read that way).
+    said = "Core-Pool&#x27;s loss on its flow lending to Mini-Pool 0, VaR 95 / ES 99</th>"
+    said += f"<td>{usd(loss['var95'])}"
+    assert said in page
     # Mini-Pool 1 has no borrowers in this study: said so, not shown as a table of zeros.
     assert pools["1"]["borrowers"] is False and pools["0"]["borrowers"] is True
     assert "<h3>Mini-Pool 1</h3><p>No borrowers in this study.</p>" in page
@@ -484,7 +652,7 @@ def test_lab_help_lists_and_open_read_well_at_80_columns(
     listed = CliRunner().invoke(app, ["lab", "studies"], env={"COLUMNS": "80"})
     assert listed.exit_code == 0 and max(map(len, listed.output.splitlines())) <= 80
     assert all(name in listed.output for name in lab_cli.builtin_studies())
-    small = {**TINY, "paths": 1, "steps": 5}
+    small = SHORT
     (tmp_path / "s.json").write_text(json.dumps(small))
     assert (
         CliRunner()

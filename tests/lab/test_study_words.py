@@ -16,9 +16,9 @@ def words(name: str) -> dict[str, list[str]]:
 
 def test_the_eth_crash_reads_as_its_assumptions() -> None:
     w = words("eth-crash")
-    assert list(w) == ["Horizon", "Book", "Prices", "Market and keeper", "Behaviour"]
+    assert list(w) == ["Horizon", "Book", "Prices", "Market and keeper", "Behaviour", "Liquidation policy"]
     assert "200 paths of 720 steps of 60 minutes (30 days); seed 1" in w["Horizon"][1]
-    assert w["Book"][0].startswith(
+    assert w["Book"][0].startswith("The lab's default deployment: a Core-Pool") and w["Book"][1].startswith(
         "400 borrowers in the Core-Pool owing USDC (median $20,000, log-normal σ 0.8) against "
         "WETH 3, WBTC 1 (weights), health factors uniform from 1.08 to 2"
     )

@@ -104,11 +104,15 @@ def _reserves(head: dict[str, Any], pool: str) -> dict[str, Any]:
     if pool.isdigit() and int(pool) < len(head.get("mini_pools", [])):
         reserves = head["mini_pools"][int(pool)]["reserves"]
         return reserves
-    count = len(head.get("mini_pools", []))
+    raise KeyError(unknown_pool(pool, len(head.get("mini_pools", []))))
+
+
+def unknown_pool(pool: str, mini_pools: int) -> str:
+    """Why ``pool`` names no pool of a book with ``mini_pools`` Mini-Pools, and which it has."""
     have = {0: "no Mini-Pool", 1: "Mini-Pool 0", 2: "Mini-Pools 0 and 1"}.get(
-        count, f"Mini-Pools 0 to {count - 1}"
+        mini_pools, f"Mini-Pools 0 to {mini_pools - 1}"
     )
-    raise KeyError(f"no pool {pool!r}: the book has the Core-Pool (core) and {have}")
+    return f"no pool {pool!r}: the book has the Core-Pool (core) and {have}"
 
 
 def apply_parameter(head: dict[str, Any], key: str, value: int) -> None:

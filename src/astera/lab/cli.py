@@ -2,7 +2,9 @@
 
 A STUDY argument is a study file (TOML or JSON) or the name of a built-in study
 (``astera lab studies`` lists them). Every refusal of a study names the field and the reason
-and exits with status 2 before any path runs.
+and exits with status 2 before any path runs. A run, sweep or comparison in which any path
+failed still writes its report (listing the failures), then exits with status 1 naming how
+many failed and where their tracebacks are: the figures leave those paths out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich import box
 from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,7 +54,12 @@ def _study(ref: str, paths: int | None, from_node: str | None = None) -> Study:
     builtin = builtin_studies()
     path = Path(ref)
     try:
-        if not path.exists() and ref in builtin:
+        if not path.exists():
+            if ref not in builtin:
+                raise StudyError(
+                    "study",
+                    f"{ref} is neither a study file nor a built-in study ({', '.join(sorted(builtin))})",
+                )
             path = builtin[ref]
         study = load_study(path)
         if from_node is not None:  # the node's live book instead of the study's (validated again)
@@ -68,7 +76,7 @@ def _study(ref: str, paths: int | None, from_node: str | None = None) -> Study:
 
 
 def _refuse(e: StudyError) -> NoReturn:
-    err.print(f"[red]study refused[/red]: {e}")
+    err.print(f"[red]study refused[/red]: {escape(str(e))}")
     raise typer.Exit(2)
 
 
@@ -104,7 +112,13 @@ class Variant:
 
 def _check_manifest(manifest: Path, doc: dict[str, Any], what: str) -> None:
     """Refuse a sweep's or comparison's --out that holds something else (writing nothing)."""
+    from .runner import check_folder  # noqa: PLC0415
+
     out = manifest.parent
+    try:
+        check_folder(out)
+    except StudyError as e:
+        _refuse(e)
     if manifest.exists() and json.loads(manifest.read_text()).get("digest") != doc["digest"]:
         _refuse(StudyError("--out", f"{out} holds another {what}'s results"))
     if not manifest.exists() and out.exists() and any(out.iterdir()):
@@ -117,11 +131,12 @@ def _run_all(
     scheduler: str | None,
     manifest: Path | None = None,
     doc: dict[str, Any] | None = None,
-) -> None:
+) -> list[Failed]:
     """Check every variant (its --out, and its book, parameters and prices built once here),
-    and only then write anything: the manifest, if any, and each variant's paths."""
+    and only then write anything: the manifest, if any, and each variant's paths. Returns the
+    variants with failed paths."""
     from .path import prepared  # noqa: PLC0415 - keeps `--help` fast
-    from .runner import ResultDir  # noqa: PLC0415
+    from .runner import ResultDir, connect  # noqa: PLC0415
 
     for v in runs:
         try:
@@ -129,21 +144,53 @@ def _run_all(
             prepared(v.study)
         except StudyError as e:
             _refuse(v.refusal(e))
+    if scheduler is not None:
+        try:
+            connect(scheduler).close()  # type: ignore[no-untyped-call]
+        except StudyError as e:
+            _refuse(e)
     if manifest is not None:
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps(doc, indent=1) + "\n")
-    for v in runs:
-        _run(v, workers, scheduler)
+    ran = [_run(v, workers, scheduler) for v in runs]
+    return [f for f in ran if f.failures]
 
 
-def _run(v: Variant, workers: int, scheduler: str | None) -> None:
+@dataclass(frozen=True)
+class Failed:
+    """A variant whose result directory holds failed paths."""
+
+    variant: Variant
+    failures: list[dict[str, Any]]
+
+
+def _exit_if_failed(failed: list[Failed]) -> None:
+    """Exit with status 1 (after the report) when any path failed: the figures leave failed
+    paths out, so a script reading only the status must not take them for the whole study."""
+    from .runner import failure_reason  # noqa: PLC0415
+
+    for f in failed:
+        v, n = f.variant, len(f.failures)
+        first = f.failures[0]
+        err.print(
+            f"{v.label}: {n} of {v.study.paths} paths failed (tracebacks in {v.out / 'failures'}); "
+            f"path {first['path']}: {failure_reason(first)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _run(v: Variant, workers: int, scheduler: str | None) -> Failed:
     """Run one checked variant's paths under a progress bar."""
     from .runner import run_study  # noqa: PLC0415
 
     if v.title:
-        err.print(f"{v.title}: {v.label}", highlight=False)
+        err.print(f"{v.title}: {v.label}", highlight=False, markup=False)
     with _progress(v.study.paths) as bar:
-        task = bar.add_task(v.title or v.label, total=v.study.paths, rate="")
+        task = bar.add_task(escape(v.title or v.label), total=v.study.paths, rate="")
         failed = 0
 
         def tick(result: Any) -> None:
@@ -159,6 +206,7 @@ def _run(v: Variant, workers: int, scheduler: str | None) -> None:
         except StudyError as e:
             _refuse(v.refusal(e))
         bar.update(task, completed=len(results.done()))
+    return Failed(v, results.failed())
 
 
 Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes.")]
@@ -166,7 +214,9 @@ Scheduler = Annotated[
     str | None, typer.Option("--scheduler", help="A Dask distributed scheduler, e.g. tcp://HOST:8786.")
 ]
 Paths = Annotated[int | None, typer.Option("--paths", "-n", help="Number of paths (default: the study's).")]
-Resume = Annotated[bool, typer.Option("--resume", help="Finish an interrupted study in --out.")]
+Resume = Annotated[
+    bool, typer.Option("--resume", help="Finish an interrupted study in --out, or add paths to it (--paths).")
+]
 OpenReport = Annotated[bool, typer.Option("--open", help="Open the report in a browser.")]
 
 
@@ -186,6 +236,15 @@ def run(
 ) -> None:
     """Run a study's paths (local processes, or a Dask cluster) into --out, then its report."""
     s = _study(study, paths, from_node)
+    for table in ("sweep", "compare"):
+        if getattr(s, table):
+            err.print(
+                f"note: this runs the study once, with its base parameters and rules; its [{table}] "
+                f"table runs with `astera lab {table}`",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     runs = [Variant(s.name, s, out, resume)]
     try:
         if s.isolation is not None:
@@ -196,9 +255,10 @@ def run(
             runs.append(Variant(control.name, control, target, resume or (target / "study.json").exists()))
     except StudyError as e:
         _refuse(e)
-    _run_all(runs, workers, scheduler)
+    failed = _run_all(runs, workers, scheduler)
     if report:
         _report(out, open_report)
+    _exit_if_failed(failed)
 
 
 @app.command()
@@ -228,8 +288,9 @@ def sweep(
         resumed = resume or (target / "study.json").exists()
         runs.append(Variant(label, variant, target, resumed, "sweep", f"point {n + 1}/{len(points)}"))
     _check_manifest(out / "sweep.json", doc, "sweep")
-    _run_all(runs, workers, scheduler, out / "sweep.json", doc)
+    failed = _run_all(runs, workers, scheduler, out / "sweep.json", doc)
     _report(out, open_report)
+    _exit_if_failed(failed)
 
 
 @app.command()
@@ -263,8 +324,9 @@ def compare(
         target = out / name
         runs.append(Variant(name, variant, target, resume or (target / "study.json").exists(), "compare"))
     _check_manifest(out / "compare.json", doc, "comparison")
-    _run_all(runs, workers, scheduler, out / "compare.json", doc)
+    failed = _run_all(runs, workers, scheduler, out / "compare.json", doc)
     _report(out, open_report)
+    _exit_if_failed(failed)
 
 
 def _report(out: Path, open_it: bool) -> None:
@@ -298,7 +360,12 @@ def export(
     from .runner import ResultDir  # noqa: PLC0415
 
     if not (out / "study.json").exists():
-        _refuse(StudyError("DIR", f"{out} holds no study results"))
+        inside = {
+            "sweep.json": "its grid points' folders (point-000, ...)",
+            "compare.json": "its policies' folders",
+        }
+        held = next((f"; its paths are in {w}" for name, w in inside.items() if (out / name).exists()), "")
+        _refuse(StudyError("DIR", f"{out} holds no study results{held}"))
     study = ResultDir(out).study()
     if path >= study.paths:
         _refuse(StudyError("--path", f"the study has paths 0 to {study.paths - 1}"))
@@ -318,7 +385,7 @@ def studies() -> None:
     table.columns[0].no_wrap = table.columns[1].no_wrap = True
     for name, path in sorted(builtin_studies().items()):
         study = load_study(path)
-        table.add_row(name, f"{study.paths:,} × {study.steps:,}", study.description)
+        table.add_row(name, f"{study.paths:,} × {study.steps:,}", escape(study.description))
     Console().print(table)
 
 
@@ -353,7 +420,7 @@ def ladder(
                 except ProtocolError:  # a refused action leaves the state as it was
                     continue
     except CliError as e:
-        err.print(f"[red]error:[/] {e}", soft_wrap=True, highlight=False)
+        err.print(f"[red]error:[/] {escape(str(e))}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
     result = shock_ladder(p, depth_usd=depth_usd * 10**8)
     if as_json:

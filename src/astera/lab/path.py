@@ -37,7 +37,7 @@ from astera.keeper.planner import LiquidationPlan
 from astera.keeper.valuation import Valuation
 from astera.scenario import run_action
 
-from .book import KEEPER, USD, apply_policy, book_document, build_book, pool_fields
+from .book import KEEPER, USD, apply_policy, book_document, build_book, pool_fields, unknown_pool
 from .prices import PriceModel
 from .sources import data_dir_protocol, node_protocol
 from .study import Liquidity, Study, StudyError
@@ -48,7 +48,7 @@ UNTRACKED = frozenset(("warp", "set_price"))
 #: Columns of the per-step table (one row per step, pool and reserve).
 STEP_COLUMNS = (
     "path", "step", "pool", "reserve", "utilization_bps", "borrow_rate_bps", "liquidations",
-    "repaid_usd", "slippage_usd", "core_flow_usd", "deficit_usd",
+    "repaid_usd", "slippage_usd", "core_flow_usd", "deficit_usd", "price_usd",
 )  # fmt: skip
 #: Columns of the outcome table (one row per pool; the path's state hash on each).
 OUTCOME_COLUMNS = (
@@ -84,11 +84,29 @@ class Prepared:
             policy_actions = apply_policy(protocol, study.policy)
             if doc is not None:  # an exported path replays the policy after the book
                 doc = {**doc, "actions": [*doc["actions"], *policy_actions]}
+        check_runs(protocol, study)
         model = PriceModel(study, oracle_prices(protocol))
         return cls(study, doc, pickle.dumps(protocol, protocol=pickle.HIGHEST_PROTOCOL), model)
 
 
 _PREPARED: dict[str, Prepared] = {}
+
+
+def check_runs(protocol: Protocol, study: Study) -> None:
+    """Refuse a supplier run naming a pool or reserve the book does not have, or starting after
+    the horizon: otherwise every path would fail on it, or it would silently do nothing."""
+    for i, run in enumerate(study.behaviour.runs):
+        where = f"behaviour.runs.{i}"
+        if run.start > study.steps:
+            raise StudyError(f"{where}.start", f"step {run.start} is after the horizon ({study.steps} steps)")
+        try:
+            pool = protocol.pool(run.pool)
+        except ProtocolError:
+            raise StudyError(f"{where}.pool", unknown_pool(str(run.pool), len(protocol.mini_pools))) from None
+        try:
+            pool.reserve((run.asset, True) if run.pool == "core" else run.asset)
+        except ProtocolError:
+            raise StudyError(f"{where}.asset", f"pool {run.pool} has no reserve {run.asset!r}") from None
 
 
 def prepared(study: Study) -> Prepared:
@@ -436,6 +454,7 @@ class PathRun:
                     self.index, t, name, r.asset, util, r.current_variable_borrow_rate * 10_000 // RAY,
                     tally.liquidations.get(key, 0), tally.repaid.get(key, 0),
                     tally.slippage.get(key, 0), flow, _usd(pool, r, r.deficit) if r.deficit else 0,
+                    pool.price(r),
                 ))  # fmt: skip
         self.totals.merge(tally)
         self.tally = StepTally()

@@ -90,6 +90,7 @@ class PriceModel:
             ("prices.assets", list(p.assets)),
             *((f"prices.shocks.{i}.asset", [s.asset]) for i, s in enumerate(p.shocks)),
             *((f"prices.depegs.{i}.asset", [d.asset]) for i, d in enumerate(p.depegs)),
+            ("liquidity.asset_depth_usd", list(study.liquidity.asset_depth_usd)),
         ):
             for a in names:
                 if a not in start_prices:

@@ -31,11 +31,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from astera.human import bps, duration, time_unit  # noqa: E402
+from astera.human import duration, time_unit  # noqa: E402
 
 from .control import CONTROL_DIR  # noqa: E402
-from .runner import ResultDir  # noqa: E402
-from .study_words import describe, parameter_text  # noqa: E402
+from .runner import ResultDir, failure_reason  # noqa: E402
+from .study_words import describe, parameter_text, policy_words  # noqa: E402
 
 USD = 10**8
 
@@ -141,7 +141,7 @@ def summarize(results: ResultDir) -> dict[str, Any]:
         "pools": per_pool,
         "isolation": isolation,
         "deficits": deficits_by_reserve(results),
-        "failures": [{"path": f["path"], "seed": f["seed"]} for f in failures],
+        "failures": [{"path": f["path"], "seed": f["seed"], "reason": failure_reason(f)} for f in failures],
         "state_hashes": {str(i): by[pools[0]][i]["state_hash"] for i in paths[:1000]} if pools else {},
     }
 
@@ -299,6 +299,43 @@ def time_series_figures(results: ResultDir, shown: set[str]) -> list[tuple[str, 
     return figs
 
 
+def price_figure(results: ResultDir) -> tuple[str, str] | None:
+    """Percentile bands of the oracle price of each asset the study moves (shocks, depegs and
+    processes checked by eye), from the Core-Pool's reserve of it or else the first pool's."""
+    study = results.study()
+    p = study.prices
+    moving = [*p.assets, *(x.asset for x in p.shocks), *(x.asset for x in p.depegs)]
+    s = _step_arrays(results)
+    if "price_usd" not in s or len(s["step"]) == 0:
+        return None
+    assets = [a for a in dict.fromkeys(moving) if (s["reserve"] == a).any()]
+    if not assets:
+        return None
+    steps = int(s["step"].max())
+    unit, time_label = _time_axis(steps, study.step_seconds)
+    time = np.arange(1, steps + 1) * unit
+    fig, axes = plt.subplots(
+        1, len(assets), figsize=(min(11, 4 * len(assets)), 3.2), squeeze=False, layout="constrained"
+    )
+    for ax, asset in zip(axes[0], assets, strict=True):
+        pool = (
+            "core"
+            if ((s["reserve"] == asset) & (s["pool"] == "core")).any()
+            else s["pool"][s["reserve"] == asset][0]
+        )
+        m = (s["reserve"] == asset) & (s["pool"] == pool)
+        paths = np.unique(s["path"][m])
+        grid = np.zeros((len(paths), steps))
+        grid[np.searchsorted(paths, s["path"][m]), s["step"][m] - 1] = s["price_usd"][m] / USD
+        lo, mid, hi = np.percentile(grid, [5, 50, 95], axis=0)
+        ax.fill_between(time, lo, hi, alpha=0.3, label="5-95 %")
+        ax.plot(time, mid, label="median")
+        ax.set(title=f"{asset} oracle price", xlabel=time_label)
+        _usd_axis(ax.yaxis)
+    axes[0][0].legend()
+    return "Prices the study drew, percentile bands over paths", _png(fig)
+
+
 def distribution_figure(results: ResultDir) -> tuple[str, str]:
     t = results.table("outcome").to_pydict()
     totals: dict[int, int] = {}
@@ -346,7 +383,9 @@ def _figures_table(name: str, f: dict[str, Any]) -> str:
         rows.append(("Core exposure (peak flow debt), VaR 95", usd(f["core_exposure_max"]["var95"])))
         rows.append(("Core loss to this pool, VaR 95 / ES 99", _var_es(f["core_loss"])))
     for p, loss in f.get("exposure_loss", {}).items():
-        rows.append((f"Loss to {pool_label(p)} (its unbacked flow debt), VaR 95 / ES 99", _var_es(loss)))
+        rows.append(
+            (f"Core-Pool's loss on its flow lending to {pool_label(p)}, VaR 95 / ES 99", _var_es(loss))
+        )
     if "suppliers_loss" in f:
         rows.append(
             (
@@ -414,10 +453,15 @@ def render_html(
         f"{duration(summary.get('step_seconds', 0))}; seed "
         f"{summary.get('seed')}. Study digest <code>{summary.get('digest')}</code>.</p>"
     )
-    return (
+    top = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}{study_html(study)}"
-        f"<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by "
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{head}"
+        f"{_failures_html(summary.get('failures', []))}{study_html(study)}"
+    )
+    if not paths.get("finished"):
+        return f"{top}<p>No path finished, so there are no risk figures.</p></body></html>"
+    return (
+        f"{top}<p class='note'>Bad debt: the debt no collateral covers at the horizon, account by "
         f"account, at oracle prices, plus any deficit a deficit-accounting policy wrote off. "
         f"Over-liquidation: collateral (with its bonus) the keeper took beyond what brought each "
         f"account it liquidated back to HF 1. "
@@ -428,6 +472,26 @@ def render_html(
         f"<h2>Isolation</h2><ul>{iso or '<li>No Mini-Pool in this study.</li>'}</ul>"
         f"{_matched_html(summary.get('matched_isolation'), idle)}"
         f"<h2>Figures</h2>{imgs}</body></html>"
+    )
+
+
+#: Failed paths the report lists one by one (summary.json and failures/ hold them all).
+FAILURES_LISTED = 20
+
+
+def _failures_html(failures: list[dict[str, Any]]) -> str:
+    """The failed paths with their reasons: the figures leave them out, so the reader must see them."""
+    if not failures:
+        return ""
+    items = "".join(
+        f"<li>path {f['path']}: <code>{html.escape(str(f.get('reason', '')))}</code></li>"
+        for f in failures[:FAILURES_LISTED]
+    )
+    more = len(failures) - FAILURES_LISTED
+    rest = f"<li>and {more:,} more (summary.json lists them all)</li>" if more > 0 else ""
+    return (
+        f"<h2>Failed paths</h2><p>{len(failures):,} paths failed and are left out of every figure; "
+        f"their tracebacks are in <code>failures/</code>.</p><ul>{items}{rest}</ul>"
     )
 
 
@@ -484,8 +548,9 @@ def build_report(out: Path) -> Path:
         summary["matched_isolation"] = matched_isolation(results, ResultDir(control))
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     shown = {p for p, f in summary["pools"].items() if f["borrowers"]}
+    prices = price_figure(results)
     figures = (
-        [distribution_figure(results), *time_series_figures(results, shown)]
+        [distribution_figure(results), *([prices] if prices else []), *time_series_figures(results, shown)]
         if summary["paths"]["finished"]
         else []
     )
@@ -503,14 +568,27 @@ def build_sweep_report(out: Path) -> Path:
     points = []
     for point in sweep["points"]:
         summary = summarize(ResultDir(out / point["dir"]))
+        # Each point's own summary.json too: its state hashes are what a replayed export must match.
+        (out / point["dir"] / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         points.append({**point, "summary": summary})
     doc = {
         "format": "astera-lab-sweep/1",
         "keys": keys,
-        "points": [{"values": p["values"], "dir": p["dir"], "total": p["summary"]["total"]} for p in points],
+        "points": [
+            {
+                "values": p["values"],
+                "dir": p["dir"],
+                "paths": p["summary"]["paths"],
+                "total": p["summary"]["total"],
+            }
+            for p in points
+        ],
     }
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
-    var = [p["summary"]["total"]["bad_debt"]["var95"] / USD for p in points]
+    var = [
+        p["summary"]["total"]["bad_debt"]["var95"] / USD if p["summary"]["paths"]["finished"] else np.nan
+        for p in points
+    ]
     fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     if len(keys) >= 2:
         xs = sorted({p["values"][0] for p in points})
@@ -522,10 +600,12 @@ def build_sweep_report(out: Path) -> Path:
         ax.set_xticks(range(len(xs)), [parameter_text(keys[0], x) for x in xs])
         ax.set_yticks(range(len(ys)), [parameter_text(keys[1], y) for y in ys])
         ax.set(xlabel=keys[0], ylabel=keys[1], title="Bad debt VaR 95")
-        lo, hi = float(np.nanmin(grid)), float(np.nanmax(grid))
+        finite = grid[~np.isnan(grid)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         for (yi, xi), v in np.ndenumerate(grid):  # dark text on viridis' light (high) end
             color = "k" if v - lo > 0.6 * (hi - lo) else "w"
-            ax.text(xi, yi, dollars(v), ha="center", va="center", color=color, fontsize=10)
+            text = "no path finished" if np.isnan(v) else dollars(v)
+            ax.text(xi, yi, text, ha="center", va="center", color=color, fontsize=10)
         fig.colorbar(im, format=FuncFormatter(dollars))
     else:
         ax.bar([parameter_text(keys[0], p["values"][0]) for p in points], var)
@@ -535,15 +615,16 @@ def build_sweep_report(out: Path) -> Path:
     rows = "".join(
         f"<tr><td>{html.escape(p['dir'])}</td>"
         + "".join(f"<td>{parameter_text(k, v)}</td>" for k, v in zip(keys, p["values"], strict=True))
-        + f"<td>{usd(p['summary']['total']['bad_debt']['var95'])}</td>"
-        f"<td>{usd(p['summary']['total']['bad_debt']['es99'])}</td>"
-        f"<td>{usd(p['summary']['total']['liquidated']['lar95'])}</td></tr>"
+        + f"<td>{_paths_cell(p['summary'])}</td>"
+        f"<td>{_total(p['summary'], 'bad_debt', 'var95')}</td>"
+        f"<td>{_total(p['summary'], 'bad_debt', 'es99')}</td>"
+        f"<td>{_total(p['summary'], 'liquidated', 'lar95')}</td></tr>"
         for p in points
     )
     header = (
         "<th>folder</th>"
         + "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-        + "<th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
+        + "<th>paths finished (failed)</th><th>VaR 95</th><th>ES 99</th><th>LaR 95</th>"
     )
     imgs = "".join(
         f"<figure><figcaption>{html.escape(t)}</figcaption><img src='{u}' alt='{html.escape(t)}'></figure>"
@@ -562,6 +643,19 @@ def build_sweep_report(out: Path) -> Path:
         f"and the parameters as the study gives them.</p></body></html>"
     )
     return page
+
+
+def _paths_cell(summary: dict[str, Any]) -> str:
+    """A variant's finished paths, and its failed ones in brackets (they are in no figure)."""
+    paths = summary["paths"]
+    return f"{paths['finished']:,} of {paths['planned']:,} ({paths['failed']:,} failed)"
+
+
+def _total(summary: dict[str, Any], figure: str, statistic: str) -> str:
+    """A figure over all pools for a table cell: none, not $0, when no path finished."""
+    if not summary["paths"]["finished"]:
+        return "no path finished"
+    return usd(summary["total"][figure][statistic])
 
 
 #: The policy comparison's rows: (label, figure, statistic), over all pools.
@@ -602,9 +696,14 @@ def build_compare_report(out: Path) -> Path:
     }
     (out / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
     header = "<th></th>" + "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = "".join(
+    rows = (
+        "<tr><th>Paths finished (failed)</th>"
+        + "".join(f"<td>{_paths_cell(summaries[n])}</td>" for n in names)
+        + "</tr>"
+    )
+    rows += "".join(
         f"<tr><th>{html.escape(label)}</th>"
-        + "".join(f"<td>{usd(summaries[n]['total'][fig][stat])}</td>" for n in names)
+        + "".join(f"<td>{_total(summaries[n], fig, stat)}</td>" for n in names)
         + "</tr>"
         for label, fig, stat in COMPARED
     )
@@ -627,7 +726,7 @@ def build_compare_report(out: Path) -> Path:
         for k in reserves
     )
     settings = "".join(
-        f"<li><b>{html.escape(n)}</b>: {html.escape(_policy_words(compare['settings'].get(n)))}</li>"
+        f"<li><b>{html.escape(n)}</b>: {html.escape(policy_words(compare['settings'].get(n)))}</li>"
         for n in names
     )
     fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
@@ -657,24 +756,3 @@ def build_compare_report(out: Path) -> Path:
         "report is in its folder; exact figures in summary.json.</p></body></html>"
     )
     return page
-
-
-def _policy_words(policy: dict[str, Any] | None) -> str:
-    """A policy's settings in a few words."""
-    if policy is None:
-        return "the audited contracts' rules (50 % close factor, no deficit accounting, no fee)"
-    words = []
-    if policy.get("deficit_accounting"):
-        words.append("deficit accounting")
-    if policy.get("dynamic_close_factor"):
-        words.append(
-            f"all of the debt at HF ≤ {policy['close_all_hf']} or below ${policy['dust_usd']:,}, "
-            f"no leftover below ${policy['min_leftover_usd']:,}"
-        )
-    if policy.get("target_health_factor"):
-        words.append(f"repay at most to HF {policy['target_health_factor']}")
-    if policy.get("protocol_fee_bps"):
-        words.append(f"{bps(policy['protocol_fee_bps'])} of the liquidation bonus to the treasury")
-    pools = policy.get("pools")
-    where = "" if pools is None else f" (pools {', '.join(map(str, pools))})"
-    return ("; ".join(words) or "no rule on") + where

@@ -9,7 +9,9 @@
 * ``failures/path-NNNNNNN.json`` per failed path: its index, seed and traceback (the study
   goes on without it).
 
-``--resume`` runs only the paths with neither results nor a recorded failure. The path
+``--resume`` runs only the paths with neither results nor a recorded failure; asked for more
+paths than the directory holds, it runs the new ones (the path count is not part of the
+study's identity, :meth:`Study.digest`). The path
 function is the same on every kind of worker and depends on the study and the path index
 alone, so the Parquet tables are identical whatever the workers.
 """
@@ -24,18 +26,25 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..worker_lifetime import exit_with_parent
 from .path import OUTCOME_COLUMNS, STEP_COLUMNS, prepared, run_path
-from .study import Study, StudyError, parse_study
+from .study import Study, StudyError, differences, parse_study
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 STRING_COLUMNS = frozenset(("pool", "reserve", "state_hash"))
 #: Paths in flight per worker: enough to keep workers busy, few enough to bound memory.
 IN_FLIGHT_PER_WORKER = 2
+#: Seconds to wait for a Dask scheduler to answer before refusing the study.
+SCHEDULER_TIMEOUT = 10
+#: Differing fields a refusal of another study's results names.
+MAX_DIFFERENCES = 5
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,20 @@ def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
+def _paths(n: int) -> str:
+    """``n`` paths in words ("1 path", "8 paths")."""
+    return f"{n:,} path" if n == 1 else f"{n:,} paths"
+
+
+def check_folder(root: Path) -> None:
+    """Refuse an ``--out`` that is, or lies under, a file (it could never be a folder)."""
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise StudyError("--out", f"{folder} is a file, not a folder")
+            return
+
+
 class ResultDir:
     """A study's result directory."""
 
@@ -80,15 +103,32 @@ class ResultDir:
 
     def check(self, study: Study, resume: bool) -> None:
         """Refuse (writing nothing) a directory that ``study`` may not run into: one holding
-        another study's results, this study's without ``resume``, or anything else."""
-        manifest = self.root / "study.json"
-        if manifest.exists():
-            held = json.loads(manifest.read_text())
-            if held.get("digest") != study.digest():
-                raise StudyError("--out", f"{self.root} holds another study's results ({held.get('name')})")
+        another study's results (saying what differs), this study's without ``resume`` or with
+        more paths than ``study`` asks for, or anything else. Resuming with more paths runs
+        only the new ones."""
+        check_folder(self.root)
+        if (self.root / "study.json").exists():
+            held = self.study()
+            if held.digest() != study.digest():
+                differ = differences(held, study)
+                more = ", ..." if len(differ) > MAX_DIFFERENCES else ""
+                shown = ", ".join(differ[:MAX_DIFFERENCES]) + more
+                raise StudyError(
+                    "--out",
+                    f"{self.root} holds another study's results ({held.name}): {shown} differ"
+                    + ("" if held.name == study.name else f" (this study is {study.name})"),
+                )
             if not resume:
                 raise StudyError(
-                    "--out", f"{self.root} holds this study's results: pass --resume to finish it"
+                    "--out",
+                    f"{self.root} holds this study's results ({_paths(held.paths)}): pass --resume to "
+                    "finish it or to run more paths",
+                )
+            if study.paths < held.paths:
+                raise StudyError(
+                    "--paths",
+                    f"{self.root} holds {_paths(held.paths)} of this study; --resume can add paths, "
+                    f"not drop them: ask for at least {held.paths:,}",
                 )
         elif self.root.exists() and any(self.root.iterdir()):
             raise StudyError("--out", f"{self.root} is not empty and holds no study")
@@ -135,10 +175,18 @@ class ResultDir:
         columns = STEP_COLUMNS if kind == "steps" else OUTCOME_COLUMNS
         if not files:
             return _table(columns, [])
-        return pa.concat_tables(pq.read_table(f) for f in files)
+        # Paths written before a column was added read as nulls in it (a resumed older study).
+        return pa.concat_tables((pq.read_table(f) for f in files), promote_options="default")
 
     def failed(self) -> list[dict[str, Any]]:
+        """The recorded failures (``path``, ``seed``, ``traceback``), ordered by path."""
         return [json.loads(f.read_text()) for f in sorted(self.failures.glob("path-*.json"))]
+
+
+def failure_reason(failure: dict[str, Any]) -> str:
+    """A failed path's reason in one line: the exception its traceback ends with."""
+    lines = [line for line in str(failure.get("traceback", "")).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no traceback recorded"
 
 
 Progress = Callable[[PathResult], None]
@@ -169,13 +217,24 @@ def _local(study: Study, todo: list[int], workers: int) -> Iterator[PathResult]:
                     pending.add(pool.submit(path_task, data, base, nxt))
 
 
-def _dask(study: Study, todo: list[int], scheduler: str) -> Iterator[PathResult]:
-    """Paths on an existing Dask distributed cluster."""
-    from distributed import Client, as_completed  # noqa: PLC0415 - only when asked for
+def connect(scheduler: str) -> Client:
+    """A client of the Dask scheduler at ``scheduler``; one that does not answer (or a bad
+    address) refuses the study, before anything is written."""
+    from distributed import Client  # noqa: PLC0415 - only when asked for
+
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError) as e:
+        raise StudyError("--scheduler", f"no Dask scheduler answers at {scheduler}: {e}") from None
+
+
+def _dask(study: Study, todo: list[int], client: Client) -> Iterator[PathResult]:
+    """Paths on an existing Dask distributed cluster (the client is closed at the end)."""
+    from distributed import as_completed  # noqa: PLC0415 - only when asked for
 
     data, base = study.canonical(), study.base_dir
-    with Client(scheduler) as client:  # type: ignore[no-untyped-call]
-        limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+    with client:
+        limit = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER  # type: ignore[no-untyped-call]
         queue = iter(todo)
         futures = [
             client.submit(path_task, data, base, i, pure=False)
@@ -203,10 +262,11 @@ def run_study(
     results = ResultDir(out)
     results.check(study, resume)
     prepared(study)  # the book, parameters and prices are checked here, before anything is written
+    client = connect(scheduler) if scheduler else None
     results.open(study, resume)
     done = results.done()
     todo = [i for i in range(study.paths) if i not in done]
-    stream = _dask(study, todo, scheduler) if scheduler else _local(study, todo, workers)
+    stream = _dask(study, todo, client) if client is not None else _local(study, todo, workers)
     for result in stream:
         results.write(result, study.seed)
         if progress is not None:

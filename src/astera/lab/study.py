@@ -293,14 +293,33 @@ class Study(_Model):
         """The study as plain data (what ``study.json`` in a result directory holds)."""
         return self.model_dump(mode="json")
 
+    def identity(self) -> dict[str, Any]:
+        """What each path's result depends on: the study without its path count (path ``i``
+        depends on the study and ``i`` alone, so more paths extend a run of fewer)."""
+        data = self.canonical()
+        del data["paths"]
+        return data
+
     def digest(self) -> str:
         """Identity of the study's results: equal digests, interchangeable paths."""
-        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def path(self, name: str) -> Path:
         """A file the study names, relative to the study's folder."""
         return Path(self.base_dir) / name
+
+
+def differences(a: Study, b: Study) -> list[str]:
+    """The dotted fields in which two studies' identities differ (why their paths differ)."""
+
+    def walk(x: object, y: object, where: str) -> list[str]:
+        if isinstance(x, dict) and isinstance(y, dict):
+            keys = sorted(set(x) | set(y), key=str)
+            return [d for k in keys for d in walk(x.get(k), y.get(k), f"{where}.{k}" if where else str(k))]
+        return [] if x == y else [where]
+
+    return walk(a.identity(), b.identity(), "")
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

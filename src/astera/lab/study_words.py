@@ -28,6 +28,31 @@ def parameter_text(key: str, value: int) -> str:
     return bps(value) if field in RESERVE_FIELDS else str(value)
 
 
+def policy_words(policy: dict[str, Any] | None) -> str:
+    """A liquidation policy's settings in a few words (``None``: the contracts' own rules)."""
+    if policy is None:
+        return "the audited contracts' rules (50 % close factor, no deficit accounting, no fee)"
+    words = []
+    if policy.get("deficit_accounting"):
+        words.append("deficit accounting")
+    if policy.get("dynamic_close_factor"):
+        words.append(
+            f"all of the debt at HF ≤ {policy['close_all_hf']} or below ${policy['dust_usd']:,}, "
+            f"no leftover below ${policy['min_leftover_usd']:,}"
+        )
+    if policy.get("target_health_factor"):
+        words.append(f"repay at most to HF {policy['target_health_factor']}")
+    if policy.get("protocol_fee_bps"):
+        words.append(f"{bps(policy['protocol_fee_bps'])} of the liquidation bonus to the treasury")
+    pools = policy.get("pools")
+    where = "" if pools is None else f" (pools {', '.join(map(str, pools))})"
+    return ("; ".join(words) or "no rule on") + where
+
+
+def _sentence(words: str) -> str:
+    return words[:1].upper() + words[1:] + "."
+
+
 def _pct(x: float) -> str:
     """A fraction as a percentage without float noise: ``0.8`` -> ``80 %``, ``-0.4`` -> ``−40 %``."""
     text = f"{abs(x) * 100:.4g} %"
@@ -66,6 +91,7 @@ def describe(study: dict[str, Any]) -> list[Section]:
         ("Market and keeper", _liquidity(study.get("liquidity", {}), clock)),
         ("Behaviour", _behaviour(study.get("behaviour", {}), clock)),
         ("Parameters", [f"{k}: {parameter_text(k, v)}" for k, v in parameters]),
+        ("Liquidation policy", [_sentence(policy_words(study.get("policy")))]),
     ]
     return [(title, lines) for title, lines in sections if lines]
 
@@ -90,6 +116,11 @@ _SOURCES = (
 
 def _book(book: dict[str, Any]) -> list[str]:
     lines = [f"The positions of {what}: {book[key]}." for key, what in _SOURCES if book.get(key)]
+    if not lines:
+        lines.append(
+            "The lab's default deployment: a Core-Pool (WETH, WBTC, USDC, USDT) and two Mini-Pools, "
+            "each with an exotic collateral (EXA, EXB) and a was-USDC tranche on a 2M USDC credit line."
+        )
     for pop in book.get("population", []):
         mix = ", ".join(f"{asset} {weight:g}" for asset, weight in pop["collateral"].items())
         low, high = pop.get("health_factor", (1.15, 2.5))
@@ -133,7 +164,7 @@ def _prices(prices: dict[str, Any], clock: _Clock) -> list[str]:
         block = history.get("block", 24)
         how = "replayed" if history.get("mode") == "replay" else f"bootstrapped in blocks of {block} steps"
         lines.append(f"Historical prices from {history['csv']}, {how}.")
-    return lines
+    return lines or ["Unchanged: no price process, shock, depeg or history."]
 
 
 def _liquidity(liq: dict[str, Any], clock: _Clock) -> list[str]:
