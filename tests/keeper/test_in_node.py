@@ -203,6 +203,25 @@ def test_an_unfunded_keeper_refuses_locally_then_liquidates_once_funded(
     assert verify(store()).state_hash == node.chain.ledger.state_hash()
 
 
+def test_a_restarted_keeper_looks_at_the_book_without_waiting_for_a_block(
+    store: Callable[[], SqlStore],
+) -> None:
+    """Before, a keeper looked only after a block: restarted over a book with an account already
+    below 1, on a quiet network it waited indefinitely (``/status``: 0 unhealthy). Now it looks
+    once at start."""
+    run(make_node(store(), funded_genesis()), core_borrower_then_crash)  # no keeper: HF 0.89 stays
+    node = make_node(store(), funded_genesis())
+    keeper = attach(node, KEEPER)
+
+    async def quiet(node: Node) -> None:  # no transaction, so no block
+        return
+
+    run(node, quiet)
+    assert keeper.counters.runs == 1 and keeper.counters.unhealthy == 1
+    assert keeper.counters.liquidations == 3
+    assert node.chain.ledger.protocol.health_factor(ALICE) >= WAD
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_an_unfundable_liquidation_is_said_once_in_words(
     store: Callable[[], SqlStore], dry_run: bool

@@ -16,7 +16,9 @@ After each committed block, on the event loop:
 2. **Detect**, when something can have made an account unhealthy: a block with a
    role-gated transaction (a price, a reserve's parameters, a pause, a mint), or
    :attr:`KeeperConfig.rescan_seconds` of block time since the last detection (interest
-   accrues with time alone). Detection is the monitor's exact scan.
+   accrues with time alone). Detection is the monitor's exact scan. It also runs once at
+   start, as soon as the node holds its newest block (a follower: the leader's head), block
+   or no block: an account already below 1 on a quiet network is not left waiting.
 3. **Liquidate**, when it found accounts with HF < 1: the protocol is copied (a pickle
    round trip, between two transactions) and the :class:`~astera.keeper.engine.KeeperEngine`
    runs on the copy in a worker thread. Its submitter, :class:`NodeSubmitter`, sends each
@@ -296,6 +298,8 @@ class InNodeKeeper:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="astera-keeper")
         self._stopping = threading.Event()
         self._task: asyncio.Task[None] | None = None
+        #: The first look at the book, once the node holds its newest block (:meth:`start`).
+        self._first_look: asyncio.Task[None] | None = None
         #: A detection became due while a run was in progress.
         self._due_again = False
         #: A role-gated transaction came in since the last run (True: there was no run yet).
@@ -336,12 +340,26 @@ class InNodeKeeper:
             or self._detected_at is None
             or block.header.timestamp - self._detected_at >= self.config.rescan_seconds
         )
-        if not due:
-            return
+        if due:
+            self._detection_due()
+
+    def _detection_due(self) -> None:
+        """Start a run now, or another one after the run in progress."""
         if self.busy:
             self._due_again = True
         else:
             self._task = asyncio.get_running_loop().create_task(self._drive(), name="astera-keeper")
+
+    def start(self) -> None:
+        """With the node: look at the book once the node holds its newest block, block or no
+        block. A (re)started keeper on a quiet network would otherwise leave an account already
+        below 1 until some unrelated transaction made a block (and ``/status`` say 0 unhealthy)."""
+        self._first_look = asyncio.get_running_loop().create_task(self._look_first(), name="astera-keeper")
+
+    async def _look_first(self) -> None:
+        await self.node.sequencer.caught_up()
+        if self._detected_at is None and not self.busy and not self._stopping.is_set():  # no block did
+            self._detection_due()
 
     def _reindex(self, block: CommittedBlock) -> None:
         """Re-read, in every pool, the positions of every account the block's transactions name."""
@@ -456,13 +474,17 @@ class InNodeKeeper:
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def idle(self) -> None:
-        """Wait until no run is in progress."""
+        """Wait until the first look (if started) is done and no run is in progress."""
+        if self._first_look is not None and not self._first_look.done():
+            await asyncio.wait([self._first_look])
         while self._task is not None and not self._task.done():
             await asyncio.wait([self._task])
 
     async def stop(self) -> None:
         """Let the current run end (it sends nothing more), then stop the worker thread."""
         self._stopping.set()
+        if self._first_look is not None:
+            self._first_look.cancel()  # it may wait for a leader that does not answer
         await self.idle()
         self._worker.shutdown(wait=True)
 

@@ -313,6 +313,8 @@ class Follower(Sequencer):
         self.leader_answers: bool | None = None
         self.silent_since: float | None = None
         self.leader_error: str | None = None
+        #: Set once the follower has held the leader's head as the leader last said it.
+        self._at_leader_head = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -443,6 +445,8 @@ class Follower(Sequencer):
             self._answered()
             backoff = 0.2
             self.leader_head = head
+            if head <= self.head.height:
+                self._at_leader_head.set()
             if head > self.head.height and self.behind_since is None:
                 self.behind_since = time.monotonic()
             if not blocks:
@@ -469,6 +473,12 @@ class Follower(Sequencer):
                 "the leader changed a block it served before (the leader's != the verified): "
                 + ", ".join(differs),
             )
+
+    async def caught_up(self) -> None:
+        """Wait until the follower has verified the leader's head (as the leader last said it),
+        settled: before, the state is a past one and plans on it would only be refused."""
+        await self._at_leader_head.wait()
+        await self.settled()
 
     @property
     def chain_id(self) -> str:
@@ -516,6 +526,7 @@ class Follower(Sequencer):
         self.head = last
         if last.height >= self.leader_head:
             self.behind_since = None
+            self._at_leader_head.set()
         for block in blocks:
             h = block.header
             self.arrivals.append((h.height, now))
