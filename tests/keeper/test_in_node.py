@@ -5,6 +5,7 @@ healthy; a node without a keeper does nothing; refusals are counted and recovere
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import pickle
 import threading
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 from typer.testing import CliRunner
 
 from astera.cli import app
@@ -22,6 +24,7 @@ from astera.core import WAD, ProtocolError
 from astera.core.errors import HF_NOT_BELOW_THRESHOLD, INSUFFICIENT_BALANCE
 from astera.keeper import Monitor, Planner, attach
 from astera.keeper.in_node import InNodeKeeper, NodeSubmitter
+from astera.keeper.remote import DryRunSubmitter, Reporter
 from astera.keeper.scenario import model_market
 from astera.node import genesis
 from astera.node.chain import open_chain, verify
@@ -200,6 +203,58 @@ def test_an_unfunded_keeper_refuses_locally_then_liquidates_once_funded(
     assert verify(store()).state_hash == node.chain.ledger.state_hash()
 
 
+def test_a_restarted_keeper_looks_at_the_book_without_waiting_for_a_block(
+    store: Callable[[], SqlStore],
+) -> None:
+    """Before, a keeper looked only after a block: restarted over a book with an account already
+    below 1, on a quiet network it waited indefinitely (``/status``: 0 unhealthy). Now it looks
+    once at start."""
+    run(make_node(store(), funded_genesis()), core_borrower_then_crash)  # no keeper: HF 0.89 stays
+    node = make_node(store(), funded_genesis())
+    keeper = attach(node, KEEPER)
+
+    async def quiet(node: Node) -> None:  # no transaction, so no block
+        return
+
+    run(node, quiet)
+    assert keeper.counters.runs == 1 and keeper.counters.unhealthy == 1
+    assert keeper.counters.liquidations == 3
+    assert node.chain.ledger.protocol.health_factor(ALICE) >= WAD
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_unfundable_liquidation_is_said_once_in_words(
+    store: Callable[[], SqlStore], dry_run: bool
+) -> None:
+    """Before, every later run planned it again: ``refused (error:ERC20InsufficientBalance)`` after
+    each block, the refusal counter climbing. Now it is said once, in words (what the key holds,
+    what the liquidation needs), counted once, and left alone until the key's USDC changes."""
+    node = make_node(store(), make_genesis())  # the keeper holds nothing
+    keeper = attach(node, KEEPER)
+    if dry_run:
+        keeper.submitter_class = DryRunSubmitter
+    screen = io.StringIO()
+    keeper.on_report = [Reporter(keeper, Console(file=screen, width=80), dry_run)]
+
+    async def script(node: Node) -> None:
+        await core_borrower_then_crash(node)
+        await keeper.idle()
+        for dollars in (2_990, 2_980, 2_970):  # new prices: each a run, the keeper still unfunded
+            await crash(node, "WETH", dollars)
+            await keeper.idle()
+        assert keeper.counters.runs == 4 and keeper.counters.refusals == {INSUFFICIENT_BALANCE: 1}
+        await node.mint_from_faucet(KEEPER.address, "USDC", 1_000_000 * USDC)  # the wallet changes
+
+    run(node, script)
+    shown = " ".join(screen.getvalue().split())
+    assert shown.count("refused") == 1, shown
+    assert "the key holds 0 USDC; this liquidation needs 13,500 USDC" in shown
+    assert "ERC20InsufficientBalance" not in shown.replace("(error:ERC20InsufficientBalance)", "")
+    assert "key short of funds (error:ERC20InsufficientBalance) x1" in shown
+    assert keeper.counters.refusals == {INSUFFICIENT_BALANCE: 1} and keeper.counters.liquidations >= 1
+    assert node.chain.ledger.protocol.health_factor(ALICE) >= WAD or dry_run
+
+
 def test_a_node_refusal_is_a_protocol_error_with_its_reason(store: Callable[[], SqlStore]) -> None:
     """A plan made on a copy where WETH crashed, sent to the node where it did not: refused ("73")."""
     node = make_node(store(), funded_genesis())
@@ -232,6 +287,8 @@ def test_a_node_refusal_is_a_protocol_error_with_its_reason(store: Callable[[], 
 
     run(node, script)
     assert [getattr(e, "code", None) for e in outcome] == [HF_NOT_BELOW_THRESHOLD]
+    # In the node's words, not only its code (a keeper shows them).
+    assert "only accounts below 1 can be liquidated" in str(outcome[0])
     assert keeper.counters.refusals == {HF_NOT_BELOW_THRESHOLD: 1} and keeper.counters.liquidations == 0
     assert KEEPER.address not in {s for s, _, _ in logged(store(), node.chain_id)}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import pickle
 import time
@@ -21,10 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from astera.cli import app
+from astera.compose import create_app
 from astera.node import verifier
-from astera.node.chain import ReplayError, verify
+from astera.node.chain import ReplayError, open_chain, verify
 from astera.node.errors import NodeError
 from astera.node.follower import Leader, VerificationFailed
+from astera.node.limits import Limits
+from astera.node.node import Node
 from astera.node.snapshots import MAGIC
 from astera.node.store import open_store
 from astera.node.transactions import decode_tx
@@ -169,6 +173,44 @@ def test_a_follower_says_when_its_leader_does_not_answer_and_forwards_nothing(tm
                 )  # a leader has none
                 r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
                 assert r.status_code == 200 and r.json()["forwarded_to"] == url, r.text
+
+
+def test_a_rate_limited_follower_says_so_once_and_backs_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leader refuses the caught-up follower's long polls (429: this host's stream slots are
+    all held). Before, each 429 was logged as "the leader does not answer", the quick poll after
+    it as "answers again", and the pause reset to 0.2 s: flapping. Now one line says it is rate
+    limited, the pause grows, and once a slot is free the follower goes on."""
+    caplog.set_level(logging.INFO, "astera.follower")
+    store = open_store(None, str(tmp_path / "leader"))
+    node = Node(open_chain(store, make_genesis()), snapshot_every=0, limits=Limits(streams_per_client=1))
+    with (
+        LiveApi(create_app(node), node) as lead,
+        httpx.Client(base_url=lead.url, timeout=30) as http,
+        ExitStack() as slot,
+    ):
+        height = some_blocks(lead.url)
+        assert slot.enter_context(http.stream("GET", "/stream")).status_code == 200  # the one slot
+        with follower(lead.url, tmp_path / "follower") as (copy, _):
+            refused: list[float] = []
+
+            async def seen(r: httpx.Response) -> None:
+                if r.status_code == 429:
+                    refused.append(time.monotonic())
+
+            copy.follower.leader.http.event_hooks["response"].append(seen)
+            wait_for(copy, height)
+            until(lambda: len(refused) >= 3, timeout=20)
+            said = [r.getMessage() for r in caplog.records if r.name == "astera.follower"]
+            assert not [m for m in said if "does not answer" in m or "answers again" in m], said
+            assert len([m for m in said if m.startswith("rate limited by the leader")]) == 1, said
+            assert refused[2] - refused[1] > refused[1] - refused[0] >= 0.15  # a growing pause
+            slot.close()  # the slot is free again
+            r = send(http, "alice", 4, "repay", pool="core", asset="USDC", amount=str(USDC))
+            assert r.is_success, r.text
+            wait_for(copy, height + 1)
+            assert copy.follower.rate_limited is None
 
 
 def broken_off(request: httpx.Request) -> httpx.Response:

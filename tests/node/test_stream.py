@@ -5,6 +5,7 @@ client holds a bounded number of streams. Served by uvicorn in process, on SQLit
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from astera.node.node import Node
 from astera.node.store import open_store
 from astera.wire.tx import sign_tx
 
+from .follow_harness import until
 from .node_harness import LiveApi, key, make_genesis
 
 BLOCKS = 12
@@ -175,6 +177,20 @@ def test_a_long_poll_of_the_log_counts_as_one_of_the_clients_streams(serve: Any)
     r = httpx.get(live.url + "/log", params={"after": head, "wait": 0.2}, timeout=10)
     assert r.status_code == 200 and r.json()["blocks"] == []
     assert live.node.streams.held("127.0.0.1") == 0  # the slot is given back after the wait
+
+
+def test_a_long_poll_whose_client_is_gone_gives_its_slot_back(serve: Any) -> None:
+    """Before, a client killed mid long poll kept its stream slot until the wait ended (up to 30 s):
+    a follower or keeper restarted on the same host met 429 meanwhile. Now the slot is given back
+    when the connection closes."""
+    live = serve(Limits(streams_per_client=1))
+    head = httpx.get(live.url + "/status").json()["height"]
+    with socket.create_connection(("127.0.0.1", live.port)) as client:
+        client.sendall(f"GET /log?after={head}&wait=30 HTTP/1.1\r\nHost: node\r\n\r\n".encode())
+        until(lambda: live.node.streams.held("127.0.0.1") == 1)
+    until(lambda: live.node.streams.held("127.0.0.1") == 0, timeout=5)  # not after 30 s
+    r = httpx.get(live.url + "/log", params={"after": head, "wait": 0.1}, timeout=10)
+    assert r.status_code == 200 and len(live.node.broadcaster) == 0
 
 
 def test_a_long_poll_after_a_shutdown_began_answers_at_once(serve: Any) -> None:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from astera.core import WAD, AccountData, Pool, Protocol, ProtocolError
 
-from .executor import Execution, FlashLiquidityShort, Submitter
+from .executor import Execution, FlashLiquidityShort, HeldBack, Submitter
 from .market import Market, SlippageExceeded
 from .monitor import Monitor, PoolIndex, PoolRef, Unhealthy
 from .planner import LiquidationPlan, Planner, PlannerConfig
@@ -50,10 +50,12 @@ class BadDebt:
 
 @dataclass(frozen=True)
 class Failure:
-    """A planned liquidation that was refused (nothing changed); the account is left for the next run."""
+    """A planned liquidation that was refused (nothing changed); the account is left for the next run.
+    ``reason`` is the code (as counted), ``text`` the refusal in plain words (as shown)."""
 
     plan: LiquidationPlan
     reason: str
+    text: str
 
 
 class TakenUp(NamedTuple):
@@ -83,6 +85,9 @@ class KeeperReport:
     #: Still unhealthy after ``max_rounds`` liquidations in this run; the next run goes on.
     unfinished: list[Unhealthy] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    #: Plans the submitter held back unsent, unreported: refused before for a reason that still
+    #: holds (:class:`~astera.keeper.executor.HeldBack`). Their accounts wait, as refused ones do.
+    held_back: list[LiquidationPlan] = field(default_factory=list)
     #: Borrowers no one can value now: they hold a position in a reserve whose price the oracle
     #: refuses (a stale feed without a fallback, ``78``). Neither liquidatable nor known healthy.
     unpriced: list[tuple[PoolRef, str]] = field(default_factory=list)
@@ -243,8 +248,12 @@ class KeeperEngine:
                 break
             try:
                 outcome = self.submitter.submit(plan)
+            except HeldBack:
+                report.held_back.append(plan)
+                return
             except (ProtocolError, SlippageExceeded, FlashLiquidityShort) as e:
-                report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__)))
+                words = getattr(e, "detail", "") or str(e) or type(e).__name__
+                report.failures.append(Failure(plan, getattr(e, "code", type(e).__name__), words))
                 return
             state.submitted(plan)
             if self.screen is not None:

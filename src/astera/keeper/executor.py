@@ -39,6 +39,12 @@ class FlashLiquidityShort(Exception):
     """The lending pool holds less cash than the flash loan would take."""
 
 
+class HeldBack(Exception):
+    """The submitter declines, unsent, a plan it has already reported it cannot carry out, for a
+    reason that still holds (the keeper holds as little of the debt asset as when it said so):
+    the account waits; nothing is reported or counted again."""
+
+
 class Outcome(NamedTuple):
     """What a submitted liquidation did, as the submitter saw it."""
 

@@ -16,7 +16,9 @@ After each committed block, on the event loop:
 2. **Detect**, when something can have made an account unhealthy: a block with a
    role-gated transaction (a price, a reserve's parameters, a pause, a mint), or
    :attr:`KeeperConfig.rescan_seconds` of block time since the last detection (interest
-   accrues with time alone). Detection is the monitor's exact scan.
+   accrues with time alone). Detection is the monitor's exact scan. It also runs once at
+   start, as soon as the node holds its newest block (a follower: the leader's head), block
+   or no block: an account already below 1 on a quiet network is not left waiting.
 3. **Liquidate**, when it found accounts with HF < 1: the protocol is copied (a pickle
    round trip, between two transactions) and the :class:`~astera.keeper.engine.KeeperEngine`
    runs on the copy in a worker thread. Its submitter, :class:`NodeSubmitter`, sends each
@@ -36,8 +38,10 @@ Funding: the keeper liquidates with its own balances; flash loans cannot be node
 transactions (their receiver is code). The built-in network funds the keeper at genesis
 (:data:`astera.node.genesis.KEEPER_BANKROLL`); elsewhere, send funds to its address (in
 ``/status``), e.g. through the faucet. Before each send the balance is checked on the copy:
-a short one is refused locally with the token's code (``error:ERC20InsufficientBalance``)
-and nothing is sent. Mini-Pool tranche debt is repaid in Core aToken shares, so the keeper
+a short one is refused locally with the token's code (``error:ERC20InsufficientBalance``),
+in words (what the key holds, what the liquidation needs), and nothing is sent. That is said
+and counted once: the same liquidation is held back, unsent and unreported, until what the
+key holds of that asset changes. Mini-Pool tranche debt is repaid in Core aToken shares, so the keeper
 first deposits the underlying into the Core (a signed ``deposit``), one basis point more
 than needed so that interest accrued until that block cannot leave it short; shares left
 over stay the keeper's deposit and are used first the next time.
@@ -73,7 +77,7 @@ from astera.node.sequencer import CommittedBlock, Receipt
 from astera.wire import Key, canonical_json
 
 from .engine import KeeperEngine, KeeperReport
-from .executor import Outcome
+from .executor import HeldBack, Outcome
 from .market import Market
 from .monitor import Monitor, PoolRef
 from .planner import LiquidationPlan, PlannerConfig, deposit_for_shares
@@ -129,6 +133,7 @@ class NodeSubmitter:
         timeout: float,
         stopping: threading.Event,
         refused: set[str] | None = None,
+        unfunded: dict[tuple[PoolRef, str, str], int] | None = None,
     ) -> None:
         self.protocol = workspace
         self.participant = participant
@@ -140,6 +145,9 @@ class NodeSubmitter:
         self.stopping = stopping
         #: Transactions the node refused (their canonical text): never sent again.
         self.refused = refused if refused is not None else set()
+        #: Liquidations the keeper could not fund, by (pool, account, asset short): what it held
+        #: of that asset when it said so. Held back unsent and unreported while that is unchanged.
+        self.unfunded = unfunded if unfunded is not None else {}
 
     def premium_bps(self, pool: PoolRef, pay_asset: str) -> int:
         """Own funds: no funding premium."""
@@ -147,13 +155,14 @@ class NodeSubmitter:
 
     def submit(self, plan: LiquidationPlan) -> Outcome:
         """Send ``plan`` as signed transactions; a refusal raises :class:`ProtocolError` with
-        the node's reason code (nothing was logged), a stop :class:`RunAborted`."""
+        the node's reason code (nothing was logged), a stop :class:`RunAborted`; one the keeper
+        said it cannot fund, while it holds as little as then, :class:`HeldBack` (not counted)."""
         p, me = self.protocol, self.liquidator
         try:
             if plan.mints_shares:
                 self._deposit_for_shares(plan)
             else:
-                self._require(plan.pay_asset, plan.pay_amount)
+                self._require(plan, plan.pay_asset, plan.pay_amount)
             receipt = self._send("liquidate", liquidate_params(plan))
         except ProtocolError as e:
             self.counters.refusals[e.code] += 1
@@ -192,14 +201,30 @@ class NodeSubmitter:
             return
         amount = deposit_for_shares(core_reserve.normalized_income(p.now), short)
         amount += amount // PERCENTAGE_FACTOR + 1  # interest accrued until the deposit's block
-        self._require(plan.pay_asset, amount)
+        self._require(plan, plan.pay_asset, amount)
         self._send("deposit", {"pool": "core", "asset": plan.pay_asset, "amount": str(amount)})
         self._mirror(lambda: p.deposit(me, plan.pay_asset, amount))
 
-    def _require(self, asset: str, amount: int) -> None:
+    def _require(self, plan: LiquidationPlan, asset: str, amount: int) -> None:
+        """The keeper's wallet must hold ``amount`` of ``asset`` for ``plan``: if not, the token's
+        refusal in plain words, said once; while the holding stays what it was, the plan is
+        held back (nothing the keeper can do changes the outcome, and the person was told)."""
         have = self.protocol.wallet(asset, self.liquidator)
-        if have < amount:
-            raise ProtocolError(INSUFFICIENT_BALANCE, f"the keeper holds {have} {asset}, needs {amount}")
+        short = (plan.pool, plan.user, asset)
+        if have >= amount:
+            self.unfunded.pop(short, None)
+            return
+        if self.unfunded.get(short) == have:
+            raise HeldBack(f"still {have} {asset}, short of {amount}")
+        self.unfunded[short] = have
+        d = self.protocol.decimals[asset]
+        held, needed = tokens(have, d, asset), tokens(amount, d, asset, "up")
+        raise ProtocolError(
+            INSUFFICIENT_BALANCE,
+            f"the key holds {held}; this liquidation needs {needed}: send {asset} to the keeper's "
+            f"address (on a test network: astera faucet {asset} AMOUNT --key KEYFILE); it is not "
+            f"tried again until the key's {asset} changes",
+        )
 
     def _send(self, action: str, params: dict[str, Any]) -> Receipt:
         """Sign and send one transaction on the node's loop; its receipt once durable. One the
@@ -208,7 +233,7 @@ class NodeSubmitter:
             raise RunAborted("the node is stopping")
         text = canonical_json([action, params])
         if text in self.refused:
-            raise ProtocolError(REPEAT, f"{action} {params} was refused before; not sent again")
+            raise ProtocolError(REPEAT, f"the node refused this same {action} before; it is not sent again")
         future = asyncio.run_coroutine_threadsafe(self.participant.send(action, params), self.loop)
         try:
             return future.result(self.timeout)
@@ -221,7 +246,9 @@ class NodeSubmitter:
             if e.code == "unavailable":
                 raise RunAborted(e.message) from None
             self.refused.add(text)
-            raise ProtocolError(str(e.extra.get("reason", e.code)), e.message) from None
+            words = e.extra.get("explanation") or e.message  # the node's plain words, without the code
+            why = f"{words}; the node refused it, re-planned on the next block"
+            raise ProtocolError(str(e.extra.get("reason", e.code)), why) from None
 
     def _mirror(self, call: Callable[[], object]) -> None:
         """Apply to the copy what the node just logged."""
@@ -271,6 +298,8 @@ class InNodeKeeper:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="astera-keeper")
         self._stopping = threading.Event()
         self._task: asyncio.Task[None] | None = None
+        #: The first look at the book, once the node holds its newest block (:meth:`start`).
+        self._first_look: asyncio.Task[None] | None = None
         #: A detection became due while a run was in progress.
         self._due_again = False
         #: A role-gated transaction came in since the last run (True: there was no run yet).
@@ -279,8 +308,10 @@ class InNodeKeeper:
         self._detected_at: int | None = None
         #: Accounts the last run left unhealthy and could not help.
         self._stuck: set[tuple[PoolRef, str]] = set()
-        #: Transactions the node refused, never sent again (:class:`NodeSubmitter`).
+        #: Transactions the node refused, never sent again, and liquidations the keeper could
+        #: not fund (:class:`NodeSubmitter`): kept across runs.
         self.refused: set[str] = set()
+        self.unfunded: dict[tuple[PoolRef, str, str], int] = {}
         #: Told of every run's report: by default :meth:`log_report` (the node's log); the
         #: third-party keeper replaces it with its terminal report (one report, not two).
         self.on_report: list[Callable[[KeeperReport], None]] = [self.log_report]
@@ -309,12 +340,26 @@ class InNodeKeeper:
             or self._detected_at is None
             or block.header.timestamp - self._detected_at >= self.config.rescan_seconds
         )
-        if not due:
-            return
+        if due:
+            self._detection_due()
+
+    def _detection_due(self) -> None:
+        """Start a run now, or another one after the run in progress."""
         if self.busy:
             self._due_again = True
         else:
             self._task = asyncio.get_running_loop().create_task(self._drive(), name="astera-keeper")
+
+    def start(self) -> None:
+        """With the node: look at the book once the node holds its newest block, block or no
+        block. A (re)started keeper on a quiet network would otherwise leave an account already
+        below 1 until some unrelated transaction made a block (and ``/status`` say 0 unhealthy)."""
+        self._first_look = asyncio.get_running_loop().create_task(self._look_first(), name="astera-keeper")
+
+    async def _look_first(self) -> None:
+        await self.node.sequencer.caught_up()
+        if self._detected_at is None and not self.busy and not self._stopping.is_set():  # no block did
+            self._detection_due()
 
     def _reindex(self, block: CommittedBlock) -> None:
         """Re-read, in every pool, the positions of every account the block's transactions name."""
@@ -374,6 +419,7 @@ class InNodeKeeper:
             timeout=self.config.submit_timeout,
             stopping=self._stopping,
             refused=self.refused,
+            unfunded=self.unfunded,
         )
         config = PlannerConfig(margin_bps=self.config.margin_bps, max_rounds=self.config.max_rounds)
         return KeeperEngine(workspace, market, submitter, config).run()
@@ -387,6 +433,7 @@ class InNodeKeeper:
             {(u.pool, u.user) for u in report.unprofitable}
             | {(b.pool, b.user) for b in report.bad_debt}
             | {(f.plan.pool, f.plan.user) for f in report.failures}
+            | {(plan.pool, plan.user) for plan in report.held_back}
         )
         p = self.protocol
         for ex in report.liquidations:
@@ -421,18 +468,23 @@ class InNodeKeeper:
                 health_factor(ex.health_factor_after),
             )
         for f in report.failures:
-            log.warning("liquidation of %s in pool %s refused: %s", f.plan.user, f.plan.pool, f.reason)
+            where = pool_name(f.plan.pool)
+            log.warning("liquidation of %s in %s refused: %s (%s)", f.plan.user, where, f.text, f.reason)
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
     async def idle(self) -> None:
-        """Wait until no run is in progress."""
+        """Wait until the first look (if started) is done and no run is in progress."""
+        if self._first_look is not None and not self._first_look.done():
+            await asyncio.wait([self._first_look])
         while self._task is not None and not self._task.done():
             await asyncio.wait([self._task])
 
     async def stop(self) -> None:
         """Let the current run end (it sends nothing more), then stop the worker thread."""
         self._stopping.set()
+        if self._first_look is not None:
+            self._first_look.cancel()  # it may wait for a leader that does not answer
         await self.idle()
         self._worker.shutdown(wait=True)
 

@@ -17,7 +17,9 @@ It does nothing while the follower is catching up (plans on a past state would o
 refused).
 
 What it did is shown once, on the terminal, narrow enough for 80 columns (Rich: a table per
-run with something to show, refusals by reason, running totals; the node's log lines of the
+run with something to show, each refusal in the node's plain words, refusals by reason,
+running totals; a liquidation the key cannot fund is said once, with what it holds and what
+is needed, and not again until that holding changes; the node's log lines of the
 same runs are not printed), and in ``/metrics`` (Prometheus) of the follower's own API,
 served on ``--port``. ``--dry-run`` sends nothing: each planned transaction is run on the
 keeper's working copy only and shown as what it would send; its totals are counted as a dry
@@ -29,11 +31,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
+from rich.markup import escape
 
 from astera.actions import ACTIONS
+from astera.core.errors import ERROR_NAMES, HF_NOT_BELOW_THRESHOLD, INSUFFICIENT_BALANCE
 from astera.human import pool_name, tokens, usd
 from astera.node.actions import parse_params
 from astera.node.follower import FollowerNode, open_follower
@@ -41,7 +45,7 @@ from astera.node.sequencer import CommittedBlock, Receipt
 from astera.wire import Key
 
 from .engine import KeeperReport
-from .in_node import InNodeKeeper, KeeperConfig, NodeSubmitter, attach
+from .in_node import REPEAT, InNodeKeeper, KeeperConfig, NodeSubmitter, attach
 from .tables import liquidations_table, reserve_decimals
 
 
@@ -77,6 +81,19 @@ class DryRunSubmitter(NodeSubmitter):
         return Receipt("dry-run", -1, 0, "", p.now, "", events)
 
 
+#: What the totals line calls the refusals a keeper meets (any other: its protocol name).
+REFUSAL_NAMES: Final = {
+    HF_NOT_BELOW_THRESHOLD: "healthy already",
+    INSUFFICIENT_BALANCE: "key short of funds",
+    REPEAT: "refused before, not resent",
+}
+
+
+def refusal_name(code: str) -> str:
+    """A refusal code in a few plain words, for the totals line (its code stays beside it)."""
+    return REFUSAL_NAMES.get(code) or ERROR_NAMES.get(code, code).replace("_", " ").lower()
+
+
 class Reporter:
     """Prints each run that did or met something, as Rich tables in whole tokens and USD, and
     the keeper's totals so far (its counters, as ``/metrics`` has them): the keeper's one
@@ -99,8 +116,8 @@ class Reporter:
         for f in report.failures:
             d = reserve_decimals(p, f.plan.pool, f.plan.debt)
             self.console.print(
-                f"[yellow]refused[/] ({f.reason}): {tokens(f.plan.debt_to_cover, d, f.plan.debt)} of "
-                f"{f.plan.user[:8]}'s debt; re-planned on the next block"
+                f"[yellow]refused[/] {tokens(f.plan.debt_to_cover, d, f.plan.debt)} of "
+                f"{f.plan.user[:8]}'s debt: {escape(f.text)}"
             )
         for (pool, reserve), amount in sorted(report.deficits.items(), key=str):
             written = tokens(amount, reserve_decimals(p, pool, reserve), reserve)
@@ -112,7 +129,7 @@ class Reporter:
             self.console.print(
                 f"[red]bad debt[/] on {len({(b.pool, b.user) for b in report.bad_debt})} account(s)"
             )
-        refusals = ", ".join(f"{r} x{n}" for r, n in sorted(t.refusals.items())) or "none"
+        refusals = ", ".join(f"{refusal_name(r)} ({r}) x{n}" for r, n in sorted(t.refusals.items())) or "none"
         repaid, seized = ("would repay", "seize") if self.dry_run else ("repaid", "seized")
         self.console.print(  # one line, wrapped between figures on a narrow terminal
             f"so far{' (dry run, nothing sent)' if self.dry_run else ''}: {verb} {t.liquidations}, "

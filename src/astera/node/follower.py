@@ -85,6 +85,12 @@ class LeaderUnreachable(Exception):
     """The leader does not answer (the follower retries); the message says why in plain words."""
 
 
+class RateLimited(LeaderUnreachable):
+    """The leader answered, refusing for now (429 ``rate_limited``: e.g. all the stream slots of
+    this host's address are held); retried, with a growing pause, like a silence, but the
+    leader is not silent."""
+
+
 def no_answer(url: str, e: httpx.HTTPError, who: str = "node") -> str:
     """Why the ``who`` at ``url`` gave no answer, in plain words (not the exception's repr)."""
     if isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
@@ -152,6 +158,8 @@ class Leader:
             r = await self.http.get(path, params=params)
         except httpx.HTTPError as e:
             raise LeaderUnreachable(no_answer(self.url, e)) from None
+        if r.status_code == 429:
+            raise RateLimited(refusal_text(r))
         if r.status_code != 200:
             raise LeaderUnreachable(refusal_text(r))
         try:
@@ -313,6 +321,10 @@ class Follower(Sequencer):
         self.leader_answers: bool | None = None
         self.silent_since: float | None = None
         self.leader_error: str | None = None
+        #: Why the leader refuses this follower's polls for now (429), while it does; else None.
+        self.rate_limited: str | None = None
+        #: Set once the follower has held the leader's head as the leader last said it.
+        self._at_leader_head = asyncio.Event()
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -375,6 +387,14 @@ class Follower(Sequencer):
             )
         self.leader_answers, self.silent_since, self.leader_error = True, None, None
 
+    def _refused_for_now(self, e: RateLimited) -> None:
+        """The leader answered but refused the poll (429): it is heard; the refusal is logged
+        once, until a poll goes through."""
+        self._answered()
+        if self.rate_limited is None:
+            log.warning("rate limited by the leader, retrying with a growing pause: %s", e)
+        self.rate_limited = str(e)
+
     def _unanswered(self, e: LeaderUnreachable) -> None:
         """The leader did not answer: remember since when and why (logged when the reason changes,
         not at every retry)."""
@@ -436,13 +456,18 @@ class Follower(Sequencer):
                 caught_up = after >= self.leader_head and self.leader_answers
                 head, blocks = await self.leader.log(after, LONG_POLL if caught_up else 0)
             except LeaderUnreachable as e:
-                self._unanswered(e)
+                if isinstance(e, RateLimited):
+                    self._refused_for_now(e)
+                else:
+                    self._unanswered(e)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             self._answered()
-            backoff = 0.2
+            self.rate_limited, backoff = None, 0.2
             self.leader_head = head
+            if head <= self.head.height:
+                self._at_leader_head.set()
             if head > self.head.height and self.behind_since is None:
                 self.behind_since = time.monotonic()
             if not blocks:
@@ -469,6 +494,12 @@ class Follower(Sequencer):
                 "the leader changed a block it served before (the leader's != the verified): "
                 + ", ".join(differs),
             )
+
+    async def caught_up(self) -> None:
+        """Wait until the follower has verified the leader's head (as the leader last said it),
+        settled: before, the state is a past one and plans on it would only be refused."""
+        await self._at_leader_head.wait()
+        await self.settled()
 
     @property
     def chain_id(self) -> str:
@@ -516,6 +547,7 @@ class Follower(Sequencer):
         self.head = last
         if last.height >= self.leader_head:
             self.behind_since = None
+            self._at_leader_head.set()
         for block in blocks:
             h = block.header
             self.arrivals.append((h.height, now))

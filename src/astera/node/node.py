@@ -33,12 +33,14 @@ T = TypeVar("T")
 
 
 class Service(Protocol):
-    """Something the node runs beside the sequencer (the keeper): shown in ``/status``,
-    stopped before the sequencer so it can finish what it is sending."""
+    """Something the node runs beside the sequencer (the keeper): started after it, shown in
+    ``/status``, stopped before it so it can finish what it is sending."""
 
     address: str
 
     def status(self) -> dict[str, Any]: ...
+
+    def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
@@ -110,6 +112,8 @@ class Node:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.sequencer.start()
+        if self.keeper is not None:
+            self.keeper.start()
 
     def end_streams(self) -> None:
         """End every SSE stream (thread- and signal-safe), so a shutdown need not wait for them."""

@@ -55,6 +55,25 @@ def read_log(store: SqlStore, after: int, limit: int, max_txs: int = MAX_TXS) ->
     return [block_wire(header, txs) for header, txs in store.log_page(after, limit, max_txs)]
 
 
+async def disconnected(request: Request) -> None:
+    """Return once the client has gone: a GET's one ``http.request`` message is read, the next
+    message the server gives is its disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def next_block(q: asyncio.Queue[Any], request: Request, wait: float) -> None:
+    """Wait until a block is published (or ``None``: the node is stopping), the client
+    disconnects, or ``wait`` seconds pass, whichever comes first. Without the disconnect, a
+    killed client's poll would hold its stream slot until its wait ended."""
+    waits = [asyncio.ensure_future(q.get()), asyncio.ensure_future(disconnected(request))]
+    try:
+        await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
 def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
     """``/log`` and ``/genesis`` over ``node``; ``responses`` are the refusals they declare."""
     api = APIRouter(tags=["replication"], responses=responses)
@@ -77,9 +96,9 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
         ``txs`` transactions are in (a block is never split). ``wait=S`` (seconds, at most 30):
         when nothing is new, wait that long for the next block (a long poll). A waiting
         request holds one of its client's stream slots, as an open ``/stream`` does
-        (``rate_limited`` beyond). A follower that started from a snapshot at block ``B``
-        serves the log after ``B`` only (``not_found`` before: it holds no earlier
-        transactions)."""
+        (``rate_limited`` beyond), until it answers or its client disconnects. A follower
+        that started from a snapshot at block ``B`` serves the log after ``B`` only
+        (``not_found`` before: it holds no earlier transactions)."""
         if after < node.started_from:
             raise NodeError(
                 "not_found",
@@ -92,9 +111,7 @@ def router(node: Node, responses: dict[int | str, dict[str, Any]]) -> APIRouter:
             q = node.broadcaster.subscribe()  # before looking again: no block falls in between
             try:
                 if node.sequencer.head.height <= after:
-                    await asyncio.wait_for(q.get(), wait)  # a block, or None: the node is stopping
-            except TimeoutError:
-                pass
+                    await next_block(q, request, wait)
             finally:
                 node.broadcaster.unsubscribe(q)
                 release()

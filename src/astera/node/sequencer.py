@@ -124,6 +124,11 @@ class Sequencer:
         """Wait until no applied block is still waiting for its commit (reads see durable state)."""
         await self._settled.wait()
 
+    async def caught_up(self) -> None:
+        """Wait until this node holds the newest block of its log, settled (a leader's log is its
+        own: at once); what a keeper waits for before its first look at the book."""
+        await self.settled()
+
     # ---- the loop --------------------------------------------------------------------------------
 
     async def _run(self) -> None:
