@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 from astera.cli import app, tables
 from astera.cli.errors import CliError, guarded
+from astera.cli.wallet import moved
 from astera.client import Client
+from astera.human import event_pool
 
 from .node_harness import NodeProcess, free_port, key, make_genesis
 
@@ -389,3 +391,15 @@ def test_an_error_message_is_text_not_markup(capsys: pytest.CaptureFixture[str])
     with pytest.raises(typer.Exit):
         command()
     assert capsys.readouterr().err == "error: the study has no [sweep] table; see [compare]\n"
+
+
+def test_what_max_moved_is_read_from_its_event_in_any_pool() -> None:
+    """Events name pools as the core does ("mini:0"); actions as references (0). A Mini-Pool
+    repay max found no event when the two were compared as strings."""
+    repaid = {"event": "Repay", "pool": "mini:0", "data": {"reserve": "was-USDC", "amount": "100000073"}}
+    other = {"event": "Repay", "pool": "core", "data": {"reserve": "USDC", "amount": "5"}}
+    receipt = {"events": [other, repaid]}
+    assert moved(receipt, "repay", {"pool": 0, "asset": "was-USDC", "amount": "max"}) == 100_000_073
+    assert moved(receipt, "repay", {"pool": "core", "asset": "USDC", "amount": "max"}) == 5
+    assert moved(receipt, "repay", {"pool": 0, "asset": "was-USDC", "amount": "100000073"}) is None
+    assert (event_pool("core"), event_pool("mini:12")) == ("core", 12)

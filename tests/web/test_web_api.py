@@ -16,6 +16,7 @@ from tests.node.node_harness import START, key, make_genesis
 
 from astera.compose import create_app
 from astera.core import WAD, Protocol
+from astera.human import KEEP_HEALTH_FACTOR
 from astera.node.chain import open_chain
 from astera.node.node import Node
 from astera.node.store import open_store
@@ -302,7 +303,7 @@ def test_max_keeps_a_health_factor_when_asked(api: TestClient, borrower: str) ->
     """With keep_health_factor (the web app asks for 1.01), a withdrawal's or a borrow's most is
     where the health factor after it stays at the target at both ends of the minute, one base
     unit more falls below it at one of them; the protocol's own most (HF 1.00) is told beside."""
-    keep = 101 * WAD // 100
+    keep = KEEP_HEALTH_FACTOR
     for action, asset in (("withdraw", "WETH"), ("borrow", "USDC")):
         plain = most(api, borrower, action, "core", asset)
         r = api.post(
@@ -330,6 +331,12 @@ def test_max_keeps_a_health_factor_when_asked(api: TestClient, borrower: str) ->
         "keep_health_factor": "1",
     }
     assert api.post("/max-amount", json=deposit).json()["error"]["code"] == "invalid_request"
+    for keep in ("1", str(100 * WAD + 1)):  # below 1.0 or above 100: refused, nothing searched
+        borrow = {**deposit, "action": "borrow", "asset": "USDC", "keep_health_factor": keep}
+        refused = api.post("/max-amount", json=borrow)
+        assert (
+            refused.status_code == 422 and "keep_health_factor is a wad" in refused.json()["error"]["message"]
+        )
 
 
 def test_simulate_reports_the_reserves_named(api: TestClient, borrower: str) -> None:

@@ -18,7 +18,18 @@ from rich.text import Text
 
 from astera.client import Key
 from astera.core import UINT256_MAX, WAD
-from astera.human import Rounding, borrow_apy, bps, health_factor, percent_ray, pool_name, price, tokens, usd
+from astera.human import (
+    Rounding,
+    borrow_apy,
+    bps,
+    event_pool,
+    health_factor,
+    percent_ray,
+    pool_name,
+    price,
+    tokens,
+    usd,
+)
 
 from .errors import CliError
 
@@ -254,7 +265,7 @@ def history_table(
         d = e["data"]
         lq.add_row(
             str(e["height"]),
-            "core" if e["pool"] == "core" else f"Mini-Pool {str(e['pool']).removeprefix('mini:')}",
+            "core" if e["pool"] == "core" else pool_name(event_pool(e["pool"])),
             _amount(d["debt_to_cover"], s.decimals(d["debt"]), raw) + f" {d['debt']}",
             _amount(d["liquidated_collateral"], s.decimals(d["collateral"]), raw) + f" {d['collateral']}",
             str(d["liquidator"])[:8] + "…",

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final
 import typer
 
 from astera.client import ApiError, Key
-from astera.human import pool_name
+from astera.human import KEEP_HEALTH_FACTOR, event_pool, pool_name
 
 from .app import DEFAULT_NODE, JsonOpt, KeyName, NodeUrl, PoolOpt, RawOpt, WhatIfOpt, app
 from .errors import CliError, api_error_text, error_text, guarded
@@ -135,23 +135,26 @@ def _act(
 _MOVED_BY: Final = {"withdraw": "Withdraw", "repay": "Repay"}
 
 
-def _with_moved(s: Session, what: str, receipt: dict[str, Any], action: str, params: dict[str, Any]) -> str:
-    """``what`` of an amount sent as ``max``, with the amount it moved (its event's, interest to
-    the block included): ``repay everything (max): 25,000.000073 USDC``."""
+def moved(receipt: dict[str, Any], action: str, params: dict[str, Any]) -> int | None:
+    """What a withdrawal or repayment sent as ``max`` moved (its event's amount, interest to the
+    block included); ``None`` for any other transaction."""
     event = _MOVED_BY.get(action)
     if params.get("amount") != "max" or event is None:
-        return what
-    asset = str(params["asset"])
-    moved = [
+        return None
+    amounts = [
         int(e["data"]["amount"])
         for e in receipt.get("events", ())
-        if e["event"] == event and e["data"].get("reserve") == asset and e["pool"] == str(params["pool"])
+        if e["event"] == event
+        and e["data"].get("reserve") == params["asset"]
+        and event_pool(e["pool"]) == params["pool"]
     ]
-    return f"{what}: {s.fmt(asset, moved[0], 'exact')}" if len(moved) == 1 else what
+    return amounts[0] if len(amounts) == 1 else None
 
 
-#: The health factor a "max" borrow keeps (wad), as the web app's Max and Aave's app do.
-KEEP_HEALTH_FACTOR: Final = 101 * 10**16
+def _with_moved(s: Session, what: str, receipt: dict[str, Any], action: str, params: dict[str, Any]) -> str:
+    """``what`` with the amount a ``max`` moved: ``repay everything (max): 25,000.000073 USDC``."""
+    amount = moved(receipt, action, params)
+    return what if amount is None else f"{what}: {s.fmt(str(params['asset']), amount, 'exact')}"
 
 
 def _safe_borrow(s: Session, key: str, asset: str, pool: str | int) -> int:

@@ -42,9 +42,11 @@ from .amounts import (
 from .durations import duration, time_unit
 from .policy import policy_rules
 from .refusals import (
+    KEEP_HEALTH_FACTOR,
     Explanation,
     Most,
     dry_run,
+    event_pool,
     explain,
     liquidation_price,
     max_amount,
@@ -53,6 +55,7 @@ from .refusals import (
 )
 
 __all__ = [
+    "KEEP_HEALTH_FACTOR",
     "AmountError",
     "Explanation",
     "Most",
@@ -61,6 +64,7 @@ __all__ = [
     "bps",
     "dry_run",
     "duration",
+    "event_pool",
     "explain",
     "health_factor",
     "liquidation_price",

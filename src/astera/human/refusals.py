@@ -143,6 +143,12 @@ def pool_name(ref: str | int) -> str:
     return "the Core-Pool" if ref == "core" else f"Mini-Pool {ref}"
 
 
+def event_pool(name: str) -> str | int:
+    """The pool an event names, as the core names pools (``"core"``, ``"mini:0"``), as the
+    reference actions take (``"core"``, ``0``)."""
+    return "core" if name == "core" else int(name.removeprefix("mini:"))
+
+
 def liquidation_price(p: Protocol, user: str, pool: str | int, asset: str) -> int | None:
     """The highest oracle price (USD, 8 decimals) of ``asset``'s underlying at which ``user``'s
     health factor in ``pool`` is below 1, other prices unchanged; ``None`` if no price of it
@@ -185,6 +191,9 @@ def liquidation_price(p: Protocol, user: str, pool: str | int, asset: str) -> in
 
 #: The pool actions :func:`most_accepted` sizes.
 SIZED_ACTIONS: Final = ("deposit", "withdraw", "borrow", "repay", "repay_with_a_tokens")
+#: The health factor a "Max" borrow or withdrawal keeps (wad) where a person asks for the most
+#: (the web app, ``astera borrow ... max``): Aave's app keeps 1.01, the protocol's own limit is 1.00.
+KEEP_HEALTH_FACTOR: Final = 101 * 10**16
 
 
 @dataclass(frozen=True)
@@ -511,14 +520,11 @@ def _explain_repay(c: _Ctx, e: ProtocolError) -> tuple[str, int | None] | None:
         )
     if e.code == E.NO_EXPLICIT_AMOUNT_ON_BEHALF:
         return ("repaying someone else's debt needs an amount, not max", None)
-    if e.code == E.INSUFFICIENT_BALANCE:
-        paying = min(c.requested, debt)
-        what = "repay max" if c.requested == UINT256_MAX else f"repaying {c.amt(paying)}"
-        return _wallet_shortfall(c, paying, c.asset, what)
     paying = min(c.requested, debt)
-    shares = _shares_shortfall(
-        c, e, paying, "repay max" if c.requested == UINT256_MAX else f"repaying {c.amt(paying)}"
-    )
+    what = "repay max" if c.requested == UINT256_MAX else f"repaying {c.amt(paying)}"
+    if e.code == E.INSUFFICIENT_BALANCE:
+        return _wallet_shortfall(c, paying, c.asset, what)
+    shares = _shares_shortfall(c, e, paying, what)
     if shares is not None:
         return shares
     total = c.reserve.debt_total_supply(c.p.now)

@@ -156,7 +156,7 @@ class Event(Answer):
     """An event as a receipt or a dry run shows it."""
 
     event: str = Field(description="The event's name, e.g. Deposit.")
-    pool: str = Field(description='"core" or the Mini-Pool id, as a string.')
+    pool: str = Field(description='The pool, as the core names it: "core" or "mini:0", "mini:1", ...')
     data: dict[str, Any] = Field(description="The event's fields; integers as decimal strings.")
 
 
@@ -387,19 +387,24 @@ class ProtocolRefusal(Answer):
     name: str
 
 
-class PoolAccount(Answer):
+class AccountTotals(Answer):
+    """An account's totals in one pool, unless the protocol cannot value them (``error``)."""
+
+    error: ProtocolRefusal | SkipJsonSchema[None] = absent("Why the totals are missing.")
+    total_collateral_usd: Usd | SkipJsonSchema[None] = absent()
+    total_debt_usd: Usd | SkipJsonSchema[None] = absent()
+    borrowing_power_usd: Usd | SkipJsonSchema[None] = absent()
+    health_factor: Wad | SkipJsonSchema[None] = absent()
+
+
+class PoolAccount(AccountTotals):
     """An account in one pool: its positions and, unless the protocol cannot value them
     (``error``), its totals."""
 
     positions: list[Position]
     liquidation_rules: list[str] | SkipJsonSchema[None] = absent("With positions: the pool's rules.")
-    error: ProtocolRefusal | SkipJsonSchema[None] = absent("Why the totals are missing.")
-    total_collateral_usd: Usd | SkipJsonSchema[None] = absent()
-    total_debt_usd: Usd | SkipJsonSchema[None] = absent()
-    borrowing_power_usd: Usd | SkipJsonSchema[None] = absent()
     liquidation_threshold: Bps | SkipJsonSchema[None] = absent()
     ltv: Bps | SkipJsonSchema[None] = absent()
-    health_factor: Wad | SkipJsonSchema[None] = absent()
 
 
 class Account(Answer):

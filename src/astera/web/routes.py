@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from astera.core import RAY, Protocol
+from astera.core import RAY, WAD, Protocol
 from astera.core.pool import Pool
 from astera.core.reserve import Reserve
 from astera.human import time_unit
@@ -54,6 +54,8 @@ PAGES: Final = {
 MEDIA: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 #: Seconds between two recomputations of the shock ladder (seconds of CPU at 10,000 accounts).
 LADDER_INTERVAL: Final = 30.0
+#: The highest health factor a Max may be asked to keep (wad): beyond it the search is pointless.
+MAX_KEPT_HF: Final = 100 * WAD
 #: How many LiquidationCall events the feed reads back at most per request.
 FEED_SCAN: Final = 500
 
@@ -349,6 +351,10 @@ def create_router(node: Node) -> APIRouter:
         keep = int(req.keep_health_factor or 0)
         if keep and req.action not in ("borrow", "withdraw"):
             raise NodeError("invalid_request", "keep_health_factor applies to a borrow or a withdrawal only")
+        if keep and not WAD <= keep <= MAX_KEPT_HF:
+            raise NodeError(
+                "invalid_request", "keep_health_factor is a wad from 10**18 (1.0) to 10**20 (100)"
+            )
         at, found = most(node, req.sender, req.action, params, keep)
         return schemas.MaxAmountAnswer(
             action=req.action,

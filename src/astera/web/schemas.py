@@ -16,6 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from astera.node.schemas import (
     Account,
+    AccountTotals,
     Amount,
     Answer,
     DecimalInt,
@@ -92,15 +93,10 @@ class Oracle(RootModel[dict[str, OracleAnswer]]):
 # ---- accounts ---------------------------------------------------------------------------------------
 
 
-class Health(Answer):
+class Health(AccountTotals):
     """An account's health in one pool, or why the protocol cannot value it (``error``)."""
 
-    error: ProtocolRefusal | SkipJsonSchema[None] = absent("Why the figures are missing.")
-    health_factor: Wad | SkipJsonSchema[None] = absent()
     liquidatable: bool | SkipJsonSchema[None] = absent()
-    total_collateral_usd: Usd | SkipJsonSchema[None] = absent()
-    total_debt_usd: Usd | SkipJsonSchema[None] = absent()
-    borrowing_power_usd: Usd | SkipJsonSchema[None] = absent()
 
 
 class Refused(Answer):
